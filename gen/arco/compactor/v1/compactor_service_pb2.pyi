@@ -1,0 +1,108 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class CompactEventsRequest(_message.Message):
+    __slots__ = ("event_paths", "request_id")
+    EVENT_PATHS_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    event_paths: _containers.RepeatedScalarFieldContainer[str]
+    request_id: str
+    def __init__(self, event_paths: _Optional[_Iterable[str]] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class CompactEventsResponse(_message.Message):
+    __slots__ = ("manifest_seq", "events_applied", "events_skipped", "group_size")
+    MANIFEST_SEQ_FIELD_NUMBER: _ClassVar[int]
+    EVENTS_APPLIED_FIELD_NUMBER: _ClassVar[int]
+    EVENTS_SKIPPED_FIELD_NUMBER: _ClassVar[int]
+    GROUP_SIZE_FIELD_NUMBER: _ClassVar[int]
+    manifest_seq: int
+    events_applied: int
+    events_skipped: int
+    group_size: int
+    def __init__(self, manifest_seq: _Optional[int] = ..., events_applied: _Optional[int] = ..., events_skipped: _Optional[int] = ..., group_size: _Optional[int] = ...) -> None: ...
+
+class SyncCompactRequest(_message.Message):
+    __slots__ = ("event_paths", "fencing_token", "lock_name", "request_id")
+    EVENT_PATHS_FIELD_NUMBER: _ClassVar[int]
+    FENCING_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    LOCK_NAME_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    event_paths: _containers.RepeatedScalarFieldContainer[str]
+    fencing_token: int
+    lock_name: str
+    request_id: str
+    def __init__(self, event_paths: _Optional[_Iterable[str]] = ..., fencing_token: _Optional[int] = ..., lock_name: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class SyncCompactResponse(_message.Message):
+    __slots__ = ("manifest_seq", "events_applied", "events_skipped")
+    MANIFEST_SEQ_FIELD_NUMBER: _ClassVar[int]
+    EVENTS_APPLIED_FIELD_NUMBER: _ClassVar[int]
+    EVENTS_SKIPPED_FIELD_NUMBER: _ClassVar[int]
+    manifest_seq: int
+    events_applied: int
+    events_skipped: int
+    def __init__(self, manifest_seq: _Optional[int] = ..., events_applied: _Optional[int] = ..., events_skipped: _Optional[int] = ...) -> None: ...
+
+class WatchHeadRequest(_message.Message):
+    __slots__ = ("after_seq",)
+    AFTER_SEQ_FIELD_NUMBER: _ClassVar[int]
+    after_seq: int
+    def __init__(self, after_seq: _Optional[int] = ...) -> None: ...
+
+class WatchHeadResponse(_message.Message):
+    __slots__ = ("domain", "manifest_seq", "manifest_path", "published_at", "last_event_id")
+    DOMAIN_FIELD_NUMBER: _ClassVar[int]
+    MANIFEST_SEQ_FIELD_NUMBER: _ClassVar[int]
+    MANIFEST_PATH_FIELD_NUMBER: _ClassVar[int]
+    PUBLISHED_AT_FIELD_NUMBER: _ClassVar[int]
+    LAST_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    domain: str
+    manifest_seq: int
+    manifest_path: str
+    published_at: _timestamp_pb2.Timestamp
+    last_event_id: str
+    def __init__(self, domain: _Optional[str] = ..., manifest_seq: _Optional[int] = ..., manifest_path: _Optional[str] = ..., published_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_event_id: _Optional[str] = ...) -> None: ...
+
+class GetHeadRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetHeadResponse(_message.Message):
+    __slots__ = ("domain", "manifest_seq", "manifest_path", "published_at", "last_event_id")
+    DOMAIN_FIELD_NUMBER: _ClassVar[int]
+    MANIFEST_SEQ_FIELD_NUMBER: _ClassVar[int]
+    MANIFEST_PATH_FIELD_NUMBER: _ClassVar[int]
+    PUBLISHED_AT_FIELD_NUMBER: _ClassVar[int]
+    LAST_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    domain: str
+    manifest_seq: int
+    manifest_path: str
+    published_at: _timestamp_pb2.Timestamp
+    last_event_id: str
+    def __init__(self, domain: _Optional[str] = ..., manifest_seq: _Optional[int] = ..., manifest_path: _Optional[str] = ..., published_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_event_id: _Optional[str] = ...) -> None: ...
+
+class RebuildRequest(_message.Message):
+    __slots__ = ("event_paths", "request_id")
+    EVENT_PATHS_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    event_paths: _containers.RepeatedScalarFieldContainer[str]
+    request_id: str
+    def __init__(self, event_paths: _Optional[_Iterable[str]] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class RebuildResponse(_message.Message):
+    __slots__ = ("manifest_seq", "events_applied", "events_skipped")
+    MANIFEST_SEQ_FIELD_NUMBER: _ClassVar[int]
+    EVENTS_APPLIED_FIELD_NUMBER: _ClassVar[int]
+    EVENTS_SKIPPED_FIELD_NUMBER: _ClassVar[int]
+    manifest_seq: int
+    events_applied: int
+    events_skipped: int
+    def __init__(self, manifest_seq: _Optional[int] = ..., events_applied: _Optional[int] = ..., events_skipped: _Optional[int] = ...) -> None: ...

@@ -1,0 +1,257 @@
+import datetime
+
+from arco.orchestration.v1 import types_pb2 as _types_pb2
+from arco.orchestration.v1 import worker_protocol_pb2 as _worker_protocol_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class OrchestrationEvent(_message.Message):
+    __slots__ = ("event_id", "event_type", "event_version", "timestamp", "source", "tenant_id", "workspace_id", "idempotency_key", "correlation_id", "causation_id", "run_triggered", "plan_created", "run_cancel_requested", "dispatch_requested", "dispatch_enqueued", "task_started", "task_heartbeat", "task_finished", "task_completion_recorded", "timer_requested", "timer_enqueued", "timer_fired")
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    EVENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    EVENT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    CORRELATION_ID_FIELD_NUMBER: _ClassVar[int]
+    CAUSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    RUN_TRIGGERED_FIELD_NUMBER: _ClassVar[int]
+    PLAN_CREATED_FIELD_NUMBER: _ClassVar[int]
+    RUN_CANCEL_REQUESTED_FIELD_NUMBER: _ClassVar[int]
+    DISPATCH_REQUESTED_FIELD_NUMBER: _ClassVar[int]
+    DISPATCH_ENQUEUED_FIELD_NUMBER: _ClassVar[int]
+    TASK_STARTED_FIELD_NUMBER: _ClassVar[int]
+    TASK_HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
+    TASK_FINISHED_FIELD_NUMBER: _ClassVar[int]
+    TASK_COMPLETION_RECORDED_FIELD_NUMBER: _ClassVar[int]
+    TIMER_REQUESTED_FIELD_NUMBER: _ClassVar[int]
+    TIMER_ENQUEUED_FIELD_NUMBER: _ClassVar[int]
+    TIMER_FIRED_FIELD_NUMBER: _ClassVar[int]
+    event_id: str
+    event_type: str
+    event_version: int
+    timestamp: _timestamp_pb2.Timestamp
+    source: str
+    tenant_id: str
+    workspace_id: str
+    idempotency_key: str
+    correlation_id: str
+    causation_id: str
+    run_triggered: RunTriggeredEvent
+    plan_created: PlanCreatedEvent
+    run_cancel_requested: RunCancelRequestedEvent
+    dispatch_requested: DispatchRequestedEvent
+    dispatch_enqueued: DispatchEnqueuedEvent
+    task_started: TaskStartedEvent
+    task_heartbeat: TaskHeartbeatEvent
+    task_finished: TaskFinishedEvent
+    task_completion_recorded: TaskFinishedEvent
+    timer_requested: TimerRequestedEvent
+    timer_enqueued: TimerEnqueuedEvent
+    timer_fired: TimerFiredEvent
+    def __init__(self, event_id: _Optional[str] = ..., event_type: _Optional[str] = ..., event_version: _Optional[int] = ..., timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., source: _Optional[str] = ..., tenant_id: _Optional[str] = ..., workspace_id: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., correlation_id: _Optional[str] = ..., causation_id: _Optional[str] = ..., run_triggered: _Optional[_Union[RunTriggeredEvent, _Mapping]] = ..., plan_created: _Optional[_Union[PlanCreatedEvent, _Mapping]] = ..., run_cancel_requested: _Optional[_Union[RunCancelRequestedEvent, _Mapping]] = ..., dispatch_requested: _Optional[_Union[DispatchRequestedEvent, _Mapping]] = ..., dispatch_enqueued: _Optional[_Union[DispatchEnqueuedEvent, _Mapping]] = ..., task_started: _Optional[_Union[TaskStartedEvent, _Mapping]] = ..., task_heartbeat: _Optional[_Union[TaskHeartbeatEvent, _Mapping]] = ..., task_finished: _Optional[_Union[TaskFinishedEvent, _Mapping]] = ..., task_completion_recorded: _Optional[_Union[TaskFinishedEvent, _Mapping]] = ..., timer_requested: _Optional[_Union[TimerRequestedEvent, _Mapping]] = ..., timer_enqueued: _Optional[_Union[TimerEnqueuedEvent, _Mapping]] = ..., timer_fired: _Optional[_Union[TimerFiredEvent, _Mapping]] = ...) -> None: ...
+
+class RunTriggeredEvent(_message.Message):
+    __slots__ = ("run_id", "plan_id", "trigger", "root_assets", "run_key", "labels", "code_version", "parent_run_id", "rerun_kind", "rerun_reason", "traceparent")
+    class LabelsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    PLAN_ID_FIELD_NUMBER: _ClassVar[int]
+    TRIGGER_FIELD_NUMBER: _ClassVar[int]
+    ROOT_ASSETS_FIELD_NUMBER: _ClassVar[int]
+    RUN_KEY_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    CODE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    PARENT_RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    RERUN_KIND_FIELD_NUMBER: _ClassVar[int]
+    RERUN_REASON_FIELD_NUMBER: _ClassVar[int]
+    TRACEPARENT_FIELD_NUMBER: _ClassVar[int]
+    run_id: str
+    plan_id: str
+    trigger: _types_pb2.TriggerInfo
+    root_assets: _containers.RepeatedScalarFieldContainer[str]
+    run_key: str
+    labels: _containers.ScalarMap[str, str]
+    code_version: str
+    parent_run_id: str
+    rerun_kind: _types_pb2.RerunKind
+    rerun_reason: str
+    traceparent: str
+    def __init__(self, run_id: _Optional[str] = ..., plan_id: _Optional[str] = ..., trigger: _Optional[_Union[_types_pb2.TriggerInfo, _Mapping]] = ..., root_assets: _Optional[_Iterable[str]] = ..., run_key: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., code_version: _Optional[str] = ..., parent_run_id: _Optional[str] = ..., rerun_kind: _Optional[_Union[_types_pb2.RerunKind, str]] = ..., rerun_reason: _Optional[str] = ..., traceparent: _Optional[str] = ...) -> None: ...
+
+class PlanCreatedEvent(_message.Message):
+    __slots__ = ("run_id", "plan_id", "tasks")
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    PLAN_ID_FIELD_NUMBER: _ClassVar[int]
+    TASKS_FIELD_NUMBER: _ClassVar[int]
+    run_id: str
+    plan_id: str
+    tasks: _containers.RepeatedCompositeFieldContainer[_types_pb2.TaskDef]
+    def __init__(self, run_id: _Optional[str] = ..., plan_id: _Optional[str] = ..., tasks: _Optional[_Iterable[_Union[_types_pb2.TaskDef, _Mapping]]] = ...) -> None: ...
+
+class RunCancelRequestedEvent(_message.Message):
+    __slots__ = ("run_id", "reason", "requested_by")
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    REQUESTED_BY_FIELD_NUMBER: _ClassVar[int]
+    run_id: str
+    reason: str
+    requested_by: str
+    def __init__(self, run_id: _Optional[str] = ..., reason: _Optional[str] = ..., requested_by: _Optional[str] = ...) -> None: ...
+
+class DispatchRequestedEvent(_message.Message):
+    __slots__ = ("run_id", "task_key", "attempt", "attempt_id", "worker_queue", "dispatch_id")
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    TASK_KEY_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_ID_FIELD_NUMBER: _ClassVar[int]
+    WORKER_QUEUE_FIELD_NUMBER: _ClassVar[int]
+    DISPATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    run_id: str
+    task_key: str
+    attempt: int
+    attempt_id: str
+    worker_queue: str
+    dispatch_id: str
+    def __init__(self, run_id: _Optional[str] = ..., task_key: _Optional[str] = ..., attempt: _Optional[int] = ..., attempt_id: _Optional[str] = ..., worker_queue: _Optional[str] = ..., dispatch_id: _Optional[str] = ...) -> None: ...
+
+class DispatchEnqueuedEvent(_message.Message):
+    __slots__ = ("dispatch_id", "run_id", "task_key", "attempt", "cloud_task_id")
+    DISPATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    TASK_KEY_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    CLOUD_TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    dispatch_id: str
+    run_id: str
+    task_key: str
+    attempt: int
+    cloud_task_id: str
+    def __init__(self, dispatch_id: _Optional[str] = ..., run_id: _Optional[str] = ..., task_key: _Optional[str] = ..., attempt: _Optional[int] = ..., cloud_task_id: _Optional[str] = ...) -> None: ...
+
+class TaskStartedEvent(_message.Message):
+    __slots__ = ("run_id", "task_key", "attempt", "attempt_id", "worker_id")
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    TASK_KEY_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_ID_FIELD_NUMBER: _ClassVar[int]
+    WORKER_ID_FIELD_NUMBER: _ClassVar[int]
+    run_id: str
+    task_key: str
+    attempt: int
+    attempt_id: str
+    worker_id: str
+    def __init__(self, run_id: _Optional[str] = ..., task_key: _Optional[str] = ..., attempt: _Optional[int] = ..., attempt_id: _Optional[str] = ..., worker_id: _Optional[str] = ...) -> None: ...
+
+class TaskHeartbeatEvent(_message.Message):
+    __slots__ = ("run_id", "task_key", "attempt", "attempt_id", "worker_id", "heartbeat_at", "progress_pct", "message")
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    TASK_KEY_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_ID_FIELD_NUMBER: _ClassVar[int]
+    WORKER_ID_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_AT_FIELD_NUMBER: _ClassVar[int]
+    PROGRESS_PCT_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    run_id: str
+    task_key: str
+    attempt: int
+    attempt_id: str
+    worker_id: str
+    heartbeat_at: _timestamp_pb2.Timestamp
+    progress_pct: int
+    message: str
+    def __init__(self, run_id: _Optional[str] = ..., task_key: _Optional[str] = ..., attempt: _Optional[int] = ..., attempt_id: _Optional[str] = ..., worker_id: _Optional[str] = ..., heartbeat_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., progress_pct: _Optional[int] = ..., message: _Optional[str] = ...) -> None: ...
+
+class TaskFinishedEvent(_message.Message):
+    __slots__ = ("run_id", "task_key", "attempt", "attempt_id", "worker_id", "outcome", "materialization_id", "error_message", "output", "error", "metrics", "cancelled_during_phase", "partial_progress_json", "asset_key", "partition_key", "code_version")
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    TASK_KEY_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_ID_FIELD_NUMBER: _ClassVar[int]
+    WORKER_ID_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    MATERIALIZATION_ID_FIELD_NUMBER: _ClassVar[int]
+    ERROR_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    METRICS_FIELD_NUMBER: _ClassVar[int]
+    CANCELLED_DURING_PHASE_FIELD_NUMBER: _ClassVar[int]
+    PARTIAL_PROGRESS_JSON_FIELD_NUMBER: _ClassVar[int]
+    ASSET_KEY_FIELD_NUMBER: _ClassVar[int]
+    PARTITION_KEY_FIELD_NUMBER: _ClassVar[int]
+    CODE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    run_id: str
+    task_key: str
+    attempt: int
+    attempt_id: str
+    worker_id: str
+    outcome: _types_pb2.TaskOutcome
+    materialization_id: str
+    error_message: str
+    output: _worker_protocol_pb2.TaskOutput
+    error: _worker_protocol_pb2.TaskError
+    metrics: _worker_protocol_pb2.TaskMetrics
+    cancelled_during_phase: str
+    partial_progress_json: str
+    asset_key: str
+    partition_key: str
+    code_version: str
+    def __init__(self, run_id: _Optional[str] = ..., task_key: _Optional[str] = ..., attempt: _Optional[int] = ..., attempt_id: _Optional[str] = ..., worker_id: _Optional[str] = ..., outcome: _Optional[_Union[_types_pb2.TaskOutcome, str]] = ..., materialization_id: _Optional[str] = ..., error_message: _Optional[str] = ..., output: _Optional[_Union[_worker_protocol_pb2.TaskOutput, _Mapping]] = ..., error: _Optional[_Union[_worker_protocol_pb2.TaskError, _Mapping]] = ..., metrics: _Optional[_Union[_worker_protocol_pb2.TaskMetrics, _Mapping]] = ..., cancelled_during_phase: _Optional[str] = ..., partial_progress_json: _Optional[str] = ..., asset_key: _Optional[str] = ..., partition_key: _Optional[str] = ..., code_version: _Optional[str] = ...) -> None: ...
+
+class TimerRequestedEvent(_message.Message):
+    __slots__ = ("timer_id", "timer_type", "run_id", "task_key", "attempt", "fire_at")
+    TIMER_ID_FIELD_NUMBER: _ClassVar[int]
+    TIMER_TYPE_FIELD_NUMBER: _ClassVar[int]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    TASK_KEY_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    FIRE_AT_FIELD_NUMBER: _ClassVar[int]
+    timer_id: str
+    timer_type: _types_pb2.TimerType
+    run_id: str
+    task_key: str
+    attempt: int
+    fire_at: _timestamp_pb2.Timestamp
+    def __init__(self, timer_id: _Optional[str] = ..., timer_type: _Optional[_Union[_types_pb2.TimerType, str]] = ..., run_id: _Optional[str] = ..., task_key: _Optional[str] = ..., attempt: _Optional[int] = ..., fire_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class TimerEnqueuedEvent(_message.Message):
+    __slots__ = ("timer_id", "run_id", "task_key", "attempt", "cloud_task_id")
+    TIMER_ID_FIELD_NUMBER: _ClassVar[int]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    TASK_KEY_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    CLOUD_TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    timer_id: str
+    run_id: str
+    task_key: str
+    attempt: int
+    cloud_task_id: str
+    def __init__(self, timer_id: _Optional[str] = ..., run_id: _Optional[str] = ..., task_key: _Optional[str] = ..., attempt: _Optional[int] = ..., cloud_task_id: _Optional[str] = ...) -> None: ...
+
+class TimerFiredEvent(_message.Message):
+    __slots__ = ("timer_id", "timer_type", "run_id", "task_key", "attempt")
+    TIMER_ID_FIELD_NUMBER: _ClassVar[int]
+    TIMER_TYPE_FIELD_NUMBER: _ClassVar[int]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    TASK_KEY_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    timer_id: str
+    timer_type: _types_pb2.TimerType
+    run_id: str
+    task_key: str
+    attempt: int
+    def __init__(self, timer_id: _Optional[str] = ..., timer_type: _Optional[_Union[_types_pb2.TimerType, str]] = ..., run_id: _Optional[str] = ..., task_key: _Optional[str] = ..., attempt: _Optional[int] = ...) -> None: ...

@@ -1,0 +1,546 @@
+import datetime
+
+from arco.orchestration.v1 import types_pb2 as _types_pb2
+from google.api import annotations_pb2 as _annotations_pb2
+from google.protobuf import struct_pb2 as _struct_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class RerunMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    RERUN_MODE_UNSPECIFIED: _ClassVar[RerunMode]
+    RERUN_MODE_FROM_FAILURE: _ClassVar[RerunMode]
+    RERUN_MODE_SUBSET: _ClassVar[RerunMode]
+RERUN_MODE_UNSPECIFIED: RerunMode
+RERUN_MODE_FROM_FAILURE: RerunMode
+RERUN_MODE_SUBSET: RerunMode
+
+class AssetKey(_message.Message):
+    __slots__ = ("namespace", "name")
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    namespace: str
+    name: str
+    def __init__(self, namespace: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+
+class AssetDependency(_message.Message):
+    __slots__ = ("upstream_key", "parameter_name", "mapping")
+    UPSTREAM_KEY_FIELD_NUMBER: _ClassVar[int]
+    PARAMETER_NAME_FIELD_NUMBER: _ClassVar[int]
+    MAPPING_FIELD_NUMBER: _ClassVar[int]
+    upstream_key: AssetKey
+    parameter_name: str
+    mapping: str
+    def __init__(self, upstream_key: _Optional[_Union[AssetKey, _Mapping]] = ..., parameter_name: _Optional[str] = ..., mapping: _Optional[str] = ...) -> None: ...
+
+class AssetEntry(_message.Message):
+    __slots__ = ("key", "id", "description", "owners", "tags", "partitioning", "code", "execution", "io", "resources", "transform_fingerprint", "checks", "dependencies")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    OWNERS_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
+    PARTITIONING_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    EXECUTION_FIELD_NUMBER: _ClassVar[int]
+    IO_FIELD_NUMBER: _ClassVar[int]
+    RESOURCES_FIELD_NUMBER: _ClassVar[int]
+    TRANSFORM_FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
+    CHECKS_FIELD_NUMBER: _ClassVar[int]
+    DEPENDENCIES_FIELD_NUMBER: _ClassVar[int]
+    key: AssetKey
+    id: str
+    description: str
+    owners: _containers.RepeatedScalarFieldContainer[str]
+    tags: _struct_pb2.Struct
+    partitioning: _struct_pb2.Struct
+    code: _struct_pb2.Struct
+    execution: _struct_pb2.Struct
+    io: _struct_pb2.Struct
+    resources: _struct_pb2.Struct
+    transform_fingerprint: str
+    checks: _containers.RepeatedCompositeFieldContainer[_struct_pb2.Value]
+    dependencies: _containers.RepeatedCompositeFieldContainer[AssetDependency]
+    def __init__(self, key: _Optional[_Union[AssetKey, _Mapping]] = ..., id: _Optional[str] = ..., description: _Optional[str] = ..., owners: _Optional[_Iterable[str]] = ..., tags: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., partitioning: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., code: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., execution: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., io: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., resources: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., transform_fingerprint: _Optional[str] = ..., checks: _Optional[_Iterable[_Union[_struct_pb2.Value, _Mapping]]] = ..., dependencies: _Optional[_Iterable[_Union[AssetDependency, _Mapping]]] = ...) -> None: ...
+
+class ScheduleEntry(_message.Message):
+    __slots__ = ("id", "cron", "timezone", "assets")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    CRON_FIELD_NUMBER: _ClassVar[int]
+    TIMEZONE_FIELD_NUMBER: _ClassVar[int]
+    ASSETS_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    cron: str
+    timezone: str
+    assets: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, id: _Optional[str] = ..., cron: _Optional[str] = ..., timezone: _Optional[str] = ..., assets: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class GitContext(_message.Message):
+    __slots__ = ("repository", "branch", "commit_sha", "commit_message", "author", "dirty")
+    REPOSITORY_FIELD_NUMBER: _ClassVar[int]
+    BRANCH_FIELD_NUMBER: _ClassVar[int]
+    COMMIT_SHA_FIELD_NUMBER: _ClassVar[int]
+    COMMIT_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    AUTHOR_FIELD_NUMBER: _ClassVar[int]
+    DIRTY_FIELD_NUMBER: _ClassVar[int]
+    repository: str
+    branch: str
+    commit_sha: str
+    commit_message: str
+    author: str
+    dirty: bool
+    def __init__(self, repository: _Optional[str] = ..., branch: _Optional[str] = ..., commit_sha: _Optional[str] = ..., commit_message: _Optional[str] = ..., author: _Optional[str] = ..., dirty: _Optional[bool] = ...) -> None: ...
+
+class StoredManifest(_message.Message):
+    __slots__ = ("manifest_id", "tenant_id", "workspace_id", "manifest_version", "code_version_id", "fingerprint", "git", "assets", "schedules", "deployed_at", "deployed_by", "metadata")
+    MANIFEST_ID_FIELD_NUMBER: _ClassVar[int]
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
+    MANIFEST_VERSION_FIELD_NUMBER: _ClassVar[int]
+    CODE_VERSION_ID_FIELD_NUMBER: _ClassVar[int]
+    FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
+    GIT_FIELD_NUMBER: _ClassVar[int]
+    ASSETS_FIELD_NUMBER: _ClassVar[int]
+    SCHEDULES_FIELD_NUMBER: _ClassVar[int]
+    DEPLOYED_AT_FIELD_NUMBER: _ClassVar[int]
+    DEPLOYED_BY_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
+    manifest_id: str
+    tenant_id: str
+    workspace_id: str
+    manifest_version: str
+    code_version_id: str
+    fingerprint: str
+    git: GitContext
+    assets: _containers.RepeatedCompositeFieldContainer[AssetEntry]
+    schedules: _containers.RepeatedCompositeFieldContainer[ScheduleEntry]
+    deployed_at: _timestamp_pb2.Timestamp
+    deployed_by: str
+    metadata: _struct_pb2.Value
+    def __init__(self, manifest_id: _Optional[str] = ..., tenant_id: _Optional[str] = ..., workspace_id: _Optional[str] = ..., manifest_version: _Optional[str] = ..., code_version_id: _Optional[str] = ..., fingerprint: _Optional[str] = ..., git: _Optional[_Union[GitContext, _Mapping]] = ..., assets: _Optional[_Iterable[_Union[AssetEntry, _Mapping]]] = ..., schedules: _Optional[_Iterable[_Union[ScheduleEntry, _Mapping]]] = ..., deployed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., deployed_by: _Optional[str] = ..., metadata: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ...) -> None: ...
+
+class DeployManifestRequest(_message.Message):
+    __slots__ = ("workspace_id", "manifest_version", "code_version_id", "assets", "schedules", "deployed_by", "git", "metadata")
+    WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
+    MANIFEST_VERSION_FIELD_NUMBER: _ClassVar[int]
+    CODE_VERSION_ID_FIELD_NUMBER: _ClassVar[int]
+    ASSETS_FIELD_NUMBER: _ClassVar[int]
+    SCHEDULES_FIELD_NUMBER: _ClassVar[int]
+    DEPLOYED_BY_FIELD_NUMBER: _ClassVar[int]
+    GIT_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
+    workspace_id: str
+    manifest_version: str
+    code_version_id: str
+    assets: _containers.RepeatedCompositeFieldContainer[AssetEntry]
+    schedules: _containers.RepeatedCompositeFieldContainer[ScheduleEntry]
+    deployed_by: str
+    git: GitContext
+    metadata: _struct_pb2.Value
+    def __init__(self, workspace_id: _Optional[str] = ..., manifest_version: _Optional[str] = ..., code_version_id: _Optional[str] = ..., assets: _Optional[_Iterable[_Union[AssetEntry, _Mapping]]] = ..., schedules: _Optional[_Iterable[_Union[ScheduleEntry, _Mapping]]] = ..., deployed_by: _Optional[str] = ..., git: _Optional[_Union[GitContext, _Mapping]] = ..., metadata: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ...) -> None: ...
+
+class DeployManifestResponse(_message.Message):
+    __slots__ = ("manifest_id", "workspace_id", "code_version_id", "fingerprint", "asset_count", "deployed_at", "created")
+    MANIFEST_ID_FIELD_NUMBER: _ClassVar[int]
+    WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
+    CODE_VERSION_ID_FIELD_NUMBER: _ClassVar[int]
+    FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
+    ASSET_COUNT_FIELD_NUMBER: _ClassVar[int]
+    DEPLOYED_AT_FIELD_NUMBER: _ClassVar[int]
+    CREATED_FIELD_NUMBER: _ClassVar[int]
+    manifest_id: str
+    workspace_id: str
+    code_version_id: str
+    fingerprint: str
+    asset_count: int
+    deployed_at: _timestamp_pb2.Timestamp
+    created: bool
+    def __init__(self, manifest_id: _Optional[str] = ..., workspace_id: _Optional[str] = ..., code_version_id: _Optional[str] = ..., fingerprint: _Optional[str] = ..., asset_count: _Optional[int] = ..., deployed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created: _Optional[bool] = ...) -> None: ...
+
+class ListManifestsRequest(_message.Message):
+    __slots__ = ("workspace_id",)
+    WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
+    workspace_id: str
+    def __init__(self, workspace_id: _Optional[str] = ...) -> None: ...
+
+class ManifestListItem(_message.Message):
+    __slots__ = ("manifest_id", "code_version_id", "fingerprint", "asset_count", "deployed_at", "deployed_by", "git_branch", "git_commit")
+    MANIFEST_ID_FIELD_NUMBER: _ClassVar[int]
+    CODE_VERSION_ID_FIELD_NUMBER: _ClassVar[int]
+    FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
+    ASSET_COUNT_FIELD_NUMBER: _ClassVar[int]
+    DEPLOYED_AT_FIELD_NUMBER: _ClassVar[int]
+    DEPLOYED_BY_FIELD_NUMBER: _ClassVar[int]
+    GIT_BRANCH_FIELD_NUMBER: _ClassVar[int]
+    GIT_COMMIT_FIELD_NUMBER: _ClassVar[int]
+    manifest_id: str
+    code_version_id: str
+    fingerprint: str
+    asset_count: int
+    deployed_at: _timestamp_pb2.Timestamp
+    deployed_by: str
+    git_branch: str
+    git_commit: str
+    def __init__(self, manifest_id: _Optional[str] = ..., code_version_id: _Optional[str] = ..., fingerprint: _Optional[str] = ..., asset_count: _Optional[int] = ..., deployed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., deployed_by: _Optional[str] = ..., git_branch: _Optional[str] = ..., git_commit: _Optional[str] = ...) -> None: ...
+
+class ListManifestsResponse(_message.Message):
+    __slots__ = ("manifests",)
+    MANIFESTS_FIELD_NUMBER: _ClassVar[int]
+    manifests: _containers.RepeatedCompositeFieldContainer[ManifestListItem]
+    def __init__(self, manifests: _Optional[_Iterable[_Union[ManifestListItem, _Mapping]]] = ...) -> None: ...
+
+class GetManifestRequest(_message.Message):
+    __slots__ = ("workspace_id", "manifest_id")
+    WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
+    MANIFEST_ID_FIELD_NUMBER: _ClassVar[int]
+    workspace_id: str
+    manifest_id: str
+    def __init__(self, workspace_id: _Optional[str] = ..., manifest_id: _Optional[str] = ...) -> None: ...
+
+class GetManifestResponse(_message.Message):
+    __slots__ = ("manifest",)
+    MANIFEST_FIELD_NUMBER: _ClassVar[int]
+    manifest: StoredManifest
+    def __init__(self, manifest: _Optional[_Union[StoredManifest, _Mapping]] = ...) -> None: ...
+
+class PartitionValue(_message.Message):
+    __slots__ = ("key", "value")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    value: str
+    def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+
+class TriggerRunRequest(_message.Message):
+    __slots__ = ("workspace_id", "selection", "include_upstream", "include_downstream", "run_key", "labels", "partition_key", "partitions")
+    class LabelsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
+    SELECTION_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_UPSTREAM_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_DOWNSTREAM_FIELD_NUMBER: _ClassVar[int]
+    RUN_KEY_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    PARTITION_KEY_FIELD_NUMBER: _ClassVar[int]
+    PARTITIONS_FIELD_NUMBER: _ClassVar[int]
+    workspace_id: str
+    selection: _containers.RepeatedScalarFieldContainer[str]
+    include_upstream: bool
+    include_downstream: bool
+    run_key: str
+    labels: _containers.ScalarMap[str, str]
+    partition_key: str
+    partitions: _containers.RepeatedCompositeFieldContainer[PartitionValue]
+    def __init__(self, workspace_id: _Optional[str] = ..., selection: _Optional[_Iterable[str]] = ..., include_upstream: _Optional[bool] = ..., include_downstream: _Optional[bool] = ..., run_key: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., partition_key: _Optional[str] = ..., partitions: _Optional[_Iterable[_Union[PartitionValue, _Mapping]]] = ...) -> None: ...
+
+class TriggerRunResponse(_message.Message):
+    __slots__ = ("run_id", "plan_id", "state", "created", "created_at")
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    PLAN_ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    CREATED_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    run_id: str
+    plan_id: str
+    state: _types_pb2.RunStatus
+    created: bool
+    created_at: _timestamp_pb2.Timestamp
+    def __init__(self, run_id: _Optional[str] = ..., plan_id: _Optional[str] = ..., state: _Optional[_Union[_types_pb2.RunStatus, str]] = ..., created: _Optional[bool] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class TaskCounts(_message.Message):
+    __slots__ = ("total", "pending", "queued", "running", "succeeded", "failed", "skipped", "cancelled")
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    PENDING_FIELD_NUMBER: _ClassVar[int]
+    QUEUED_FIELD_NUMBER: _ClassVar[int]
+    RUNNING_FIELD_NUMBER: _ClassVar[int]
+    SUCCEEDED_FIELD_NUMBER: _ClassVar[int]
+    FAILED_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_FIELD_NUMBER: _ClassVar[int]
+    CANCELLED_FIELD_NUMBER: _ClassVar[int]
+    total: int
+    pending: int
+    queued: int
+    running: int
+    succeeded: int
+    failed: int
+    skipped: int
+    cancelled: int
+    def __init__(self, total: _Optional[int] = ..., pending: _Optional[int] = ..., queued: _Optional[int] = ..., running: _Optional[int] = ..., succeeded: _Optional[int] = ..., failed: _Optional[int] = ..., skipped: _Optional[int] = ..., cancelled: _Optional[int] = ...) -> None: ...
+
+class RetryAttribution(_message.Message):
+    __slots__ = ("retries", "reason")
+    RETRIES_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    retries: int
+    reason: str
+    def __init__(self, retries: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class SkipAttribution(_message.Message):
+    __slots__ = ("upstream_task_key", "upstream_resolution")
+    UPSTREAM_TASK_KEY_FIELD_NUMBER: _ClassVar[int]
+    UPSTREAM_RESOLUTION_FIELD_NUMBER: _ClassVar[int]
+    upstream_task_key: str
+    upstream_resolution: str
+    def __init__(self, upstream_task_key: _Optional[str] = ..., upstream_resolution: _Optional[str] = ...) -> None: ...
+
+class TaskSummary(_message.Message):
+    __slots__ = ("task_key", "asset_key", "state", "attempt", "started_at", "completed_at", "error_message", "delta_table", "delta_version", "delta_partition", "execution_lineage_ref", "output_visibility_state", "published_at", "publish_error", "retry_attribution", "skip_attribution", "internal_state", "partition_key", "max_attempts", "depends_on", "ready_at")
+    TASK_KEY_FIELD_NUMBER: _ClassVar[int]
+    ASSET_KEY_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    STARTED_AT_FIELD_NUMBER: _ClassVar[int]
+    COMPLETED_AT_FIELD_NUMBER: _ClassVar[int]
+    ERROR_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    DELTA_TABLE_FIELD_NUMBER: _ClassVar[int]
+    DELTA_VERSION_FIELD_NUMBER: _ClassVar[int]
+    DELTA_PARTITION_FIELD_NUMBER: _ClassVar[int]
+    EXECUTION_LINEAGE_REF_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_VISIBILITY_STATE_FIELD_NUMBER: _ClassVar[int]
+    PUBLISHED_AT_FIELD_NUMBER: _ClassVar[int]
+    PUBLISH_ERROR_FIELD_NUMBER: _ClassVar[int]
+    RETRY_ATTRIBUTION_FIELD_NUMBER: _ClassVar[int]
+    SKIP_ATTRIBUTION_FIELD_NUMBER: _ClassVar[int]
+    INTERNAL_STATE_FIELD_NUMBER: _ClassVar[int]
+    PARTITION_KEY_FIELD_NUMBER: _ClassVar[int]
+    MAX_ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    DEPENDS_ON_FIELD_NUMBER: _ClassVar[int]
+    READY_AT_FIELD_NUMBER: _ClassVar[int]
+    task_key: str
+    asset_key: str
+    state: _types_pb2.TaskStatus
+    attempt: int
+    started_at: _timestamp_pb2.Timestamp
+    completed_at: _timestamp_pb2.Timestamp
+    error_message: str
+    delta_table: str
+    delta_version: int
+    delta_partition: str
+    execution_lineage_ref: str
+    output_visibility_state: str
+    published_at: _timestamp_pb2.Timestamp
+    publish_error: str
+    retry_attribution: RetryAttribution
+    skip_attribution: SkipAttribution
+    internal_state: _types_pb2.TaskState
+    partition_key: str
+    max_attempts: int
+    depends_on: _containers.RepeatedScalarFieldContainer[str]
+    ready_at: _timestamp_pb2.Timestamp
+    def __init__(self, task_key: _Optional[str] = ..., asset_key: _Optional[str] = ..., state: _Optional[_Union[_types_pb2.TaskStatus, str]] = ..., attempt: _Optional[int] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., error_message: _Optional[str] = ..., delta_table: _Optional[str] = ..., delta_version: _Optional[int] = ..., delta_partition: _Optional[str] = ..., execution_lineage_ref: _Optional[str] = ..., output_visibility_state: _Optional[str] = ..., published_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., publish_error: _Optional[str] = ..., retry_attribution: _Optional[_Union[RetryAttribution, _Mapping]] = ..., skip_attribution: _Optional[_Union[SkipAttribution, _Mapping]] = ..., internal_state: _Optional[_Union[_types_pb2.TaskState, str]] = ..., partition_key: _Optional[str] = ..., max_attempts: _Optional[int] = ..., depends_on: _Optional[_Iterable[str]] = ..., ready_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class GetRunRequest(_message.Message):
+    __slots__ = ("workspace_id", "run_id")
+    WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    workspace_id: str
+    run_id: str
+    def __init__(self, workspace_id: _Optional[str] = ..., run_id: _Optional[str] = ...) -> None: ...
+
+class GetRunResponse(_message.Message):
+    __slots__ = ("run_id", "workspace_id", "plan_id", "state", "created_at", "started_at", "completed_at", "labels", "parent_run_id", "rerun_kind", "rerun_reason", "task_counts", "tasks", "run_key", "state_version")
+    class LabelsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
+    PLAN_ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    STARTED_AT_FIELD_NUMBER: _ClassVar[int]
+    COMPLETED_AT_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    PARENT_RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    RERUN_KIND_FIELD_NUMBER: _ClassVar[int]
+    RERUN_REASON_FIELD_NUMBER: _ClassVar[int]
+    TASK_COUNTS_FIELD_NUMBER: _ClassVar[int]
+    TASKS_FIELD_NUMBER: _ClassVar[int]
+    RUN_KEY_FIELD_NUMBER: _ClassVar[int]
+    STATE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    run_id: str
+    workspace_id: str
+    plan_id: str
+    state: _types_pb2.RunStatus
+    created_at: _timestamp_pb2.Timestamp
+    started_at: _timestamp_pb2.Timestamp
+    completed_at: _timestamp_pb2.Timestamp
+    labels: _containers.ScalarMap[str, str]
+    parent_run_id: str
+    rerun_kind: _types_pb2.RerunKind
+    rerun_reason: str
+    task_counts: TaskCounts
+    tasks: _containers.RepeatedCompositeFieldContainer[TaskSummary]
+    run_key: str
+    state_version: int
+    def __init__(self, run_id: _Optional[str] = ..., workspace_id: _Optional[str] = ..., plan_id: _Optional[str] = ..., state: _Optional[_Union[_types_pb2.RunStatus, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., labels: _Optional[_Mapping[str, str]] = ..., parent_run_id: _Optional[str] = ..., rerun_kind: _Optional[_Union[_types_pb2.RerunKind, str]] = ..., rerun_reason: _Optional[str] = ..., task_counts: _Optional[_Union[TaskCounts, _Mapping]] = ..., tasks: _Optional[_Iterable[_Union[TaskSummary, _Mapping]]] = ..., run_key: _Optional[str] = ..., state_version: _Optional[int] = ...) -> None: ...
+
+class ListRunsRequest(_message.Message):
+    __slots__ = ("workspace_id", "limit", "cursor", "state")
+    WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    workspace_id: str
+    limit: int
+    cursor: str
+    state: _types_pb2.RunStatus
+    def __init__(self, workspace_id: _Optional[str] = ..., limit: _Optional[int] = ..., cursor: _Optional[str] = ..., state: _Optional[_Union[_types_pb2.RunStatus, str]] = ...) -> None: ...
+
+class RunListItem(_message.Message):
+    __slots__ = ("run_id", "state", "created_at", "completed_at", "task_count", "tasks_succeeded", "tasks_failed", "parent_run_id", "rerun_kind")
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    COMPLETED_AT_FIELD_NUMBER: _ClassVar[int]
+    TASK_COUNT_FIELD_NUMBER: _ClassVar[int]
+    TASKS_SUCCEEDED_FIELD_NUMBER: _ClassVar[int]
+    TASKS_FAILED_FIELD_NUMBER: _ClassVar[int]
+    PARENT_RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    RERUN_KIND_FIELD_NUMBER: _ClassVar[int]
+    run_id: str
+    state: _types_pb2.RunStatus
+    created_at: _timestamp_pb2.Timestamp
+    completed_at: _timestamp_pb2.Timestamp
+    task_count: int
+    tasks_succeeded: int
+    tasks_failed: int
+    parent_run_id: str
+    rerun_kind: _types_pb2.RerunKind
+    def __init__(self, run_id: _Optional[str] = ..., state: _Optional[_Union[_types_pb2.RunStatus, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., task_count: _Optional[int] = ..., tasks_succeeded: _Optional[int] = ..., tasks_failed: _Optional[int] = ..., parent_run_id: _Optional[str] = ..., rerun_kind: _Optional[_Union[_types_pb2.RerunKind, str]] = ...) -> None: ...
+
+class ListRunsResponse(_message.Message):
+    __slots__ = ("runs", "next_cursor")
+    RUNS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_CURSOR_FIELD_NUMBER: _ClassVar[int]
+    runs: _containers.RepeatedCompositeFieldContainer[RunListItem]
+    next_cursor: str
+    def __init__(self, runs: _Optional[_Iterable[_Union[RunListItem, _Mapping]]] = ..., next_cursor: _Optional[str] = ...) -> None: ...
+
+class CancelRunRequest(_message.Message):
+    __slots__ = ("workspace_id", "run_id", "reason")
+    WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    workspace_id: str
+    run_id: str
+    reason: str
+    def __init__(self, workspace_id: _Optional[str] = ..., run_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class CancelRunResponse(_message.Message):
+    __slots__ = ("run_id", "state", "cancelled_at")
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    CANCELLED_AT_FIELD_NUMBER: _ClassVar[int]
+    run_id: str
+    state: _types_pb2.RunStatus
+    cancelled_at: _timestamp_pb2.Timestamp
+    def __init__(self, run_id: _Optional[str] = ..., state: _Optional[_Union[_types_pb2.RunStatus, str]] = ..., cancelled_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class RerunRunRequest(_message.Message):
+    __slots__ = ("workspace_id", "run_id", "mode", "selection", "include_upstream", "include_downstream", "run_key", "labels")
+    class LabelsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    SELECTION_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_UPSTREAM_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_DOWNSTREAM_FIELD_NUMBER: _ClassVar[int]
+    RUN_KEY_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    workspace_id: str
+    run_id: str
+    mode: RerunMode
+    selection: _containers.RepeatedScalarFieldContainer[str]
+    include_upstream: bool
+    include_downstream: bool
+    run_key: str
+    labels: _containers.ScalarMap[str, str]
+    def __init__(self, workspace_id: _Optional[str] = ..., run_id: _Optional[str] = ..., mode: _Optional[_Union[RerunMode, str]] = ..., selection: _Optional[_Iterable[str]] = ..., include_upstream: _Optional[bool] = ..., include_downstream: _Optional[bool] = ..., run_key: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class RerunRunResponse(_message.Message):
+    __slots__ = ("run_id", "plan_id", "state", "created", "created_at", "parent_run_id", "rerun_kind", "rerun_reason")
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    PLAN_ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    CREATED_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    PARENT_RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    RERUN_KIND_FIELD_NUMBER: _ClassVar[int]
+    RERUN_REASON_FIELD_NUMBER: _ClassVar[int]
+    run_id: str
+    plan_id: str
+    state: _types_pb2.RunStatus
+    created: bool
+    created_at: _timestamp_pb2.Timestamp
+    parent_run_id: str
+    rerun_kind: _types_pb2.RerunKind
+    rerun_reason: str
+    def __init__(self, run_id: _Optional[str] = ..., plan_id: _Optional[str] = ..., state: _Optional[_Union[_types_pb2.RunStatus, str]] = ..., created: _Optional[bool] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., parent_run_id: _Optional[str] = ..., rerun_kind: _Optional[_Union[_types_pb2.RerunKind, str]] = ..., rerun_reason: _Optional[str] = ...) -> None: ...
+
+class UploadTaskLogsRequest(_message.Message):
+    __slots__ = ("workspace_id", "run_id", "task_key", "attempt", "stdout", "stderr")
+    WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    TASK_KEY_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    STDOUT_FIELD_NUMBER: _ClassVar[int]
+    STDERR_FIELD_NUMBER: _ClassVar[int]
+    workspace_id: str
+    run_id: str
+    task_key: str
+    attempt: int
+    stdout: str
+    stderr: str
+    def __init__(self, workspace_id: _Optional[str] = ..., run_id: _Optional[str] = ..., task_key: _Optional[str] = ..., attempt: _Optional[int] = ..., stdout: _Optional[str] = ..., stderr: _Optional[str] = ...) -> None: ...
+
+class UploadTaskLogsResponse(_message.Message):
+    __slots__ = ("path", "size_bytes")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    size_bytes: int
+    def __init__(self, path: _Optional[str] = ..., size_bytes: _Optional[int] = ...) -> None: ...
+
+class GetRunLogsRequest(_message.Message):
+    __slots__ = ("workspace_id", "run_id", "task_key", "limit", "cursor")
+    WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    TASK_KEY_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
+    workspace_id: str
+    run_id: str
+    task_key: str
+    limit: int
+    cursor: str
+    def __init__(self, workspace_id: _Optional[str] = ..., run_id: _Optional[str] = ..., task_key: _Optional[str] = ..., limit: _Optional[int] = ..., cursor: _Optional[str] = ...) -> None: ...
+
+class GetRunLogsResponse(_message.Message):
+    __slots__ = ("text", "next_cursor")
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    NEXT_CURSOR_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    next_cursor: str
+    def __init__(self, text: _Optional[str] = ..., next_cursor: _Optional[str] = ...) -> None: ...

@@ -1,0 +1,106 @@
+import datetime
+
+from arco.orchestration.v1 import worker_protocol_pb2 as _worker_protocol_pb2
+from google.api import annotations_pb2 as _annotations_pb2
+from google.protobuf import struct_pb2 as _struct_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class TaskStartedRequest(_message.Message):
+    __slots__ = ("task_id", "attempt", "attempt_id", "worker_id", "traceparent", "started_at")
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_ID_FIELD_NUMBER: _ClassVar[int]
+    WORKER_ID_FIELD_NUMBER: _ClassVar[int]
+    TRACEPARENT_FIELD_NUMBER: _ClassVar[int]
+    STARTED_AT_FIELD_NUMBER: _ClassVar[int]
+    task_id: str
+    attempt: int
+    attempt_id: str
+    worker_id: str
+    traceparent: str
+    started_at: _timestamp_pb2.Timestamp
+    def __init__(self, task_id: _Optional[str] = ..., attempt: _Optional[int] = ..., attempt_id: _Optional[str] = ..., worker_id: _Optional[str] = ..., traceparent: _Optional[str] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class TaskStartedResponse(_message.Message):
+    __slots__ = ("acknowledged", "server_time")
+    ACKNOWLEDGED_FIELD_NUMBER: _ClassVar[int]
+    SERVER_TIME_FIELD_NUMBER: _ClassVar[int]
+    acknowledged: bool
+    server_time: _timestamp_pb2.Timestamp
+    def __init__(self, acknowledged: _Optional[bool] = ..., server_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class TaskHeartbeatRequest(_message.Message):
+    __slots__ = ("task_id", "attempt", "attempt_id", "worker_id", "traceparent", "heartbeat_at", "progress_pct", "message")
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_ID_FIELD_NUMBER: _ClassVar[int]
+    WORKER_ID_FIELD_NUMBER: _ClassVar[int]
+    TRACEPARENT_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_AT_FIELD_NUMBER: _ClassVar[int]
+    PROGRESS_PCT_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    task_id: str
+    attempt: int
+    attempt_id: str
+    worker_id: str
+    traceparent: str
+    heartbeat_at: _timestamp_pb2.Timestamp
+    progress_pct: int
+    message: str
+    def __init__(self, task_id: _Optional[str] = ..., attempt: _Optional[int] = ..., attempt_id: _Optional[str] = ..., worker_id: _Optional[str] = ..., traceparent: _Optional[str] = ..., heartbeat_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., progress_pct: _Optional[int] = ..., message: _Optional[str] = ...) -> None: ...
+
+class TaskHeartbeatResponse(_message.Message):
+    __slots__ = ("acknowledged", "should_cancel", "cancel_reason", "server_time")
+    ACKNOWLEDGED_FIELD_NUMBER: _ClassVar[int]
+    SHOULD_CANCEL_FIELD_NUMBER: _ClassVar[int]
+    CANCEL_REASON_FIELD_NUMBER: _ClassVar[int]
+    SERVER_TIME_FIELD_NUMBER: _ClassVar[int]
+    acknowledged: bool
+    should_cancel: bool
+    cancel_reason: str
+    server_time: _timestamp_pb2.Timestamp
+    def __init__(self, acknowledged: _Optional[bool] = ..., should_cancel: _Optional[bool] = ..., cancel_reason: _Optional[str] = ..., server_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class TaskCompletedRequest(_message.Message):
+    __slots__ = ("task_id", "attempt", "attempt_id", "worker_id", "traceparent", "outcome", "completed_at", "output", "error", "metrics", "cancelled_during_phase", "partial_progress")
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_ID_FIELD_NUMBER: _ClassVar[int]
+    WORKER_ID_FIELD_NUMBER: _ClassVar[int]
+    TRACEPARENT_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    COMPLETED_AT_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    METRICS_FIELD_NUMBER: _ClassVar[int]
+    CANCELLED_DURING_PHASE_FIELD_NUMBER: _ClassVar[int]
+    PARTIAL_PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    task_id: str
+    attempt: int
+    attempt_id: str
+    worker_id: str
+    traceparent: str
+    outcome: str
+    completed_at: _timestamp_pb2.Timestamp
+    output: _worker_protocol_pb2.TaskOutput
+    error: _worker_protocol_pb2.TaskError
+    metrics: _worker_protocol_pb2.TaskMetrics
+    cancelled_during_phase: str
+    partial_progress: _struct_pb2.Value
+    def __init__(self, task_id: _Optional[str] = ..., attempt: _Optional[int] = ..., attempt_id: _Optional[str] = ..., worker_id: _Optional[str] = ..., traceparent: _Optional[str] = ..., outcome: _Optional[str] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., output: _Optional[_Union[_worker_protocol_pb2.TaskOutput, _Mapping]] = ..., error: _Optional[_Union[_worker_protocol_pb2.TaskError, _Mapping]] = ..., metrics: _Optional[_Union[_worker_protocol_pb2.TaskMetrics, _Mapping]] = ..., cancelled_during_phase: _Optional[str] = ..., partial_progress: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ...) -> None: ...
+
+class TaskCompletedResponse(_message.Message):
+    __slots__ = ("acknowledged", "final_state", "server_time")
+    ACKNOWLEDGED_FIELD_NUMBER: _ClassVar[int]
+    FINAL_STATE_FIELD_NUMBER: _ClassVar[int]
+    SERVER_TIME_FIELD_NUMBER: _ClassVar[int]
+    acknowledged: bool
+    final_state: str
+    server_time: _timestamp_pb2.Timestamp
+    def __init__(self, acknowledged: _Optional[bool] = ..., final_state: _Optional[str] = ..., server_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
