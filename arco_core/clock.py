@@ -23,7 +23,9 @@ __all__ = [
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 # Full date-time with a mandatory zone designator; fraction optional.
-_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$")
+_RFC3339 = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$", re.ASCII
+)
 
 
 @runtime_checkable
@@ -102,11 +104,11 @@ def parse_rfc3339_ms(value: str) -> int:
 
     Fractions finer than a millisecond are truncated toward the past.
     """
-    if not isinstance(value, str) or not _RFC3339.match(value):
+    if not isinstance(value, str) or not _RFC3339.fullmatch(value):
         raise InvalidArgument(f"invalid RFC 3339 timestamp: {value!r}", reason="invalid_timestamp")
     text = value.upper()
     frac_ns = 0
-    match = re.search(r"\.(\d+)", text)
+    match = re.search(r"\.([0-9]+)", text)
     if match:
         digits = match.group(1)
         frac_ns = int(digits.ljust(9, "0"))

@@ -95,7 +95,7 @@ def new_ulid() -> str:
 
 def is_ulid(value: object) -> bool:
     """True for a 26-character uppercase Crockford ULID."""
-    return isinstance(value, str) and _ULID_RE.match(value) is not None
+    return isinstance(value, str) and _ULID_RE.fullmatch(value) is not None
 
 
 def ulid_timestamp_ms(ulid: str) -> int:
@@ -209,7 +209,7 @@ def parse_timer_id(timer_id: str) -> TimerId:
     if len(parts) < 4 or parts[0] != "timer":
         raise bad()
     kind = parts[1]
-    if not parts[-1].isdigit():
+    if not re.fullmatch(r"[0-9]+", parts[-1]):
         raise bad()
     epoch = int(parts[-1])
     if kind == "cron":
@@ -217,7 +217,11 @@ def parse_timer_id(timer_id: str) -> TimerId:
         if not schedule:
             raise bad()
         return TimerId(timer_type="cron", epoch=epoch, schedule_id=schedule)
-    if kind not in ("retry", "heartbeat", "sla") or len(parts) < 6 or not parts[-2].isdigit():
+    if (
+        kind not in ("retry", "heartbeat", "sla")
+        or len(parts) < 6
+        or not re.fullmatch(r"[0-9]+", parts[-2])
+    ):
         raise bad()
     # Task keys never contain ":" (asset keys are dotted); run ids might, so the run id
     # takes the remaining leading segments.

@@ -47,8 +47,8 @@ _TAGS: dict[str, ScalarKind] = {
 _TAG_OF: dict[ScalarKind, str] = {kind: tag for tag, kind in _TAGS.items()}
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 _INT_RE = re.compile(r"^-?(0|[1-9][0-9]*)$")
-_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_TS_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$", re.ASCII)
+_TS_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$", re.ASCII)
 _B64URL_RE = re.compile(r"^[A-Za-z0-9_-]*$")
 _I64_MIN, _I64_MAX = -(2**63), 2**63 - 1
 
@@ -127,7 +127,7 @@ class ScalarValue:
         kind = _TAGS[tag]
         result: ScalarValue
         if kind == "string":
-            if not _B64URL_RE.match(text) or len(text) % 4 == 1:
+            if not _B64URL_RE.fullmatch(text) or len(text) % 4 == 1:
                 raise _invalid("partition string is not base64url without padding")
             try:
                 raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
@@ -135,7 +135,7 @@ class ScalarValue:
             except (binascii.Error, ValueError) as exc:
                 raise _invalid("partition string is not valid base64url UTF-8") from exc
         elif kind == "int64":
-            if not _INT_RE.match(text) or text == "-0":
+            if not _INT_RE.fullmatch(text) or text == "-0":
                 raise _invalid(f"invalid partition int {text!r}")
             number = int(text)
             if not _I64_MIN <= number <= _I64_MAX:
@@ -146,7 +146,7 @@ class ScalarValue:
                 raise _invalid(f"invalid partition bool {text!r}")
             result = cls("bool", text == "true")
         elif kind == "date":
-            if not _DATE_RE.match(text):
+            if not _DATE_RE.fullmatch(text):
                 raise _invalid(f"invalid partition date {text!r}")
             try:
                 parsed = date.fromisoformat(text)
@@ -156,7 +156,7 @@ class ScalarValue:
                 raise _invalid(f"partition date {text!r} is before 1970")
             result = cls("date", parsed)
         elif kind == "timestamp":
-            if not _TS_RE.match(text):
+            if not _TS_RE.fullmatch(text):
                 raise _invalid(f"invalid partition timestamp {text!r}")
             try:
                 stamp = datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
@@ -181,7 +181,7 @@ class PartitionKey:
     def __post_init__(self) -> None:
         names = [name for name, _ in self.dimensions]
         for name in names:
-            if not isinstance(name, str) or not _NAME_RE.match(name):
+            if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
                 raise _invalid(f"Invalid partition dimension key {name!r}")
         if len(set(names)) != len(names):
             raise _invalid("Duplicate partition dimension key")
@@ -252,7 +252,7 @@ def parse_partition_key(text: str, *, allow_untagged: bool = False) -> Partition
         name, eq, raw = segment.partition("=")
         if not eq:
             raise _invalid(f"Invalid partition key segment {segment!r}")
-        if not _NAME_RE.match(name):
+        if not _NAME_RE.fullmatch(name):
             raise _invalid(f"Invalid partition dimension key {name!r}")
         if name in seen:
             raise _invalid(f"Duplicate partition dimension key {name!r}")
