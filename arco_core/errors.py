@@ -146,3 +146,9 @@ class ScopeViolation(PermissionDenied):
     """Work or data for another tenant/workspace reached this process."""
 
     default_reason = "scope_violation"
+
+
+class CommitConflict(Conflict):
+    """Another writer already published the sequence number this writer tried to create."""
+
+    default_reason = "commit_conflict"
