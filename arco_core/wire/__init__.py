@@ -1,0 +1,1 @@
+"""Pure converters between the protobuf contracts and JSON / domain values."""

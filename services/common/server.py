@@ -1,0 +1,71 @@
+"""The shared gRPC server builder: health, reflection, interceptors, no SO_REUSEPORT."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from prometheus_client import CollectorRegistry
+
+from services.common.interceptors import RpcMetrics, ServerInterceptor
+
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+
+# SO_REUSEPORT is on by default in grpc: a second server would silently share a port.
+_SERVER_OPTIONS: Sequence[tuple[str, Any]] = (
+    ("grpc.so_reuseport", 0),
+    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Registration:
+    """One servicer to mount: the generated add_*_to_server, the servicer, its full name."""
+
+    add_to_server: Callable[[Any, grpc.aio.Server], None]
+    servicer: Any
+    service_name: str
+
+
+@dataclasses.dataclass
+class BuiltServer:
+    server: grpc.aio.Server
+    port: int
+    health: health.aio.HealthServicer
+    service_names: tuple[str, ...]
+
+    async def set_serving(self, serving: bool) -> None:
+        state = (
+            health_pb2.HealthCheckResponse.SERVING
+            if serving
+            else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
+        for name in ("", *self.service_names):
+            await self.health.set(name, state)
+
+
+async def build_server(
+    registrations: Sequence[Registration],
+    address: str,
+    registry: CollectorRegistry,
+) -> BuiltServer:
+    """Create and start a grpc.aio server; health reports NOT_SERVING until set_serving."""
+    server = grpc.aio.server(
+        interceptors=[ServerInterceptor(RpcMetrics(registry))], options=list(_SERVER_OPTIONS)
+    )
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    names = tuple(reg.service_name for reg in registrations)
+    for reg in registrations:
+        reg.add_to_server(reg.servicer, server)
+    reflection.enable_server_reflection((*names, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
+    port = server.add_insecure_port(address)
+    await server.start()
+    built = BuiltServer(server=server, port=port, health=health_servicer, service_names=names)
+    await built.set_serving(False)
+    return built

@@ -1,0 +1,303 @@
+"""The local mesh launcher: every service as its own process on loopback.
+
+``python -m services.mesh up`` starts the orchestration and catalog compactors, the api,
+the gateway, the dispatcher and the sweeper on the embedded default storage (a local
+directory), waits until every one is healthy, prints where each listens, and stops them
+all cleanly on Ctrl-C. Services bind port 0 and report their addresses through ready
+files, so several meshes (or test runs) can share a machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+START_TIMEOUT_SEC = 30.0
+STOP_TIMEOUT_SEC = 15.0
+
+
+@dataclasses.dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    module: str
+    env: Mapping[str, str]
+
+
+@dataclasses.dataclass
+class RunningService:
+    spec: ServiceSpec
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    ready: dict[str, object]
+
+    @property
+    def address(self) -> str:
+        return str(self.ready.get("grpc_address") or self.ready.get("http_address"))
+
+
+class MeshError(RuntimeError):
+    pass
+
+
+class Mesh:
+    """Starts and stops one local mesh rooted at ``home`` (data, logs, ready files)."""
+
+    def __init__(
+        self,
+        home: Path,
+        *,
+        storage_url: str | None = None,
+        tenant_id: str = "local",
+        workspace_id: str = "default",
+        extra_env: Mapping[str, str] | None = None,
+        log_format: str = "json",
+    ) -> None:
+        self.home = home.resolve()
+        self.run_dir = self.home / "run"
+        self.storage_url = storage_url or (self.home / "data").as_uri()
+        self.tenant_id = tenant_id
+        self.workspace_id = workspace_id
+        self.extra_env = dict(extra_env or {})
+        self.log_format = log_format
+        # One set of shared secrets per mesh: minted tokens must verify at the api.
+        self.secrets = {
+            "ARCO_TASK_TOKEN_SECRET": secrets.token_urlsafe(32),
+            "ARCO_WORKER_DISPATCH_SECRET": secrets.token_urlsafe(32),
+            "ARCO_IDENTITY_SECRET": secrets.token_urlsafe(32),
+        }
+        self.services: dict[str, RunningService] = {}
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        if self.storage_url.startswith("file://"):
+            Path(self.storage_url.removeprefix("file://")).mkdir(parents=True, exist_ok=True)
+        try:
+            orch = self._start(
+                ServiceSpec("compactor-orchestration", "services.compactor",
+                            {"ARCO_COMPACTOR_DOMAIN": "orchestration"})
+            )
+            catalog = self._start(
+                ServiceSpec("compactor-catalog", "services.compactor",
+                            {"ARCO_COMPACTOR_DOMAIN": "catalog"})
+            )
+            api = self._start(
+                ServiceSpec("api", "services.api", {
+                    "ARCO_ORCH_COMPACTOR_ADDRESS": orch.address,
+                    "ARCO_CATALOG_COMPACTOR_ADDRESS": catalog.address,
+                })
+            )
+            gateway = self._start(
+                ServiceSpec("gateway", "gateway", {
+                    "ARCO_API_ADDRESS": api.address,
+                    "ARCO_GATEWAY_LISTEN_ADDRESS": "127.0.0.1:0",
+                })
+            )
+            callback_base = f"http://{gateway.address}"
+            peers = {
+                "ARCO_ORCH_COMPACTOR_ADDRESS": orch.address,
+                "ARCO_CALLBACK_BASE_URL": callback_base,
+            }
+            self._start(ServiceSpec("dispatcher", "services.dispatcher", peers))
+            self._start(ServiceSpec("sweeper", "services.sweeper", peers))
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> dict[str, int | None]:
+        """SIGTERM every service in reverse start order; SIGKILL any that hangs."""
+        codes: dict[str, int | None] = {}
+        for name in reversed(list(self.services)):
+            running = self.services[name]
+            if running.process.poll() is None:
+                running.process.send_signal(signal.SIGTERM)
+            try:
+                codes[name] = running.process.wait(timeout=STOP_TIMEOUT_SEC)
+            except subprocess.TimeoutExpired:
+                running.process.kill()
+                codes[name] = running.process.wait()
+        self.services.clear()
+        return codes
+
+    def __enter__(self) -> Mesh:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- helpers -----------------------------------------------------------------------
+
+    def base_env(self) -> dict[str, str]:
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith("ARCO_")  # the mesh decides every ARCO_* setting
+        }
+        env.update(
+            {
+                "PYTHONPATH": os.pathsep.join(
+                    [str(REPO_ROOT / "gen"), str(REPO_ROOT)]
+                    + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
+                ),
+                "ARCO_TENANT_ID": self.tenant_id,
+                "ARCO_WORKSPACE_ID": self.workspace_id,
+                "ARCO_STORAGE_URL": self.storage_url,
+                "ARCO_LISTEN_ADDRESS": "127.0.0.1:0",
+                "ARCO_METRICS_ADDRESS": "127.0.0.1:0",
+                "ARCO_LOG_FORMAT": self.log_format,
+                **self.secrets,
+                **self.extra_env,
+            }
+        )
+        return env
+
+    def _start(self, spec: ServiceSpec) -> RunningService:
+        ready_file = self.run_dir / f"{spec.name}.ready.json"
+        ready_file.unlink(missing_ok=True)
+        log_path = self.run_dir / f"{spec.name}.log"
+        env = {**self.base_env(), **spec.env, "ARCO_READY_FILE": str(ready_file)}
+        with log_path.open("ab") as log_file:
+            process = subprocess.Popen(
+                [sys.executable, "-m", spec.module],
+                env=env,
+                cwd=REPO_ROOT,
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                # Own session: a terminal Ctrl-C reaches only the launcher, which then
+                # stops the services in order.
+                start_new_session=True,
+            )
+        running = RunningService(spec, process, log_path, {})
+        self.services[spec.name] = running
+        running.ready = self._wait_ready(running, ready_file)
+        return running
+
+    def _wait_ready(self, running: RunningService, ready_file: Path) -> dict[str, object]:
+        deadline = time.monotonic() + START_TIMEOUT_SEC
+        while time.monotonic() < deadline:
+            if running.process.poll() is not None:
+                raise MeshError(
+                    f"{running.spec.name} exited with {running.process.returncode} during start:\n"
+                    + tail(running.log_path)
+                )
+            if ready_file.exists():
+                info: dict[str, object] = json.loads(ready_file.read_text())
+                if "grpc_address" not in info or grpc_serving(str(info["grpc_address"])):
+                    return info
+            time.sleep(0.05)
+        raise MeshError(
+            f"{running.spec.name} not healthy after {START_TIMEOUT_SEC:.0f}s:\n"
+            + tail(running.log_path)
+        )
+
+    def describe(self) -> list[tuple[str, int, str, str]]:
+        rows = []
+        for name, running in self.services.items():
+            rows.append(
+                (
+                    name,
+                    running.process.pid,
+                    running.address,
+                    str(running.ready.get("metrics_address", "-")),
+                )
+            )
+        return rows
+
+    def address(self, name: str) -> str:
+        return self.services[name].address
+
+
+def grpc_serving(address: str, service: str = "", timeout: float = 2.0) -> bool:
+    with grpc.insecure_channel(address) as channel:
+        try:
+            answer = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(service=service), timeout=timeout
+            )
+        except grpc.RpcError:
+            return False
+    return bool(answer.status == health_pb2.HealthCheckResponse.SERVING)
+
+
+def tail(path: Path, lines: int = 20) -> str:
+    with contextlib.suppress(FileNotFoundError):
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    return "(no log)"
+
+
+@contextlib.contextmanager
+def _interrupts_ignored() -> Iterator[None]:
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _up(args: argparse.Namespace) -> int:
+    mesh = Mesh(Path(args.home), storage_url=args.storage_url)
+    print(f"starting the Arco mesh in {mesh.home} (storage {mesh.storage_url}) ...", flush=True)
+    try:
+        mesh.start()
+    except MeshError as exc:
+        print(f"mesh failed to start: {exc}", file=sys.stderr)
+        return 1
+    print(f"{'service':<26}{'pid':>8}  {'listens on':<22} metrics")
+    for name, pid, address, metrics in mesh.describe():
+        print(f"{name:<26}{pid:>8}  {address:<22} {metrics}")
+    print(f"REST: http://{mesh.address('gateway')}/api/v1  logs: {mesh.run_dir}")
+    print("press Ctrl-C to stop", flush=True)
+    stop = {"now": False}
+
+    def _request_stop(signum: int, frame: object) -> None:
+        stop["now"] = True
+
+    signal.signal(signal.SIGINT, _request_stop)
+    signal.signal(signal.SIGTERM, _request_stop)
+    try:
+        while not stop["now"]:
+            for name, running in mesh.services.items():
+                if running.process.poll() is not None:
+                    print(f"{name} exited unexpectedly:\n{tail(running.log_path)}", file=sys.stderr)
+                    stop["now"] = True
+            time.sleep(0.2)
+    finally:
+        print("stopping ...", flush=True)
+        with _interrupts_ignored():
+            codes = mesh.stop()
+    failed = {name: code for name, code in codes.items() if code != 0}
+    print("stopped" + (f" (non-zero exits: {failed})" if failed else " cleanly"))
+    return 1 if failed else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m services.mesh", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="start the whole mesh and wait for Ctrl-C")
+    up.add_argument("--home", default=".arco", help="data, logs and ready files (default .arco)")
+    up.add_argument("--storage-url", default=None,
+                    help="object store URL (default: file://<home>/data, the embedded LocalStore)")
+    up.set_defaults(func=_up)
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
