@@ -1,0 +1,562 @@
+"""Catalog and lineage DDL events: typed payloads, their wire form, and the envelope builder.
+
+Each payload carries every id and timestamp the fold needs, all chosen by the API when it
+builds the event, so replaying the ledger reproduces the same rows byte for byte. On the
+wire a payload is the envelope's ``data`` object: ``{"type": "<snake_case>", ...fields}``
+with optional fields omitted when null.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, TypeAlias
+
+from arco_core.canonical_json import canonical_bytes
+from arco_core.clock import rfc3339_ms
+from arco_core.errors import InvalidArgument
+from arco_core.ids import new_ulid
+from arco_core.ledger import EventEnvelope
+
+__all__ = [
+    "CATALOG_DOMAIN",
+    "EVENT_TYPES",
+    "EVENT_VERSION",
+    "LINEAGE_DOMAIN",
+    "CatalogCreated",
+    "CatalogEventPayload",
+    "ColumnRecord",
+    "EdgeRecord",
+    "LineageEdgesAdded",
+    "NamespaceDeleted",
+    "ParsedCatalogEvent",
+    "SchemaCreated",
+    "TableDropped",
+    "TableRegistered",
+    "TableUpdated",
+    "UnknownCatalogEvent",
+    "domain_for",
+    "event_type_for",
+    "idempotency_key_for",
+    "lineage_edge_id",
+    "make_event",
+    "new_uuid7",
+    "parse_event",
+    "payload_from_data",
+]
+
+CATALOG_DOMAIN = "catalog"
+LINEAGE_DOMAIN = "lineage"
+EVENT_VERSION = 1
+_EDGE_ID_DOMAIN_TAG = b"arco-lineage-edge-v1"
+
+
+# Identifiers --------------------------------------------------------------------------------
+
+
+def new_uuid7(now_ms: int | None = None) -> str:
+    """A random RFC 9562 UUIDv7 string (48-bit ms timestamp, 74 random bits)."""
+    ms = time.time_ns() // 1_000_000 if now_ms is None else now_ms
+    if not 0 <= ms < (1 << 48):
+        raise InvalidArgument("timestamp outside the UUIDv7 range", reason="invalid_clock")
+    value = (ms << 80) | (0x7 << 76) | (secrets.randbits(12) << 64)
+    value |= (0b10 << 62) | secrets.randbits(62)
+    return str(uuid.UUID(int=value))
+
+
+def _length_prefixed(value: str) -> bytes:
+    raw = value.encode("utf-8")
+    return len(raw).to_bytes(8, "big") + raw
+
+
+def lineage_edge_id(source_id: str, target_id: str, edge_type: str, run_id: str | None) -> str:
+    """The content-derived edge id, so retried requests converge on one edge.
+
+    Every field is length-prefixed (u64 big-endian) so that no two different tuples can
+    produce the same byte string; a run id is marked present/absent by one tag byte.
+    """
+    digest = hashlib.sha256(_EDGE_ID_DOMAIN_TAG)
+    digest.update(_length_prefixed(source_id))
+    digest.update(_length_prefixed(target_id))
+    digest.update(_length_prefixed(edge_type))
+    if run_id is None:
+        digest.update(b"\x00")
+    else:
+        digest.update(b"\x01" + _length_prefixed(run_id))
+    return digest.hexdigest()
+
+
+# Wire helpers ---------------------------------------------------------------------------------
+
+
+def _bad(data_type: str, message: str) -> InvalidArgument:
+    return InvalidArgument(f"malformed {data_type} event: {message}", reason="invalid_event")
+
+
+def _str(data: Mapping[str, Any], key: str, data_type: str) -> str:
+    value = data.get(key)
+    if not isinstance(value, str) or not value:
+        raise _bad(data_type, f"{key} must be a non-empty string")
+    return value
+
+
+def _opt_str(data: Mapping[str, Any], key: str, data_type: str) -> str | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise _bad(data_type, f"{key} must be a string")
+    return value
+
+
+def _int(data: Mapping[str, Any], key: str, data_type: str) -> int:
+    value = data.get(key)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _bad(data_type, f"{key} must be an integer")
+    return value
+
+
+def _bool(data: Mapping[str, Any], key: str, data_type: str) -> bool:
+    value = data.get(key)
+    if not isinstance(value, bool):
+        raise _bad(data_type, f"{key} must be a boolean")
+    return value
+
+
+def _list(data: Mapping[str, Any], key: str, data_type: str) -> list[Mapping[str, Any]]:
+    value = data.get(key)
+    if not isinstance(value, list) or not all(isinstance(item, Mapping) for item in value):
+        raise _bad(data_type, f"{key} must be an array of objects")
+    return value
+
+
+def _compact(fields: dict[str, Any]) -> dict[str, Any]:
+    """Drop null optionals so the canonical bytes (and idempotency keys) stay stable."""
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+# Payloads -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogCreated:
+    TYPE: ClassVar[str] = "catalog_created"
+
+    catalog_id: str
+    name: str
+    created_at: int
+    description: str | None = None
+
+    @property
+    def object_id(self) -> str:
+        return self.catalog_id
+
+    def to_data(self) -> dict[str, Any]:
+        return _compact(
+            {
+                "type": self.TYPE,
+                "catalog_id": self.catalog_id,
+                "name": self.name,
+                "description": self.description,
+                "created_at": self.created_at,
+            }
+        )
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> CatalogCreated:
+        t = cls.TYPE
+        return cls(
+            catalog_id=_str(data, "catalog_id", t),
+            name=_str(data, "name", t),
+            description=_opt_str(data, "description", t),
+            created_at=_int(data, "created_at", t),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaCreated:
+    """A schema in a catalog; the namespace routes create schemas of catalog ``default``."""
+
+    TYPE: ClassVar[str] = "schema_created"
+
+    schema_id: str
+    catalog_id: str
+    name: str
+    created_at: int
+    description: str | None = None
+
+    @property
+    def object_id(self) -> str:
+        return self.schema_id
+
+    def to_data(self) -> dict[str, Any]:
+        return _compact(
+            {
+                "type": self.TYPE,
+                "schema_id": self.schema_id,
+                "catalog_id": self.catalog_id,
+                "name": self.name,
+                "description": self.description,
+                "created_at": self.created_at,
+            }
+        )
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> SchemaCreated:
+        t = cls.TYPE
+        return cls(
+            schema_id=_str(data, "schema_id", t),
+            catalog_id=_str(data, "catalog_id", t),
+            name=_str(data, "name", t),
+            description=_opt_str(data, "description", t),
+            created_at=_int(data, "created_at", t),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class NamespaceDeleted:
+    TYPE: ClassVar[str] = "namespace_deleted"
+
+    namespace_id: str
+    name: str
+    deleted_at: int
+
+    @property
+    def object_id(self) -> str:
+        return self.namespace_id
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "type": self.TYPE,
+            "namespace_id": self.namespace_id,
+            "name": self.name,
+            "deleted_at": self.deleted_at,
+        }
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> NamespaceDeleted:
+        t = cls.TYPE
+        return cls(
+            namespace_id=_str(data, "namespace_id", t),
+            name=_str(data, "name", t),
+            deleted_at=_int(data, "deleted_at", t),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnRecord:
+    column_id: str
+    name: str
+    data_type: str
+    nullable: bool
+    ordinal: int
+    description: str | None = None
+
+    def to_data(self) -> dict[str, Any]:
+        return _compact(
+            {
+                "column_id": self.column_id,
+                "name": self.name,
+                "data_type": self.data_type,
+                "nullable": self.nullable,
+                "ordinal": self.ordinal,
+                "description": self.description,
+            }
+        )
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any], data_type: str) -> ColumnRecord:
+        return cls(
+            column_id=_str(data, "column_id", data_type),
+            name=_str(data, "name", data_type),
+            data_type=_str(data, "data_type", data_type),
+            nullable=_bool(data, "nullable", data_type),
+            ordinal=_int(data, "ordinal", data_type),
+            description=_opt_str(data, "description", data_type),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TableRegistered:
+    """A table with its columns. ``location`` is only ever set by the catalog/schema route."""
+
+    TYPE: ClassVar[str] = "table_registered"
+
+    table_id: str
+    namespace_id: str
+    name: str
+    format: str
+    created_at: int
+    columns: tuple[ColumnRecord, ...] = field(default_factory=tuple)
+    description: str | None = None
+    location: str | None = None
+
+    @property
+    def object_id(self) -> str:
+        return self.table_id
+
+    def to_data(self) -> dict[str, Any]:
+        return _compact(
+            {
+                "type": self.TYPE,
+                "table_id": self.table_id,
+                "namespace_id": self.namespace_id,
+                "name": self.name,
+                "format": self.format,
+                "description": self.description,
+                "location": self.location,
+                "columns": [c.to_data() for c in self.columns],
+                "created_at": self.created_at,
+            }
+        )
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> TableRegistered:
+        t = cls.TYPE
+        return cls(
+            table_id=_str(data, "table_id", t),
+            namespace_id=_str(data, "namespace_id", t),
+            name=_str(data, "name", t),
+            format=_str(data, "format", t),
+            description=_opt_str(data, "description", t),
+            location=_opt_str(data, "location", t),
+            columns=tuple(ColumnRecord.from_data(c, t) for c in _list(data, "columns", t)),
+            created_at=_int(data, "created_at", t),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TableUpdated:
+    """Sets the description (the only mutable table field); null clears it."""
+
+    TYPE: ClassVar[str] = "table_updated"
+
+    table_id: str
+    description: str | None
+    updated_at: int
+
+    @property
+    def object_id(self) -> str:
+        return self.table_id
+
+    def to_data(self) -> dict[str, Any]:
+        # description is always present: here null means "clear", not "absent".
+        return {
+            "type": self.TYPE,
+            "table_id": self.table_id,
+            "description": self.description,
+            "updated_at": self.updated_at,
+        }
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> TableUpdated:
+        t = cls.TYPE
+        if "description" not in data:
+            raise _bad(t, "description is required (null clears it)")
+        return cls(
+            table_id=_str(data, "table_id", t),
+            description=_opt_str(data, "description", t),
+            updated_at=_int(data, "updated_at", t),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TableDropped:
+    TYPE: ClassVar[str] = "table_dropped"
+
+    table_id: str
+    namespace_id: str
+    name: str
+    dropped_at: int
+
+    @property
+    def object_id(self) -> str:
+        return self.table_id
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "type": self.TYPE,
+            "table_id": self.table_id,
+            "namespace_id": self.namespace_id,
+            "name": self.name,
+            "dropped_at": self.dropped_at,
+        }
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> TableDropped:
+        t = cls.TYPE
+        return cls(
+            table_id=_str(data, "table_id", t),
+            namespace_id=_str(data, "namespace_id", t),
+            name=_str(data, "name", t),
+            dropped_at=_int(data, "dropped_at", t),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeRecord:
+    edge_id: str
+    source_id: str
+    target_id: str
+    edge_type: str
+    run_id: str | None = None
+
+    @classmethod
+    def build(
+        cls, source_id: str, target_id: str, edge_type: str, run_id: str | None = None
+    ) -> EdgeRecord:
+        """An edge whose id is derived from its content."""
+        return cls(
+            edge_id=lineage_edge_id(source_id, target_id, edge_type, run_id),
+            source_id=source_id,
+            target_id=target_id,
+            edge_type=edge_type,
+            run_id=run_id,
+        )
+
+    def to_data(self) -> dict[str, Any]:
+        return _compact(
+            {
+                "edge_id": self.edge_id,
+                "source_id": self.source_id,
+                "target_id": self.target_id,
+                "edge_type": self.edge_type,
+                "run_id": self.run_id,
+            }
+        )
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any], data_type: str) -> EdgeRecord:
+        return cls(
+            edge_id=_str(data, "edge_id", data_type),
+            source_id=_str(data, "source_id", data_type),
+            target_id=_str(data, "target_id", data_type),
+            edge_type=_str(data, "edge_type", data_type),
+            run_id=_opt_str(data, "run_id", data_type),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class LineageEdgesAdded:
+    TYPE: ClassVar[str] = "lineage_edges_added"
+
+    edges: tuple[EdgeRecord, ...]
+    created_at: int
+
+    @property
+    def object_id(self) -> str:
+        # A batch has no single id; the first edge stands for it in the commits log.
+        return self.edges[0].edge_id if self.edges else ""
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "type": self.TYPE,
+            "edges": [e.to_data() for e in self.edges],
+            "created_at": self.created_at,
+        }
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> LineageEdgesAdded:
+        t = cls.TYPE
+        return cls(
+            edges=tuple(EdgeRecord.from_data(e, t) for e in _list(data, "edges", t)),
+            created_at=_int(data, "created_at", t),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class UnknownCatalogEvent:
+    """A ``data.type`` this reader does not know (newer writer); folds as a no-op."""
+
+    type: str
+    data: Mapping[str, Any]
+
+
+CatalogEventPayload: TypeAlias = (
+    CatalogCreated
+    | SchemaCreated
+    | NamespaceDeleted
+    | TableRegistered
+    | TableUpdated
+    | TableDropped
+    | LineageEdgesAdded
+)
+ParsedCatalogEvent: TypeAlias = CatalogEventPayload | UnknownCatalogEvent
+
+_PAYLOAD_TYPES: tuple[type[CatalogEventPayload], ...] = (
+    CatalogCreated,
+    SchemaCreated,
+    NamespaceDeleted,
+    TableRegistered,
+    TableUpdated,
+    TableDropped,
+    LineageEdgesAdded,
+)
+EVENT_TYPES: tuple[str, ...] = tuple(cls.TYPE for cls in _PAYLOAD_TYPES)
+
+
+def payload_from_data(data: Mapping[str, Any]) -> ParsedCatalogEvent:
+    """Decode an envelope's ``data``. Unknown types decode to :class:`UnknownCatalogEvent`;
+    a known type with bad fields raises InvalidArgument (reason ``invalid_event``)."""
+    data_type = data.get("type")
+    if not isinstance(data_type, str):
+        raise InvalidArgument("event data has no string 'type'", reason="invalid_event")
+    for cls in _PAYLOAD_TYPES:
+        if data_type == cls.TYPE:
+            return cls.from_data(data)
+    return UnknownCatalogEvent(type=data_type, data=dict(data))
+
+
+def parse_event(envelope: EventEnvelope) -> ParsedCatalogEvent:
+    return payload_from_data(envelope.data)
+
+
+def event_type_for(payload: CatalogEventPayload) -> str:
+    """The envelope's PascalCase ``event_type`` (the class name)."""
+    return type(payload).__name__
+
+
+def domain_for(payload: ParsedCatalogEvent) -> str:
+    """The ledger domain an event belongs to: lineage has its own lock and manifest."""
+    return LINEAGE_DOMAIN if isinstance(payload, LineageEdgesAdded) else CATALOG_DOMAIN
+
+
+def idempotency_key_for(payload: CatalogEventPayload) -> str:
+    """Deterministic over the payload: a re-appended identical event gets the same key."""
+    digest = hashlib.sha256(canonical_bytes(payload.to_data())).hexdigest()
+    return f"{domain_for(payload)}:{payload.TYPE}:{payload.object_id}:{digest}"
+
+
+def make_event(
+    payload: CatalogEventPayload,
+    *,
+    tenant_id: str,
+    workspace_id: str,
+    timestamp_ms: int,
+    event_id: str | None = None,
+    source: str | None = None,
+    correlation_id: str | None = None,
+    causation_id: str | None = None,
+) -> EventEnvelope:
+    """Wrap ``payload`` in a ledger envelope.
+
+    ``event_id`` defaults to a fresh monotonic ULID; the API passes its own when the id must
+    sort after the current manifest watermark. ``timestamp_ms`` is metadata only.
+    """
+    return EventEnvelope(
+        event_id=event_id if event_id is not None else new_ulid(),
+        event_type=event_type_for(payload),
+        event_version=EVENT_VERSION,
+        timestamp=rfc3339_ms(timestamp_ms),
+        source=source if source is not None else f"arco-catalog/{tenant_id}/{workspace_id}",
+        tenant_id=tenant_id,
+        workspace_id=workspace_id,
+        idempotency_key=idempotency_key_for(payload),
+        data=payload.to_data(),
+        correlation_id=correlation_id,
+        causation_id=causation_id,
+    )

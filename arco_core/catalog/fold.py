@@ -1,0 +1,630 @@
+"""Folding catalog/lineage events into state, and the pre-checks the API runs before appending.
+
+Two layers guard the same invariants (unique names, no orphan tables, no deleting a
+non-empty namespace):
+
+* the ``check_*`` / ``plan_*`` functions run in the API under the domain lock and turn a
+  violation into the right client error *before* anything is written;
+* :func:`fold` re-checks them and skips (with a warning) any event that would break them,
+  so a bug or a lost lock can never corrupt the projection, and replay never raises.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import structlog
+
+from arco_core.canonical_json import canonical_dumps
+from arco_core.catalog.events import (
+    CatalogCreated,
+    CatalogEventPayload,
+    ColumnRecord,
+    EdgeRecord,
+    LineageEdgesAdded,
+    NamespaceDeleted,
+    ParsedCatalogEvent,
+    SchemaCreated,
+    TableDropped,
+    TableRegistered,
+    TableUpdated,
+    UnknownCatalogEvent,
+    new_uuid7,
+    payload_from_data,
+)
+from arco_core.catalog.model import (
+    DEFAULT_CATALOG_NAME,
+    CatalogRow,
+    CatalogState,
+    ColumnRow,
+    CommitRow,
+    LineageEdgeRow,
+    NamespaceRow,
+    TableRow,
+    require_catalog,
+    require_namespace,
+    require_schema,
+    require_table,
+)
+from arco_core.catalog.validation import (
+    AddEdgesRequest,
+    CreateCatalogRequest,
+    CreateNamespaceRequest,
+    CreateSchemaRequest,
+    RegisterTableRequest,
+    UpdateTableRequest,
+)
+from arco_core.errors import AlreadyExists, InvalidArgument, ScopeViolation
+from arco_core.ledger import EventEnvelope
+
+__all__ = [
+    "PROJECTION_TABLES",
+    "CatalogFoldResult",
+    "EventOutcome",
+    "TableDelta",
+    "apply_payload",
+    "check_create_catalog",
+    "check_create_namespace",
+    "check_create_schema",
+    "check_delete_namespace",
+    "check_register_schema_table",
+    "check_register_table",
+    "check_table_exists",
+    "describe_payload",
+    "fold",
+    "make_commit_row",
+    "plan_add_edges",
+    "plan_create_catalog",
+    "plan_create_namespace",
+    "plan_create_schema",
+    "plan_delete_namespace",
+    "plan_drop_table",
+    "plan_register_schema_table",
+    "plan_register_table",
+    "plan_update_table",
+]
+
+PROJECTION_TABLES = ("catalogs", "namespaces", "tables", "columns", "lineage_edges")
+
+Outcome = Literal["applied", "duplicate", "rejected", "unknown", "malformed", "stale"]
+Row = CatalogRow | NamespaceRow | TableRow | ColumnRow | LineageEdgeRow
+
+
+# Pre-checks (API, under the lock) -------------------------------------------------------------
+
+
+def check_create_catalog(state: CatalogState, name: str) -> None:
+    if state.catalog_by_name(name) is not None:
+        raise AlreadyExists(f"catalog already exists: {name}", reason="catalog_exists")
+
+
+def check_create_schema(state: CatalogState, catalog: str, name: str) -> CatalogRow:
+    catalog_row = require_catalog(state, catalog)
+    if state.namespace_in(catalog_row, name) is not None:
+        raise AlreadyExists(f"schema already exists: {name}", reason="schema_exists")
+    return catalog_row
+
+
+def check_create_namespace(state: CatalogState, name: str) -> None:
+    if state.default_namespace(name) is not None:
+        raise AlreadyExists(f"namespace already exists: {name}", reason="namespace_exists")
+
+
+def check_delete_namespace(state: CatalogState, name: str) -> NamespaceRow:
+    row = require_namespace(state, name)
+    if state.has_tables(row.id):
+        # A client error (400), not a conflict: the request can never succeed as sent.
+        raise InvalidArgument(
+            f"namespace '{name}' contains tables, cannot delete", reason="namespace_not_empty"
+        )
+    return row
+
+
+def check_register_table(state: CatalogState, namespace: str, name: str) -> NamespaceRow:
+    row = require_namespace(state, namespace)
+    if state.table_in(row.id, name) is not None:
+        raise AlreadyExists(f"table already exists: {name}", reason="table_exists")
+    return row
+
+
+def check_register_schema_table(
+    state: CatalogState, catalog: str, schema: str, name: str
+) -> NamespaceRow:
+    _, row = require_schema(state, catalog, schema)
+    if state.table_in(row.id, name) is not None:
+        raise AlreadyExists(f"table already exists: {name}", reason="table_exists")
+    return row
+
+
+def check_table_exists(state: CatalogState, namespace: str, name: str) -> TableRow:
+    namespace_row = require_namespace(state, namespace)
+    return require_table(state, namespace_row.id, namespace, name)
+
+
+# Planners: pre-check, then build the payloads to append ---------------------------------------
+
+IdFactory = Callable[[], str]
+
+
+def _id_factory(now_ms: int, new_id: IdFactory | None) -> IdFactory:
+    return new_id if new_id is not None else (lambda: new_uuid7(now_ms))
+
+
+def plan_create_catalog(
+    state: CatalogState,
+    request: CreateCatalogRequest,
+    *,
+    now_ms: int,
+    new_id: IdFactory | None = None,
+) -> list[CatalogEventPayload]:
+    check_create_catalog(state, request.name)
+    ids = _id_factory(now_ms, new_id)
+    return [CatalogCreated(ids(), request.name, now_ms, request.description)]
+
+
+def plan_create_schema(
+    state: CatalogState,
+    catalog: str,
+    request: CreateSchemaRequest,
+    *,
+    now_ms: int,
+    new_id: IdFactory | None = None,
+) -> list[CatalogEventPayload]:
+    catalog_row = check_create_schema(state, catalog, request.name)
+    ids = _id_factory(now_ms, new_id)
+    return [SchemaCreated(ids(), catalog_row.id, request.name, now_ms, request.description)]
+
+
+def plan_create_namespace(
+    state: CatalogState,
+    request: CreateNamespaceRequest,
+    *,
+    now_ms: int,
+    new_id: IdFactory | None = None,
+) -> list[CatalogEventPayload]:
+    """One ``schema_created`` in catalog ``default``, preceded by that catalog's creation
+    when this is its first use. Append the payloads in order, in one commit."""
+    check_create_namespace(state, request.name)
+    ids = _id_factory(now_ms, new_id)
+    payloads: list[CatalogEventPayload] = []
+    default = state.default_catalog()
+    if default is None:
+        created = CatalogCreated(ids(), DEFAULT_CATALOG_NAME, now_ms)
+        payloads.append(created)
+        catalog_id = created.catalog_id
+    else:
+        catalog_id = default.id
+    payloads.append(SchemaCreated(ids(), catalog_id, request.name, now_ms, request.description))
+    return payloads
+
+
+def plan_delete_namespace(
+    state: CatalogState, name: str, *, now_ms: int
+) -> list[CatalogEventPayload]:
+    row = check_delete_namespace(state, name)
+    return [NamespaceDeleted(row.id, row.name, now_ms)]
+
+
+def _table_payload(
+    namespace_id: str, request: RegisterTableRequest, now_ms: int, ids: IdFactory
+) -> TableRegistered:
+    return TableRegistered(
+        table_id=ids(),
+        namespace_id=namespace_id,
+        name=request.name,
+        format=request.format,
+        created_at=now_ms,
+        columns=tuple(
+            ColumnRecord(ids(), c.name, c.data_type, c.nullable, i, c.description)
+            for i, c in enumerate(request.columns)
+        ),
+        description=request.description,
+        location=request.location,
+    )
+
+
+def plan_register_table(
+    state: CatalogState,
+    namespace: str,
+    request: RegisterTableRequest,
+    *,
+    now_ms: int,
+    new_id: IdFactory | None = None,
+) -> list[CatalogEventPayload]:
+    """The namespace route: no ``location`` (validation already refuses one)."""
+    if request.location is not None:
+        raise InvalidArgument("location is not accepted on this route")
+    row = check_register_table(state, namespace, request.name)
+    return [_table_payload(row.id, request, now_ms, _id_factory(now_ms, new_id))]
+
+
+def plan_register_schema_table(
+    state: CatalogState,
+    catalog: str,
+    schema: str,
+    request: RegisterTableRequest,
+    *,
+    now_ms: int,
+    new_id: IdFactory | None = None,
+) -> list[CatalogEventPayload]:
+    row = check_register_schema_table(state, catalog, schema, request.name)
+    return [_table_payload(row.id, request, now_ms, _id_factory(now_ms, new_id))]
+
+
+def plan_update_table(
+    state: CatalogState, namespace: str, name: str, request: UpdateTableRequest, *, now_ms: int
+) -> list[CatalogEventPayload]:
+    """An omitted description changes nothing, so there is nothing to append."""
+    row = check_table_exists(state, namespace, name)
+    if request.description is None or request.description == row.description:
+        return []
+    # updated_at never moves backwards, even if the API clock does.
+    return [TableUpdated(row.id, request.description, max(now_ms, row.updated_at))]
+
+
+def plan_drop_table(
+    state: CatalogState, namespace: str, name: str, *, now_ms: int
+) -> list[CatalogEventPayload]:
+    row = check_table_exists(state, namespace, name)
+    return [TableDropped(row.id, row.namespace_id, row.name, now_ms)]
+
+
+def plan_add_edges(request: AddEdgesRequest, *, now_ms: int) -> LineageEdgesAdded:
+    """Edges deduplicated by content id, first occurrence kept; ``added`` is their count."""
+    unique: dict[str, EdgeRecord] = {}
+    for spec in request.edges:
+        edge = EdgeRecord.build(spec.source_id, spec.target_id, spec.edge_type, spec.run_id)
+        unique.setdefault(edge.edge_id, edge)
+    return LineageEdgesAdded(edges=tuple(unique.values()), created_at=now_ms)
+
+
+# Fold -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TableDelta:
+    """Net change of one projection table: final versions of changed rows, removed ids."""
+
+    upserts: tuple[Any, ...] = ()
+    deletes: tuple[str, ...] = ()
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.upserts and not self.deletes
+
+
+@dataclass(frozen=True, slots=True)
+class EventOutcome:
+    event_id: str
+    data_type: str
+    outcome: Outcome
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class CatalogFoldResult:
+    state: CatalogState
+    deltas: Mapping[str, TableDelta]
+    outcomes: tuple[EventOutcome, ...]
+    last_applied: ParsedCatalogEvent | None = None
+
+    @property
+    def applied_event_ids(self) -> tuple[str, ...]:
+        return tuple(o.event_id for o in self.outcomes if o.outcome == "applied")
+
+    @property
+    def changed(self) -> bool:
+        return any(not d.is_empty for d in self.deltas.values())
+
+
+@dataclass
+class _Tracker:
+    """Remembers each touched row's pre-fold version, so deltas are exact net changes."""
+
+    before: dict[str, dict[str, Row | None]] = field(
+        default_factory=lambda: {name: {} for name in PROJECTION_TABLES}
+    )
+
+    def touch(self, table: str, row_id: str, current: Row | None) -> None:
+        self.before[table].setdefault(row_id, current)
+
+
+def _current(state: CatalogState, table: str, row_id: str) -> Row | None:
+    if table == "catalogs":
+        return state.catalogs.get(row_id)
+    if table == "namespaces":
+        return state.namespaces.get(row_id)
+    if table == "tables":
+        return state.tables.get(row_id)
+    if table == "lineage_edges":
+        return state.lineage_edges.get(row_id)
+    raise AssertionError(table)
+
+
+def _apply(
+    state: CatalogState, payload: CatalogEventPayload, tracker: _Tracker
+) -> tuple[Outcome, str | None]:
+    if isinstance(payload, CatalogCreated):
+        if payload.catalog_id in state.catalogs:
+            return "duplicate", None
+        if state.catalog_by_name(payload.name) is not None:
+            return "rejected", f"catalog name taken: {payload.name}"
+        tracker.touch("catalogs", payload.catalog_id, None)
+        state.put_catalog(
+            CatalogRow(
+                payload.catalog_id,
+                payload.name,
+                payload.description,
+                payload.created_at,
+                payload.created_at,
+            )
+        )
+        return "applied", None
+
+    if isinstance(payload, SchemaCreated):
+        if payload.schema_id in state.namespaces:
+            return "duplicate", None
+        if payload.catalog_id not in state.catalogs:
+            return "rejected", f"unknown catalog {payload.catalog_id}"
+        if state.namespace_name_taken(payload.catalog_id, payload.name):
+            return "rejected", f"schema name taken: {payload.name}"
+        tracker.touch("namespaces", payload.schema_id, None)
+        state.put_namespace(
+            NamespaceRow(
+                payload.schema_id,
+                payload.catalog_id,
+                payload.name,
+                payload.description,
+                payload.created_at,
+                payload.created_at,
+            )
+        )
+        return "applied", None
+
+    if isinstance(payload, NamespaceDeleted):
+        existing = state.namespaces.get(payload.namespace_id)
+        if existing is None:
+            return "duplicate", None
+        if state.has_tables(payload.namespace_id):
+            return "rejected", f"namespace {payload.name} still has tables"
+        tracker.touch("namespaces", existing.id, existing)
+        state.remove_namespace(existing.id)
+        return "applied", None
+
+    if isinstance(payload, TableRegistered):
+        if payload.table_id in state.tables:
+            return "duplicate", None
+        if payload.namespace_id not in state.namespaces:
+            return "rejected", f"unknown namespace {payload.namespace_id}"
+        if state.table_in(payload.namespace_id, payload.name) is not None:
+            return "rejected", f"table name taken: {payload.name}"
+        tracker.touch("tables", payload.table_id, None)
+        state.put_table(
+            TableRow(
+                id=payload.table_id,
+                namespace_id=payload.namespace_id,
+                name=payload.name,
+                description=payload.description,
+                location=payload.location,
+                format=payload.format,
+                created_at=payload.created_at,
+                updated_at=payload.created_at,
+            )
+        )
+        columns = tuple(
+            ColumnRow(
+                c.column_id,
+                payload.table_id,
+                c.name,
+                c.data_type,
+                c.nullable,
+                c.ordinal,
+                c.description,
+            )
+            for c in sorted(payload.columns, key=lambda c: c.ordinal)
+        )
+        for column in columns:
+            tracker.touch("columns", column.id, None)
+        state.put_columns(payload.table_id, columns)
+        return "applied", None
+
+    if isinstance(payload, TableUpdated):
+        existing_table = state.tables.get(payload.table_id)
+        if existing_table is None:
+            return "rejected", f"unknown table {payload.table_id}"
+        updated = TableRow(
+            id=existing_table.id,
+            namespace_id=existing_table.namespace_id,
+            name=existing_table.name,
+            description=payload.description,
+            location=existing_table.location,
+            format=existing_table.format,
+            created_at=existing_table.created_at,
+            updated_at=max(existing_table.updated_at, payload.updated_at),
+        )
+        if updated == existing_table:
+            return "duplicate", None
+        tracker.touch("tables", existing_table.id, existing_table)
+        state.put_table(updated)
+        return "applied", None
+
+    if isinstance(payload, TableDropped):
+        existing_table = state.tables.get(payload.table_id)
+        if existing_table is None:
+            return "duplicate", None
+        tracker.touch("tables", existing_table.id, existing_table)
+        for column in state.columns_of(existing_table.id):
+            tracker.touch("columns", column.id, column)
+        state.remove_table(existing_table.id)
+        return "applied", None
+
+    # LineageEdgesAdded: first write wins per content id.
+    added = 0
+    for edge in payload.edges:
+        if edge.edge_id in state.lineage_edges:
+            continue
+        tracker.touch("lineage_edges", edge.edge_id, None)
+        state.put_edge(
+            LineageEdgeRow(
+                edge.edge_id,
+                edge.source_id,
+                edge.target_id,
+                edge.edge_type,
+                edge.run_id,
+                payload.created_at,
+            )
+        )
+        added += 1
+    return ("applied", None) if added else ("duplicate", None)
+
+
+def apply_payload(state: CatalogState, payload: CatalogEventPayload) -> str:
+    """Apply one payload in place (tests and in-process callers); returns the outcome."""
+    outcome, _ = _apply(state, payload, _Tracker())
+    return outcome
+
+
+def _deltas(state: CatalogState, tracker: _Tracker) -> dict[str, TableDelta]:
+    columns_now: dict[str, ColumnRow] = {}
+    if tracker.before["columns"]:
+        touched_tables = {
+            row.table_id for row in tracker.before["columns"].values() if isinstance(row, ColumnRow)
+        } | set(tracker.before["tables"])
+        for table_id in touched_tables:
+            for column in state.columns_of(table_id):
+                columns_now[column.id] = column
+    deltas: dict[str, TableDelta] = {}
+    for table in PROJECTION_TABLES:
+        upserts: list[Row] = []
+        deletes: list[str] = []
+        for row_id in sorted(tracker.before[table]):
+            before = tracker.before[table][row_id]
+            now = columns_now.get(row_id) if table == "columns" else _current(state, table, row_id)
+            if now is None:
+                if before is not None:
+                    deletes.append(row_id)
+            elif now != before:
+                upserts.append(now)
+        deltas[table] = TableDelta(upserts=tuple(upserts), deletes=tuple(deletes))
+    return deltas
+
+
+def fold(
+    events: Iterable[EventEnvelope],
+    state: CatalogState | None = None,
+    *,
+    in_place: bool = False,
+    tenant_id: str | None = None,
+    workspace_id: str | None = None,
+) -> CatalogFoldResult:
+    """Fold ``events`` into ``state`` (empty by default) in ``event_id`` order.
+
+    Duplicated envelopes (same ``event_id``) apply once; events at or below the state's
+    watermark were folded by an earlier batch and are skipped; unknown ``data.type``
+    values are tolerated as no-ops (version skew). ``state`` is copied unless
+    ``in_place`` is set, which the compactor uses to keep fold cost proportional to
+    the batch. When a scope is given, an event of another tenant/workspace fails the
+    whole batch before anything is applied.
+    """
+    log = structlog.get_logger(__name__)
+    batch: dict[str, EventEnvelope] = {}
+    for envelope in events:
+        if tenant_id is not None and envelope.tenant_id != tenant_id:
+            raise ScopeViolation(f"event {envelope.event_id} belongs to another tenant")
+        if workspace_id is not None and envelope.workspace_id != workspace_id:
+            raise ScopeViolation(f"event {envelope.event_id} belongs to another workspace")
+        previous = batch.setdefault(envelope.event_id, envelope)
+        if previous is not envelope and previous.data != envelope.data:
+            log.warning("catalog_fold_conflicting_duplicate", event_id=envelope.event_id)
+
+    target = state if state is not None else CatalogState()
+    if not in_place:
+        target = target.copy()
+    tracker = _Tracker()
+    outcomes: list[EventOutcome] = []
+    last_applied: ParsedCatalogEvent | None = None
+
+    for event_id in sorted(batch):
+        envelope = batch[event_id]
+        data_type = str(envelope.data.get("type", ""))
+        if target.watermark_event_id is not None and event_id <= target.watermark_event_id:
+            outcomes.append(EventOutcome(event_id, data_type, "stale"))
+            continue
+        # Every event that reached the fold advances the watermark, including the
+        # skipped ones: they were seen and must not be re-examined by a later batch.
+        target.watermark_event_id = event_id
+        try:
+            parsed = payload_from_data(envelope.data)
+        except InvalidArgument as exc:
+            log.warning("catalog_fold_malformed_event", event_id=event_id, error=exc.message)
+            outcomes.append(EventOutcome(event_id, data_type, "malformed", exc.message))
+            continue
+        if isinstance(parsed, UnknownCatalogEvent):
+            log.warning("catalog_fold_unknown_event_type", event_id=event_id, type=parsed.type)
+            outcomes.append(EventOutcome(event_id, data_type, "unknown"))
+            continue
+        outcome, detail = _apply(target, parsed, tracker)
+        if outcome == "rejected":
+            log.warning("catalog_fold_rejected_event", event_id=event_id, detail=detail)
+        elif outcome == "applied":
+            last_applied = parsed
+        outcomes.append(EventOutcome(event_id, data_type, outcome, detail))
+
+    return CatalogFoldResult(
+        state=target,
+        deltas=_deltas(target, tracker),
+        outcomes=tuple(outcomes),
+        last_applied=last_applied,
+    )
+
+
+# Commits log ----------------------------------------------------------------------------------
+
+
+def describe_payload(payload: ParsedCatalogEvent) -> tuple[str, str, str | None, str | None]:
+    """``(operation, object_type, object_id, object_name)`` for a commits row."""
+    if isinstance(payload, CatalogCreated):
+        return "CreateCatalog", "catalog", payload.catalog_id, payload.name
+    if isinstance(payload, SchemaCreated):
+        return "CreateSchema", "schema", payload.schema_id, payload.name
+    if isinstance(payload, NamespaceDeleted):
+        return "DeleteNamespace", "schema", payload.namespace_id, payload.name
+    if isinstance(payload, TableRegistered):
+        return "RegisterTable", "table", payload.table_id, payload.name
+    if isinstance(payload, TableUpdated):
+        return "UpdateTable", "table", payload.table_id, None
+    if isinstance(payload, TableDropped):
+        return "DropTable", "table", payload.table_id, payload.name
+    if isinstance(payload, LineageEdgesAdded):
+        return "AddLineageEdges", "lineage_edge", payload.object_id or None, None
+    return "Unknown", payload.type, None, None
+
+
+def make_commit_row(
+    result: CatalogFoldResult,
+    *,
+    commit_ulid: str,
+    snapshot_version: int,
+    published_at: int,
+    fencing_token: int,
+    manifest_id: str | None = None,
+) -> CommitRow:
+    """The commits-log row the compactor appends when it publishes ``result``."""
+    operation = object_type = object_id = object_name = None
+    if result.last_applied is not None:
+        operation, object_type, object_id, object_name = describe_payload(result.last_applied)
+    return CommitRow(
+        commit_ulid=commit_ulid,
+        snapshot_version=snapshot_version,
+        published_at=published_at,
+        fencing_token=fencing_token,
+        watermark_event_id=result.state.watermark_event_id,
+        operation=operation,
+        object_type=object_type,
+        object_id=object_id,
+        object_name=object_name,
+        manifest_id=manifest_id,
+        event_witnesses_json=canonical_dumps(list(result.applied_event_ids)),
+    )
