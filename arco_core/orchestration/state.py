@@ -1,0 +1,262 @@
+"""Row models of the orchestration projections and their enums.
+
+Rows are plain mutable slotted dataclasses so that the fold can update them cheaply, but a
+row object that is reachable from a :class:`~arco_core.orchestration.fold.FoldState` after a
+fold has finished is never mutated again (the fold copies a row before its first write).
+Readers may therefore hold on to rows, and deltas may share row objects with the state.
+
+Field order equals the Arrow column order in :mod:`arco_core.orchestration.projection`:
+the golden columns first, then the nullable extensions.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import TypeAlias
+
+__all__ = [
+    "DEFAULT_WORKER_QUEUE",
+    "DepResolution",
+    "DepRow",
+    "IdempotencyKeyRow",
+    "OutboxRow",
+    "OutboxStatus",
+    "Row",
+    "RunRow",
+    "RunState",
+    "TaskRow",
+    "TaskState",
+    "TimerRow",
+    "TimerState",
+    "VisibilityStateRow",
+]
+
+DEFAULT_WORKER_QUEUE = "default-queue"
+
+
+class TaskState(enum.StrEnum):
+    PLANNED = "PLANNED"
+    BLOCKED = "BLOCKED"
+    READY = "READY"
+    DISPATCHED = "DISPATCHED"
+    RUNNING = "RUNNING"
+    RETRY_WAIT = "RETRY_WAIT"
+    SKIPPED = "SKIPPED"
+    CANCELLED = "CANCELLED"
+    FAILED = "FAILED"
+    SUCCEEDED = "SUCCEEDED"
+
+    @property
+    def rank(self) -> int:
+        return _TASK_RANK[self]
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in TERMINAL_TASK_STATES
+
+
+_TASK_RANK = {
+    TaskState.PLANNED: 0,
+    TaskState.BLOCKED: 1,
+    TaskState.READY: 2,
+    TaskState.DISPATCHED: 3,
+    TaskState.RUNNING: 4,
+    TaskState.RETRY_WAIT: 5,
+    TaskState.SKIPPED: 10,
+    TaskState.CANCELLED: 11,
+    TaskState.FAILED: 12,
+    TaskState.SUCCEEDED: 13,
+}
+
+TERMINAL_TASK_STATES = frozenset(
+    {TaskState.SKIPPED, TaskState.CANCELLED, TaskState.FAILED, TaskState.SUCCEEDED}
+)
+
+
+def task_state_rank(state: str) -> int:
+    """Merge tie-break rank; unknown (newer) states rank below everything."""
+    try:
+        return _TASK_RANK[TaskState(state)]
+    except ValueError:
+        return -1
+
+
+class RunState(enum.StrEnum):
+    TRIGGERED = "TRIGGERED"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in (RunState.SUCCEEDED, RunState.FAILED, RunState.CANCELLED)
+
+
+TERMINAL_RUN_STATES = frozenset({RunState.SUCCEEDED, RunState.FAILED, RunState.CANCELLED})
+
+
+class DepResolution(enum.StrEnum):
+    SUCCESS = "SUCCESS"
+    FAILED = "FAILED"
+    SKIPPED = "SKIPPED"
+    CANCELLED = "CANCELLED"
+
+
+class OutboxStatus(enum.StrEnum):
+    PENDING = "PENDING"
+    CREATED = "CREATED"
+
+
+class TimerState(enum.StrEnum):
+    SCHEDULED = "SCHEDULED"
+    FIRED = "FIRED"
+    CANCELLED = "CANCELLED"
+
+
+class VisibilityStateRow(enum.StrEnum):
+    PENDING = "PENDING"
+    VISIBLE = "VISIBLE"
+    FAILED = "FAILED"
+
+
+@dataclass(slots=True)
+class RunRow:
+    run_id: str
+    plan_id: str
+    state: str
+    run_key: str | None
+    cancel_requested: bool
+    tasks_total: int
+    tasks_completed: int
+    tasks_succeeded: int
+    tasks_failed: int
+    tasks_skipped: int
+    tasks_cancelled: int
+    triggered_at: int
+    completed_at: int | None
+    labels: str | None  # canonical JSON object, None when empty
+    code_version: str | None
+    row_version: str
+    # extensions (nullable in Arrow)
+    parent_run_id: str | None = None
+    rerun_kind: str | None = None
+    rerun_reason: str | None = None
+    cancel_requested_by: str | None = None
+    cancel_reason: str | None = None
+
+    @property
+    def pk(self) -> tuple[str]:
+        return (self.run_id,)
+
+
+@dataclass(slots=True)
+class TaskRow:
+    run_id: str
+    task_key: str
+    state: str
+    attempt: int
+    attempt_id: str | None
+    started_at: int | None
+    completed_at: int | None
+    error_message: str | None
+    deps_total: int
+    deps_satisfied_count: int
+    max_attempts: int
+    heartbeat_timeout_sec: int
+    last_heartbeat_at: int | None
+    ready_at: int | None
+    asset_key: str | None
+    partition_key: str | None
+    row_version: str
+    # extensions (nullable in Arrow)
+    requires_visible_output: bool = False
+    materialization_id: str | None = None
+    output_visibility_state: str | None = None
+    published_at: int | None = None
+    publish_error: str | None = None
+    retry_not_before: int | None = None
+    delta_table: str | None = None
+    delta_version: int | None = None
+    delta_partition: str | None = None
+    execution_lineage_ref: str | None = None
+    worker_queue: str = DEFAULT_WORKER_QUEUE
+
+    @property
+    def pk(self) -> tuple[str, str]:
+        return (self.run_id, self.task_key)
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.state in TERMINAL_TASK_STATES
+
+
+@dataclass(slots=True)
+class DepRow:
+    run_id: str
+    upstream_task_key: str
+    downstream_task_key: str
+    satisfied: bool
+    resolution: str | None
+    satisfied_at: int | None
+    satisfying_attempt: int | None
+    row_version: str
+
+    @property
+    def pk(self) -> tuple[str, str, str]:
+        return (self.run_id, self.upstream_task_key, self.downstream_task_key)
+
+
+@dataclass(slots=True)
+class OutboxRow:
+    run_id: str
+    task_key: str
+    attempt: int
+    dispatch_id: str
+    cloud_task_id: str | None
+    status: str
+    attempt_id: str  # "" until the DispatchRequested is folded
+    worker_queue: str
+    created_at: int
+    row_version: str
+
+    @property
+    def pk(self) -> tuple[str]:
+        return (self.dispatch_id,)
+
+
+@dataclass(slots=True)
+class IdempotencyKeyRow:
+    tenant_id: str
+    workspace_id: str
+    idempotency_key: str
+    event_id: str
+    event_type: str
+    recorded_at: int
+    row_version: str
+
+    @property
+    def pk(self) -> tuple[str, str, str]:
+        return (self.tenant_id, self.workspace_id, self.idempotency_key)
+
+
+@dataclass(slots=True)
+class TimerRow:
+    timer_id: str
+    cloud_task_id: str | None
+    timer_type: str
+    run_id: str | None
+    task_key: str | None
+    attempt: int | None
+    fire_at: int
+    state: str
+    payload: str | None
+    row_version: str
+
+    @property
+    def pk(self) -> tuple[str]:
+        return (self.timer_id,)
+
+
+Row: TypeAlias = RunRow | TaskRow | DepRow | OutboxRow | IdempotencyKeyRow | TimerRow
