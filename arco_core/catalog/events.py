@@ -19,7 +19,7 @@ from typing import Any, ClassVar, TypeAlias
 from arco_core.canonical_json import canonical_bytes
 from arco_core.clock import rfc3339_ms
 from arco_core.errors import InvalidArgument
-from arco_core.ids import new_ulid
+from arco_core.ids import is_ulid, new_ulid, ulid_timestamp_ms
 from arco_core.ledger import EventEnvelope
 
 __all__ = [
@@ -536,26 +536,36 @@ def make_event(
     *,
     tenant_id: str,
     workspace_id: str,
-    timestamp_ms: int,
     event_id: str | None = None,
+    timestamp_ms: int | None = None,
     source: str | None = None,
     correlation_id: str | None = None,
     causation_id: str | None = None,
+    idempotency_key: str | None = None,
 ) -> EventEnvelope:
-    """Wrap ``payload`` in a ledger envelope.
+    """Wrap ``payload`` in a ledger envelope (same shape as the orchestration builder).
 
     ``event_id`` defaults to a fresh monotonic ULID; the API passes its own when the id must
-    sort after the current manifest watermark. ``timestamp_ms`` is metadata only.
+    sort after the current manifest watermark. ``timestamp_ms`` is metadata only and
+    defaults to the ULID time of ``event_id``. ``idempotency_key`` overrides the
+    payload-derived key.
     """
+    eid = event_id if event_id is not None else new_ulid()
+    if timestamp_ms is None:
+        if not is_ulid(eid):
+            raise InvalidArgument(
+                "timestamp_ms is required when event_id is not a ULID", reason="invalid_event"
+            )
+        timestamp_ms = ulid_timestamp_ms(eid)
     return EventEnvelope(
-        event_id=event_id if event_id is not None else new_ulid(),
+        event_id=eid,
         event_type=event_type_for(payload),
         event_version=EVENT_VERSION,
         timestamp=rfc3339_ms(timestamp_ms),
         source=source if source is not None else f"arco-catalog/{tenant_id}/{workspace_id}",
         tenant_id=tenant_id,
         workspace_id=workspace_id,
-        idempotency_key=idempotency_key_for(payload),
+        idempotency_key=idempotency_key or idempotency_key_for(payload),
         data=payload.to_data(),
         correlation_id=correlation_id,
         causation_id=causation_id,

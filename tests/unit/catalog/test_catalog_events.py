@@ -152,5 +152,15 @@ def test_make_event_envelope() -> None:
     again = EventEnvelope.from_json_dict(envelope.to_json_dict())
     assert ev.parse_event(again) == payload
     # Fresh ids are increasing ULIDs.
-    second = ev.make_event(payload, tenant_id="acme", workspace_id="prod", timestamp_ms=1)
+    second = ev.make_event(payload, tenant_id="acme", workspace_id="prod")
     assert second.event_id > envelope.event_id
+    # Without a timestamp the envelope carries the ULID time of its id.
+    assert second.timestamp_ms == second.event_time_ms
+    assert (
+        ev.make_event(
+            payload, tenant_id="a", workspace_id="b", idempotency_key="k", timestamp_ms=1
+        ).idempotency_key
+        == "k"
+    )
+    with pytest.raises(InvalidArgument):
+        ev.make_event(payload, tenant_id="a", workspace_id="b", event_id="not-a-ulid")
