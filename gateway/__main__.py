@@ -17,10 +17,9 @@ import uvloop
 
 from gateway.app import create_app
 from gateway.config import SERVICE_ENV, GatewayConfig
-from services.common.cli import ignore_late_signals
 from services.common.config import redacted
 from services.common.logging import configure_logging
-from services.common.runner import write_ready_file
+from services.common.process import ignore_late_signals, write_ready_file
 
 log = structlog.get_logger(__name__)
 
@@ -81,8 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m gateway",
         description="Arco gateway: the public /api/v1 HTTP/JSON surface over the api's gRPC.",
-        epilog="environment:\n"
-        + "\n".join(f"  {name:<30} {text}" for name, text in SERVICE_ENV),
+        epilog="environment:\n" + "\n".join(f"  {name:<30} {text}" for name, text in SERVICE_ENV),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.parse_args(argv)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 import grpc
 import structlog
@@ -39,7 +40,7 @@ def create_app(config: GatewayConfig, registry: CollectorRegistry | None = None)
         return JSONResponse({"status": "ok"})
 
     async def readyz(request: Request) -> Response:
-        stub = health_pb2_grpc.HealthStub(request.app.state.channel)
+        stub: Any = health_pb2_grpc.HealthStub(request.app.state.channel)
         try:
             answer = await stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=2.0)
         except grpc.aio.AioRpcError as exc:

@@ -8,7 +8,10 @@ from collections.abc import Mapping
 from services.common.config import env_float, env_str
 
 SERVICE_ENV = (
-    ("ARCO_GATEWAY_LISTEN_ADDRESS", "HTTP listen host:port (default 127.0.0.1:8080; port 0 picks one)"),
+    (
+        "ARCO_GATEWAY_LISTEN_ADDRESS",
+        "HTTP listen host:port (default 127.0.0.1:8080; port 0 picks one)",
+    ),
     ("ARCO_API_ADDRESS", "api gRPC host:port (default 127.0.0.1:50051)"),
     ("ARCO_LOG_LEVEL", "DEBUG, INFO (default), WARNING, ERROR"),
     ("ARCO_LOG_FORMAT", "json (default) or console"),

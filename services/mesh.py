@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -89,24 +90,36 @@ class Mesh:
             Path(self.storage_url.removeprefix("file://")).mkdir(parents=True, exist_ok=True)
         try:
             orch = self._start(
-                ServiceSpec("compactor-orchestration", "services.compactor",
-                            {"ARCO_COMPACTOR_DOMAIN": "orchestration"})
+                ServiceSpec(
+                    "compactor-orchestration",
+                    "services.compactor",
+                    {"ARCO_COMPACTOR_DOMAIN": "orchestration"},
+                )
             )
             catalog = self._start(
-                ServiceSpec("compactor-catalog", "services.compactor",
-                            {"ARCO_COMPACTOR_DOMAIN": "catalog"})
+                ServiceSpec(
+                    "compactor-catalog", "services.compactor", {"ARCO_COMPACTOR_DOMAIN": "catalog"}
+                )
             )
             api = self._start(
-                ServiceSpec("api", "services.api", {
-                    "ARCO_ORCH_COMPACTOR_ADDRESS": orch.address,
-                    "ARCO_CATALOG_COMPACTOR_ADDRESS": catalog.address,
-                })
+                ServiceSpec(
+                    "api",
+                    "services.api",
+                    {
+                        "ARCO_ORCH_COMPACTOR_ADDRESS": orch.address,
+                        "ARCO_CATALOG_COMPACTOR_ADDRESS": catalog.address,
+                    },
+                )
             )
             gateway = self._start(
-                ServiceSpec("gateway", "gateway", {
-                    "ARCO_API_ADDRESS": api.address,
-                    "ARCO_GATEWAY_LISTEN_ADDRESS": "127.0.0.1:0",
-                })
+                ServiceSpec(
+                    "gateway",
+                    "gateway",
+                    {
+                        "ARCO_API_ADDRESS": api.address,
+                        "ARCO_GATEWAY_LISTEN_ADDRESS": "127.0.0.1:0",
+                    },
+                )
             )
             callback_base = f"http://{gateway.address}"
             peers = {
@@ -227,7 +240,7 @@ class Mesh:
 def grpc_serving(address: str, service: str = "", timeout: float = 2.0) -> bool:
     with grpc.insecure_channel(address) as channel:
         try:
-            answer = health_pb2_grpc.HealthStub(channel).Check(
+            answer = health_pb2_grpc.HealthStub(channel).Check(  # type: ignore[attr-defined]
                 health_pb2.HealthCheckRequest(service=service), timeout=timeout
             )
         except grpc.RpcError:
@@ -252,6 +265,14 @@ def _interrupts_ignored() -> Iterator[None]:
 
 def _up(args: argparse.Namespace) -> int:
     mesh = Mesh(Path(args.home), storage_url=args.storage_url)
+    # Installed before anything starts: a Ctrl-C at any moment stops what is running.
+    stop = {"now": False}
+
+    def _request_stop(signum: int, frame: object) -> None:
+        stop["now"] = True
+
+    signal.signal(signal.SIGINT, _request_stop)
+    signal.signal(signal.SIGTERM, _request_stop)
     print(f"starting the Arco mesh in {mesh.home} (storage {mesh.storage_url}) ...", flush=True)
     try:
         mesh.start()
@@ -263,13 +284,6 @@ def _up(args: argparse.Namespace) -> int:
         print(f"{name:<26}{pid:>8}  {address:<22} {metrics}")
     print(f"REST: http://{mesh.address('gateway')}/api/v1  logs: {mesh.run_dir}")
     print("press Ctrl-C to stop", flush=True)
-    stop = {"now": False}
-
-    def _request_stop(signum: int, frame: object) -> None:
-        stop["now"] = True
-
-    signal.signal(signal.SIGINT, _request_stop)
-    signal.signal(signal.SIGTERM, _request_stop)
     try:
         while not stop["now"]:
             for name, running in mesh.services.items():
@@ -286,15 +300,54 @@ def _up(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _demo(args: argparse.Namespace) -> int:
+    """Start the mesh, check every service end to end through the gateway, stop it."""
+    mesh = Mesh(Path(args.home), storage_url=args.storage_url)
+    print(f"starting the Arco mesh in {mesh.home} (storage {mesh.storage_url}) ...", flush=True)
+    try:
+        mesh.start()
+    except MeshError as exc:
+        print(f"mesh failed to start: {exc}", file=sys.stderr)
+        return 1
+    try:
+        for name, pid, address, _ in mesh.describe():
+            print(f"  {name:<26} pid {pid:<8} {address}")
+        unhealthy = [
+            name
+            for name, running in mesh.services.items()
+            if name != "gateway" and not grpc_serving(running.address)
+        ]
+
+        with urllib.request.urlopen(f"http://{mesh.address('gateway')}/readyz", timeout=5) as r:
+            gateway_ready = json.loads(r.read()).get("ready") is True
+        print(f"gateway -> api ready: {gateway_ready}; unhealthy services: {unhealthy or 'none'}")
+        ok = gateway_ready and not unhealthy
+    finally:
+        codes = mesh.stop()
+    clean = all(code == 0 for code in codes.values())
+    print("mesh stopped " + ("cleanly" if clean else f"with exit codes {codes}"))
+    return 0 if ok and clean else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m services.mesh", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m services.mesh",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="start the whole mesh and wait for Ctrl-C")
     up.add_argument("--home", default=".arco", help="data, logs and ready files (default .arco)")
-    up.add_argument("--storage-url", default=None,
-                    help="object store URL (default: file://<home>/data, the embedded LocalStore)")
+    up.add_argument(
+        "--storage-url",
+        default=None,
+        help="object store URL (default: file://<home>/data, the embedded LocalStore)",
+    )
     up.set_defaults(func=_up)
+    demo = sub.add_parser("demo", help="start the mesh, exercise it end to end, stop it")
+    demo.add_argument("--home", default=".arco", help="data, logs and ready files (default .arco)")
+    demo.add_argument("--storage-url", default=None, help="object store URL (default: embedded)")
+    demo.set_defaults(func=_demo)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
+from arco.orchestration.v1 import task_callback_service_pb2 as callback_pb
+from arco.orchestration.v1 import worker_protocol_pb2 as worker_pb
 from google.protobuf import json_format
 from google.protobuf.message import Message
 
-from arco.orchestration.v1 import task_callback_service_pb2 as callback_pb
-from arco.orchestration.v1 import worker_protocol_pb2 as worker_pb
 from arco_core.errors import InvalidArgument
 
 M = TypeVar("M", bound=Message)

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import NoReturn
 
-import grpc
-
 from arco.browser.v1 import browser_service_pb2 as browser_pb
 from arco.browser.v1 import browser_service_pb2_grpc as browser_grpc
 from arco.catalog.v1 import catalog_service_pb2 as catalog_pb
@@ -20,9 +18,9 @@ from arco.orchestration.v1 import task_callback_service_pb2 as callback_pb
 from arco.orchestration.v1 import task_callback_service_pb2_grpc as callback_grpc
 from arco.query.v1 import query_service_pb2 as query_pb
 from arco.query.v1 import query_service_pb2_grpc as query_grpc
-from services.common.pending import not_implemented
 
-Context = grpc.aio.ServicerContext
+from services.common.pending import not_implemented
+from services.common.server import RpcContext as Context
 
 _ORCHESTRATION = "the orchestration write path (ledger events folded by the compactor)"
 _CALLBACKS = "worker callback validation against the orchestration projection"
@@ -56,7 +54,9 @@ class OrchestrationServicer(orch_grpc.OrchestrationServiceServicer):
     ) -> orch_pb.TriggerRunResponse:
         _pending("OrchestrationService.TriggerRun", _ORCHESTRATION)
 
-    async def GetRun(self, request: orch_pb.GetRunRequest, context: Context) -> orch_pb.GetRunResponse:
+    async def GetRun(
+        self, request: orch_pb.GetRunRequest, context: Context
+    ) -> orch_pb.GetRunResponse:
         _pending("OrchestrationService.GetRun", _ORCHESTRATION)
 
     async def ListRuns(
@@ -200,7 +200,9 @@ class CatalogServicer(catalog_grpc.CatalogServiceServicer):
 
 
 class QueryServicer(query_grpc.QueryServiceServicer):
-    async def Query(self, request: query_pb.QueryRequest, context: Context) -> query_pb.QueryResponse:
+    async def Query(
+        self, request: query_pb.QueryRequest, context: Context
+    ) -> query_pb.QueryResponse:
         _pending("QueryService.Query", _QUERY)
 
     async def QueryData(

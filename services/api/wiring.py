@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry
-
 from arco.browser.v1 import browser_service_pb2_grpc as browser_grpc
 from arco.catalog.v1 import catalog_service_pb2_grpc as catalog_grpc
 from arco.orchestration.v1 import orchestration_service_pb2_grpc as orch_grpc
 from arco.orchestration.v1 import task_callback_service_pb2_grpc as callback_grpc
 from arco.query.v1 import query_service_pb2_grpc as query_grpc
+from prometheus_client import CollectorRegistry
+
 from services.api.config import ApiConfig
 from services.api.servicers import (
     BrowserServicer,

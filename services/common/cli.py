@@ -5,18 +5,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
 import sys
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from typing import Any
 
 import uvloop
 
-from arco_core.errors import ArcoError
+from services.common.config import ConfigError
+from services.common.process import ignore_late_signals
 
 COMMON_ENV = (
     ("ARCO_TENANT_ID", "tenant served by this process (default: local)"),
     ("ARCO_WORKSPACE_ID", "workspace served by this process (default: default)"),
-    ("ARCO_STORAGE_URL", "object store URL: file:///abs/dir (default ./.arco/data), memory://, s3://bucket/prefix"),
+    (
+        "ARCO_STORAGE_URL",
+        "object store URL: file:///abs/dir (default ./.arco/data), memory://, s3://bucket/prefix",
+    ),
     ("ARCO_LISTEN_ADDRESS", "gRPC listen host:port (port 0 picks a free port)"),
     ("ARCO_METRICS_ADDRESS", "Prometheus /metrics host:port (default 127.0.0.1:0)"),
     ("ARCO_LOG_LEVEL", "DEBUG, INFO (default), WARNING, ERROR"),
@@ -30,7 +34,7 @@ def run_main(
     prog: str,
     description: str,
     service_env: Sequence[tuple[str, str]],
-    run: Callable[[Mapping[str, str]], Awaitable[int]],
+    run: Callable[[Mapping[str, str]], Coroutine[Any, Any, int]],
     argv: Sequence[str] | None = None,
 ) -> int:
     epilog = "environment:\n" + "\n".join(
@@ -45,17 +49,10 @@ def run_main(
     parser.parse_args(argv)
     try:
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            code = runner.run(run(dict(os.environ)))
-    except ArcoError as exc:
+            code: int = runner.run(run(dict(os.environ)))
+    except ConfigError as exc:
         # Configuration errors: one clear line, no traceback.
-        print(f"{prog}: {exc.message}", file=sys.stderr)
+        print(f"{prog}: {exc}", file=sys.stderr)
         return 2
     ignore_late_signals()
     return code
-
-
-def ignore_late_signals() -> None:
-    """Shutdown has drained: a second signal during interpreter teardown must not turn
-    the clean exit into death-by-signal."""
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, signal.SIG_IGN)

@@ -12,9 +12,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from arco_core.errors import InvalidArgument
-
 _SECRET = "secret"
+
+
+class ConfigError(ValueError):
+    """An invalid setting: the process refuses to start with one clear line."""
+
+
 REDACTED = "***"
 DEFAULT_DATA_DIR = Path(".arco") / "data"
 
@@ -48,9 +52,9 @@ def env_int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 0
     try:
         value = int(raw)
     except ValueError:
-        raise InvalidArgument(f"{name} must be an integer, got {raw!r}") from None
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
     if value < minimum:
-        raise InvalidArgument(f"{name} must be >= {minimum}, got {value}")
+        raise ConfigError(f"{name} must be >= {minimum}, got {value}")
     return value
 
 
@@ -61,9 +65,9 @@ def env_float(env: Mapping[str, str], name: str, default: float, *, minimum: flo
     try:
         value = float(raw)
     except ValueError:
-        raise InvalidArgument(f"{name} must be a number, got {raw!r}") from None
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
     if value < minimum:
-        raise InvalidArgument(f"{name} must be >= {minimum}, got {value}")
+        raise ConfigError(f"{name} must be >= {minimum}, got {value}")
     return value
 
 
@@ -75,7 +79,7 @@ def env_bool(env: Mapping[str, str], name: str, default: bool) -> bool:
         return True
     if raw in {"0", "false", "no", "off"}:
         return False
-    raise InvalidArgument(f"{name} must be a boolean (true/false), got {raw!r}")
+    raise ConfigError(f"{name} must be a boolean (true/false), got {raw!r}")
 
 
 def default_storage_url() -> str:
@@ -100,12 +104,10 @@ class CommonConfig:
     shutdown_grace_sec: float
 
     @classmethod
-    def from_env(
-        cls, env: Mapping[str, str], *, service: str, default_listen: str
-    ) -> CommonConfig:
+    def from_env(cls, env: Mapping[str, str], *, service: str, default_listen: str) -> CommonConfig:
         log_format = env_str(env, "ARCO_LOG_FORMAT", "json")
         if log_format not in {"json", "console"}:
-            raise InvalidArgument(f"ARCO_LOG_FORMAT must be json or console, got {log_format!r}")
+            raise ConfigError(f"ARCO_LOG_FORMAT must be json or console, got {log_format!r}")
         return cls(
             service=service,
             tenant_id=env_str(env, "ARCO_TENANT_ID", "local"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, TypeAlias
 
 import grpc
 import structlog
@@ -13,6 +13,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from arco_core.errors import ArcoError
 from services.common import status
+
+Ctx: TypeAlias = "grpc.aio.ServicerContext[Any, Any]"
 
 log = structlog.get_logger(__name__)
 
@@ -39,7 +41,7 @@ class RpcMetrics:
         )
 
 
-class ServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+class ServerInterceptor(grpc.aio.ServerInterceptor):
     """Binds request context, logs one line per RPC, maps errors to statuses.
 
     Domain errors become their status with an ErrorInfo detail. Anything else becomes
@@ -51,9 +53,11 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        continuation: Callable[
+            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]
+        ],
         details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
         handler = await continuation(details)
         if handler is None:
             return handler
@@ -82,7 +86,7 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         if traceparent := metadata.get(TRACEPARENT_KEY):
             structlog.contextvars.bind_contextvars(traceparent=traceparent)
 
-    async def _abort(self, context: grpc.aio.ServicerContext, exc: Exception) -> None:
+    async def _abort(self, context: Ctx, exc: Exception) -> None:
         if isinstance(exc, ArcoError):
             await context.abort_with_status(status.to_status(exc))
         error_id = uuid.uuid4().hex
@@ -98,8 +102,8 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
 
     def _wrap_unary(
         self, inner: Any, method: str, metadata: dict[str, Any]
-    ) -> Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]:
-        async def wrapper(request: Any, context: grpc.aio.ServicerContext) -> Any:
+    ) -> Callable[[Any, Ctx], Awaitable[Any]]:
+        async def wrapper(request: Any, context: Ctx) -> Any:
             self._bind(method, metadata)
             started, code = time.perf_counter(), grpc.StatusCode.OK
             try:
@@ -107,9 +111,11 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             except grpc.aio.AbortError:
                 code = context.code() or grpc.StatusCode.UNKNOWN
                 raise
-            except Exception as exc:  # noqa: BLE001 - every failure must map to a status
-                code = status.GRPC_STATUS[exc.code] if isinstance(exc, ArcoError) else (
-                    grpc.StatusCode.INTERNAL
+            except Exception as exc:
+                code = (
+                    status.GRPC_STATUS[exc.code]
+                    if isinstance(exc, ArcoError)
+                    else (grpc.StatusCode.INTERNAL)
                 )
                 await self._abort(context, exc)
                 raise  # unreachable: abort raises
@@ -120,8 +126,8 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
 
     def _wrap_stream(
         self, inner: Any, method: str, metadata: dict[str, Any]
-    ) -> Callable[[Any, grpc.aio.ServicerContext], AsyncIterator[Any]]:
-        async def wrapper(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+    ) -> Callable[[Any, Ctx], AsyncIterator[Any]]:
+        async def wrapper(request: Any, context: Ctx) -> AsyncIterator[Any]:
             self._bind(method, metadata)
             started, code = time.perf_counter(), grpc.StatusCode.OK
             try:
@@ -130,9 +136,11 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             except grpc.aio.AbortError:
                 code = context.code() or grpc.StatusCode.UNKNOWN
                 raise
-            except Exception as exc:  # noqa: BLE001
-                code = status.GRPC_STATUS[exc.code] if isinstance(exc, ArcoError) else (
-                    grpc.StatusCode.INTERNAL
+            except Exception as exc:
+                code = (
+                    status.GRPC_STATUS[exc.code]
+                    if isinstance(exc, ArcoError)
+                    else (grpc.StatusCode.INTERNAL)
                 )
                 await self._abort(context, exc)
                 raise

@@ -11,12 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import json
 import os
 import signal
-import tempfile
 from collections.abc import Awaitable, Callable, Sequence
-from pathlib import Path
 from typing import Any, Protocol
 
 import structlog
@@ -24,6 +21,7 @@ from prometheus_client import CollectorRegistry, start_http_server
 
 from services.common.config import CommonConfig, redacted
 from services.common.logging import configure_logging
+from services.common.process import write_ready_file
 from services.common.server import Registration, build_server
 
 log = structlog.get_logger(__name__)
@@ -51,16 +49,6 @@ class ServiceParts:
 def _split_address(address: str) -> tuple[str, int]:
     host, _, port = address.rpartition(":")
     return host or "127.0.0.1", int(port)
-
-
-def write_ready_file(path: str, info: dict[str, Any]) -> None:
-    """Atomically publish the bound addresses (rename, so readers never see half a file)."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".ready-")
-    with os.fdopen(fd, "w") as handle:
-        json.dump(info, handle)
-    os.replace(tmp, target)
 
 
 async def serve(

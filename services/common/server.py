@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeAlias
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -63,9 +63,15 @@ async def build_server(
     names = tuple(reg.service_name for reg in registrations)
     for reg in registrations:
         reg.add_to_server(reg.servicer, server)
-    reflection.enable_server_reflection((*names, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
+    reflection.enable_server_reflection(
+        (*names, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+    )
     port = server.add_insecure_port(address)
     await server.start()
     built = BuiltServer(server=server, port=port, health=health_servicer, service_names=names)
     await built.set_serving(False)
     return built
+
+
+# The servicer context of grpc.aio handlers (generic in the stubs, not at run time).
+RpcContext: TypeAlias = "grpc.aio.ServicerContext[Any, Any]"

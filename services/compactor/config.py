@@ -5,8 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 
-from arco_core.errors import InvalidArgument
-from services.common.config import CommonConfig, env_int, env_str
+from services.common.config import CommonConfig, ConfigError, env_int, env_str
 
 DOMAINS = ("orchestration", "catalog")
 _DEFAULT_PORTS = {"orchestration": 50061, "catalog": 50062}
@@ -29,7 +28,7 @@ class CompactorConfig:
     def from_env(cls, env: Mapping[str, str]) -> CompactorConfig:
         domain = env_str(env, "ARCO_COMPACTOR_DOMAIN")
         if domain not in DOMAINS:
-            raise InvalidArgument(
+            raise ConfigError(
                 f"ARCO_COMPACTOR_DOMAIN must be one of {', '.join(DOMAINS)}, got {domain!r}"
             )
         return cls(
@@ -42,5 +41,3 @@ class CompactorConfig:
             max_batch_events=env_int(env, "ARCO_COMPACTOR_MAX_BATCH_EVENTS", 5000, minimum=1),
             l0_max_deltas=env_int(env, "ARCO_COMPACTOR_L0_MAX_DELTAS", 10, minimum=1),
         )
-
-

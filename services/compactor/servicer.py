@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import grpc
-
 from arco.compactor.v1 import compactor_service_pb2 as pb
 from arco.compactor.v1 import compactor_service_pb2_grpc as pb_grpc
-from services.common.pending import not_implemented
 
-Context = grpc.aio.ServicerContext
+from services.common.pending import not_implemented
+from services.common.server import RpcContext as Context
+
 _MISSING = "the ledger fold, Parquet projections and the manifest commit protocol"
 
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import grpc
-
 from arco.dispatch.v1 import dispatcher_service_pb2 as pb
 from arco.dispatch.v1 import dispatcher_service_pb2_grpc as pb_grpc
-from services.common.pending import not_implemented
 
-Context = grpc.aio.ServicerContext
+from services.common.pending import not_implemented
+from services.common.server import RpcContext as Context
+
 _MISSING = "ready-dispatch and the outbox-to-envelope adapters"
 
 

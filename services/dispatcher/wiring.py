@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from arco.dispatch.v1 import dispatcher_service_pb2_grpc as pb_grpc
 from prometheus_client import CollectorRegistry
 
-from arco.dispatch.v1 import dispatcher_service_pb2_grpc as pb_grpc
 from services.common.runner import ServiceParts
 from services.common.server import Registration
 from services.dispatcher.config import DispatcherConfig

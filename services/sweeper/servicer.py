@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import grpc
-
 from arco.sweeper.v1 import sweeper_service_pb2 as pb
 from arco.sweeper.v1 import sweeper_service_pb2_grpc as pb_grpc
-from services.common.pending import not_implemented
 
-Context = grpc.aio.ServicerContext
+from services.common.pending import not_implemented
+from services.common.server import RpcContext as Context
 
 
 class SweeperServicer(pb_grpc.SweeperServiceServicer):

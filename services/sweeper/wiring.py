@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from arco.sweeper.v1 import sweeper_service_pb2_grpc as pb_grpc
 from prometheus_client import CollectorRegistry
 
-from arco.sweeper.v1 import sweeper_service_pb2_grpc as pb_grpc
 from services.common.runner import ServiceParts
 from services.common.server import Registration
 from services.sweeper.config import SweeperConfig

@@ -1,0 +1,46 @@
+# The two commands: `make demo` (the main job) and `make test` (the whole suite).
+# Both install what they need on a fresh machine with Python 3.11, make, git and apt.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-16)
+
+.PHONY: demo up test venv system-deps gen baseline clean
+
+## demo: start the local mesh on the embedded storage, exercise it end to end, stop it
+demo: venv
+	$(BIN)/python -m services.mesh demo
+
+## up: start the local mesh and keep it running until Ctrl-C
+up: venv
+	$(BIN)/python -m services.mesh up
+
+## test: lint, contract checks and the whole pytest suite (what CI runs)
+test: venv system-deps
+	scripts/check.sh
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+## system-deps: Debian packages the tests need (installed only when missing)
+system-deps:
+	@scripts/system_deps.sh
+
+## gen: regenerate gen/ from proto/
+gen: venv
+	scripts/gen.sh
+
+## baseline: freeze the current contracts as the buf breaking-check baseline
+baseline: venv
+	$(BIN)/python scripts/sync_google_protos.py
+	$(BIN)/buf build --exclude-source-info -o proto_baseline/arco_v1.binpb
+
+clean:
+	rm -rf $(VENV) .arco .mypy_cache .ruff_cache .pytest_cache

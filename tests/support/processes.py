@@ -1,0 +1,104 @@
+"""Start real service processes for tests, and stop them by PID."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import REPO_ROOT
+
+
+@dataclass
+class ServiceProcess:
+    module: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    ready_file: Path
+    ready: dict[str, Any] = field(default_factory=dict)
+
+    def wait_ready(self, timeout: float = 10.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(
+                    f"{self.module} exited {self.process.returncode} before ready:\n{self.log()}"
+                )
+            if self.ready_file.exists():
+                self.ready = json.loads(self.ready_file.read_text())
+                return self.ready
+            time.sleep(0.02)
+        raise AssertionError(f"{self.module} not ready within {timeout}s:\n{self.log()}")
+
+    def terminate(self, timeout: float = 15.0) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise AssertionError(
+                f"{self.module} ignored SIGTERM for {timeout}s:\n{self.log()}"
+            ) from None
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-4000:]
+        except FileNotFoundError:
+            return ""
+
+    @property
+    def grpc_address(self) -> str:
+        return str(self.ready["grpc_address"])
+
+
+def service_env(tmp_path: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("ARCO_")}
+    env.update(
+        {
+            "PYTHONPATH": os.pathsep.join([str(REPO_ROOT / "gen"), str(REPO_ROOT)]),
+            "ARCO_STORAGE_URL": (tmp_path / "data").as_uri(),
+            "ARCO_LISTEN_ADDRESS": "127.0.0.1:0",
+            "ARCO_METRICS_ADDRESS": "127.0.0.1:0",
+            "ARCO_GATEWAY_LISTEN_ADDRESS": "127.0.0.1:0",
+            "ARCO_TASK_TOKEN_SECRET": "test-task-token-secret",
+            "ARCO_SHUTDOWN_GRACE_SEC": "2",
+            **(extra or {}),
+        }
+    )
+    return env
+
+
+def start_service(
+    module: str, tmp_path: Path, extra_env: Mapping[str, str] | None = None, name: str | None = None
+) -> ServiceProcess:
+    label = name or module.replace(".", "_")
+    (tmp_path / "data").mkdir(parents=True, exist_ok=True)
+    ready_file = tmp_path / f"{label}.ready.json"
+    ready_file.unlink(missing_ok=True)
+    log_path = tmp_path / f"{label}.log"
+    env = service_env(tmp_path, extra_env)
+    env["ARCO_READY_FILE"] = str(ready_file)
+    with log_path.open("ab") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", module],
+            env=env,
+            cwd=REPO_ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    return ServiceProcess(module, process, log_path, ready_file)
