@@ -14,8 +14,8 @@ from arco_core.commit import ManifestStore, find_last_sequence
 from arco_core.errors import CommitConflict, InvalidArgument, RoleWriteDenied, StaleFencingToken
 from arco_core.paths import manifest_head_hint_path, manifest_path
 from arco_core.storage import AuditHook, Role
-from tests.support.commit_race import RaceJob, publish_many
 from tests.unit.core.conftest import Backend
+from tests.unit.core.race_worker import RaceJob, publish_many
 
 
 def _manifests(
