@@ -9,9 +9,9 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Final, Literal, TypeAlias, get_args
 
+from arco_core.clock import ms_to_datetime
 from arco_core.errors import InvalidArgument, InvalidPath
 from arco_core.ids import is_ulid, run_key_hash, ulid_timestamp_ms
 
@@ -144,7 +144,12 @@ def ledger_domain_prefix(domain: str) -> str:
 
 
 def _utc_date(epoch_ms: int) -> str:
-    return datetime.fromtimestamp(epoch_ms / 1000, tz=UTC).strftime("%Y-%m-%d")
+    # Integer arithmetic: a float division could round the last millisecond of a day up.
+    try:
+        day = ms_to_datetime(epoch_ms)
+    except OverflowError as exc:
+        raise InvalidArgument("event time is beyond year 9999", reason="invalid_event_id") from exc
+    return f"{day.year:04d}-{day.month:02d}-{day.day:02d}"
 
 
 def ledger_event_path(domain: str, event_id: str) -> str:

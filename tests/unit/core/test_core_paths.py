@@ -133,3 +133,17 @@ def test_layout_builders() -> None:
         lock_epoch_path("a/../b", 1)
     with pytest.raises(InvalidArgument):
         validate_domain("Catalog")
+
+
+@given(st.integers(0, 253_402_300_799_999))
+def test_ledger_date_is_the_ulid_utc_day(ms: int) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    ulid = UlidGenerator(FakeClock(ms)).new()
+    expected = (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ms)).date()
+    assert ledger_event_path("catalog", ulid).split("/")[2] == expected.isoformat()
+
+
+def test_ledger_path_rejects_ulids_beyond_year_9999() -> None:
+    with pytest.raises(InvalidArgument):
+        ledger_event_path("catalog", "7ZZZZZZZZZZZZZZZZZZZZZZZZZ")
