@@ -40,7 +40,7 @@ GOLDEN_TYPES = {
 
 def _golden_files() -> list[Path]:
     if not GOLDEN_DIR.is_dir():
-        pytest.skip(f"golden schemas not found at {GOLDEN_DIR}")
+        pytest.fail(f"golden schemas not found at {GOLDEN_DIR}")
     return sorted(GOLDEN_DIR.glob("*.schema.json"))
 
 

@@ -74,7 +74,21 @@ class Backend:
     ]
 )
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
-    kind: str = request.param
+    return _make_backend(request.param, request, tmp_path)
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("local", id="local"),
+        pytest.param("s3", id="s3", marks=pytest.mark.s3),
+    ]
+)
+def shared_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    """A backend several processes can open (a MemoryStore lives in one process only)."""
+    return _make_backend(request.param, request, tmp_path)
+
+
+def _make_backend(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
     if kind == "local":
         url, env = (tmp_path / "store").as_uri(), {}
     elif kind == "memory":

@@ -155,9 +155,8 @@ async def test_hint_failure_is_logged_not_raised(backend: Backend) -> None:
     assert await store.head() == head
 
 
-async def test_two_processes_race_for_sequences(backend: Backend) -> None:
-    if backend.kind == "memory":
-        pytest.skip("a MemoryStore cannot be shared between processes")
+async def test_two_processes_race_for_sequences(shared_backend: Backend) -> None:
+    backend = shared_backend
     count = 15
     start_at = time.time() + 1.5  # both children start publishing at the same moment
     ctx = multiprocessing.get_context("spawn")  # never fork after obstore is in use
