@@ -397,7 +397,9 @@ class FoldState:
             for env in ordered:
                 outcome = self._fold_one(env)
                 counts[outcome] += 1
-                outcomes[env.event_id] = outcome
+                # A redelivered copy in the same batch must not hide that the event applied.
+                if outcomes.get(env.event_id) != EventOutcome.APPLIED:
+                    outcomes[env.event_id] = outcome
             delta = self._delta_from_journal(self._journal)
         except BaseException:
             # A bug must not leave a half-applied batch behind.
@@ -812,13 +814,12 @@ class FoldState:
 
     def _fold_heartbeat(self, p: TaskHeartbeat, ev: _Ev) -> bool:
         task = self._tasks.rows.get((p.run_id, p.task_key))
-        if (
-            task is None
-            or task.state in TERMINAL_TASK_STATES
-            or task.attempt != p.attempt
-            or task.attempt_id != p.attempt_id
-        ):
+        if task is None or task.attempt != p.attempt or task.attempt_id != p.attempt_id:
             return False
+        # A heartbeat of the current attempt that is folded after the attempt's result
+        # (delivery delay) still records its time: it never changes the state, and this
+        # keeps last_heartbeat_at independent of batch boundaries. The API itself refuses
+        # heartbeats for terminal tasks (410) before anything is appended.
         at = p.heartbeat_at if p.heartbeat_at is not None else ev.ts
         t = self._w_task(p.run_id, p.task_key)
         # max(): a delayed older heartbeat must not move the liveness clock backwards.
@@ -859,6 +860,13 @@ class FoldState:
         if p.outcome == TaskOutcome.FAILED:
             t.error_message = p.error_message or (p.error.message if p.error else None)
             retryable = p.error.effective_retryable() if p.error is not None else True
+            run = self._runs.rows.get((t.run_id,))
+            if run is not None and run.cancel_requested:
+                # The run is being cancelled: no retry. The attempt ends CANCELLED (keeping
+                # its error) so the run completes as CANCELLED rather than waiting forever.
+                self._finish_task(t, TaskState.CANCELLED, ev)
+                self._propagate_failure(t, DepResolution.CANCELLED, ev)
+                return True
             if retryable and t.attempt < t.max_attempts:
                 self._set_task_state(t, TaskState.RETRY_WAIT)
                 t.retry_not_before = retry_deadline_ms(ev.anchor, t.attempt)
@@ -1142,6 +1150,11 @@ class FoldState:
 
     def has_idempotency_key(self, tenant_id: str, workspace_id: str, key: str) -> bool:
         return (tenant_id, workspace_id, key) in self._idem.rows
+
+    def idempotency_owner(self, tenant_id: str, workspace_id: str, key: str) -> str | None:
+        """The event id that consumed ``key``, if any."""
+        row = self._idem.rows.get((tenant_id, workspace_id, key))
+        return None if row is None else row.event_id
 
 
 # --- helpers ---------------------------------------------------------------------------------

@@ -547,3 +547,13 @@ def test_fold_touches_only_what_changed(e: Events) -> None:
     result = s.fold([e.dispatch("r1", "a")])
     tables = {name: len(td.upserts) for name, td in result.delta.tables.items() if td}
     assert tables == {TASKS: 1, DISPATCH_OUTBOX: 1, "idempotency_keys": 1}
+
+
+def test_failure_on_a_cancel_requested_run_does_not_retry(e: Events) -> None:
+    s = started_run(e, {"a": [], "b": ["a"]})
+    s.fold([e.dispatch("r1", "a"), e.started("r1", "a"), e.cancel("r1")])
+    s.fold([e.failed("r1", "a")])
+    a = s.get_task("r1", "a")
+    assert a is not None and a.state == TaskState.CANCELLED and a.error_message == "boom"
+    run = s.get_run("r1")
+    assert run is not None and run.state == "CANCELLED" and run.tasks_cancelled == 2
