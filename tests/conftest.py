@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,10 @@ VENV_BIN = Path(sys.executable).parent
 
 configure_logging("WARNING", "json")
 
+# Imported after REPO_ROOT exists: the support modules import it from here.
+from tests.support.backends import Backend, make_backend  # noqa: E402
+from tests.support.seaweed import SeaweedServer, start_seaweed  # noqa: E402
+
 
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
@@ -27,3 +32,36 @@ def shared_dir() -> Path:
     if not SHARED_DIR.is_dir():
         pytest.fail(f"shared contracts not found at {SHARED_DIR}")
     return SHARED_DIR
+
+
+@pytest.fixture(scope="session")
+def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedServer]:
+    """A real SeaweedFS S3 server on 127.0.0.1, stopped by PID at the end of the session."""
+    server = start_seaweed(tmp_path_factory.mktemp("seaweed"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("local", id="local"),
+        pytest.param("memory", id="memory"),
+        pytest.param("s3", id="s3", marks=pytest.mark.s3),
+    ]
+)
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    """The same suite against LocalStore, MemoryStore and a real SeaweedFS S3 server."""
+    return make_backend(request.param, request, tmp_path)
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("local", id="local"),
+        pytest.param("s3", id="s3", marks=pytest.mark.s3),
+    ]
+)
+def shared_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    """A backend several processes can open (a MemoryStore lives in one process only)."""
+    return make_backend(request.param, request, tmp_path)

@@ -1,0 +1,1 @@
+"""The compactor: the only code that writes Parquet state, snapshots and manifests."""

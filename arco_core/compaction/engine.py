@@ -1,0 +1,348 @@
+"""Folds ledger events into published Parquet state for one domain of one scope.
+
+Each commit folds a batch into the in-memory state, writes the changed rows (an L0
+delta) or a full snapshot as immutable Parquet objects, and publishes manifest N+1 with
+create-if-absent. Losing the race for N+1 to another compactor rolls the fold back,
+catches up with the winner's manifest and retries: no event is lost or applied twice,
+because the fold is idempotent per event and the state always matches a published
+manifest. Deltas are merged into a new base by ``merge()`` (called when the writer is
+idle), so the cost of a commit follows its batch, not the history.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import pyarrow as pa
+import structlog
+
+from arco_core.clock import Clock, SystemClock
+from arco_core.commit import ManifestStore
+from arco_core.compaction.parquet import artifact_for
+from arco_core.errors import CommitConflict, InvalidArgument, Unavailable
+from arco_core.ids import new_ulid
+from arco_core.ledger import EventEnvelope, LedgerReader
+from arco_core.locks import LeaseLock
+from arco_core.paths import Scope
+from arco_core.projections import DomainAdapter, FoldOutcome
+from arco_core.published import (
+    Artifact,
+    Base,
+    Delta,
+    ManifestBody,
+    Snapshot,
+    advance_snapshot,
+    load_snapshot,
+)
+from arco_core.storage import Role, ScopedStorage
+
+log = structlog.get_logger(__name__)
+
+MAX_COMMIT_ATTEMPTS = 16
+
+
+@dataclass(frozen=True)
+class CommitResult:
+    seq: int | None
+    applied: int
+    skipped: int
+    published: bool
+    attempts: int = 1
+
+
+class Compactor:
+    def __init__(
+        self,
+        storage: ScopedStorage,
+        adapter: DomainAdapter,
+        *,
+        clock: Clock | None = None,
+        l0_max_deltas: int = 10,
+        l0_max_rows: int = 100_000,
+    ) -> None:
+        if storage.role is not Role.COMPACTOR:
+            raise InvalidArgument("the compactor needs a compactor-role storage handle")
+        self._storage = storage
+        self._scope: Scope = storage.scope
+        self._adapter = adapter
+        self._clock: Clock = clock or SystemClock()
+        self._manifests = ManifestStore(storage, adapter.domain, self._clock)
+        self._ledger = LedgerReader(storage, adapter.domain)
+        self._l0_max_deltas = l0_max_deltas
+        self._l0_max_rows = l0_max_rows
+        self._lock = asyncio.Lock()
+        self._snapshot: Snapshot | None = None
+        self._head_changed = asyncio.Condition()
+
+    @property
+    def domain(self) -> str:
+        return self._adapter.domain
+
+    @property
+    def snapshot(self) -> Snapshot:
+        if self._snapshot is None:
+            raise RuntimeError("Compactor.open() has not run")
+        return self._snapshot
+
+    async def open(self) -> Snapshot:
+        async with self._lock:
+            head = await self._manifests.head()
+            self._snapshot = await load_snapshot(self._storage, self._adapter, self._scope, head)
+            log.info("compactor_opened", domain=self.domain, seq=self._snapshot.seq)
+            return self._snapshot
+
+    # -- watching ---------------------------------------------------------------------
+
+    async def wait_for_head(self, after_seq: int | None, timeout: float | None = None) -> Snapshot:
+        """Return once the published head is above ``after_seq`` (or on timeout)."""
+
+        def moved() -> bool:
+            seq = self.snapshot.seq
+            return seq is not None and (after_seq is None or seq > after_seq)
+
+        async with self._head_changed:
+            if timeout is None:
+                await self._head_changed.wait_for(moved)
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._head_changed.wait_for(moved), timeout)
+        return self.snapshot
+
+    async def _notify(self) -> None:
+        async with self._head_changed:
+            self._head_changed.notify_all()
+
+    # -- committing -------------------------------------------------------------------
+
+    async def compact(
+        self,
+        event_paths: Iterable[str],
+        *,
+        fencing_token: int | None = None,
+        lock_name: str | None = None,
+    ) -> CommitResult:
+        """Fold the events at ``event_paths`` and publish (a no-op batch publishes nothing)."""
+        paths = list(dict.fromkeys(event_paths))
+        events = await self._ledger.read(paths)  # canonical paths and scope checked first
+        fence: LeaseLock | None = None
+        if fencing_token is not None:
+            if not lock_name:
+                raise InvalidArgument("a fencing token needs the lock name it belongs to")
+            fence = LeaseLock(self._storage, lock_name, self._clock)
+        async with self._lock:
+            return await self._commit_with_retries(events, fencing_token, fence)
+
+    async def _commit_with_retries(
+        self,
+        events: Sequence[EventEnvelope],
+        fencing_token: int | None,
+        fence: LeaseLock | None,
+    ) -> CommitResult:
+        for attempt in range(1, MAX_COMMIT_ATTEMPTS + 1):
+            await self._catch_up()
+            if fence is not None and fencing_token is not None:
+                await fence.validate(fencing_token)
+            snapshot = self.snapshot
+            outcome = self._adapter.fold(snapshot.state, events, self._scope)
+            watermark = _max_event_id(snapshot.manifest, events)
+            previous_watermark = snapshot.manifest.last_event_id if snapshot.manifest else None
+            if not outcome.changed and watermark == previous_watermark:
+                outcome.rollback()
+                return CommitResult(snapshot.seq, 0, len(events), published=False, attempts=attempt)
+            try:
+                if fence is not None and fencing_token is not None:
+                    await fence.validate(fencing_token)  # again: the lock may have expired
+                await self._publish(snapshot, outcome, events, watermark, fencing_token)
+            except CommitConflict:
+                outcome.rollback()
+                log.info("compaction_commit_conflict", domain=self.domain, attempt=attempt)
+                await asyncio.sleep(min(0.001 * 2**attempt, 0.05))
+                continue
+            except BaseException:
+                outcome.rollback()
+                raise
+            await self._notify()
+            return CommitResult(
+                self.snapshot.seq,
+                outcome.applied,
+                outcome.skipped,
+                published=True,
+                attempts=attempt,
+            )
+        raise Unavailable(
+            f"could not publish {self.domain} after {MAX_COMMIT_ATTEMPTS} attempts",
+            reason="commit_contention",
+        )
+
+    async def _catch_up(self) -> None:
+        """Adopt manifests another writer published since our last commit."""
+        current = self.snapshot
+        seq = await self._manifests.head_seq()
+        if seq == current.seq:
+            return
+        head = await self._manifests.read(seq) if seq is not None else None
+        if head is None:
+            return
+        if current.manifest is None:
+            self._snapshot = await load_snapshot(self._storage, self._adapter, self._scope, head)
+        else:
+            self._snapshot = await advance_snapshot(
+                self._storage, self._adapter, self._scope, current, head
+            )
+        log.info("compactor_caught_up", domain=self.domain, seq=seq)
+
+    async def _publish(
+        self,
+        snapshot: Snapshot,
+        outcome: FoldOutcome,
+        events: Sequence[EventEnvelope],
+        watermark: str | None,
+        fencing_token: int | None,
+    ) -> None:
+        previous = snapshot.manifest
+        next_seq = 0 if snapshot.seq is None else snapshot.seq + 1
+        epoch = max(snapshot.head.epoch if snapshot.head else 0, fencing_token or 0)
+        self._adapter.stamp_commit(outcome, seq=next_seq, epoch=epoch, now_ms=self._clock.now_ms())
+        deltas = previous.deltas if previous else ()
+        base = previous.base if previous else None
+        hard_cap = 2 * self._l0_max_deltas
+        if self._adapter.full_snapshots or base is None or len(deltas) + 1 > hard_cap:
+            base = await self._write_base(outcome.state)
+            deltas = ()
+        elif outcome.upserts or outcome.tombstones:
+            deltas = (*deltas, await self._write_delta(outcome, events))
+        body = ManifestBody(
+            domain=self.domain,
+            base=base,
+            deltas=tuple(deltas),
+            last_event_id=watermark,
+            events_applied=(previous.events_applied if previous else 0) + outcome.applied,
+            fencing_token=fencing_token,
+        )
+        head = await self._manifests.publish(snapshot.seq, body.to_json(), epoch)
+        self._snapshot = Snapshot(
+            seq=head.seq,
+            state=outcome.state,
+            manifest=body,
+            head=head,
+            applied_delta_ids=tuple(d.delta_id for d in body.deltas),
+        )
+
+    async def _write_tables(
+        self, directory: str, tables: Mapping[str, pa.Table], suffix: str = ""
+    ) -> dict[str, Artifact]:
+        built = {
+            name: artifact_for(directory, f"{name}{suffix}", table)
+            for name, table in sorted(tables.items())
+        }
+        await asyncio.gather(
+            *(self._storage.create_or_verify(art.path, data) for art, data in built.values())
+        )
+        return {name: art for name, (art, _) in built.items()}
+
+    async def _write_base(self, state: object) -> Base:
+        snapshot_id = new_ulid()
+        tables = await self._write_tables(
+            f"snapshots/{self.domain}/{snapshot_id}", self._adapter.tables(state)
+        )
+        return Base(snapshot_id=snapshot_id, tables=tables)
+
+    async def _write_delta(self, outcome: FoldOutcome, events: Sequence[EventEnvelope]) -> Delta:
+        delta_id = new_ulid()
+        directory = f"state/{self.domain}/l0/{delta_id}"
+        upserts = await self._write_tables(directory, outcome.upserts)
+        tombstones = await self._write_tables(directory, outcome.tombstones, ".tombstones")
+        return Delta(
+            delta_id=delta_id,
+            tables=upserts,
+            tombstones=tombstones,
+            first_event_id=events[0].event_id if events else None,
+            last_event_id=events[-1].event_id if events else None,
+            event_count=len(events),
+        )
+
+    # -- maintenance ------------------------------------------------------------------
+
+    def merge_due(self) -> bool:
+        manifest = self._snapshot.manifest if self._snapshot else None
+        if manifest is None or not manifest.deltas:
+            return False
+        rows = sum(
+            a.rows for d in manifest.deltas for a in (*d.tables.values(), *d.tombstones.values())
+        )
+        return len(manifest.deltas) >= self._l0_max_deltas or rows >= self._l0_max_rows
+
+    async def merge(self) -> CommitResult:
+        """Write the current state as a new base and publish it without deltas."""
+        async with self._lock:
+            for attempt in range(1, MAX_COMMIT_ATTEMPTS + 1):
+                await self._catch_up()
+                snapshot = self.snapshot
+                if snapshot.manifest is None or not snapshot.manifest.deltas:
+                    return CommitResult(snapshot.seq, 0, 0, published=False, attempts=attempt)
+                base = await self._write_base(snapshot.state)
+                body = ManifestBody(
+                    domain=self.domain,
+                    base=base,
+                    deltas=(),
+                    last_event_id=snapshot.manifest.last_event_id,
+                    events_applied=snapshot.manifest.events_applied,
+                    fencing_token=snapshot.manifest.fencing_token,
+                )
+                epoch = snapshot.head.epoch if snapshot.head else 0
+                try:
+                    head = await self._manifests.publish(snapshot.seq, body.to_json(), epoch)
+                except CommitConflict:
+                    continue
+                self._snapshot = Snapshot(head.seq, snapshot.state, body, head, ())
+                log.info("compactor_merged_base", domain=self.domain, seq=head.seq)
+                await self._notify()
+                return CommitResult(head.seq, 0, 0, published=True, attempts=attempt)
+        raise Unavailable(f"could not merge {self.domain}", reason="commit_contention")
+
+    async def rebuild(self, event_paths: Iterable[str]) -> CommitResult:
+        """Replay the named events from scratch (event_id order) and publish the result as
+        a new base; the published state then equals the ledger's, whatever came before."""
+        events = await self._ledger.read(list(dict.fromkeys(event_paths)))
+        async with self._lock:
+            for attempt in range(1, MAX_COMMIT_ATTEMPTS + 1):
+                await self._catch_up()
+                snapshot = self.snapshot
+                outcome = self._adapter.fold(
+                    self._adapter.empty_state(self._scope), events, self._scope
+                )
+                next_seq = 0 if snapshot.seq is None else snapshot.seq + 1
+                epoch = snapshot.head.epoch if snapshot.head else 0
+                self._adapter.stamp_commit(
+                    outcome, seq=next_seq, epoch=epoch, now_ms=self._clock.now_ms()
+                )
+                base = await self._write_base(outcome.state)
+                body = ManifestBody(
+                    domain=self.domain,
+                    base=base,
+                    deltas=(),
+                    last_event_id=events[-1].event_id if events else None,
+                    events_applied=outcome.applied,
+                )
+                try:
+                    head = await self._manifests.publish(snapshot.seq, body.to_json(), epoch)
+                except CommitConflict:
+                    continue
+                self._snapshot = Snapshot(head.seq, outcome.state, body, head, ())
+                await self._notify()
+                log.info("compactor_rebuilt", domain=self.domain, seq=head.seq, events=len(events))
+                return CommitResult(head.seq, outcome.applied, outcome.skipped, True, attempt)
+        raise Unavailable(f"could not rebuild {self.domain}", reason="commit_contention")
+
+
+def _max_event_id(manifest: ManifestBody | None, events: Sequence[EventEnvelope]) -> str | None:
+    previous = manifest.last_event_id if manifest else None
+    batch = events[-1].event_id if events else None
+    if previous is None:
+        return batch
+    if batch is None:
+        return previous
+    return max(previous, batch)

@@ -1,0 +1,34 @@
+"""Parquet artifacts: deterministic bytes, content-addressed immutable names."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from arco_core.published import Artifact
+
+WRITER_METADATA = {b"created_by": b"arco-mesh"}
+
+
+def table_to_parquet(table: pa.Table) -> bytes:
+    buffer = io.BytesIO()
+    schema = table.schema.with_metadata({**(table.schema.metadata or {}), **WRITER_METADATA})
+    # Snappy keeps the files readable by every engine we ship, DuckDB-WASM included.
+    pq.write_table(table.cast(schema), buffer, compression="snappy")
+    return buffer.getvalue()
+
+
+def artifact_for(directory: str, stem: str, table: pa.Table) -> tuple[Artifact, bytes]:
+    """The immutable artifact ``{directory}/{stem}.{sha12}.parquet`` and its bytes."""
+    data = table_to_parquet(table)
+    digest = hashlib.sha256(data).hexdigest()
+    artifact = Artifact(
+        path=f"{directory}/{stem}.{digest[:12]}.parquet",
+        rows=table.num_rows,
+        bytes=len(data),
+        sha256=f"sha256:{digest}",
+    )
+    return artifact, data

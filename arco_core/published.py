@@ -1,0 +1,306 @@
+"""Published state: the manifest body format and the readers that load it.
+
+A manifest (see ``arco_core.commit``) carries, besides its sequence and epoch::
+
+    domain, format
+    base:   {snapshot_id, tables: {name: artifact}} | null
+    deltas: [{delta_id, tables: {name: artifact}, tombstones: {name: artifact},
+              first_event_id, last_event_id, event_count}]
+    watermark: {last_event_id, events_applied}
+    witness: [{path, sha256}]          # the ledger events this publish folded
+    fencing_token: int | null
+
+An artifact is ``{path, rows, bytes, sha256}``; paths are scope-relative and immutable
+(``{table}.{sha12}.parquet``). Readers never list and never read the ledger: they load
+the head manifest, its base and deltas in order. ``ProjectionReader`` keeps the loaded
+state in memory and, when the head moves but the base does not, applies only the new
+deltas.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import structlog
+
+from arco_core.commit import Head, ManifestStore
+from arco_core.errors import InternalError
+from arco_core.paths import Scope
+from arco_core.projections import DomainAdapter
+from arco_core.storage import ScopedStorage
+
+log = structlog.get_logger(__name__)
+
+MANIFEST_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class Artifact:
+    path: str
+    rows: int
+    bytes: int
+    sha256: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "rows": self.rows, "bytes": self.bytes, "sha256": self.sha256}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Artifact:
+        return cls(
+            path=str(data["path"]),
+            rows=int(data["rows"]),
+            bytes=int(data["bytes"]),
+            sha256=str(data["sha256"]),
+        )
+
+
+@dataclass(frozen=True)
+class Delta:
+    delta_id: str
+    tables: Mapping[str, Artifact]
+    tombstones: Mapping[str, Artifact]
+    first_event_id: str | None
+    last_event_id: str | None
+    event_count: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "delta_id": self.delta_id,
+            "tables": {name: art.to_json() for name, art in sorted(self.tables.items())},
+            "tombstones": {name: art.to_json() for name, art in sorted(self.tombstones.items())},
+            "first_event_id": self.first_event_id,
+            "last_event_id": self.last_event_id,
+            "event_count": self.event_count,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Delta:
+        return cls(
+            delta_id=str(data["delta_id"]),
+            tables={k: Artifact.from_json(v) for k, v in data.get("tables", {}).items()},
+            tombstones={k: Artifact.from_json(v) for k, v in data.get("tombstones", {}).items()},
+            first_event_id=data.get("first_event_id"),
+            last_event_id=data.get("last_event_id"),
+            event_count=int(data.get("event_count", 0)),
+        )
+
+
+@dataclass(frozen=True)
+class Base:
+    snapshot_id: str
+    tables: Mapping[str, Artifact]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "snapshot_id": self.snapshot_id,
+            "tables": {name: art.to_json() for name, art in sorted(self.tables.items())},
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Base:
+        return cls(
+            snapshot_id=str(data["snapshot_id"]),
+            tables={k: Artifact.from_json(v) for k, v in data.get("tables", {}).items()},
+        )
+
+
+@dataclass(frozen=True)
+class ManifestBody:
+    domain: str
+    base: Base | None
+    deltas: tuple[Delta, ...]
+    last_event_id: str | None
+    events_applied: int
+    witness: tuple[Mapping[str, str], ...] = ()
+    fencing_token: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "domain": self.domain,
+            "format": MANIFEST_FORMAT,
+            "base": self.base.to_json() if self.base else None,
+            "deltas": [delta.to_json() for delta in self.deltas],
+            "watermark": {
+                "last_event_id": self.last_event_id,
+                "events_applied": self.events_applied,
+            },
+            "witness": [dict(item) for item in self.witness],
+            "fencing_token": self.fencing_token,
+        }
+
+    @classmethod
+    def from_head(cls, head: Head) -> ManifestBody:
+        body = head.body
+        if body.get("format") != MANIFEST_FORMAT:
+            raise InternalError(
+                f"manifest {head.path} has unsupported format {body.get('format')!r}",
+                reason="manifest_format_unsupported",
+            )
+        watermark = body.get("watermark") or {}
+        return cls(
+            domain=str(body["domain"]),
+            base=Base.from_json(body["base"]) if body.get("base") else None,
+            deltas=tuple(Delta.from_json(d) for d in body.get("deltas", [])),
+            last_event_id=watermark.get("last_event_id"),
+            events_applied=int(watermark.get("events_applied", 0)),
+            witness=tuple(body.get("witness", [])),
+            fencing_token=body.get("fencing_token"),
+        )
+
+    def files(self) -> list[tuple[str, Artifact]]:
+        """Every table artifact this manifest lists: (table, artifact), base first."""
+        out: list[tuple[str, Artifact]] = []
+        if self.base:
+            out.extend(sorted(self.base.tables.items()))
+        for delta in self.deltas:
+            out.extend(sorted(delta.tables.items()))
+            out.extend(
+                (f"{name}.tombstones", art) for name, art in sorted(delta.tombstones.items())
+            )
+        return out
+
+
+def parquet_to_table(data: bytes) -> pa.Table:
+    return pq.read_table(io.BytesIO(data))
+
+
+async def read_tables(
+    storage: ScopedStorage, artifacts: Mapping[str, Artifact]
+) -> dict[str, pa.Table]:
+    names = sorted(artifacts)
+    blobs = await asyncio.gather(*(storage.get(artifacts[name].path) for name in names))
+    return {name: parquet_to_table(blob) for name, blob in zip(names, blobs, strict=True)}
+
+
+@dataclass
+class Snapshot:
+    """A domain's state as of one manifest sequence (None before the first publish)."""
+
+    seq: int | None
+    state: Any
+    manifest: ManifestBody | None
+    head: Head | None = None
+    applied_delta_ids: tuple[str, ...] = field(default_factory=tuple)
+
+
+async def load_snapshot(
+    storage: ScopedStorage,
+    adapter: DomainAdapter,
+    scope: Scope,
+    head: Head | None,
+) -> Snapshot:
+    """Load the full state a manifest describes: its base, then its deltas in order."""
+    if head is None:
+        return Snapshot(seq=None, state=adapter.empty_state(scope), manifest=None)
+    body = ManifestBody.from_head(head)
+    base = await read_tables(storage, body.base.tables) if body.base else {}
+    state = adapter.load(scope, base)
+    for delta in body.deltas:
+        state = await apply_delta(storage, adapter, state, delta)
+    return Snapshot(
+        seq=head.seq,
+        state=state,
+        manifest=body,
+        head=head,
+        applied_delta_ids=tuple(d.delta_id for d in body.deltas),
+    )
+
+
+async def apply_delta(
+    storage: ScopedStorage, adapter: DomainAdapter, state: Any, delta: Delta
+) -> Any:
+    upserts = await read_tables(storage, delta.tables)
+    tombstones = await read_tables(storage, delta.tombstones)
+    return adapter.apply_delta(state, upserts, tombstones)
+
+
+async def advance_snapshot(
+    storage: ScopedStorage,
+    adapter: DomainAdapter,
+    scope: Scope,
+    current: Snapshot,
+    head: Head,
+) -> Snapshot:
+    """Move ``current`` to ``head``, applying only new deltas when the base is unchanged.
+
+    Mutates ``current.state`` in place when it can (the caller owns it exclusively).
+    """
+    body = ManifestBody.from_head(head)
+    same_base = (
+        current.manifest is not None
+        and body.base is not None
+        and current.manifest.base is not None
+        and current.manifest.base.snapshot_id == body.base.snapshot_id
+        and tuple(d.delta_id for d in body.deltas[: len(current.applied_delta_ids)])
+        == current.applied_delta_ids
+    ) or (current.manifest is not None and current.manifest.base is None and body.base is None)
+    if not same_base or adapter.full_snapshots:
+        return await load_snapshot(storage, adapter, scope, head)
+    state = current.state
+    for delta in body.deltas[len(current.applied_delta_ids) :]:
+        state = await apply_delta(storage, adapter, state, delta)
+    return Snapshot(
+        seq=head.seq,
+        state=state,
+        manifest=body,
+        head=head,
+        applied_delta_ids=tuple(d.delta_id for d in body.deltas),
+    )
+
+
+class ProjectionReader:
+    """Keeps one domain's published state in memory, refreshed from the manifest head.
+
+    Used by the api, dispatcher and sweeper (any role can read). Refreshing is
+    incremental; ``at(seq)`` loads an earlier published state for time travel.
+    """
+
+    def __init__(self, storage: ScopedStorage, adapter: DomainAdapter, scope: Scope) -> None:
+        self._storage = storage
+        self._adapter = adapter
+        self._scope = scope
+        self._manifests = ManifestStore(storage, adapter.domain)
+        self._current: Snapshot | None = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def current(self) -> Snapshot | None:
+        return self._current
+
+    async def refresh(self, *, min_seq: int | None = None) -> Snapshot:
+        """The state at the head (at least ``min_seq`` when the caller knows of it)."""
+        async with self._lock:
+            current = self._current
+            if (
+                current is not None
+                and min_seq is not None
+                and current.seq is not None
+                and current.seq >= min_seq
+            ):
+                return current
+            head = await self._manifests.head()
+            if head is None:
+                snapshot = current or Snapshot(
+                    seq=None, state=self._adapter.empty_state(self._scope), manifest=None
+                )
+            elif current is not None and current.seq == head.seq:
+                snapshot = current
+            elif current is not None and current.manifest is not None:
+                snapshot = await advance_snapshot(
+                    self._storage, self._adapter, self._scope, current, head
+                )
+            else:
+                snapshot = await load_snapshot(self._storage, self._adapter, self._scope, head)
+            self._current = snapshot
+            return snapshot
+
+    async def at(self, seq: int) -> Snapshot:
+        """The state published at manifest ``seq`` (ObjectNotFound if it never was)."""
+        head = await self._manifests.read(seq)
+        return await load_snapshot(self._storage, self._adapter, self._scope, head)

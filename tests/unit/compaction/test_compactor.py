@@ -1,0 +1,293 @@
+"""The compactor: fold, publish, catch up, merge, rebuild, fencing — on every backend."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from arco_core.clock import FakeClock
+from arco_core.commit import ManifestStore
+from arco_core.compaction.engine import Compactor
+from arco_core.errors import ScopeViolation, StaleFencingToken
+from arco_core.ledger import LedgerWriter
+from arco_core.locks import LeaseLock
+from arco_core.orchestration.fold import TABLE_NAMES
+from arco_core.orchestration.projection import state_to_tables
+from arco_core.paths import Scope, ledger_event_path
+from arco_core.projections import CatalogAdapter, OrchestrationAdapter
+from arco_core.published import ManifestBody, ProjectionReader, parquet_to_table
+from arco_core.storage import Role
+from tests.conftest import SHARED_DIR
+from tests.support.backends import Backend
+from tests.unit.orchestration.orch_support import T0, TENANT, WORKSPACE, Events
+
+SCOPE = Scope(TENANT, WORKSPACE)
+
+
+def rows(state: Any) -> dict[str, list[dict[str, Any]]]:
+    tables = state_to_tables(state)
+    return {name: tables[name].to_pylist() for name in TABLE_NAMES}
+
+
+def run_history(ev: Events, run: str, keys: list[str]) -> list[Any]:
+    """A fan-in run: every key but the last feeds the last; all succeed."""
+    *roots, sink = keys
+    out = [ev.trigger(run), ev.plan(run, {**{k: [] for k in roots}, sink: roots})]
+    for key in keys:
+        out += [ev.dispatch(run, key), ev.enqueued(run, key), ev.started(run, key)]
+        out += [ev.finished(run, key)]
+    return out
+
+
+async def append(backend: Backend, events: list[Any]) -> list[str]:
+    writer = LedgerWriter(
+        backend.storage(Role.API, scope=SCOPE), "orchestration", FakeClock(events[-1].timestamp_ms)
+    )
+    return await writer.append_all(events)
+
+
+def compactor(backend: Backend, **kw: Any) -> Compactor:
+    return Compactor(backend.storage(Role.COMPACTOR, scope=SCOPE), OrchestrationAdapter(), **kw)
+
+
+async def test_compaction_publishes_what_the_reader_loads(backend: Backend) -> None:
+    ev = Events()
+    events = run_history(ev, "r1", ["a", "b", "c"])
+    paths = await append(backend, events)
+    engine = compactor(backend)
+    await engine.open()
+    results = [await engine.compact(paths[:4]), await engine.compact(paths[4:])]
+    assert [r.seq for r in results] == [0, 1]
+    assert sum(r.applied for r in results) == len(events)
+
+    reader = ProjectionReader(
+        backend.storage(Role.READER, scope=SCOPE), OrchestrationAdapter(), SCOPE
+    )
+    snapshot = await reader.refresh()
+    assert snapshot.seq == 1
+    assert rows(snapshot.state) == rows(engine.snapshot.state)
+    assert snapshot.state.get_run("r1").state == "SUCCEEDED"
+
+    # Re-compacting the same events changes nothing and publishes nothing.
+    again = await engine.compact(paths)
+    assert not again.published and again.seq == 1
+
+
+async def test_incremental_reader_applies_only_new_deltas(backend: Backend) -> None:
+    ev = Events()
+    paths = await append(backend, run_history(ev, "r1", ["a", "b"]))
+    engine = compactor(backend)
+    await engine.open()
+    reader = ProjectionReader(
+        backend.storage(Role.READER, scope=SCOPE), OrchestrationAdapter(), SCOPE
+    )
+    for path in paths:
+        await engine.compact([path])
+        snapshot = await reader.refresh()
+        assert snapshot.seq == engine.snapshot.seq
+        assert rows(snapshot.state) == rows(engine.snapshot.state)
+
+
+async def test_merge_folds_deltas_into_a_new_base(backend: Backend) -> None:
+    ev = Events()
+    paths = await append(backend, run_history(ev, "r1", ["a", "b", "c"]))
+    engine = compactor(backend, l0_max_deltas=3)
+    await engine.open()
+    for path in paths:
+        await engine.compact([path])
+        if engine.merge_due():
+            await engine.merge()
+    manifest = engine.snapshot.manifest
+    assert manifest is not None and len(manifest.deltas) < 3
+    # A cold reader of the merged manifest sees exactly the fold state.
+    reader = ProjectionReader(
+        backend.storage(Role.READER, scope=SCOPE), OrchestrationAdapter(), SCOPE
+    )
+    assert rows((await reader.refresh()).state) == rows(engine.snapshot.state)
+
+
+async def test_rebuild_reproduces_the_incremental_projection(backend: Backend) -> None:
+    ev = Events()
+    events = run_history(ev, "r1", ["a", "b", "c"]) + run_history(ev, "r2", ["x", "y"])
+    events.append(ev.failed("r2", "y", attempt=1))  # a late duplicate-ish fact
+    paths = await append(backend, events)
+    engine = compactor(backend)
+    await engine.open()
+    for i in range(0, len(paths), 3):
+        await engine.compact(paths[i : i + 3])
+    incremental = rows(engine.snapshot.state)
+    shuffled = list(reversed(paths)) + paths[:5]  # order and duplicates do not matter
+    result = await engine.rebuild(shuffled)
+    assert result.published
+    reader = ProjectionReader(
+        backend.storage(Role.READER, scope=SCOPE), OrchestrationAdapter(), SCOPE
+    )
+    assert rows((await reader.refresh()).state) == incremental
+
+
+async def test_two_compactors_race_without_losing_or_doubling_events(backend: Backend) -> None:
+    ev = Events()
+    runs = [run_history(ev, f"r{i}", ["a", "b", "c"]) for i in range(6)]
+    paths = [await append(backend, events) for events in runs]
+    first, second = compactor(backend), compactor(backend)
+    await asyncio.gather(first.open(), second.open())
+
+    async def drive(engine: Compactor, batches: list[list[str]]) -> None:
+        for batch in batches:
+            await engine.compact(batch)
+
+    await asyncio.gather(drive(first, paths[0::2]), drive(second, paths[1::2]))
+    manifests = ManifestStore(backend.storage(Role.READER, scope=SCOPE), "orchestration")
+    head = await manifests.head_seq()
+    assert head == 5  # six publishes, contiguous from 0
+    reader = ProjectionReader(
+        backend.storage(Role.READER, scope=SCOPE), OrchestrationAdapter(), SCOPE
+    )
+    state = (await reader.refresh()).state
+    for i in range(6):
+        run = state.get_run(f"r{i}")
+        assert run.state == "SUCCEEDED" and run.tasks_succeeded == 3  # applied exactly once
+    assert ManifestBody.from_head(await manifests.read(head)).events_applied == sum(map(len, runs))
+
+
+async def test_events_outside_the_scope_are_rejected_and_nothing_changes(backend: Backend) -> None:
+    ev = Events()
+    foreign = ev.trigger("r9")
+    other = Events(start_ms=T0 + 60_000).trigger("r1")
+    # Plant another tenant's event at this scope's canonical path (bypassing the writer).
+    stray = json.loads(json.dumps(foreign.to_json_dict()))
+    stray["tenant_id"] = "intruder"
+    path = ledger_event_path("orchestration", foreign.event_id)
+    await backend.storage(Role.API, scope=SCOPE).create(path, json.dumps(stray).encode())
+    ok = await append(backend, [other])
+    engine = compactor(backend)
+    await engine.open()
+    with pytest.raises(ScopeViolation):
+        await engine.compact([*ok, path])
+    assert (
+        await ManifestStore(backend.storage(Role.READER, scope=SCOPE), "orchestration").head_seq()
+        is None
+    )
+
+
+async def test_published_tables_match_the_golden_schemas(backend: Backend) -> None:
+    ev = Events()
+    engine = compactor(backend)
+    await engine.open()
+    await engine.compact(await append(backend, run_history(ev, "r1", ["a", "b"])))
+    await engine.merge()
+    manifest = engine.snapshot.manifest
+    assert manifest is not None and manifest.base is not None
+    storage = backend.storage(Role.READER, scope=SCOPE)
+    golden_dir = SHARED_DIR / "contracts" / "golden_schemas" / "orchestration"
+    types = {"Utf8": pa.string(), "UInt32": pa.uint32(), "Int64": pa.int64(), "Boolean": pa.bool_()}
+    for name, artifact in manifest.base.tables.items():
+        golden_path = golden_dir / f"{name}.schema.json"
+        assert golden_path.exists(), name
+        schema = parquet_to_table(await storage.get(artifact.path)).schema
+        for field in json.loads(golden_path.read_text())["fields"]:
+            actual = schema.field(field["name"])
+            assert actual.type == types[field["data_type"]], (name, field)
+            assert actual.nullable == field["nullable"], (name, field)
+
+
+# -- catalog: Tier-1 writes under a fenced lock ---------------------------------------------
+
+
+async def _catalog_event(backend: Backend, name: str) -> list[str]:
+    """Plan and append a namespace creation against the published catalog state."""
+    from arco_core.catalog.events import make_event
+    from arco_core.catalog.fold import plan_create_namespace
+    from arco_core.catalog.validation import validate_create_namespace
+    from arco_core.clock import SystemClock
+
+    reader = ProjectionReader(backend.storage(Role.READER, scope=SCOPE), CatalogAdapter(), SCOPE)
+    state = (await reader.refresh()).state
+    payloads = plan_create_namespace(
+        state, validate_create_namespace(name), now_ms=SystemClock().now_ms()
+    )
+    writer = LedgerWriter(backend.storage(Role.API, scope=SCOPE), "catalog", SystemClock())
+    return [
+        await writer.append(make_event(p, tenant_id=TENANT, workspace_id=WORKSPACE))
+        for p in payloads
+    ]
+
+
+async def test_stale_fencing_token_is_rejected_and_changes_nothing(backend: Backend) -> None:
+    from arco_core.clock import SystemClock
+
+    clock = SystemClock()
+    lock = LeaseLock(backend.storage(Role.API, scope=SCOPE), "catalog", clock)
+    engine = Compactor(backend.storage(Role.COMPACTOR, scope=SCOPE), CatalogAdapter())
+    await engine.open()
+
+    lease = await lock.acquire("api-1", timeout_s=5)
+    paths = await _catalog_event(backend, "sales")
+    result = await engine.compact(paths, fencing_token=lease.token, lock_name="catalog")
+    assert result.published and result.seq == 0
+    await lock.release(lease)
+
+    newer = await lock.acquire("api-2", timeout_s=5)
+    assert newer.token > lease.token
+    more = await _catalog_event(backend, "marketing")
+    with pytest.raises(StaleFencingToken):
+        await engine.compact(more, fencing_token=lease.token, lock_name="catalog")
+    manifests = ManifestStore(backend.storage(Role.READER, scope=SCOPE), "catalog")
+    assert await manifests.head_seq() == 0  # nothing published for the stale writer
+    ok = await engine.compact(more, fencing_token=newer.token, lock_name="catalog")
+    assert ok.seq == 1
+    head = await manifests.read(1)
+    assert head.epoch == newer.token  # the fencing epoch is recorded
+    reader = ProjectionReader(backend.storage(Role.READER, scope=SCOPE), CatalogAdapter(), SCOPE)
+    state = (await reader.refresh()).state
+    assert sorted(ns.name for ns in state.namespaces.values()) == ["marketing", "sales"]
+    assert [c.snapshot_version for c in state.commits] == [0, 1]
+
+
+async def test_two_compactor_processes_race_on_one_workspace(shared_backend: Backend) -> None:
+    import multiprocessing
+    import time
+    from concurrent.futures import ProcessPoolExecutor
+
+    from tests.unit.compaction.race_worker import CompactJob, compact_batches
+
+    backend = shared_backend
+    ev = Events()
+    runs = [run_history(ev, f"r{i}", ["a", "b", "c"]) for i in range(10)]
+    paths = [await append(backend, events) for events in runs]
+    # Each process gets every other run; batches are split so they interleave.
+    shares = [[p[:4], p[4:]] for p in paths]
+    jobs = [
+        CompactJob(
+            backend.url,
+            backend.env,
+            TENANT,
+            WORKSPACE,
+            [batch for share in shares[i::2] for batch in share],
+            time.time() + 2.0,
+        )
+        for i in range(2)
+    ]
+    ctx = multiprocessing.get_context("spawn")  # never fork after obstore/grpc are in use
+    with ProcessPoolExecutor(max_workers=2, mp_context=ctx) as pool:
+        futures = [asyncio.wrap_future(pool.submit(compact_batches, job)) for job in jobs]
+        won = await asyncio.gather(*futures)
+    # Manifests strictly increase per writer, and the losers retried until they won.
+    for seqs in won:
+        assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+    manifests = ManifestStore(backend.storage(Role.READER, scope=SCOPE), "orchestration")
+    assert await manifests.head_seq() == 19  # 20 publishes, contiguous, none lost
+    assert sorted(s for seqs in won for s in seqs) == list(range(20))
+    state = (
+        await ProjectionReader(
+            backend.storage(Role.READER, scope=SCOPE), OrchestrationAdapter(), SCOPE
+        ).refresh()
+    ).state
+    for i in range(10):
+        run = state.get_run(f"r{i}")
+        assert run.state == "SUCCEEDED" and run.tasks_succeeded == 3, run
+    assert ManifestBody.from_head(await manifests.read(19)).events_applied == sum(map(len, runs))
