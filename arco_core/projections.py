@@ -14,9 +14,9 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 
+from arco_core.catalog import projection as catalog_projection
 from arco_core.catalog.fold import fold as fold_catalog
 from arco_core.catalog.fold import make_commit_row
-from arco_core.catalog import projection as catalog_projection
 from arco_core.catalog.model import CatalogState
 from arco_core.ids import new_ulid
 from arco_core.ledger import EventEnvelope
