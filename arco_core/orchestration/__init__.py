@@ -1,10 +1,93 @@
 """Event-sourced orchestration domain: ledger event payloads, the fold, projections.
 
-Pure domain code: no grpc, no I/O. The compactor persists what :class:`FoldState` returns.
+Pure domain code: no grpc, no I/O. The compactor persists what :class:`FoldState` returns;
+Arrow conversion lives in :mod:`arco_core.orchestration.projection`.
 """
 
 from __future__ import annotations
 
-from arco_core.orchestration.fold import FoldDelta, FoldResult, FoldState, TableDelta
+from arco_core.orchestration.events import (
+    DispatchEnqueued,
+    DispatchRequested,
+    EventPayload,
+    OutputVisibility,
+    PlanCreated,
+    RunCancelRequested,
+    RunTriggered,
+    TaskCompletionRecorded,
+    TaskDef,
+    TaskError,
+    TaskFinished,
+    TaskHeartbeat,
+    TaskOutcome,
+    TaskOutputVisibilityChanged,
+    TaskStarted,
+    TimerEnqueued,
+    TimerFired,
+    TimerRequested,
+    TimerType,
+    TriggerInfo,
+    UnknownEvent,
+    make_event,
+    parse_payload,
+)
+from arco_core.orchestration.fold import (
+    EventOutcome,
+    FoldDelta,
+    FoldResult,
+    FoldState,
+    TableDelta,
+    retry_backoff_ms,
+    retry_deadline_ms,
+)
+from arco_core.orchestration.state import (
+    DepRow,
+    IdempotencyKeyRow,
+    OutboxRow,
+    RunRow,
+    RunState,
+    TaskRow,
+    TaskState,
+    TimerRow,
+)
 
-__all__ = ["FoldDelta", "FoldResult", "FoldState", "TableDelta"]
+__all__ = [
+    "DepRow",
+    "DispatchEnqueued",
+    "DispatchRequested",
+    "EventOutcome",
+    "EventPayload",
+    "FoldDelta",
+    "FoldResult",
+    "FoldState",
+    "IdempotencyKeyRow",
+    "OutboxRow",
+    "OutputVisibility",
+    "PlanCreated",
+    "RunCancelRequested",
+    "RunRow",
+    "RunState",
+    "RunTriggered",
+    "TableDelta",
+    "TaskCompletionRecorded",
+    "TaskDef",
+    "TaskError",
+    "TaskFinished",
+    "TaskHeartbeat",
+    "TaskOutcome",
+    "TaskOutputVisibilityChanged",
+    "TaskRow",
+    "TaskStarted",
+    "TaskState",
+    "TimerEnqueued",
+    "TimerFired",
+    "TimerRequested",
+    "TimerRow",
+    "TimerType",
+    "TriggerInfo",
+    "UnknownEvent",
+    "make_event",
+    "parse_payload",
+    "retry_backoff_ms",
+    "retry_deadline_ms",
+]

@@ -9,11 +9,13 @@ here: only the compactor writes files.
 
 from __future__ import annotations
 
+import gc
 import operator
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from arco_core.errors import InvalidArgument
 from arco_core.orchestration.fold import (
@@ -33,7 +35,6 @@ from arco_core.orchestration.state import (
     DepRow,
     IdempotencyKeyRow,
     OutboxRow,
-    OutboxStatus,
     RunRow,
     TaskRow,
     TimerRow,
@@ -248,29 +249,40 @@ def table_to_rows(table_name: str, table: pa.Table) -> list[Any]:
     columns: list[list[Any]] = []
     for f in schema:
         if f.name in present:
-            values = table.column(f.name).to_pylist()
-            if not f.nullable and None in values:
+            column = table.column(f.name)
+            if not f.nullable and column.null_count:
                 raise InvalidArgument(
                     f"{table_name}.{f.name} contains nulls", reason="invalid_projection_table"
                 )
+            default = defaults.get(f.name)
+            if default is not None and column.null_count:
+                column = pc.fill_null(column, default)
+            if table_name == DISPATCH_OUTBOX and f.name == "status":
+                column = _normalise_outbox_status(column)
+            values = column.to_pylist()
         elif f.nullable:
-            values = [None] * n
+            values = [defaults.get(f.name)] * n
         else:
             raise InvalidArgument(
                 f"{table_name} lacks required column {f.name!r}", reason="invalid_projection_table"
             )
-        default = defaults.get(f.name)
-        if default is not None:
-            values = [default if v is None else v for v in values]
         columns.append(values)
-    if table_name == DISPATCH_OUTBOX:
-        i = schema.names.index("status")
-        columns[i] = [
-            _LEGACY_OUTBOX_STATUS.get(v, v) if v != OutboxStatus.PENDING else v for v in columns[i]
-        ]
     if not n:
         return []
-    return [row_type(*values) for values in zip(*columns, strict=True)]
+    # Millions of new objects would trigger many useless young-generation collections.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return [row_type(*values) for values in zip(*columns, strict=True)]
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+def _normalise_outbox_status(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    for legacy, current in _LEGACY_OUTBOX_STATUS.items():
+        column = pc.if_else(pc.equal(column, legacy), current, column)
+    return column
 
 
 def tombstones_to_table(table_name: str, pks: Iterable[Sequence[str]]) -> pa.Table:
