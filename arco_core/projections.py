@@ -38,6 +38,7 @@ class FoldOutcome:
     rollback: Callable[[], None]
     # The state after the fold (adapters that fold by copy return a new object).
     state: Any = None
+    applied_ids: frozenset[str] = frozenset()
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -96,6 +97,9 @@ class OrchestrationAdapter:
             changed=not result.delta.is_empty,
             rollback=lambda: state.rollback(result),
             state=state,
+            applied_ids=frozenset(
+                event_id for event_id, label in result.outcomes.items() if label == "applied"
+            ),
         )
 
     def tables(self, state: FoldState) -> dict[str, pa.Table]:
@@ -142,6 +146,7 @@ class CatalogAdapter:
             changed=result.changed,
             rollback=lambda: None,
             state=result.state,
+            applied_ids=frozenset(result.applied_event_ids),
             extra={"result": result},
         )
 

@@ -51,6 +51,7 @@ class CommitResult:
     skipped: int
     published: bool
     attempts: int = 1
+    applied_ids: frozenset[str] = frozenset()
 
 
 class Compactor:
@@ -171,6 +172,7 @@ class Compactor:
                 outcome.skipped,
                 published=True,
                 attempts=attempt,
+                applied_ids=outcome.applied_ids,
             )
         raise Unavailable(
             f"could not publish {self.domain} after {MAX_COMMIT_ATTEMPTS} attempts",
@@ -334,7 +336,9 @@ class Compactor:
                 self._snapshot = Snapshot(head.seq, outcome.state, body, head, ())
                 await self._notify()
                 log.info("compactor_rebuilt", domain=self.domain, seq=head.seq, events=len(events))
-                return CommitResult(head.seq, outcome.applied, outcome.skipped, True, attempt)
+                return CommitResult(
+                    head.seq, outcome.applied, outcome.skipped, True, attempt, outcome.applied_ids
+                )
         raise Unavailable(f"could not rebuild {self.domain}", reason="commit_contention")
 
 

@@ -2,23 +2,44 @@
 
 from __future__ import annotations
 
-from arco.compactor.v1 import compactor_service_pb2_grpc as pb_grpc
-from prometheus_client import CollectorRegistry
+from collections.abc import Mapping
 
+from arco.compactor.v1 import compactor_service_pb2_grpc as pb_grpc
+from prometheus_client import CollectorRegistry, Gauge
+
+from arco_core.compaction.engine import Compactor
+from arco_core.compaction.group import GroupCommitter
+from arco_core.paths import Scope
+from arco_core.projections import adapter_for
+from arco_core.storage import Role, ScopedStorage, open_object_store
 from services.common.runner import ServiceParts
 from services.common.server import Registration
 from services.compactor.config import CompactorConfig
 from services.compactor.servicer import CompactorServicer
 
 
-async def build(config: CompactorConfig, registry: CollectorRegistry) -> ServiceParts:
+async def build(
+    config: CompactorConfig, registry: CollectorRegistry, env: Mapping[str, str]
+) -> ServiceParts:
+    scope = Scope(config.common.tenant_id, config.common.workspace_id)
+    storage = ScopedStorage(
+        open_object_store(config.common.storage_url, env), scope, Role.COMPACTOR
+    )
+    engine = Compactor(storage, adapter_for(config.domain), l0_max_deltas=config.l0_max_deltas)
+    await engine.open()
+    committer = GroupCommitter(engine, max_batch_paths=config.max_batch_events)
+    head = Gauge(
+        "arco_compactor_head_seq", "Published manifest sequence.", ["domain"], registry=registry
+    )
+    head.labels(config.domain).set_function(lambda: float(engine.snapshot.seq or 0))
     return ServiceParts(
         registrations=[
             Registration(
                 pb_grpc.add_CompactorServiceServicer_to_server,
-                CompactorServicer(),
+                CompactorServicer(engine, committer),
                 "arco.compactor.v1.CompactorService",
             )
         ],
+        loops=[committer],
         ready_info={"domain": config.domain},
     )

@@ -1,0 +1,121 @@
+"""Group commit: concurrent compaction requests share one fold and one publish.
+
+Requests queue up while a commit is in flight; the next commit takes everything queued
+(up to a bound) as one batch, so publish cost is paid once per group instead of once per
+request. If a group fails, its requests are retried one by one so a bad request fails
+alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+
+import structlog
+
+from arco_core.compaction.engine import CommitResult, Compactor
+from arco_core.errors import Unavailable
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class GroupResult:
+    commit: CommitResult
+    group_size: int
+    # This request's own events: applied now, or skipped (already folded, rejected).
+    applied: int
+    skipped: int
+
+
+@dataclass
+class _Request:
+    paths: list[str]
+    future: asyncio.Future[GroupResult]
+
+
+class GroupCommitter:
+    """A background loop with ``run()``/``shutdown()`` that owns the compactor's writes."""
+
+    def __init__(
+        self, engine: Compactor, *, max_batch_paths: int = 5000, merge_when_idle: bool = True
+    ) -> None:
+        self._engine = engine
+        self._max_batch_paths = max_batch_paths
+        self._merge_when_idle = merge_when_idle
+        self._queue: asyncio.Queue[_Request] = asyncio.Queue()
+        self._stopping = False
+        self._stopped = asyncio.Event()
+
+    async def submit(self, paths: list[str]) -> GroupResult:
+        if self._stopping:
+            raise Unavailable("the compactor is shutting down", reason="shutting_down")
+        request = _Request(list(paths), asyncio.get_running_loop().create_future())
+        await self._queue.put(request)
+        return await request.future
+
+    async def run(self) -> None:
+        try:
+            while not (self._stopping and self._queue.empty()):
+                try:
+                    first = await asyncio.wait_for(self._queue.get(), timeout=0.5)
+                except TimeoutError:
+                    await self._maybe_merge()
+                    continue
+                group = [first]
+                total = len(first.paths)
+                while not self._queue.empty() and total < self._max_batch_paths:
+                    item = self._queue.get_nowait()
+                    group.append(item)
+                    total += len(item.paths)
+                await self._commit(group)
+                if self._queue.empty():
+                    await self._maybe_merge()
+        finally:
+            self._stopped.set()
+
+    async def _commit(self, group: list[_Request]) -> None:
+        live = [r for r in group if not r.future.done()]
+        if not live:
+            return
+        paths = [p for r in live for p in r.paths]
+        try:
+            result = await self._engine.compact(paths)
+        except Exception as exc:
+            if len(live) == 1:
+                _settle(live[0], exc=exc)
+                return
+            log.info("group_commit_split", size=len(live), error=repr(exc))
+            for request in live:
+                await self._commit([request])
+            return
+        for request in live:
+            ids = {path.rsplit("/", 1)[-1].removesuffix(".json") for path in request.paths}
+            applied = len(ids & result.applied_ids)
+            _settle(request, result=GroupResult(result, len(live), applied, len(ids) - applied))
+
+    async def _maybe_merge(self) -> None:
+        if self._merge_when_idle and self._engine.merge_due():
+            try:
+                await self._engine.merge()
+            except Exception as exc:  # a failed merge leaves the deltas in place; retry later
+                log.warning("merge_failed", error=repr(exc))
+
+    async def shutdown(self) -> None:
+        """Stop accepting requests; those already queued are committed first."""
+        self._stopping = True
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopped.wait(), timeout=30)
+
+
+def _settle(
+    request: _Request, *, result: GroupResult | None = None, exc: BaseException | None = None
+) -> None:
+    if request.future.done():
+        return
+    if exc is not None:
+        request.future.set_exception(exc)
+    else:
+        assert result is not None
+        request.future.set_result(result)
