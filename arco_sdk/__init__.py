@@ -1,2 +1,81 @@
 """Arco SDK: what a data engineer installs — assets, manifests, the client, the worker
 runtime and the ``arco`` CLI. It imports no service code."""
+
+from __future__ import annotations
+
+from arco_sdk.assets import (
+    AssetContext,
+    AssetDefinition,
+    AssetInput,
+    AssetKey,
+    AssetResult,
+    Check,
+    DailyPartition,
+    ExecutionPolicy,
+    HourlyPartition,
+    IoConfig,
+    NotNullCheck,
+    PartitionDimension,
+    Resources,
+    RowCountCheck,
+    StaticPartition,
+    asset,
+)
+from arco_sdk.client import ArcoClient, CallbackClient
+from arco_sdk.errors import (
+    ArcoApiError,
+    ArcoConnectionError,
+    AssetDefinitionError,
+    CallbackRejected,
+    ConfigurationError,
+    DataQualityError,
+    DiscoveryError,
+    GraphError,
+    InfrastructureError,
+    NonRetryableError,
+    RetryableError,
+    TaskCancelled,
+    TaskFailure,
+)
+from arco_sdk.io import ParquetStore
+from arco_sdk.manifest import AssetGraph, Schedule, build_manifest, discover, manifest_fingerprint
+
+__all__ = [
+    "ArcoApiError",
+    "ArcoClient",
+    "ArcoConnectionError",
+    "AssetContext",
+    "AssetDefinition",
+    "AssetDefinitionError",
+    "AssetGraph",
+    "AssetInput",
+    "AssetKey",
+    "AssetResult",
+    "CallbackClient",
+    "CallbackRejected",
+    "Check",
+    "ConfigurationError",
+    "DailyPartition",
+    "DataQualityError",
+    "DiscoveryError",
+    "ExecutionPolicy",
+    "GraphError",
+    "HourlyPartition",
+    "InfrastructureError",
+    "IoConfig",
+    "NonRetryableError",
+    "NotNullCheck",
+    "ParquetStore",
+    "PartitionDimension",
+    "Resources",
+    "RetryableError",
+    "RowCountCheck",
+    "Schedule",
+    "StaticPartition",
+    "TaskCancelled",
+    "TaskFailure",
+    "asset",
+    "build_manifest",
+    "discover",
+    "manifest_fingerprint",
+]

@@ -1,1 +1,13 @@
-"""The worker runtime: receives WorkerDispatchEnvelopes, executes assets, calls back."""
+"""The worker runtime: receives WorkerDispatchEnvelopes, executes assets, calls back.
+
+Run one with ``python -m arco_sdk.worker`` or ``arco worker``; embed one with
+:class:`WorkerServer`.
+"""
+
+from __future__ import annotations
+
+from arco_sdk.worker.config import WorkerConfig
+from arco_sdk.worker.runtime import WorkerRuntime, heartbeat_interval
+from arco_sdk.worker.server import WorkerServer
+
+__all__ = ["WorkerConfig", "WorkerRuntime", "WorkerServer", "heartbeat_interval"]

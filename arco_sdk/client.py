@@ -1,0 +1,578 @@
+"""Clients for the gateway's ``/api/v1`` routes.
+
+* :class:`ArcoClient` — a synchronous REST client for users and the CLI: manifests, runs,
+  logs, query and catalog reads. Every call carries an ``X-Request-Id``; idempotent calls
+  (reads, the read-only query, deploys with an ``Idempotency-Key``, triggers with a
+  ``runKey``) are retried on transient failures (connection errors, 502/503/504) within
+  one overall deadline; nothing else is retried. Failures raise :class:`ArcoApiError`
+  carrying the server's code, message and request id.
+* :class:`CallbackClient` — the asynchronous task-callback client a worker uses
+  (``started``/``heartbeat``/``completed``), returning typed responses and raising
+  :class:`CallbackRejected` with the callback error fields for 400/401/404/409/410.
+"""
+
+from __future__ import annotations
+
+import time
+import urllib.parse
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar, overload
+
+import httpx
+import pyarrow as pa
+import structlog
+import tenacity
+
+from arco_core.ids import new_ulid
+from arco_sdk.errors import ArcoApiError, ArcoConnectionError, CallbackRejected
+
+__all__ = [
+    "ApiAuth",
+    "ArcoClient",
+    "CallbackClient",
+    "CompletedResponse",
+    "HeartbeatResponse",
+    "LogPage",
+    "StartedResponse",
+    "api_error_from_response",
+]
+
+log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
+USER_AGENT = "arco-sdk/0.1.0"
+_TRANSIENT_STATUS = frozenset({502, 503, 504})
+NEXT_CURSOR_HEADER = "x-arco-next-cursor"
+
+
+@dataclass(frozen=True, slots=True)
+class ApiAuth:
+    """How a caller authenticates: a bearer token, or (dev posture) the tenant and
+    workspace headers. With a token, the dev headers are not sent."""
+
+    token: str | None = None
+    tenant_id: str | None = None
+    workspace_id: str | None = None
+
+    def headers(self) -> dict[str, str]:
+        if self.token:
+            return {"Authorization": f"Bearer {self.token}"}
+        headers: dict[str, str] = {}
+        if self.tenant_id:
+            headers["X-Tenant-Id"] = self.tenant_id
+        if self.workspace_id:
+            headers["X-Workspace-Id"] = self.workspace_id
+        return headers
+
+
+def _json_or_none(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def api_error_from_response(response: httpx.Response, request_id: str | None) -> ArcoApiError:
+    """Map a non-2xx response to an error carrying the server's own message.
+
+    ``{code, message, requestId, details}`` (ApiErrorBody) and ``{error, message, ...}``
+    (CallbackErrorResponse) bodies are understood; anything else keeps its text.
+    """
+    body = _json_or_none(response)
+    rid = response.headers.get("x-request-id") or request_id
+    status = response.status_code
+    if isinstance(body, dict):
+        rid = str(body.get("requestId") or rid or "") or None
+        message = str(body.get("message") or body.get("detail") or body.get("error") or "")
+        if "error" in body and "code" not in body and status < 500:
+            return CallbackRejected(
+                status,
+                str(body["error"]),
+                message,
+                state=body.get("state"),
+                expected_attempt=body.get("expectedAttempt"),
+                received_attempt=body.get("receivedAttempt"),
+                expected_attempt_id=body.get("expectedAttemptId"),
+                received_attempt_id=body.get("receivedAttemptId"),
+                request_id=rid,
+            )
+        code = str(body.get("code") or body.get("error") or _default_code(status))
+        return ArcoApiError(
+            status, code, message or response.reason_phrase, rid, body.get("details")
+        )
+    text = response.text.strip()
+    return ArcoApiError(status, _default_code(status), text or response.reason_phrase, rid)
+
+
+def _default_code(status: int) -> str:
+    return {
+        400: "BAD_REQUEST",
+        401: "UNAUTHORIZED",
+        403: "FORBIDDEN",
+        404: "NOT_FOUND",
+        409: "CONFLICT",
+        410: "GONE",
+        412: "PRECONDITION_FAILED",
+        429: "TOO_MANY_REQUESTS",
+        500: "INTERNAL",
+        501: "NOT_IMPLEMENTED",
+        503: "UNAVAILABLE",
+    }.get(status, "UPSTREAM_ERROR")
+
+
+def _is_transient(exc: BaseException) -> bool:
+    return isinstance(exc, ArcoConnectionError) or (
+        isinstance(exc, ArcoApiError) and exc.status in _TRANSIENT_STATUS
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class LogPage:
+    text: str
+    next_cursor: str | None
+
+
+def _quote(segment: str) -> str:
+    return urllib.parse.quote(segment, safe="")
+
+
+class ArcoClient:
+    """Synchronous REST client. ``api_url`` is the gateway root (``/api/v1`` is added)."""
+
+    def __init__(
+        self,
+        api_url: str,
+        *,
+        token: str | None = None,
+        tenant_id: str | None = None,
+        workspace_id: str = "default",
+        timeout: float = 30.0,
+        deadline: float = 60.0,
+        max_attempts: int = 5,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.api_url = api_url.rstrip("/")
+        self.workspace_id = workspace_id
+        self.auth = ApiAuth(token, tenant_id, workspace_id)
+        self.timeout = timeout
+        self.deadline = deadline
+        self.max_attempts = max_attempts
+        self._sleep = sleep
+        self._http = httpx.Client(
+            base_url=self.api_url,
+            headers={"User-Agent": USER_AGENT, **self.auth.headers()},
+            transport=transport,
+            timeout=timeout,
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> ArcoClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    def _ws(self, suffix: str = "") -> str:
+        return f"/api/v1/workspaces/{_quote(self.workspace_id)}{suffix}"
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        idempotent: bool,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        request_id = new_ulid()
+        started = time.monotonic()
+        query = {k: v for k, v in (params or {}).items() if v is not None}
+
+        def attempt() -> httpx.Response:
+            remaining = self.deadline - (time.monotonic() - started)
+            per_try = max(0.1, min(self.timeout, remaining))
+            try:
+                response = self._http.request(
+                    method,
+                    path,
+                    json=json,
+                    params=query,
+                    headers={"X-Request-Id": request_id, **(headers or {})},
+                    timeout=per_try,
+                )
+            except httpx.TransportError as exc:
+                raise ArcoConnectionError(
+                    f"cannot reach {self.api_url}: {type(exc).__name__}: {exc}", request_id
+                ) from None
+            if response.status_code >= 400:
+                raise api_error_from_response(response, request_id)
+            return response
+
+        if not idempotent:
+            return attempt()
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_delay(self.deadline)
+            | tenacity.stop_after_attempt(self.max_attempts),
+            wait=tenacity.wait_exponential_jitter(initial=0.2, max=2.0),
+            retry=tenacity.retry_if_exception(_is_transient),
+            sleep=self._sleep,
+            reraise=True,
+            before_sleep=lambda state: log.info(
+                "api_retry", method=method, path=path, attempt=state.attempt_number
+            ),
+        )
+        return retrying(attempt)
+
+    def _json(self, response: httpx.Response) -> Any:
+        if response.status_code == 204 or not response.content:
+            return {}
+        body = _json_or_none(response)
+        if body is None:
+            raise ArcoApiError(
+                response.status_code,
+                "INVALID_RESPONSE",
+                f"expected JSON from {response.request.url.path}, got "
+                f"{response.headers.get('content-type', 'no content type')}",
+                response.headers.get("x-request-id"),
+            )
+        return body
+
+    # -- manifests -----------------------------------------------------------------------
+
+    def deploy_manifest(
+        self, manifest: Mapping[str, Any], *, idempotency_key: str | None = None
+    ) -> dict[str, Any]:
+        """POST the manifest. With an Idempotency-Key (the CLI sends the fingerprint) a
+        retry is safe, so it is retried on transient failures."""
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        response = self._request(
+            "POST",
+            self._ws("/manifests"),
+            idempotent=idempotency_key is not None,
+            json=manifest,
+            headers=headers,
+        )
+        return dict(self._json(response))
+
+    def list_manifests(self) -> list[dict[str, Any]]:
+        body = self._json(self._request("GET", self._ws("/manifests"), idempotent=True))
+        return list(body.get("manifests", []))
+
+    def get_manifest(self, manifest_id: str) -> dict[str, Any]:
+        path = self._ws(f"/manifests/{_quote(manifest_id)}")
+        return dict(self._json(self._request("GET", path, idempotent=True)))
+
+    # -- runs ----------------------------------------------------------------------------
+
+    def trigger_run(
+        self,
+        selection: Sequence[str],
+        *,
+        partition_key: str | None = None,
+        include_upstream: bool = False,
+        include_downstream: bool = False,
+        run_key: str | None = None,
+        labels: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        if not selection:
+            raise ValueError("selection cannot be empty")
+        if partition_key == "":
+            raise ValueError("partition_key cannot be empty")
+        body: dict[str, Any] = {"selection": list(selection)}
+        if partition_key is not None:
+            body["partitionKey"] = partition_key
+        if include_upstream:
+            body["includeUpstream"] = True
+        if include_downstream:
+            body["includeDownstream"] = True
+        if run_key:
+            body["runKey"] = run_key
+        if labels:
+            body["labels"] = dict(labels)
+        response = self._request("POST", self._ws("/runs"), idempotent=bool(run_key), json=body)
+        return dict(self._json(response))
+
+    def list_runs(
+        self, *, limit: int | None = None, cursor: str | None = None, state: str | None = None
+    ) -> dict[str, Any]:
+        params = {"limit": limit, "cursor": cursor, "state": state}
+        return dict(
+            self._json(self._request("GET", self._ws("/runs"), idempotent=True, params=params))
+        )
+
+    def get_run(self, run_id: str) -> dict[str, Any]:
+        path = self._ws(f"/runs/{_quote(run_id)}")
+        return dict(self._json(self._request("GET", path, idempotent=True)))
+
+    def cancel_run(self, run_id: str, *, reason: str | None = None) -> dict[str, Any]:
+        body = {"reason": reason} if reason else {}
+        path = self._ws(f"/runs/{_quote(run_id)}/cancel")
+        return dict(self._json(self._request("POST", path, idempotent=False, json=body)))
+
+    def rerun(
+        self,
+        run_id: str,
+        *,
+        mode: Literal["fromFailure", "subset"],
+        selection: Sequence[str] = (),
+        include_upstream: bool = False,
+        include_downstream: bool = False,
+        run_key: str | None = None,
+        labels: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        if mode == "subset" and not selection:
+            raise ValueError("a subset rerun needs a selection")
+        if mode == "fromFailure" and (selection or include_upstream or include_downstream):
+            raise ValueError("a from-failure rerun takes no selection or closure flags")
+        body: dict[str, Any] = {"mode": mode}
+        if selection:
+            body["selection"] = list(selection)
+        if include_upstream:
+            body["includeUpstream"] = True
+        if include_downstream:
+            body["includeDownstream"] = True
+        if run_key:
+            body["runKey"] = run_key
+        if labels:
+            body["labels"] = dict(labels)
+        path = self._ws(f"/runs/{_quote(run_id)}/rerun")
+        return dict(self._json(self._request("POST", path, idempotent=bool(run_key), json=body)))
+
+    # -- logs ----------------------------------------------------------------------------
+
+    def upload_logs(
+        self, run_id: str, task_key: str, attempt: int, *, stdout: str = "", stderr: str = ""
+    ) -> dict[str, Any]:
+        body = {"taskKey": task_key, "attempt": attempt, "stdout": stdout, "stderr": stderr}
+        path = self._ws(f"/runs/{_quote(run_id)}/logs")
+        return dict(self._json(self._request("POST", path, idempotent=False, json=body)))
+
+    def get_logs(
+        self,
+        run_id: str,
+        *,
+        task_key: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> LogPage:
+        params = {"taskKey": task_key, "limit": limit, "cursor": cursor}
+        path = self._ws(f"/runs/{_quote(run_id)}/logs")
+        response = self._request("GET", path, idempotent=True, params=params)
+        return LogPage(response.text, response.headers.get(NEXT_CURSOR_HEADER) or None)
+
+    def iter_logs(
+        self, run_id: str, *, task_key: str | None = None, limit: int | None = None
+    ) -> Iterator[LogPage]:
+        """Every page, following ``x-arco-next-cursor`` until the server stops sending one."""
+        cursor: str | None = None
+        seen: set[str] = set()
+        while True:
+            page = self.get_logs(run_id, task_key=task_key, limit=limit, cursor=cursor)
+            yield page
+            if not page.next_cursor or page.next_cursor in seen:
+                return
+            seen.add(page.next_cursor)
+            cursor = page.next_cursor
+
+    # -- query and catalog ---------------------------------------------------------------
+
+    @overload
+    def query(self, sql: str, *, format: Literal["json"] = "json") -> list[dict[str, Any]]: ...
+
+    @overload
+    def query(self, sql: str, *, format: Literal["arrow"]) -> pa.Table: ...
+
+    def query(
+        self, sql: str, *, format: Literal["json", "arrow"] = "json"
+    ) -> list[dict[str, Any]] | pa.Table:
+        """Read-only SQL (exactly one SELECT/WITH). Retried: it has no side effects."""
+        response = self._request(
+            "POST", "/api/v1/query", idempotent=True, json={"sql": sql}, params={"format": format}
+        )
+        if format == "arrow":
+            with pa.ipc.open_stream(response.content) as reader:
+                return reader.read_all()
+        body = self._json(response)
+        if isinstance(body, dict) and "rows" in body:
+            return list(body["rows"])
+        return list(body)
+
+    def list_namespaces(self) -> list[dict[str, Any]]:
+        return self._paged("/api/v1/namespaces", "namespaces")
+
+    def list_tables(self, namespace: str) -> list[dict[str, Any]]:
+        return self._paged(f"/api/v1/namespaces/{_quote(namespace)}/tables", "tables")
+
+    def _paged(self, path: str, field: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        cursor: str | None = None
+        while True:
+            body = self._json(
+                self._request("GET", path, idempotent=True, params={"cursor": cursor})
+            )
+            items.extend(body.get(field, []))
+            cursor = body.get("next_cursor")
+            if not cursor:
+                return items
+
+
+# -- callbacks ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StartedResponse:
+    acknowledged: bool
+    server_time: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class HeartbeatResponse:
+    acknowledged: bool
+    should_cancel: bool
+    cancel_reason: str | None
+    server_time: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CompletedResponse:
+    acknowledged: bool
+    final_state: str | None
+    server_time: str | None
+
+
+class CallbackClient:
+    """Task callbacks for one task (one token). The ``httpx.AsyncClient`` is shared by
+    the worker and owned by it."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        base_url: str,
+        task_id: str,
+        token: str,
+        *,
+        traceparent: str | None = None,
+        tenant_id: str | None = None,
+        workspace_id: str | None = None,
+        timeout: float = 10.0,
+    ) -> None:
+        self._http = http
+        self._url = f"{base_url.rstrip('/')}/api/v1/tasks/{_quote(task_id)}"
+        self._traceparent = traceparent
+        self._timeout = timeout
+        self._headers = {"Authorization": f"Bearer {token}", "User-Agent": USER_AGENT}
+        if tenant_id:
+            self._headers["X-Tenant-Id"] = tenant_id
+        if workspace_id:
+            self._headers["X-Workspace-Id"] = workspace_id
+        if traceparent:
+            self._headers["traceparent"] = traceparent
+
+    async def _post(self, action: str, body: dict[str, Any]) -> dict[str, Any]:
+        request_id = new_ulid()
+        if self._traceparent:
+            body = {**body, "traceparent": self._traceparent}
+        try:
+            response = await self._http.post(
+                f"{self._url}/{action}",
+                json=body,
+                headers={**self._headers, "X-Request-Id": request_id},
+                timeout=self._timeout,
+            )
+        except httpx.TransportError as exc:
+            raise ArcoConnectionError(
+                f"callback {action} failed: {type(exc).__name__}: {exc}", request_id
+            ) from None
+        if response.status_code >= 400:
+            raise api_error_from_response(response, request_id)
+        parsed = _json_or_none(response)
+        return parsed if isinstance(parsed, dict) else {}
+
+    async def started(
+        self, *, attempt: int, attempt_id: str, worker_id: str, started_at: str
+    ) -> StartedResponse:
+        body = await self._post(
+            "started",
+            {
+                "attempt": attempt,
+                "attemptId": attempt_id,
+                "workerId": worker_id,
+                "startedAt": started_at,
+            },
+        )
+        return StartedResponse(bool(body.get("acknowledged", True)), body.get("serverTime"))
+
+    async def heartbeat(
+        self,
+        *,
+        attempt: int,
+        attempt_id: str,
+        worker_id: str,
+        heartbeat_at: str,
+        progress_pct: int | None = None,
+        message: str | None = None,
+    ) -> HeartbeatResponse:
+        payload: dict[str, Any] = {
+            "attempt": attempt,
+            "attemptId": attempt_id,
+            "workerId": worker_id,
+            "heartbeatAt": heartbeat_at,
+        }
+        if progress_pct is not None:
+            payload["progressPct"] = progress_pct
+        if message is not None:
+            payload["message"] = message
+        body = await self._post("heartbeat", payload)
+        return HeartbeatResponse(
+            bool(body.get("acknowledged", True)),
+            bool(body.get("shouldCancel", False)),
+            body.get("cancelReason"),
+            body.get("serverTime"),
+        )
+
+    async def completed(self, payload: dict[str, Any]) -> CompletedResponse:
+        body = await self._post("completed", payload)
+        return CompletedResponse(
+            bool(body.get("acknowledged", True)), body.get("finalState"), body.get("serverTime")
+        )
+
+
+async def upload_task_logs(
+    http: httpx.AsyncClient,
+    api_url: str,
+    auth: ApiAuth,
+    workspace_id: str,
+    *,
+    run_id: str,
+    task_key: str,
+    attempt: int,
+    stdout: str,
+    stderr: str,
+    timeout: float = 10.0,
+) -> dict[str, Any]:
+    """POST a task attempt's captured output to ``.../runs/{runId}/logs`` (not retried:
+    the server stores each attempt's log once and answers a repeat with 409)."""
+    request_id = new_ulid()
+    url = (
+        f"{api_url.rstrip('/')}/api/v1/workspaces/{_quote(workspace_id)}/runs/{_quote(run_id)}/logs"
+    )
+    try:
+        response = await http.post(
+            url,
+            json={"taskKey": task_key, "attempt": attempt, "stdout": stdout, "stderr": stderr},
+            headers={**auth.headers(), "X-Request-Id": request_id, "User-Agent": USER_AGENT},
+            timeout=timeout,
+        )
+    except httpx.TransportError as exc:
+        raise ArcoConnectionError(f"log upload failed: {exc}", request_id) from None
+    if response.status_code >= 400:
+        raise api_error_from_response(response, request_id)
+    parsed = _json_or_none(response)
+    return parsed if isinstance(parsed, dict) else {}
