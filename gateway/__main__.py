@@ -17,7 +17,7 @@ import uvloop
 
 from gateway.app import create_app
 from gateway.config import SERVICE_ENV, GatewayConfig
-from services.common.config import redacted
+from services.common.config import ConfigError, redacted
 from services.common.logging import configure_logging
 from services.common.process import ignore_late_signals, write_ready_file
 
@@ -49,6 +49,10 @@ async def _serve(config: GatewayConfig) -> int:
     configure_logging(config.log_level, config.log_format)
     structlog.contextvars.bind_contextvars(service="gateway")
     log.info("service_config", config=redacted(config))
+    if not config.jwt.configured and not config.dev_auth:
+        log.warning("no_user_auth_configured", effect="every user route answers 401")
+    if not config.identity_secret:
+        log.warning("no_identity_secret", effect="identity is not forwarded to the api")
     sock = _bind(config.listen_address)
     host, port = sock.getsockname()[:2]
     server = _Server(
@@ -80,11 +84,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m gateway",
         description="Arco gateway: the public /api/v1 HTTP/JSON surface over the api's gRPC.",
-        epilog="environment:\n" + "\n".join(f"  {name:<30} {text}" for name, text in SERVICE_ENV),
+        epilog="environment:\n" + "\n".join(f"  {name:<36} {text}" for name, text in SERVICE_ENV),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.parse_args(argv)
-    config = GatewayConfig.from_env(dict(os.environ))
+    try:
+        config = GatewayConfig.from_env(dict(os.environ))
+    except ConfigError as exc:
+        print(f"python -m gateway: {exc}", file=sys.stderr)
+        return 2
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         code = runner.run(_serve(config))
     ignore_late_signals()

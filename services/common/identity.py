@@ -179,8 +179,8 @@ def verify_identity(
     if now >= expires_at:
         raise IdentityError("expired", "identity has expired")
     return Identity(
-        tenant=claims.get("tenant"),  # type-checked by Identity itself
-        workspace=claims.get("workspace"),
+        tenant=claims.get("tenant", ""),  # type-checked by Identity itself
+        workspace=claims.get("workspace", ""),
         user=claims.get("user", ""),
         groups=tuple(groups),
         expires_at=expires_at,

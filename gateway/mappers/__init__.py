@@ -1,0 +1,1 @@
+"""Explicit proto <-> public JSON mappers, one module per route family."""

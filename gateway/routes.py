@@ -1,0 +1,352 @@
+"""The public /api/v1 route table, as data.
+
+Each ``RouteSpec`` names the HTTP method and path, the gRPC method it calls, the family
+(which decides JSON casing and the OpenAPI tag), how the caller authenticates, the
+query parameters, the success and documented error statuses, and the two mappers
+(request in, reply out). ``gateway.app`` serves exactly this table and
+``gateway.openapi`` documents exactly this table.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Sequence
+
+from arco.browser.v1 import browser_service_pb2 as browser_pb
+from arco.catalog.v1 import catalog_service_pb2 as catalog_pb
+from arco.orchestration.v1 import orchestration_service_pb2 as orch_pb
+from arco.orchestration.v1 import task_callback_service_pb2 as callback_pb
+from arco.query.v1 import query_service_pb2 as query_pb
+from google.protobuf.message import Message
+
+from gateway.mappers import browser, callbacks, catalog, orchestration, query
+from gateway.mappers.render import Casing, View
+from gateway.mappers.replies import (
+    QueryParam,
+    ReplyMapper,
+    RequestMapper,
+    created_or_ok,
+    default_request,
+    json_reply,
+    no_content,
+)
+
+API_PREFIX = "/api/v1"
+
+
+class Family(enum.Enum):
+    """Route family: JSON casing and the OpenAPI tag."""
+
+    CATALOG = ("catalog", Casing.SNAKE)
+    LINEAGE = ("lineage", Casing.SNAKE)
+    QUERY = ("query", Casing.SNAKE)
+    BROWSER = ("browser", Casing.SNAKE)
+    CALLBACKS = ("Worker Callbacks", Casing.CAMEL)
+    ORCHESTRATION = ("Orchestration", Casing.CAMEL)
+    MANIFESTS = ("Manifests", Casing.CAMEL)
+
+    @property
+    def tag(self) -> str:
+        return self.value[0]
+
+    @property
+    def casing(self) -> Casing:
+        return self.value[1]
+
+
+class Auth(enum.Enum):
+    USER = "bearerAuth"  # user JWT (or dev headers in dev posture)
+    TASK = "taskAuth"  # task token, forwarded untouched to the api
+
+
+class Content(enum.Enum):
+    JSON = "json"
+    NONE = "none"  # 204
+    BYTES = "bytes"  # query results
+    TEXT = "text"  # logs
+
+
+class RateClass(enum.Enum):
+    DEFAULT = "default"
+    URL_MINT = "url_mint"
+
+
+@dataclasses.dataclass(frozen=True)
+class RouteSpec:
+    operation_id: str
+    method: str
+    path: str
+    service: str
+    rpc: str
+    request_type: type[Message]
+    response_type: type[Message]
+    family: Family
+    summary: str
+    success: tuple[int, ...]
+    errors: tuple[int, ...]
+    reply: ReplyMapper
+    request: RequestMapper = default_request
+    auth: Auth = Auth.USER
+    body: bool = False
+    query: tuple[QueryParam, ...] = ()
+    content: Content = Content.JSON
+    view: View | None = None  # the JSON shape of the success body (None: not JSON)
+    rate_class: RateClass = RateClass.DEFAULT
+    # Request fields a client never sends in the body (path params, server-set).
+    server_fields: frozenset[str] = frozenset()
+    idempotency_key: bool = False
+
+    @property
+    def grpc_method(self) -> str:
+        return f"/{self.service}/{self.rpc}"
+
+    @property
+    def path_params(self) -> tuple[str, ...]:
+        return tuple(
+            part[1:-1]
+            for part in self.path.split("/")
+            if part.startswith("{") and part.endswith("}")
+        )
+
+    @property
+    def workspace_scoped(self) -> bool:
+        return "workspace_id" in self.path_params
+
+
+CATALOG_SVC = "arco.catalog.v1.CatalogService"
+QUERY_SVC = "arco.query.v1.QueryService"
+BROWSER_SVC = "arco.browser.v1.BrowserService"
+CALLBACK_SVC = "arco.orchestration.v1.TaskCallbackService"
+ORCH_SVC = "arco.orchestration.v1.OrchestrationService"
+
+LIMIT = QueryParam("limit", "limit", "integer", "page size (default 100, max 500)")
+CURSOR = QueryParam("cursor", "cursor", "string", "next_cursor of the previous page")
+
+# Error statuses every route of a kind may answer (besides its own).
+_USER_COMMON = (401, 429, 500, 501, 503)
+_BODY_COMMON = (400, 413)
+
+
+def _route(  # noqa: PLR0917 - one table row, read positionally
+    operation_id: str,
+    method: str,
+    path: str,
+    service: str,
+    rpc: str,
+    request_type: type[Message],
+    response_type: type[Message],
+    family: Family,
+    summary: str,
+    *,
+    success: Sequence[int] = (200,),
+    errors: Sequence[int] = (),
+    reply: ReplyMapper | None = None,
+    view: View | None = None,
+    **extra: object,
+) -> RouteSpec:
+    body = method in {"POST", "PUT", "PATCH"}
+    status_set = set(errors) | set(_USER_COMMON) | (set(_BODY_COMMON) if body else set())
+    if "workspace_id" in path:
+        status_set.add(404)
+    content = extra.get("content", Content.JSON)
+    if reply is None:
+        assert view is not None, operation_id
+        reply = json_reply(view, success[0])
+    spec = RouteSpec(
+        operation_id=operation_id,
+        method=method,
+        path=API_PREFIX + path,
+        service=service,
+        rpc=rpc,
+        request_type=request_type,
+        response_type=response_type,
+        family=family,
+        summary=summary,
+        success=tuple(success),
+        errors=tuple(sorted(status_set)),
+        reply=reply,
+        body=body,
+        view=view if content is Content.JSON else None,
+        **extra,  # type: ignore[arg-type]
+    )
+    path_fields = frozenset(spec.path_params)
+    return dataclasses.replace(spec, server_fields=spec.server_fields | path_fields)
+
+
+def _catalog_routes() -> list[RouteSpec]:
+    c, snake = Family.CATALOG, catalog
+    return [
+        _route("list_namespaces", "GET", "/namespaces", CATALOG_SVC, "ListNamespaces",
+               catalog_pb.ListNamespacesRequest, catalog_pb.ListNamespacesResponse, c,
+               "List namespaces", errors=(400,), view=snake.LIST,
+               query=(LIMIT, CURSOR)),
+        _route("create_namespace", "POST", "/namespaces", CATALOG_SVC, "CreateNamespace",
+               catalog_pb.CreateNamespaceRequest, catalog_pb.CreateNamespaceResponse, c,
+               "Create a namespace", success=(201,), errors=(409,), view=snake.NAMESPACE,
+               idempotency_key=True),
+        _route("get_namespace", "GET", "/namespaces/{name}", CATALOG_SVC, "GetNamespace",
+               catalog_pb.GetNamespaceRequest, catalog_pb.GetNamespaceResponse, c,
+               "Get a namespace", errors=(404,), view=snake.NAMESPACE),
+        _route("delete_namespace", "DELETE", "/namespaces/{name}", CATALOG_SVC,
+               "DeleteNamespace", catalog_pb.DeleteNamespaceRequest,
+               catalog_pb.DeleteNamespaceResponse, c, "Delete an empty namespace",
+               success=(204,), errors=(400, 404), reply=no_content, content=Content.NONE),
+        _route("list_tables", "GET", "/namespaces/{namespace}/tables", CATALOG_SVC, "ListTables",
+               catalog_pb.ListTablesRequest, catalog_pb.ListTablesResponse, c,
+               "List a namespace's tables", errors=(400, 404), view=snake.LIST,
+               query=(LIMIT, CURSOR)),
+        _route("register_table", "POST", "/namespaces/{namespace}/tables", CATALOG_SVC,
+               "RegisterTable", catalog_pb.RegisterTableRequest,
+               catalog_pb.RegisterTableResponse, c, "Register a table", success=(201,),
+               errors=(404, 409), view=snake.TABLE, idempotency_key=True),
+        _route("get_table", "GET", "/namespaces/{namespace}/tables/{name}", CATALOG_SVC,
+               "GetTable", catalog_pb.GetTableRequest, catalog_pb.GetTableResponse, c,
+               "Get a table with its columns", errors=(404,), view=snake.TABLE),
+        _route("update_table", "PUT", "/namespaces/{namespace}/tables/{name}", CATALOG_SVC,
+               "UpdateTable", catalog_pb.UpdateTableRequest, catalog_pb.UpdateTableResponse, c,
+               "Update a table's description", errors=(404, 409), view=snake.TABLE),
+        _route("drop_table", "DELETE", "/namespaces/{namespace}/tables/{name}", CATALOG_SVC,
+               "DropTable", catalog_pb.DropTableRequest, catalog_pb.DropTableResponse, c,
+               "Drop a table", success=(204,), errors=(404,), reply=no_content,
+               content=Content.NONE),
+        _route("list_catalogs", "GET", "/catalogs", CATALOG_SVC, "ListCatalogs",
+               catalog_pb.ListCatalogsRequest, catalog_pb.ListCatalogsResponse, c,
+               "List catalogs", errors=(400,), view=snake.LIST,
+               query=(LIMIT, CURSOR)),
+        _route("create_catalog", "POST", "/catalogs", CATALOG_SVC, "CreateCatalog",
+               catalog_pb.CreateCatalogRequest, catalog_pb.CreateCatalogResponse, c,
+               "Create a catalog", success=(201,), errors=(404, 409), view=snake.CATALOG,
+               idempotency_key=True),
+        _route("get_catalog", "GET", "/catalogs/{name}", CATALOG_SVC, "GetCatalog",
+               catalog_pb.GetCatalogRequest, catalog_pb.GetCatalogResponse, c,
+               "Get a catalog", errors=(404,), view=snake.CATALOG),
+        _route("list_schemas", "GET", "/catalogs/{catalog}/schemas", CATALOG_SVC, "ListSchemas",
+               catalog_pb.ListSchemasRequest, catalog_pb.ListSchemasResponse, c,
+               "List a catalog's schemas", errors=(400, 404), view=snake.LIST,
+               query=(LIMIT, CURSOR)),
+        _route("create_schema", "POST", "/catalogs/{catalog}/schemas", CATALOG_SVC,
+               "CreateSchema", catalog_pb.CreateSchemaRequest, catalog_pb.CreateSchemaResponse,
+               c, "Create a schema", success=(201,), errors=(404, 409), view=snake.SCHEMA,
+               idempotency_key=True),
+        _route("list_tables_in_schema", "GET", "/catalogs/{catalog}/schemas/{schema}/tables",
+               CATALOG_SVC, "ListSchemaTables", catalog_pb.ListSchemaTablesRequest,
+               catalog_pb.ListSchemaTablesResponse, c, "List a schema's tables",
+               errors=(400, 404), view=snake.LIST, query=(LIMIT, CURSOR)),
+        _route("register_table_in_schema", "POST",
+               "/catalogs/{catalog}/schemas/{schema}/tables", CATALOG_SVC,
+               "RegisterSchemaTable", catalog_pb.RegisterSchemaTableRequest,
+               catalog_pb.RegisterSchemaTableResponse, c, "Register a table in a schema",
+               success=(201,), errors=(404, 409), view=snake.TABLE, idempotency_key=True),
+        _route("get_table_in_schema", "GET",
+               "/catalogs/{catalog}/schemas/{schema}/tables/{name}", CATALOG_SVC,
+               "GetSchemaTable", catalog_pb.GetSchemaTableRequest,
+               catalog_pb.GetSchemaTableResponse, c, "Get a table of a schema", errors=(404,),
+               view=snake.TABLE),
+        _route("add_edges", "POST", "/lineage/edges", CATALOG_SVC, "AddLineageEdges",
+               catalog_pb.AddLineageEdgesRequest, catalog_pb.AddLineageEdgesResponse,
+               Family.LINEAGE, "Record lineage edges", success=(201,),
+               view=snake.EDGES_ADDED),
+        _route("get_lineage", "GET", "/lineage/{table_id}", CATALOG_SVC, "GetLineage",
+               catalog_pb.GetLineageRequest, catalog_pb.GetLineageResponse, Family.LINEAGE,
+               "Upstream and downstream edges of a table", view=snake.LINEAGE),
+    ]  # fmt: skip
+
+
+def _read_routes() -> list[RouteSpec]:
+    q = Family.QUERY
+    fmt = QueryParam("format", "format", "enum", "json or arrow (default: Accept, then arrow)",
+                     {"json": "json", "arrow": "arrow"})  # fmt: skip
+    return [
+        _route("query", "POST", "/query", QUERY_SVC, "Query", query_pb.QueryRequest,
+               query_pb.QueryResponse, q, "Read-only SQL over catalog and system tables",
+               errors=(404,), request=query.request, reply=query.reply, query=(fmt,),
+               content=Content.BYTES, server_fields=frozenset({"format"})),
+        _route("query_data", "POST", "/query-data", QUERY_SVC, "QueryData",
+               query_pb.QueryDataRequest, query_pb.QueryDataResponse, q,
+               "Read-only SQL over registered user tables", errors=(404,),
+               request=query.request, reply=query.reply, query=(fmt,), content=Content.BYTES,
+               server_fields=frozenset({"format"})),
+        _route("mint_urls", "POST", "/browser/urls", BROWSER_SVC, "MintUrls",
+               browser_pb.MintUrlsRequest, browser_pb.MintUrlsResponse, Family.BROWSER,
+               "Mint signed read URLs for listed files", errors=(403, 404),
+               view=browser.MINT_URLS, rate_class=RateClass.URL_MINT),
+        _route("list_browsable_files", "GET", "/browser/files", BROWSER_SVC,
+               "ListBrowsableFiles", browser_pb.ListBrowsableFilesRequest,
+               browser_pb.ListBrowsableFilesResponse, Family.BROWSER,
+               "List the files that may be minted", errors=(400, 404), view=browser.FILES,
+               query=(QueryParam("domain", "domain", "string", "one domain only"),)),
+    ]  # fmt: skip
+
+
+def _callback_routes() -> list[RouteSpec]:
+    cb = Family.CALLBACKS
+    return [
+        _route("task_started", "POST", "/tasks/{task_id}/started", CALLBACK_SVC, "TaskStarted",
+               callback_pb.TaskStartedRequest, callback_pb.TaskStartedResponse, cb,
+               "The worker starts an attempt", errors=(404, 409), view=callbacks.STARTED, auth=Auth.TASK),
+        _route("task_heartbeat", "POST", "/tasks/{task_id}/heartbeat", CALLBACK_SVC,
+               "TaskHeartbeat", callback_pb.TaskHeartbeatRequest,
+               callback_pb.TaskHeartbeatResponse, cb, "The attempt is alive",
+               errors=(404, 409, 410), view=callbacks.HEARTBEAT, auth=Auth.TASK),
+        _route("task_completed", "POST", "/tasks/{task_id}/completed", CALLBACK_SVC,
+               "TaskCompleted", callback_pb.TaskCompletedRequest,
+               callback_pb.TaskCompletedResponse, cb, "The attempt ended",
+               errors=(404, 409), view=callbacks.COMPLETED, auth=Auth.TASK),
+    ]  # fmt: skip
+
+
+def _orchestration_routes() -> list[RouteSpec]:
+    o, m, orch = Family.ORCHESTRATION, Family.MANIFESTS, orchestration
+    ws = "/workspaces/{workspace_id}"
+    return [
+        _route("deploy_manifest", "POST", f"{ws}/manifests", ORCH_SVC, "DeployManifest",
+               orch_pb.DeployManifestRequest, orch_pb.DeployManifestResponse, m,
+               "Deploy an asset-graph manifest", success=(201, 200), errors=(409,),
+               view=orch.DEPLOYED, reply=created_or_ok(orch.DEPLOYED), idempotency_key=True),
+        _route("list_manifests", "GET", f"{ws}/manifests", ORCH_SVC, "ListManifests",
+               orch_pb.ListManifestsRequest, orch_pb.ListManifestsResponse, m,
+               "List deployed manifests, newest first", view=orch.MANIFEST_LIST),
+        _route("get_manifest", "GET", f"{ws}/manifests/{{manifest_id}}", ORCH_SVC,
+               "GetManifest", orch_pb.GetManifestRequest, orch_pb.GetManifestResponse, m,
+               "Get one deployed manifest", view=orch.MANIFEST),
+        _route("trigger_run", "POST", f"{ws}/runs", ORCH_SVC, "TriggerRun",
+               orch_pb.TriggerRunRequest, orch_pb.TriggerRunResponse, o,
+               "Trigger a run", success=(201, 200), errors=(409,), view=orch.TRIGGERED,
+               reply=created_or_ok(orch.TRIGGERED), idempotency_key=True),
+        _route("list_runs", "GET", f"{ws}/runs", ORCH_SVC, "ListRuns",
+               orch_pb.ListRunsRequest, orch_pb.ListRunsResponse, o, "List runs, newest first",
+               errors=(400,), view=orch.RUN_LIST,
+               query=(orch.LIMIT, orch.CURSOR, orch.RUN_STATE)),
+        _route("get_run", "GET", f"{ws}/runs/{{run_id}}", ORCH_SVC, "GetRun",
+               orch_pb.GetRunRequest, orch_pb.GetRunResponse, o, "Get a run with its tasks",
+               view=orch.RUN),
+        _route("cancel_run", "POST", f"{ws}/runs/{{run_id}}/cancel", ORCH_SVC, "CancelRun",
+               orch_pb.CancelRunRequest, orch_pb.CancelRunResponse, o,
+               "Request cancellation of a run", errors=(409,), view=orch.CANCELLED,
+               idempotency_key=True),
+        _route("rerun_run", "POST", f"{ws}/runs/{{run_id}}/rerun", ORCH_SVC, "RerunRun",
+               orch_pb.RerunRunRequest, orch_pb.RerunRunResponse, o,
+               "Rerun a finished run", success=(201, 200), errors=(409,), view=orch.RERUN,
+               request=orch.rerun_request, reply=created_or_ok(orch.RERUN),
+               idempotency_key=True),
+        _route("upload_run_logs", "POST", f"{ws}/runs/{{run_id}}/logs", ORCH_SVC,
+               "UploadTaskLogs", orch_pb.UploadTaskLogsRequest, orch_pb.UploadTaskLogsResponse,
+               o, "Upload one attempt's stdout/stderr", errors=(409,),
+               view=orch.LOGS_UPLOADED),
+        _route("get_run_logs", "GET", f"{ws}/runs/{{run_id}}/logs", ORCH_SVC, "GetRunLogs",
+               orch_pb.GetRunLogsRequest, orch_pb.GetRunLogsResponse, o,
+               "Read a run's logs, one page at a time", errors=(400,),
+               query=(orch.TASK_KEY, orch.LIMIT, orch.CURSOR), reply=orch.logs_reply,
+               content=Content.TEXT),
+    ]  # fmt: skip
+
+
+def route_table() -> tuple[RouteSpec, ...]:
+    """Every public /api/v1 route the gateway serves."""
+    return (
+        *_catalog_routes(),
+        *_read_routes(),
+        *_callback_routes(),
+        *_orchestration_routes(),
+    )
