@@ -1,0 +1,718 @@
+"""The ``arco`` command line.
+
+Settings come from, in order of precedence: command-line flags, the environment
+(``ARCO_API_URL``, ``ARCO_TOKEN``, ``ARCO_TENANT_ID``, ``ARCO_WORKSPACE_ID``), and the
+project's ``arco.toml`` (found in the current directory or a parent). Expected failures
+(server errors, invalid assets, bad arguments) print a message — with the server's
+request id when there is one — and exit non-zero, never with a traceback.
+"""
+
+# Typer commands take their options as parameters; the framework calls them by keyword.
+# ruff: noqa: PLR0917
+
+from __future__ import annotations
+
+import csv
+import functools
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import tomllib
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from arco_core.errors import ArcoError
+from arco_core.partition import PartitionKey, ScalarValue, parse_partition_key
+from arco_sdk.assets import AssetKey, PartitionDimension
+from arco_sdk.client import ArcoClient
+from arco_sdk.errors import ArcoApiError, AssetDefinitionError, DiscoveryError, GraphError
+from arco_sdk.manifest import (
+    AssetGraph,
+    build_manifest,
+    discover,
+    git_info,
+    manifest_fingerprint,
+    manifest_json,
+)
+from arco_sdk.worker.__main__ import main as worker_main
+
+__all__ = ["CliConfig", "app", "load_config", "main"]
+
+CONFIG_FILE = "arco.toml"
+TERMINAL_RUN_STATES = frozenset({"SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT"})
+DEFAULT_API_URL = "http://127.0.0.1:8080"
+F = TypeVar("F", bound=Callable[..., Any])
+
+app = typer.Typer(
+    name="arco",
+    help="Define, deploy, run and watch Arco asset pipelines.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@dataclass
+class CliConfig:
+    api_url: str = DEFAULT_API_URL
+    token: str | None = None
+    tenant_id: str | None = None
+    workspace_id: str = "default"
+    assets: list[str] = field(default_factory=list)
+    project_dir: Path = field(default_factory=Path.cwd)
+    output_dir: str = ".arco/outputs"
+    config_file: Path | None = None
+
+
+def _find_config(start: Path) -> Path | None:
+    for directory in (start, *start.parents):
+        candidate = directory / CONFIG_FILE
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_config(
+    flags: Mapping[str, Any],
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    config_path: Path | None = None,
+) -> CliConfig:
+    """flags > env > arco.toml > defaults."""
+    environ = os.environ if env is None else env
+    here = cwd or Path.cwd()
+    path = config_path or _find_config(here)
+    file_values: dict[str, Any] = {}
+    project_dir = here
+    if path is not None:
+        try:
+            data = tomllib.loads(path.read_text())
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise typer.BadParameter(f"cannot read {path}: {exc}") from None
+        project_dir = path.parent.resolve()
+        api = data.get("api", {})
+        project = data.get("project", {})
+        worker = data.get("worker", {})
+        file_values = {
+            "api_url": api.get("url"),
+            "token": api.get("token"),
+            "tenant_id": api.get("tenant_id"),
+            "workspace_id": api.get("workspace_id"),
+            "assets": project.get("assets"),
+            "output_dir": worker.get("output_dir"),
+        }
+    env_values = {
+        "api_url": environ.get("ARCO_API_URL"),
+        "token": environ.get("ARCO_TOKEN"),
+        "tenant_id": environ.get("ARCO_TENANT_ID"),
+        "workspace_id": environ.get("ARCO_WORKSPACE_ID"),
+    }
+    config = CliConfig(project_dir=project_dir, config_file=path)
+    sources = (("flags", flags), ("env", env_values), ("file", file_values))
+    for name in ("api_url", "token", "tenant_id", "workspace_id", "assets", "output_dir"):
+        for label, source in sources:
+            value = source.get(name)
+            if value in (None, "", [], ()):
+                continue
+            if name == "assets":
+                value = [value] if isinstance(value, str) else list(value)
+                if label == "file":
+                    # Targets in arco.toml are relative to the project, not the cwd.
+                    value = [_project_relative(project_dir, target) for target in value]
+            elif name == "output_dir" and label == "file":
+                value = str(project_dir / value)
+            setattr(config, name, value)
+            break
+    return config
+
+
+def _project_relative(project_dir: Path, target: str) -> str:
+    candidate = project_dir / target
+    return str(candidate) if candidate.exists() else target
+
+
+# -- plumbing ----------------------------------------------------------------------------------
+
+
+def _console() -> Console:
+    return Console(highlight=False, soft_wrap=True)
+
+
+def _err_console() -> Console:
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    _err_console().print(Text(f"error: {message}", style="red"))
+    return typer.Exit(code)
+
+
+def _handles_errors(fn: F) -> F:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except ArcoApiError as exc:
+            rid = f" (request id {exc.request_id})" if exc.request_id else ""
+            status = f"{exc.status} " if exc.status else ""
+            raise _fail(f"{status}{exc.code}: {exc.message}{rid}") from None
+        except (DiscoveryError, GraphError, AssetDefinitionError) as exc:
+            raise _fail(str(exc)) from None
+        except ArcoError as exc:
+            raise _fail(exc.message) from None
+        except (ValueError, OSError) as exc:
+            raise _fail(str(exc)) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _config(ctx: typer.Context) -> CliConfig:
+    obj = ctx.ensure_object(dict)
+    if "config" not in obj:
+        obj["config"] = load_config(obj.get("flags", {}), config_path=obj.get("config_path"))
+    config: CliConfig = obj["config"]
+    return config
+
+
+def _client(ctx: typer.Context) -> ArcoClient:
+    config = _config(ctx)
+    obj = ctx.ensure_object(dict)
+    client: ArcoClient = obj.get("client_factory", ArcoClient)(
+        config.api_url,
+        token=config.token,
+        tenant_id=config.tenant_id,
+        workspace_id=config.workspace_id,
+    )
+    ctx.call_on_close(client.close)
+    return client
+
+
+def _graph(config: CliConfig, targets: Sequence[str] | None = None) -> tuple[AssetGraph, Any]:
+    chosen = list(targets or config.assets)
+    if not chosen:
+        raise ValueError(
+            f"no asset modules: pass --assets or set [project] assets in {CONFIG_FILE}"
+        )
+    definitions, schedules = discover(chosen)
+    return AssetGraph(definitions), schedules
+
+
+def _kv_pairs(values: Sequence[str], what: str) -> dict[str, str]:
+    pairs: dict[str, str] = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"{what} must look like key=value, got {item!r}")
+        pairs[key.strip()] = value
+    return pairs
+
+
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _typed_partition(
+    pairs: Mapping[str, str], dims: Mapping[str, PartitionDimension]
+) -> PartitionKey:
+    values: dict[str, ScalarValue] = {}
+    for name, text in pairs.items():
+        dim = dims.get(name)
+        if dim is not None:
+            values[name] = dim.coerce(text)
+        elif _DATE_RE.fullmatch(text):
+            values[name] = ScalarValue("date", date.fromisoformat(text))
+        else:
+            values[name] = ScalarValue("string", text)
+    return PartitionKey.of(values)
+
+
+def _dimensions_for(config: CliConfig, selection: Sequence[str]) -> dict[str, PartitionDimension]:
+    """The selected assets' partition dimensions, when the project can be loaded."""
+    if not config.assets:
+        return {}
+    try:
+        graph, _ = _graph(config)
+    except (DiscoveryError, GraphError, ValueError):
+        return {}
+    dims: dict[str, PartitionDimension] = {}
+    for key in selection:
+        definition = graph.get(key)
+        if definition is not None:
+            dims.update({dim.name: dim for dim in definition.partitions})
+    return dims
+
+
+def _normalize_selection(assets: Sequence[str]) -> list[str]:
+    return [str(AssetKey.parse(a.strip())) for a in assets]
+
+
+# -- commands ----------------------------------------------------------------------------------
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    api_url: Annotated[str | None, typer.Option("--api-url", help="gateway root URL")] = None,
+    token: Annotated[str | None, typer.Option("--token", help="bearer token")] = None,
+    tenant: Annotated[str | None, typer.Option("--tenant", help="tenant id (dev headers)")] = None,
+    workspace: Annotated[str | None, typer.Option("--workspace", "-w", help="workspace id")] = None,
+    config_path: Annotated[
+        Path | None, typer.Option("--config", help=f"path to {CONFIG_FILE}")
+    ] = None,
+) -> None:
+    obj = ctx.ensure_object(dict)
+    obj["flags"] = {
+        "api_url": api_url,
+        "token": token,
+        "tenant_id": tenant,
+        "workspace_id": workspace,
+    }
+    obj["config_path"] = config_path
+
+
+_EXAMPLE_ASSET = '''"""Example assets: edit or replace them, then `arco validate` and `arco deploy`."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from arco_sdk import AssetContext, AssetInput, RowCountCheck, asset
+
+
+@asset(namespace="raw", owners=["you@example.com"])
+def numbers(ctx: AssetContext) -> pa.Table:
+    """The numbers 1 to 100."""
+    ctx.log.info("generating numbers")
+    return pa.table({{"n": list(range(1, 101))}})
+
+
+@asset(namespace="{package}", checks=[RowCountCheck(min_rows=1)])
+def squares(ctx: AssetContext, numbers: AssetInput) -> pa.Table:
+    """Each number with its square."""
+    table = numbers.read()
+    return table.append_column("square", pa.array([n * n for n in table["n"].to_pylist()]))
+'''
+
+_CONFIG_TEMPLATE = """# arco project configuration. Flags and ARCO_* environment variables override it.
+[project]
+name = "{name}"
+assets = ["{package}"]
+
+[api]
+url = "{api_url}"
+tenant_id = "local"
+workspace_id = "default"
+# token = "..."   # or ARCO_TOKEN
+
+[worker]
+output_dir = ".arco/outputs"
+"""
+
+
+@app.command()
+@_handles_errors
+def init(
+    name: Annotated[str, typer.Argument(help="project directory to create")],
+    api_url: Annotated[str, typer.Option(help="API URL written to arco.toml")] = DEFAULT_API_URL,
+) -> None:
+    """Scaffold a project: arco.toml and a package with example assets."""
+    root = Path(name)
+    if root.exists() and any(root.iterdir()):
+        raise ValueError(f"{root} already exists and is not empty")
+    package = re.sub(r"[^a-z0-9_]", "_", root.name.lower()).lstrip("_0123456789") or "project"
+    (root / package).mkdir(parents=True, exist_ok=True)
+    (root / package / "__init__.py").write_text(f'"""Assets of the {root.name} project."""\n')
+    (root / package / "example.py").write_text(_EXAMPLE_ASSET.format(package=package))
+    (root / CONFIG_FILE).write_text(
+        _CONFIG_TEMPLATE.format(name=root.name, package=package, api_url=api_url)
+    )
+    (root / ".gitignore").write_text(".arco/\n__pycache__/\n")
+    console = _console()
+    console.print(f"created {root}/ with {CONFIG_FILE} and {package}/example.py")
+    console.print(f"next: cd {root} && arco validate && arco deploy --dry-run")
+
+
+@app.command()
+@_handles_errors
+def validate(
+    ctx: typer.Context,
+    assets: Annotated[
+        list[str] | None, typer.Option("--assets", "-a", help="modules, packages or paths")
+    ] = None,
+) -> None:
+    """Discover the assets and check the graph (keys, dependencies, cycles, partitions)."""
+    graph, schedules = _graph(_config(ctx), assets)
+    table = Table(title=f"{len(graph)} assets", show_lines=False)
+    for column in ("asset", "depends on", "partitions", "checks"):
+        table.add_column(column)
+    for key in graph.asset_keys():
+        definition = graph.assets[key]
+        table.add_row(
+            str(key),
+            ", ".join(str(d.upstream) for d in graph.upstream(key)) or "-",
+            ", ".join(dim.name for dim in definition.partitions) or "-",
+            ", ".join(check.name for check in definition.checks) or "-",
+        )
+    console = _console()
+    console.print(table)
+    if schedules:
+        console.print(f"{len(schedules)} schedules")
+    console.print("ok: the asset graph is valid")
+
+
+@app.command()
+@_handles_errors
+def deploy(
+    ctx: typer.Context,
+    assets: Annotated[list[str] | None, typer.Option("--assets", "-a")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="build, print, do not send")] = False,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="write JSON here")] = None,
+    code_version: Annotated[str | None, typer.Option(help="codeVersionId override")] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="print the server answer as JSON")
+    ] = False,
+) -> None:
+    """Build the deploy manifest and send it (Idempotency-Key = manifest fingerprint)."""
+    config = _config(ctx)
+    graph, schedules = _graph(config, assets)
+    manifest = build_manifest(
+        graph,
+        schedules=schedules,
+        code_version_id=code_version,
+        git=git_info(config.project_dir),
+        base_dir=config.project_dir,
+    )
+    fingerprint = manifest_fingerprint(manifest)
+    if output is not None:
+        output.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    console = _console()
+    if dry_run:
+        if output is None:
+            console.print_json(manifest_json(manifest))
+        console.print(f"{len(graph)} assets, fingerprint {fingerprint} (dry run, not deployed)")
+        return
+    answer = _client(ctx).deploy_manifest(manifest, idempotency_key=fingerprint)
+    if as_json:
+        console.print_json(json.dumps(answer))
+        return
+    console.print(
+        f"deployed manifest {answer.get('manifestId')} "
+        f"({answer.get('assetCount', len(graph))} assets, fingerprint "
+        f"{answer.get('fingerprint', fingerprint)})"
+    )
+
+
+def _run_table(run: Mapping[str, Any]) -> Group:
+    counts = run.get("taskCounts") or {}
+    summary = ", ".join(f"{k} {v}" for k, v in counts.items() if v and k != "total")
+    extra = ""
+    if run.get("parentRunId"):
+        extra = f"  rerun of {run['parentRunId']} ({run.get('rerunKind', '')})"
+    header = Text(f"run {run.get('runId')}  {run.get('state')}  {summary}{extra}")
+    table = Table(show_edge=False)
+    for column in ("task", "state", "attempt", "started", "completed", "error"):
+        table.add_column(column)
+    for task in run.get("tasks") or []:
+        table.add_row(
+            str(task.get("taskKey")),
+            str(task.get("state")),
+            str(task.get("attempt", "")),
+            str(task.get("startedAt") or "-"),
+            str(task.get("completedAt") or "-"),
+            str(task.get("errorMessage") or ""),
+        )
+    return Group(header, table)
+
+
+def _watch(
+    client: ArcoClient, run_id: str, timeout: float, interval: float, live: bool
+) -> Mapping[str, Any]:
+    deadline = time.monotonic() + timeout
+    run = client.get_run(run_id)
+    console = _console()
+
+    def poll() -> Iterator[Mapping[str, Any]]:
+        nonlocal run
+        while run.get("state") not in TERMINAL_RUN_STATES:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"run {run_id} not finished after {timeout:.0f}s")
+            time.sleep(interval)
+            run = client.get_run(run_id)
+            yield run
+
+    if live and console.is_terminal:
+        with Live(_run_table(run), console=console, refresh_per_second=4) as display:
+            for update in poll():
+                display.update(_run_table(update))
+    else:
+        last_states: dict[str, str] = {}
+        for update in (run, *poll()):
+            for task in update.get("tasks") or []:
+                key, state = str(task.get("taskKey")), str(task.get("state"))
+                if last_states.get(key) != state:
+                    last_states[key] = state
+                    console.print(f"{key}: {state}")
+        console.print(_run_table(run))
+    return run
+
+
+def _finish(run: Mapping[str, Any]) -> None:
+    state = run.get("state")
+    if state != "SUCCEEDED":
+        failed = [t for t in run.get("tasks") or [] if t.get("state") == "FAILED"]
+        details = "; ".join(
+            f"{t.get('taskKey')}: {t.get('errorMessage') or 'failed'}" for t in failed
+        )
+        raise _fail(
+            f"run {run.get('runId')} finished {state}" + (f" ({details})" if details else "")
+        )
+    _console().print(f"run {run.get('runId')} SUCCEEDED")
+
+
+@app.command()
+@_handles_errors
+def run(
+    ctx: typer.Context,
+    assets: Annotated[list[str], typer.Argument(help="assets to run (namespace.name)")],
+    include_upstream: Annotated[bool, typer.Option("--include-upstream", "-u")] = False,
+    include_downstream: Annotated[bool, typer.Option("--include-downstream", "-d")] = False,
+    partition: Annotated[
+        list[str] | None, typer.Option("--partition", "-p", help="dimension=value")
+    ] = None,
+    partition_key: Annotated[
+        str | None, typer.Option("--partition-key", help="canonical partition key")
+    ] = None,
+    run_key: Annotated[str | None, typer.Option("--run-key", help="idempotency key")] = None,
+    label: Annotated[list[str] | None, typer.Option("--label", "-l", help="key=value")] = None,
+    wait: Annotated[bool, typer.Option("--wait/--no-wait", help="follow until done")] = False,
+    timeout: Annotated[float, typer.Option(help="--wait gives up after this many seconds")] = 3600,
+    poll_interval: Annotated[float, typer.Option(help="seconds between polls")] = 1.0,
+) -> None:
+    """Trigger a run of the selected assets."""
+    config = _config(ctx)
+    selection = _normalize_selection(assets)
+    if partition and partition_key:
+        raise ValueError("give --partition or --partition-key, not both")
+    key: str | None = None
+    if partition_key is not None:
+        key = parse_partition_key(partition_key).canonical()
+    elif partition:
+        key = _typed_partition(
+            _kv_pairs(partition, "--partition"), _dimensions_for(config, selection)
+        ).canonical()
+    client = _client(ctx)
+    answer = client.trigger_run(
+        selection,
+        partition_key=key,
+        include_upstream=include_upstream,
+        include_downstream=include_downstream,
+        run_key=run_key,
+        labels=_kv_pairs(label or [], "--label"),
+    )
+    run_id = str(answer.get("runId"))
+    created = "" if answer.get("created", True) else " (existing run for this run key)"
+    _console().print(f"run {run_id} {answer.get('state')}{created}")
+    if wait:
+        _finish(_watch(client, run_id, timeout, poll_interval, live=True))
+
+
+@app.command()
+@_handles_errors
+def status(
+    ctx: typer.Context,
+    run_id: Annotated[str | None, typer.Argument(help="a run id; omit to list runs")] = None,
+    watch: Annotated[bool, typer.Option("--watch", help="refresh until the run ends")] = False,
+    limit: Annotated[int, typer.Option("--limit", "-n")] = 10,
+    timeout: Annotated[float, typer.Option(help="--watch gives up after this long")] = 3600,
+    poll_interval: Annotated[float, typer.Option(help="seconds between polls")] = 1.0,
+) -> None:
+    """Show one run (its tasks) or list recent runs."""
+    client = _client(ctx)
+    console = _console()
+    if run_id is None:
+        body = client.list_runs(limit=limit)
+        table = Table(title="runs")
+        for column in ("run", "state", "created", "completed", "tasks", "failed"):
+            table.add_column(column)
+        for item in body.get("runs", []):
+            table.add_row(
+                str(item.get("runId")),
+                str(item.get("state")),
+                str(item.get("createdAt") or "-"),
+                str(item.get("completedAt") or "-"),
+                str(item.get("taskCount", "")),
+                str(item.get("tasksFailed", "")),
+            )
+        console.print(table)
+        return
+    if watch:
+        current = _watch(client, run_id, timeout, poll_interval, live=True)
+        if current.get("state") != "SUCCEEDED":
+            raise typer.Exit(1)
+        return
+    console.print(_run_table(client.get_run(run_id)))
+
+
+@app.command()
+@_handles_errors
+def logs(
+    ctx: typer.Context,
+    run_id: Annotated[str, typer.Argument()],
+    task: Annotated[str | None, typer.Option("--task", "-t", help="only this task key")] = None,
+    page_size: Annotated[int | None, typer.Option(help="log objects per request")] = None,
+) -> None:
+    """Print a run's logs (every page)."""
+    for page in _client(ctx).iter_logs(run_id, task_key=task, limit=page_size):
+        sys.stdout.write(page.text)
+    sys.stdout.flush()
+
+
+@app.command()
+@_handles_errors
+def cancel(
+    ctx: typer.Context,
+    run_id: Annotated[str, typer.Argument()],
+    reason: Annotated[str | None, typer.Option(help="recorded with the cancellation")] = None,
+) -> None:
+    """Cancel a run."""
+    answer = _client(ctx).cancel_run(run_id, reason=reason)
+    _console().print(f"run {answer.get('runId', run_id)} {answer.get('state')}")
+
+
+@app.command()
+@_handles_errors
+def rerun(
+    ctx: typer.Context,
+    run_id: Annotated[str, typer.Argument(help="the parent run")],
+    from_failure: Annotated[bool, typer.Option("--from-failure", help="rerun what failed")] = False,
+    subset: Annotated[
+        list[str] | None, typer.Option("--subset", "-s", help="assets to rerun")
+    ] = None,
+    include_upstream: Annotated[bool, typer.Option("--include-upstream", "-u")] = False,
+    include_downstream: Annotated[bool, typer.Option("--include-downstream", "-d")] = False,
+    run_key: Annotated[str | None, typer.Option("--run-key")] = None,
+    wait: Annotated[bool, typer.Option("--wait/--no-wait")] = False,
+    timeout: Annotated[float, typer.Option()] = 3600,
+    poll_interval: Annotated[float, typer.Option()] = 1.0,
+) -> None:
+    """Rerun a run from its failure, or a subset of its assets."""
+    if from_failure == bool(subset):
+        raise ValueError("choose exactly one of --from-failure or --subset ASSET")
+    if from_failure and (include_upstream or include_downstream):
+        raise ValueError("--from-failure takes no --include-* flags")
+    client = _client(ctx)
+    answer = client.rerun(
+        run_id,
+        mode="fromFailure" if from_failure else "subset",
+        selection=_normalize_selection(subset or []),
+        include_upstream=include_upstream,
+        include_downstream=include_downstream,
+        run_key=run_key,
+    )
+    new_id = str(answer.get("runId"))
+    _console().print(
+        f"run {new_id} {answer.get('state')} (rerun of {answer.get('parentRunId', run_id)}, "
+        f"{answer.get('rerunKind', '')})"
+    )
+    if wait:
+        _finish(_watch(client, new_id, timeout, poll_interval, live=True))
+
+
+@app.command()
+@_handles_errors
+def query(
+    ctx: typer.Context,
+    sql: Annotated[str, typer.Argument(help="one SELECT or WITH statement")],
+    output: Annotated[str, typer.Option("--format", "-f", help="table, json or csv")] = "table",
+) -> None:
+    """Run read-only SQL and print the rows."""
+    if output not in ("table", "json", "csv"):
+        raise ValueError("--format must be table, json or csv")
+    rows = _client(ctx).query(sql, format="json")
+    console = _console()
+    if output == "json":
+        sys.stdout.write(json.dumps(rows, indent=2, default=str) + "\n")
+        return
+    columns: list[str] = []
+    for row in rows:
+        columns.extend(c for c in row if c not in columns)
+    if output == "csv":
+        writer = csv.DictWriter(sys.stdout, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+        return
+    table = Table(title=f"{len(rows)} rows")
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
+    console.print(table)
+
+
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)
+def worker(
+    ctx: typer.Context,
+    assets: Annotated[list[str] | None, typer.Option("--assets", "-a")] = None,
+) -> None:
+    """Start a worker for the project's assets (other options: arco worker --help-worker).
+
+    Extra options are passed to ``python -m arco_sdk.worker`` (e.g. --http-address,
+    --grpc-address, --dispatch-secret, --concurrency, --output-dir, --ready-file).
+    """
+    config = _config(ctx)
+    extra = list(ctx.args)
+    if "--help-worker" in extra:
+        raise typer.Exit(worker_main(["--help"]))
+    argv = [*(assets or config.assets)]
+    given = set(extra)
+
+    def add(flag: str, value: str | None) -> None:
+        if value and flag not in given:
+            argv.extend([flag, value])
+
+    add("--api-url", config.api_url)
+    add("--tenant-id", config.tenant_id)
+    add("--workspace-id", config.workspace_id)
+    add("--api-token", config.token)
+    if "ARCO_WORKER_OUTPUT_DIR" not in os.environ:
+        add("--output-dir", config.output_dir)
+    raise typer.Exit(worker_main([*argv, *extra]))
+
+
+@app.command()
+def up(
+    home: Annotated[str, typer.Option(help="mesh data, logs and ready files")] = ".arco",
+    storage_url: Annotated[str | None, typer.Option(help="object store URL")] = None,
+) -> None:
+    """Start the local mesh (python -m services.mesh up) until Ctrl-C."""
+    command = [sys.executable, "-m", "services.mesh", "up", "--home", home]
+    if storage_url:
+        command.extend(["--storage-url", storage_url])
+    try:
+        process = subprocess.Popen(command)
+    except OSError as exc:
+        raise _fail(f"cannot start the mesh: {exc}") from None
+    try:
+        code = process.wait()
+    except KeyboardInterrupt:
+        # The launcher got the same Ctrl-C and stops the services in order.
+        code = process.wait()
+    raise typer.Exit(code)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console-script entry point."""
+    app(args=list(argv) if argv is not None else None, prog_name="arco")
