@@ -1,7 +1,8 @@
 """In-process per-key rate limiting (GCRA), with a bounded LRU of keys.
 
 GCRA keeps one number per key, the theoretical arrival time (TAT). A request at ``now``
-is allowed when ``TAT - burst * interval <= now``; it then moves TAT one interval on.
+is allowed when ``TAT - (burst - 1) * interval <= now``; it then moves TAT one interval on,
+so ``burst`` requests pass back to back and then one per interval.
 State is per process: replicas do not share it (as in the reference).
 """
 
@@ -40,7 +41,7 @@ class RateLimiter:
     def check(self, key: str) -> Decision:
         now = self._clock()
         tat = max(self._tat.get(key, now), now)
-        allow_at = tat - self._burst * self._interval
+        allow_at = tat - (self._burst - 1) * self._interval
         if allow_at > now:
             self._touch(key, tat)
             return Decision(False, self.per_minute, 0, max(1, math.ceil(allow_at - now)))
