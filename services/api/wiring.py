@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from arco.browser.v1 import browser_service_pb2_grpc as browser_grpc
 from arco.catalog.v1 import catalog_service_pb2_grpc as catalog_grpc
 from arco.orchestration.v1 import orchestration_service_pb2_grpc as orch_grpc
@@ -9,7 +11,16 @@ from arco.orchestration.v1 import task_callback_service_pb2_grpc as callback_grp
 from arco.query.v1 import query_service_pb2_grpc as query_grpc
 from prometheus_client import CollectorRegistry
 
+from arco_core.clock import SystemClock
+from arco_core.ledger import LedgerWriter
+from arco_core.locks import LeaseLock
+from arco_core.paths import Scope
+from arco_core.projections import CatalogAdapter, OrchestrationAdapter
+from arco_core.published import ProjectionReader
+from arco_core.storage import Role, ScopedStorage, open_object_store
+from services.api.auth import CallerAuth
 from services.api.config import ApiConfig
+from services.api.deps import ApiDeps, EventCommitter
 from services.api.servicers import (
     BrowserServicer,
     CatalogServicer,
@@ -17,37 +28,69 @@ from services.api.servicers import (
     QueryServicer,
     TaskCallbackServicer,
 )
+from services.common.compactor_client import CompactorClient
 from services.common.runner import ServiceParts
 from services.common.server import Registration
 
 
-async def build(config: ApiConfig, registry: CollectorRegistry) -> ServiceParts:
+def build_deps(config: ApiConfig, env: Mapping[str, str]) -> ApiDeps:
+    scope = Scope(config.common.tenant_id, config.common.workspace_id)
+    store = open_object_store(config.common.storage_url, env)
+    storage = ScopedStorage(store, scope, Role.API)
+    reader_storage = ScopedStorage(store, scope, Role.READER)
+    clock = SystemClock()
+    return ApiDeps(
+        config=config,
+        scope=scope,
+        clock=clock,
+        storage=storage,
+        reader_storage=reader_storage,
+        auth=CallerAuth(scope, config.identity_secret, clock, dev=config.dev),
+        orchestration=EventCommitter(
+            LedgerWriter(storage, "orchestration", clock),
+            CompactorClient(config.orch_compactor_address),
+            ProjectionReader(reader_storage, OrchestrationAdapter(), scope),
+        ),
+        catalog=EventCommitter(
+            LedgerWriter(storage, "catalog", clock),
+            CompactorClient(config.catalog_compactor_address),
+            ProjectionReader(reader_storage, CatalogAdapter(), scope),
+        ),
+        catalog_lock=LeaseLock(storage, "catalog", clock),
+    )
+
+
+async def build(
+    config: ApiConfig, registry: CollectorRegistry, env: Mapping[str, str]
+) -> ServiceParts:
+    deps = build_deps(config, env)
     return ServiceParts(
         registrations=[
             Registration(
                 orch_grpc.add_OrchestrationServiceServicer_to_server,
-                OrchestrationServicer(),
+                OrchestrationServicer(deps),
                 "arco.orchestration.v1.OrchestrationService",
             ),
             Registration(
                 callback_grpc.add_TaskCallbackServiceServicer_to_server,
-                TaskCallbackServicer(),
+                TaskCallbackServicer(deps),
                 "arco.orchestration.v1.TaskCallbackService",
             ),
             Registration(
                 catalog_grpc.add_CatalogServiceServicer_to_server,
-                CatalogServicer(),
+                CatalogServicer(deps),
                 "arco.catalog.v1.CatalogService",
             ),
             Registration(
                 query_grpc.add_QueryServiceServicer_to_server,
-                QueryServicer(),
+                QueryServicer(deps),
                 "arco.query.v1.QueryService",
             ),
             Registration(
                 browser_grpc.add_BrowserServiceServicer_to_server,
-                BrowserServicer(),
+                BrowserServicer(deps),
                 "arco.browser.v1.BrowserService",
             ),
-        ]
+        ],
+        close=deps.close,
     )
