@@ -9,17 +9,18 @@ with optional fields omitted when null.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import secrets
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeAlias
 
 from arco_core.canonical_json import canonical_bytes
-from arco_core.clock import rfc3339_ms
+from arco_core.clock import FakeClock, rfc3339_ms
 from arco_core.errors import InvalidArgument
-from arco_core.ids import is_ulid, new_ulid, ulid_timestamp_ms
+from arco_core.ids import UlidGenerator, is_ulid, new_ulid, ulid_timestamp_ms
 from arco_core.ledger import EventEnvelope
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "TableUpdated",
     "UnknownCatalogEvent",
     "domain_for",
+    "event_ids_after",
     "event_type_for",
     "idempotency_key_for",
     "lineage_edge_id",
@@ -66,6 +68,27 @@ def new_uuid7(now_ms: int | None = None) -> str:
     value = (ms << 80) | (0x7 << 76) | (secrets.randbits(12) << 64)
     value |= (0b10 << 62) | secrets.randbits(62)
     return str(uuid.UUID(int=value))
+
+
+def event_ids_after(
+    watermark: str | None, count: int, *, new_id: Callable[[], str] = new_ulid
+) -> list[str]:
+    """``count`` strictly increasing ULIDs that all sort after ``watermark``.
+
+    The fold skips any event at or below the published watermark, so a writer whose clock
+    lags the one that set the watermark must not use its own fresh ids: it gets ids in
+    the millisecond just after the watermark instead. ``new_id`` must be monotonic.
+    """
+    if count < 0:
+        raise InvalidArgument("count must not be negative")
+    ids = [new_id() for _ in range(count)]
+    if any(not is_ulid(i) for i in ids) or any(a >= b for a, b in itertools.pairwise(ids)):
+        raise InvalidArgument("new_id must yield strictly increasing ULIDs", reason="invalid_id")
+    if watermark is None or not ids or ids[0] > watermark:
+        return ids
+    # A generator pinned to the next millisecond: its ids increment from a random start.
+    after = UlidGenerator(FakeClock(ulid_timestamp_ms(watermark) + 1))
+    return [after.new() for _ in range(count)]
 
 
 def _length_prefixed(value: str) -> bytes:

@@ -164,3 +164,35 @@ def test_make_event_envelope() -> None:
     )
     with pytest.raises(InvalidArgument):
         ev.make_event(payload, tenant_id="a", workspace_id="b", event_id="not-a-ulid")
+
+
+def test_event_ids_after_uses_fresh_ids_when_they_already_sort_after() -> None:
+    from arco_core.ids import UlidGenerator
+
+    gen = UlidGenerator()
+    watermark = gen.new()
+    ids = ev.event_ids_after(watermark, 3, new_id=gen.new)
+    assert ids == sorted(ids) and len(set(ids)) == 3 and ids[0] > watermark
+    assert ev.event_ids_after(None, 2, new_id=gen.new) < [gen.new()]
+    assert ev.event_ids_after(watermark, 0) == []
+
+
+def test_event_ids_after_jumps_past_a_watermark_from_a_faster_clock() -> None:
+    from arco_core.clock import FakeClock
+    from arco_core.ids import UlidGenerator, ulid_timestamp_ms
+
+    ahead = UlidGenerator(FakeClock(2_000_000_000_000)).new()
+    behind = UlidGenerator(FakeClock(1_000_000_000_000))
+    ids = ev.event_ids_after(ahead, 4, new_id=behind.new)
+    assert all(i > ahead for i in ids)
+    assert ids == sorted(ids) and len(set(ids)) == 4
+    assert {ulid_timestamp_ms(i) for i in ids} == {ulid_timestamp_ms(ahead) + 1}
+
+
+def test_event_ids_after_refuses_non_monotonic_factories() -> None:
+    with pytest.raises(InvalidArgument):
+        ev.event_ids_after(None, 2, new_id=lambda: "01ARZ3NDEKTSV4RRFFQ69G5FAV")
+    with pytest.raises(InvalidArgument):
+        ev.event_ids_after(None, 1, new_id=lambda: "not-a-ulid")
+    with pytest.raises(InvalidArgument):
+        ev.event_ids_after(None, -1)
