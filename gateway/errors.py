@@ -131,8 +131,6 @@ class ApiError(Exception):
     # Callback routes: the `error` field of the callback body.
     callback_error: str = ""
     callback_fields: Mapping[str, Any] = dataclasses.field(default_factory=dict)
-    # Body exactly as the reference renders it (rate limits): no requestId/details added.
-    reason: str = ""
 
     def __post_init__(self) -> None:
         super().__init__(self.message)
