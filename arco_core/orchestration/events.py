@@ -932,6 +932,59 @@ class UnknownEvent:
     data: Mapping[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class ManifestDeployed:
+    """A code deployment (asset graph) was accepted. The whole stored manifest travels in
+    the event, so the published ``code_manifests`` table is the only place readers look."""
+
+    TYPE: ClassVar[str] = "manifest_deployed"
+    EVENT_TYPE: ClassVar[str] = "ManifestDeployed"
+
+    manifest_id: str
+    code_version_id: str
+    fingerprint: str
+    asset_count: int
+    deployed_by: str
+    manifest_json: str  # canonical JSON of the stored manifest
+    git_branch: str | None = None
+    git_commit: str | None = None
+
+    @property
+    def run_id(self) -> None:
+        return None
+
+    def idempotency_key(self) -> str:
+        return f"manifest:{self.manifest_id}"
+
+    def to_data(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "type": self.TYPE,
+            "manifest_id": self.manifest_id,
+            "code_version_id": self.code_version_id,
+            "fingerprint": self.fingerprint,
+            "asset_count": self.asset_count,
+            "deployed_by": self.deployed_by,
+            "manifest_json": self.manifest_json,
+        }
+        _put(out, "git_branch", self.git_branch)
+        _put(out, "git_commit", self.git_commit)
+        return out
+
+    @classmethod
+    def from_data(cls, d: Mapping[str, Any]) -> ManifestDeployed:
+        t = cls.EVENT_TYPE
+        return cls(
+            manifest_id=_req_nonempty(d, "manifest_id", t),
+            code_version_id=_req_str(d, "code_version_id", t),
+            fingerprint=_req_nonempty(d, "fingerprint", t),
+            asset_count=_req_int(d, "asset_count", t),
+            deployed_by=_req_str(d, "deployed_by", t),
+            manifest_json=_req_nonempty(d, "manifest_json", t),
+            git_branch=_opt_str(d, "git_branch", t),
+            git_commit=_opt_str(d, "git_commit", t),
+        )
+
+
 KnownPayload: TypeAlias = (
     RunTriggered
     | PlanCreated
@@ -946,6 +999,7 @@ KnownPayload: TypeAlias = (
     | TimerRequested
     | TimerEnqueued
     | TimerFired
+    | ManifestDeployed
 )
 EventPayload: TypeAlias = KnownPayload | UnknownEvent
 
@@ -966,6 +1020,7 @@ _PARSERS: Mapping[str, Callable[[Mapping[str, Any]], KnownPayload]] = MappingPro
             TimerRequested,
             TimerEnqueued,
             TimerFired,
+            ManifestDeployed,
         )
     }
 )

@@ -33,6 +33,7 @@ from arco_core.orchestration.events import (
     DispatchEnqueued,
     DispatchRequested,
     KnownPayload,
+    ManifestDeployed,
     PlanCreated,
     RunCancelRequested,
     RunTriggered,
@@ -53,6 +54,7 @@ from arco_core.orchestration.state import (
     DEFAULT_WORKER_QUEUE,
     TERMINAL_RUN_STATES,
     TERMINAL_TASK_STATES,
+    CodeManifestRow,
     DepResolution,
     DepRow,
     IdempotencyKeyRow,
@@ -70,6 +72,7 @@ from arco_core.orchestration.state import (
 )
 
 __all__ = [
+    "CODE_MANIFESTS",
     "DEP_SATISFACTION",
     "DISPATCH_OUTBOX",
     "IDEMPOTENCY_KEYS",
@@ -93,7 +96,16 @@ DEP_SATISFACTION: Final = "dep_satisfaction"
 DISPATCH_OUTBOX: Final = "dispatch_outbox"
 IDEMPOTENCY_KEYS: Final = "idempotency_keys"
 TIMERS: Final = "timers"
-TABLE_NAMES: Final = (RUNS, TASKS, DEP_SATISFACTION, DISPATCH_OUTBOX, IDEMPOTENCY_KEYS, TIMERS)
+CODE_MANIFESTS: Final = "code_manifests"
+TABLE_NAMES: Final = (
+    RUNS,
+    TASKS,
+    DEP_SATISFACTION,
+    DISPATCH_OUTBOX,
+    IDEMPOTENCY_KEYS,
+    TIMERS,
+    CODE_MANIFESTS,
+)
 
 _INT64_MAX: Final = 2**63 - 1
 _RETRY_BASE_MS: Final = 30_000
@@ -107,7 +119,7 @@ _TIMER_ID_TYPES: Final = {
 }
 
 PK = tuple[str, ...]
-R = TypeVar("R", RunRow, TaskRow, DepRow, OutboxRow, IdempotencyKeyRow, TimerRow)
+R = TypeVar("R", RunRow, TaskRow, DepRow, OutboxRow, IdempotencyKeyRow, TimerRow, CodeManifestRow)
 
 
 class EventOutcome:
@@ -270,6 +282,7 @@ class FoldState:
         )
         self._idem: _Table[IdempotencyKeyRow] = _Table(IDEMPOTENCY_KEYS)
         self._timers: _Table[TimerRow] = _Table(TIMERS)
+        self._code_manifests: _Table[CodeManifestRow] = _Table(CODE_MANIFESTS)
         self._journal: _Journal | None = None
         self._last_journal: _Journal | None = None
         self._fold_seq = 0
@@ -323,7 +336,15 @@ class FoldState:
     # --- copy-on-write primitives ---------------------------------------------------------------
 
     def _tables(self) -> tuple[_Table[Any], ...]:
-        return (self._runs, self._tasks, self._deps, self._outbox, self._idem, self._timers)
+        return (
+            self._runs,
+            self._tasks,
+            self._deps,
+            self._outbox,
+            self._idem,
+            self._timers,
+            self._code_manifests,
+        )
 
     def _table(self, name: str) -> _Table[Any]:
         for table in self._tables():
@@ -524,7 +545,31 @@ class FoldState:
             return self._fold_timer_requested(p, ev)
         if isinstance(p, TimerEnqueued):
             return self._fold_timer_enqueued(p, ev)
+        if isinstance(p, ManifestDeployed):
+            return self._fold_manifest_deployed(p, ev)
         return self._fold_timer_fired(p, ev)
+
+    # --- code deployments --------------------------------------------------------------------
+
+    def _fold_manifest_deployed(self, p: ManifestDeployed, ev: _Ev) -> bool:
+        if (p.manifest_id,) in self._code_manifests.rows:
+            return False
+        self._insert(
+            self._code_manifests,
+            CodeManifestRow(
+                manifest_id=p.manifest_id,
+                code_version_id=p.code_version_id,
+                fingerprint=p.fingerprint,
+                asset_count=p.asset_count,
+                deployed_at=ev.ts,
+                deployed_by=p.deployed_by,
+                git_branch=p.git_branch,
+                git_commit=p.git_commit,
+                manifest_json=p.manifest_json,
+                row_version=ev.event_id,
+            ),
+        )
+        return True
 
     # --- runs ----------------------------------------------------------------------------------
 
@@ -1144,6 +1189,17 @@ class FoldState:
             for pk in self._by_state.get(TaskState.READY.value, ())
             if pk not in self._outbox_by_task
         ]
+
+    def code_manifests(self) -> list[CodeManifestRow]:
+        """Deployed manifests, newest first (manifest ids are ULIDs)."""
+        return sorted(self._code_manifests.rows.values(), key=lambda r: r.manifest_id, reverse=True)
+
+    def get_code_manifest(self, manifest_id: str) -> CodeManifestRow | None:
+        return self._code_manifests.rows.get((manifest_id,))
+
+    def latest_code_manifest(self) -> CodeManifestRow | None:
+        rows = self._code_manifests.rows
+        return rows[max(rows)] if rows else None
 
     def get_timer(self, timer_id: str) -> TimerRow | None:
         return self._timers.rows.get((timer_id,))

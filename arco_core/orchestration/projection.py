@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 
 from arco_core.errors import InvalidArgument
 from arco_core.orchestration.fold import (
+    CODE_MANIFESTS,
     DEP_SATISFACTION,
     DISPATCH_OUTBOX,
     IDEMPOTENCY_KEYS,
@@ -32,6 +33,7 @@ from arco_core.orchestration.fold import (
 )
 from arco_core.orchestration.state import (
     DEFAULT_WORKER_QUEUE,
+    CodeManifestRow,
     DepRow,
     IdempotencyKeyRow,
     OutboxRow,
@@ -162,6 +164,20 @@ SCHEMAS: Final[Mapping[str, pa.Schema]] = {
             ("row_version", _S, False),
         ]
     ),
+    CODE_MANIFESTS: _schema(
+        [
+            ("manifest_id", _S, False),
+            ("code_version_id", _S, False),
+            ("fingerprint", _S, False),
+            ("asset_count", _U32, False),
+            ("deployed_at", _I64, False),
+            ("deployed_by", _S, False),
+            ("git_branch", _S, True),
+            ("git_commit", _S, True),
+            ("manifest_json", _S, False),
+            ("row_version", _S, False),
+        ]
+    ),
     TIMERS: _schema(
         [
             ("timer_id", _S, False),
@@ -185,6 +201,7 @@ ROW_TYPES: Final[Mapping[str, type[Any]]] = {
     DISPATCH_OUTBOX: OutboxRow,
     IDEMPOTENCY_KEYS: IdempotencyKeyRow,
     TIMERS: TimerRow,
+    CODE_MANIFESTS: CodeManifestRow,
 }
 
 PRIMARY_KEYS: Final[Mapping[str, tuple[str, ...]]] = {
@@ -194,6 +211,7 @@ PRIMARY_KEYS: Final[Mapping[str, tuple[str, ...]]] = {
     DISPATCH_OUTBOX: ("dispatch_id",),
     IDEMPOTENCY_KEYS: ("tenant_id", "workspace_id", "idempotency_key"),
     TIMERS: ("timer_id",),
+    CODE_MANIFESTS: ("manifest_id",),
 }
 
 # Values substituted for nulls (or absent columns) in nullable extension columns whose row

@@ -259,4 +259,26 @@ class TimerRow:
         return (self.timer_id,)
 
 
-Row: TypeAlias = RunRow | TaskRow | DepRow | OutboxRow | IdempotencyKeyRow | TimerRow
+@dataclass(slots=True)
+class CodeManifestRow:
+    """A deployed code manifest (asset graph); ``manifest_json`` is the stored document."""
+
+    manifest_id: str
+    code_version_id: str
+    fingerprint: str
+    asset_count: int
+    deployed_at: int
+    deployed_by: str
+    git_branch: str | None
+    git_commit: str | None
+    manifest_json: str
+    row_version: str
+
+    @property
+    def pk(self) -> tuple[str]:
+        return (self.manifest_id,)
+
+
+Row: TypeAlias = (
+    RunRow | TaskRow | DepRow | OutboxRow | IdempotencyKeyRow | TimerRow | CodeManifestRow
+)

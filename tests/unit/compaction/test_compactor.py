@@ -185,9 +185,19 @@ async def test_published_tables_match_the_golden_schemas(backend: Backend) -> No
     storage = backend.storage(Role.READER, scope=SCOPE)
     golden_dir = SHARED_DIR / "contracts" / "golden_schemas" / "orchestration"
     types = {"Utf8": pa.string(), "UInt32": pa.uint32(), "Int64": pa.int64(), "Boolean": pa.bool_()}
+    goldens = {path.name.removesuffix(".schema.json") for path in golden_dir.glob("*.schema.json")}
+    assert {
+        "runs",
+        "tasks",
+        "dep_satisfaction",
+        "dispatch_outbox",
+        "idempotency_keys",
+        "timers",
+    } <= (set(manifest.base.tables) & goldens)
     for name, artifact in manifest.base.tables.items():
         golden_path = golden_dir / f"{name}.schema.json"
-        assert golden_path.exists(), name
+        if name == "code_manifests":  # ours alone: the reference has no such table
+            continue
         schema = parquet_to_table(await storage.get(artifact.path)).schema
         for field in json.loads(golden_path.read_text())["fields"]:
             actual = schema.field(field["name"])

@@ -48,7 +48,11 @@ GOLDEN_TYPES = {
 }
 
 
-@pytest.mark.parametrize("table_name", TABLE_NAMES)
+# Tables of this implementation with no reference counterpart (hence no golden file).
+OWN_TABLES = {"code_manifests"}
+
+
+@pytest.mark.parametrize("table_name", [t for t in TABLE_NAMES if t not in OWN_TABLES])
 def test_schema_is_a_superset_of_the_golden_file(table_name: str) -> None:
     golden_path = GOLDEN_DIR / f"{table_name}.schema.json"
     if not golden_path.exists():
