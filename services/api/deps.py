@@ -11,6 +11,7 @@ from arco_core.locks import LeaseLock
 from arco_core.paths import Scope
 from arco_core.published import ProjectionReader, Snapshot
 from arco_core.storage import ScopedStorage
+from arco_core.tokens import TaskTokenVerifier
 from services.api.auth import CallerAuth
 from services.api.config import ApiConfig
 from services.common.compactor_client import CompactorClient
@@ -58,6 +59,8 @@ class ApiDeps:
     orchestration: EventCommitter
     catalog: EventCommitter
     catalog_lock: LeaseLock
+    # Verifies the bearer task tokens of worker callbacks.
+    task_tokens: TaskTokenVerifier
 
     async def close(self) -> None:
         await self.orchestration.compactor.close()

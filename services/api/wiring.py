@@ -18,6 +18,7 @@ from arco_core.paths import Scope
 from arco_core.projections import CatalogAdapter, OrchestrationAdapter
 from arco_core.published import ProjectionReader
 from arco_core.storage import Role, ScopedStorage, open_object_store
+from arco_core.tokens import TaskTokenVerifier
 from services.api.auth import CallerAuth
 from services.api.config import ApiConfig
 from services.api.deps import ApiDeps, EventCommitter
@@ -57,6 +58,12 @@ def build_deps(config: ApiConfig, env: Mapping[str, str]) -> ApiDeps:
             ProjectionReader(reader_storage, CatalogAdapter(), scope),
         ),
         catalog_lock=LeaseLock(storage, "catalog", clock),
+        task_tokens=TaskTokenVerifier(
+            config.task_token_secret,
+            config.task_token_issuer,
+            config.task_token_audience,
+            clock,
+        ),
     )
 
 

@@ -1,0 +1,324 @@
+"""Worker callbacks for real: the api and the orchestration compactor as processes.
+
+A run is seeded through the ledger (API-role storage) and folded by the compactor's gRPC;
+a worker's calls then go to the api's TaskCallbackService over real gRPC with tokens
+minted by TaskTokenSigner, and the published projection is read back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+import pytest
+from arco.compactor.v1 import compactor_service_pb2 as compactor_pb
+from arco.compactor.v1 import compactor_service_pb2_grpc as compactor_grpc
+from arco.orchestration.v1 import task_callback_service_pb2 as pb
+from arco.orchestration.v1 import task_callback_service_pb2_grpc as pb_grpc
+
+from arco_core.clock import FakeClock, SystemClock
+from arco_core.ids import callback_task_id
+from arco_core.ledger import EventEnvelope, LedgerWriter
+from arco_core.paths import Scope
+from arco_core.projections import OrchestrationAdapter
+from arco_core.published import ProjectionReader
+from arco_core.storage import Role, ScopedStorage, open_object_store
+from arco_core.tokens import TaskTokenSigner
+from services.common.status import error_info
+from tests.support.processes import ServiceProcess, start_service
+from tests.unit.orchestration.orch_support import TENANT, WORKSPACE, Events, att
+
+SECRET = "service-test-task-token-secret-0123456789"
+ISSUER = "arco"
+AUDIENCE = "arco-worker-callbacks"
+RUN = "run-callbacks"
+ENV = {"ARCO_TENANT_ID": TENANT, "ARCO_WORKSPACE_ID": WORKSPACE}
+
+
+@dataclass
+class Mesh:
+    tmp_path: Path
+    compactor: ServiceProcess
+    api: ServiceProcess
+    ev: Events
+
+    def storage(self, role: Role) -> ScopedStorage:
+        store = open_object_store((self.tmp_path / "data").as_uri(), {})
+        return ScopedStorage(store, Scope(TENANT, WORKSPACE), role)
+
+    async def seed(self, events: list[EventEnvelope]) -> None:
+        """Append events as the api would and have the compactor fold exactly those."""
+        writer = LedgerWriter(self.storage(Role.API), "orchestration", SystemClock())
+        paths = await writer.append_all(events)
+        async with grpc.aio.insecure_channel(self.compactor.grpc_address) as channel:
+            stub = compactor_grpc.CompactorServiceStub(channel)
+            answer = await stub.CompactEvents(compactor_pb.CompactEventsRequest(event_paths=paths))
+            assert answer.events_applied == len(events)
+
+    async def projection(self) -> object:
+        reader = ProjectionReader(
+            self.storage(Role.READER), OrchestrationAdapter(), Scope(TENANT, WORKSPACE)
+        )
+        return (await reader.refresh()).state
+
+
+@pytest.fixture
+def mesh(tmp_path: Path) -> Iterator[Mesh]:
+    compactor = start_service(
+        "services.compactor",
+        tmp_path,
+        {**ENV, "ARCO_COMPACTOR_DOMAIN": "orchestration"},
+        name="compactor",
+    )
+    api: ServiceProcess | None = None
+    try:
+        compactor.wait_ready(15)
+        api = start_service(
+            "services.api",
+            tmp_path,
+            {
+                **ENV,
+                "ARCO_ORCH_COMPACTOR_ADDRESS": compactor.grpc_address,
+                "ARCO_TASK_TOKEN_SECRET": SECRET,
+                "ARCO_TASK_TOKEN_ISSUER": ISSUER,
+                "ARCO_TASK_TOKEN_AUDIENCE": AUDIENCE,
+            },
+            name="api",
+        )
+        api.wait_ready(15)
+        # Seed events carry current ULIDs: the ledger refuses ids from the future only.
+        yield Mesh(tmp_path, compactor, api, Events(start_ms=SystemClock().now_ms() - 60_000))
+    finally:
+        if api is not None:
+            assert api.terminate() == 0, api.log()
+        assert compactor.terminate() == 0, compactor.log()
+
+
+@pytest.fixture
+async def stub(mesh: Mesh) -> AsyncIterator[pb_grpc.TaskCallbackServiceStub]:
+    async with grpc.aio.insecure_channel(mesh.api.grpc_address) as channel:
+        yield pb_grpc.TaskCallbackServiceStub(channel)
+
+
+def token(
+    key: str,
+    attempt: int = 1,
+    *,
+    secret: str = SECRET,
+    clock: SystemClock | FakeClock | None = None,
+    ttl: int = 3600,
+    task_id: str | None = None,
+) -> list[tuple[str, str]]:
+    signer = TaskTokenSigner(secret, ISSUER, AUDIENCE, ttl, clock or SystemClock())
+    jwt, _ = signer.mint(
+        TENANT,
+        WORKSPACE,
+        task_id or callback_task_id(RUN, key),
+        RUN,
+        attempt,
+        att(RUN, key, attempt),
+    )
+    return [("authorization", f"Bearer {jwt}")]
+
+
+def body(key: str, attempt: int = 1, **kw: object) -> dict[str, object]:
+    return {
+        "task_id": callback_task_id(RUN, key),
+        "attempt": attempt,
+        "attempt_id": att(RUN, key, attempt),
+        "worker_id": "worker-1",
+        **kw,
+    }
+
+
+async def refused(call: object, code: grpc.StatusCode, reason: str) -> dict[str, str]:
+    """Await a call that must fail; return the ErrorInfo metadata."""
+    with pytest.raises(grpc.aio.AioRpcError) as exc:
+        await call  # type: ignore[misc]
+    assert exc.value.code() == code, exc.value
+    info = error_info(exc.value)
+    assert info is not None and info.reason == reason, (info, exc.value.details())
+    metadata = dict(info.metadata)
+    metadata["message"] = exc.value.details() or ""
+    return metadata
+
+
+async def test_worker_lifecycle_over_real_grpc(
+    mesh: Mesh, stub: pb_grpc.TaskCallbackServiceStub
+) -> None:
+    ev = mesh.ev
+    await mesh.seed(
+        [
+            ev.trigger(RUN, code_version="cv-1"),
+            ev.plan(RUN, {"a": [], "b": ["a"]}),
+            ev.dispatch(RUN, "a"),
+        ]
+    )
+    a = token("a")
+
+    started = await stub.TaskStarted(pb.TaskStartedRequest(**body("a")), metadata=a)
+    assert started.acknowledged
+    assert abs(started.server_time.ToMilliseconds() - SystemClock().now_ms()) < 60_000
+
+    beat = await stub.TaskHeartbeat(
+        pb.TaskHeartbeatRequest(**body("a"), progress_pct=50), metadata=a
+    )
+    assert beat.acknowledged and not beat.should_cancel and not beat.HasField("cancel_reason")
+
+    # The api answered after the fold: the published state shows the attempt running.
+    state = await mesh.projection()
+    task = state.get_task(RUN, "a")  # type: ignore[attr-defined]
+    assert task.state == "RUNNING"
+    assert task.last_heartbeat_at == beat.server_time.ToMilliseconds()
+
+    # A current token with a stale body attempt: 409 attempt_mismatch.
+    meta = await refused(
+        stub.TaskHeartbeat(pb.TaskHeartbeatRequest(**body("a", 2)), metadata=a),
+        grpc.StatusCode.ABORTED,
+        "attempt_mismatch",
+    )
+    assert (meta["expected_attempt"], meta["received_attempt"]) == ("1", "2")
+    # A stale attempt id in the body: 409 attempt_id_mismatch with the full body fields.
+    meta = await refused(
+        stub.TaskHeartbeat(
+            pb.TaskHeartbeatRequest(**{**body("a"), "attempt_id": "att-old"}), metadata=a
+        ),
+        grpc.StatusCode.ABORTED,
+        "attempt_id_mismatch",
+    )
+    assert meta["state"] == "RUNNING" and meta["received_attempt_id"] == "att-old"
+
+    # Bad tokens: UNAUTHENTICATED invalid_token, the cause in the message.
+    cases = [
+        (token("b"), "task_id_mismatch"),
+        (token("a", 2), "attempt_mismatch"),
+        (
+            token("a", clock=FakeClock(SystemClock().now_ms() - 7_200_000), ttl=60),
+            "token expired",
+        ),
+        (token("a", secret="forged-secret-forged-secret-forged-secret"), "Signature verification failed"),
+        ([("authorization", "Basic abc")], "missing bearer token"),
+        ([], "missing bearer token"),
+    ]  # fmt: skip
+    for metadata, message in cases:
+        meta = await refused(
+            stub.TaskHeartbeat(pb.TaskHeartbeatRequest(**body("a")), metadata=metadata),
+            grpc.StatusCode.UNAUTHENTICATED,
+            "invalid_token",
+        )
+        assert meta["message"] == message
+
+    # Request validation: 400.
+    meta = await refused(
+        stub.TaskHeartbeat(pb.TaskHeartbeatRequest(**body("a"), progress_pct=101), metadata=a),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "invalid_argument",
+    )
+    assert meta["message"] == "Invalid progressPct: must be between 0 and 100"
+
+    completed = await stub.TaskCompleted(
+        pb.TaskCompletedRequest(
+            **body("a"), outcome="SUCCEEDED", output={"row_count": 3, "materialization_id": "m1"}
+        ),
+        metadata=a,
+    )
+    assert completed.acknowledged and completed.final_state == "SUCCEEDED"
+
+    # After completion: started is 409 task_already_terminal, heartbeat is task_expired.
+    meta = await refused(
+        stub.TaskStarted(pb.TaskStartedRequest(**body("a")), metadata=a),
+        grpc.StatusCode.ABORTED,
+        "task_already_terminal",
+    )
+    assert meta["state"] == "SUCCEEDED"
+    assert meta["message"] == "Task is already in terminal state: SUCCEEDED"
+    meta = await refused(
+        stub.TaskHeartbeat(pb.TaskHeartbeatRequest(**body("a")), metadata=a),
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "task_expired",
+    )
+    assert meta["state"] == "SUCCEEDED"
+
+    # Unknown task: 404.
+    missing = callback_task_id(RUN, "zzz")
+    await refused(
+        stub.TaskStarted(
+            pb.TaskStartedRequest(**{**body("a"), "task_id": missing}),
+            metadata=token("zzz", task_id=missing),
+        ),
+        grpc.StatusCode.NOT_FOUND,
+        "task_not_found",
+    )
+
+    # The downstream task ran after a's success; once it succeeds the run does too.
+    state = await mesh.projection()
+    assert state.get_task(RUN, "a").state == "SUCCEEDED"  # type: ignore[attr-defined]
+    assert state.get_task(RUN, "a").materialization_id == "m1"  # type: ignore[attr-defined]
+    assert state.get_task(RUN, "b").state == "READY"  # type: ignore[attr-defined]
+    await mesh.seed([ev.dispatch(RUN, "b")])
+    b = token("b")
+    await stub.TaskStarted(pb.TaskStartedRequest(**body("b")), metadata=b)
+    done = await stub.TaskCompleted(
+        pb.TaskCompletedRequest(**body("b"), outcome="SUCCEEDED"), metadata=b
+    )
+    assert done.final_state == "SUCCEEDED"
+
+    state = await mesh.projection()
+    assert state.get_task(RUN, "b").state == "SUCCEEDED"  # type: ignore[attr-defined]
+    run = state.get_run(RUN)  # type: ignore[attr-defined]
+    assert (run.state, run.tasks_succeeded, run.code_version) == ("SUCCEEDED", 2, "cv-1")
+
+
+async def test_retryable_failure_and_cancel_over_real_grpc(
+    mesh: Mesh, stub: pb_grpc.TaskCallbackServiceStub
+) -> None:
+    ev = mesh.ev
+    await mesh.seed(
+        [ev.trigger(RUN), ev.plan(RUN, {"a": [], "b": []}), ev.dispatch(RUN, "a"), ev.dispatch(RUN, "b")]
+    )  # fmt: skip
+    a, b = token("a"), token("b")
+    await stub.TaskStarted(pb.TaskStartedRequest(**body("a")), metadata=a)
+    failed = await stub.TaskCompleted(
+        pb.TaskCompletedRequest(
+            **body("a"),
+            outcome="FAILED",
+            error={"category": "INFRASTRUCTURE", "message": "transient"},
+        ),
+        metadata=a,
+    )
+    # The response echoes the worker's outcome while the projection schedules a retry.
+    assert failed.final_state == "FAILED"
+    state = await mesh.projection()
+    assert state.get_task(RUN, "a").state == "RETRY_WAIT"  # type: ignore[attr-defined]
+    # A redelivered dispatch of the failed attempt must not start it again.
+    meta = await refused(
+        stub.TaskStarted(pb.TaskStartedRequest(**body("a")), metadata=a),
+        grpc.StatusCode.ABORTED,
+        "attempt_already_completed",
+    )
+    assert (meta["state"], meta["expected_attempt"], meta["received_attempt"]) == (
+        "RETRY_WAIT",
+        "1",
+        "1",
+    )
+
+    # Cancel while b runs: its heartbeat says to stop, and it ends CANCELLED.
+    await stub.TaskStarted(pb.TaskStartedRequest(**body("b")), metadata=b)
+    await mesh.seed([ev.cancel(RUN)])
+    beat = await stub.TaskHeartbeat(pb.TaskHeartbeatRequest(**body("b")), metadata=b)
+    assert beat.should_cancel and beat.cancel_reason == "user_requested"
+    meta = await refused(
+        stub.TaskStarted(pb.TaskStartedRequest(**body("b")), metadata=b),
+        grpc.StatusCode.ABORTED,
+        "task_already_terminal",
+    )
+    assert meta["state"] == "CANCELLED"
+    done = await stub.TaskCompleted(
+        pb.TaskCompletedRequest(**body("b"), outcome="CANCELLED"), metadata=b
+    )
+    assert done.final_state == "CANCELLED"
+    state = await mesh.projection()
+    assert state.get_task(RUN, "b").state == "CANCELLED"  # type: ignore[attr-defined]
+    assert state.get_run(RUN).state == "CANCELLED"  # type: ignore[attr-defined]
