@@ -212,6 +212,10 @@ class CatalogServicer(catalog_grpc.CatalogServiceServicer):
         except ObjectAlreadyExists:
             # Only possible if the lock was lost mid-write; the first marker stays.
             log.warning("catalog_idempotency_marker_exists", op=idem.op)
+        except ArcoError as exc:
+            # The write is published: report it as done. A retry with this key then sees
+            # the entity as existing (ALREADY_EXISTS) instead of a replay, never a second write.
+            log.warning("catalog_idempotency_marker_failed", op=idem.op, error=repr(exc))
 
     def _lock_held(self, metadata: dict[str, str] | None = None) -> FailedPrecondition:
         return FailedPrecondition(
