@@ -7,9 +7,14 @@ minted by TaskTokenSigner, and the published projection is read back.
 
 from __future__ import annotations
 
+import asyncio
+import json
+import urllib.error
+import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -27,6 +32,7 @@ from arco_core.published import ProjectionReader
 from arco_core.storage import Role, ScopedStorage, open_object_store
 from arco_core.tokens import TaskTokenSigner
 from services.common.status import error_info
+from tests.conftest import SHARED_DIR
 from tests.support.processes import ServiceProcess, start_service
 from tests.unit.orchestration.orch_support import TENANT, WORKSPACE, Events, att
 
@@ -322,3 +328,112 @@ async def test_retryable_failure_and_cancel_over_real_grpc(
     state = await mesh.projection()
     assert state.get_task(RUN, "b").state == "CANCELLED"  # type: ignore[attr-defined]
     assert state.get_run(RUN).state == "CANCELLED"  # type: ignore[attr-defined]
+
+
+def _post(
+    url: str, headers: dict[str, str], payload: dict[str, object]
+) -> tuple[int, dict[str, object]]:
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(payload).encode(),
+        headers={"content-type": "application/json", **headers},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+async def test_gateway_renders_the_callback_bodies(mesh: Mesh) -> None:
+    """REST through the gateway: camelCase answers and the exact callback error bodies."""
+    gateway = start_service(
+        "gateway", mesh.tmp_path, {"ARCO_API_ADDRESS": mesh.api.grpc_address}, name="gateway"
+    )
+    try:
+        ready = gateway.wait_ready(15)
+        ev = mesh.ev
+        await mesh.seed([ev.trigger(RUN), ev.plan(RUN, {"a": []}), ev.dispatch(RUN, "a")])
+        task_id = callback_task_id(RUN, "a")
+        base = f"http://{ready['http_address']}/api/v1/tasks/{task_id}"
+        auth = {"authorization": token("a")[0][1]}
+        attempt_id = att(RUN, "a", 1)
+        fixture = json.loads(
+            (
+                SHARED_DIR / "contracts/fixtures/worker_protocol/task_started_request.json"
+            ).read_text()
+        )
+
+        def post(path: str, payload: dict[str, object], headers: dict[str, str] = auth) -> Any:
+            return asyncio.to_thread(_post, f"{base}/{path}", headers, payload)
+
+        status, answer = await post("started", {**fixture, "attemptId": attempt_id})
+        assert status == 200 and answer["acknowledged"] is True and "serverTime" in answer
+
+        status, answer = await post(
+            "heartbeat", {"attempt": 1, "attemptId": "att-456", "workerId": "w"}
+        )
+        assert status == 409
+        expected = json.loads(
+            (
+                SHARED_DIR / "contracts/fixtures/worker_protocol/callback_error_payload.json"
+            ).read_text()
+        )
+        assert set(answer) == set(expected)
+        assert answer == {
+            "error": "attempt_id_mismatch",
+            "message": f"Expected attempt_id {attempt_id}, received att-456",
+            "state": "RUNNING",
+            "expectedAttempt": 1,
+            "receivedAttempt": 1,
+            "expectedAttemptId": attempt_id,
+            "receivedAttemptId": "att-456",
+        }
+
+        status, answer = await post(
+            "heartbeat", {"attempt": 2, "attemptId": attempt_id, "workerId": "w"}
+        )
+        assert (status, answer) == (
+            409,
+            {
+                "error": "attempt_mismatch",
+                "message": "Expected attempt 1, received 2",
+                "expectedAttempt": 1,
+                "receivedAttempt": 2,
+            },
+        )
+
+        status, answer = await post(
+            "heartbeat",
+            {"attempt": 1, "attemptId": attempt_id, "workerId": "w"},
+            {"authorization": token("a", 2)[0][1]},
+        )
+        assert (status, answer) == (401, {"error": "invalid_token", "message": "attempt_mismatch"})
+
+        status, answer = await post(
+            "completed",
+            {"attempt": 1, "attemptId": attempt_id, "workerId": "w", "outcome": "SUCCEEDED"},
+        )
+        assert (status, answer["acknowledged"], answer["finalState"]) == (200, True, "SUCCEEDED")
+
+        status, answer = await post(
+            "started", {"attempt": 1, "attemptId": attempt_id, "workerId": "w"}
+        )
+        assert (status, answer) == (
+            409,
+            {
+                "error": "task_already_terminal",
+                "message": "Task is already in terminal state: SUCCEEDED",
+                "state": "SUCCEEDED",
+            },
+        )
+        status, answer = await post(
+            "heartbeat", {"attempt": 1, "attemptId": attempt_id, "workerId": "w"}
+        )
+        assert (status, answer) == (
+            410,
+            {"error": "task_expired", "message": "Task is no longer active", "state": "SUCCEEDED"},
+        )
+    finally:
+        assert gateway.terminate() == 0, gateway.log()
