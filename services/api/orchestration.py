@@ -1,67 +1,413 @@
-"""OrchestrationService of the api."""
+"""OrchestrationService of the api: deployments, runs and logs.
+
+Every write is ledger events plus a compaction request; answers come from the published
+projection that contains those events. Nothing here writes Parquet state.
+"""
 
 from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
 
 from arco.orchestration.v1 import orchestration_service_pb2 as orch_pb
 from arco.orchestration.v1 import orchestration_service_pb2_grpc as orch_grpc
 
+from arco_core.canonical_json import canonical_bytes, parse_json_object
+from arco_core.clock import rfc3339_ms
+from arco_core.errors import (
+    AlreadyExists,
+    Conflict,
+    InvalidArgument,
+    NotFound,
+    ObjectAlreadyExists,
+    ObjectNotFound,
+)
+from arco_core.ids import new_ulid
+from arco_core.ledger import EventEnvelope
+from arco_core.orchestration import control
+from arco_core.orchestration.events import KnownPayload, make_event
+from arco_core.orchestration.fold import FoldState
+from arco_core.partition import PartitionKey
+from arco_core.paths import idempotency_path, run_key_reservation_path, task_log_path
+from services.api import orchestration_convert as convert
 from services.api.deps import ApiDeps
-from services.common.pending import not_implemented
+from services.common.identity import Identity
 from services.common.server import RpcContext as Context
 
-_ORCHESTRATION = "the orchestration write path (ledger events folded by the compactor)"
+MAX_LOG_PAGE = 200
+DEFAULT_LOG_PAGE = 50
+MAX_LOG_RESPONSE_BYTES = 8 * 1024 * 1024
+
+
+def _metadata(context: Context, key: str) -> str:
+    for name, value in context.invocation_metadata() or ():
+        if name == key:
+            return value if isinstance(value, str) else value.decode()
+    return ""
 
 
 class OrchestrationServicer(orch_grpc.OrchestrationServiceServicer):
     def __init__(self, deps: ApiDeps) -> None:
         self._deps = deps
 
+    # -- helpers ------------------------------------------------------------------------
+
+    def _caller(self, context: Context, workspace_id: str) -> Identity:
+        identity = self._deps.auth.identity(context)
+        self._deps.auth.check_workspace(identity, workspace_id)
+        return identity
+
+    def _event(self, payload: KnownPayload, *, event_id: str | None = None) -> EventEnvelope:
+        scope = self._deps.scope
+        return make_event(
+            payload,
+            tenant_id=scope.tenant_id,
+            workspace_id=scope.workspace_id,
+            event_id=event_id or new_ulid(),
+            timestamp_ms=self._deps.clock.now_ms(),
+        )
+
+    async def _state(self, min_seq: int | None = None) -> tuple[FoldState, int]:
+        snapshot = await self._deps.orchestration.reader.refresh(min_seq=min_seq)
+        return snapshot.state, snapshot.seq or 0
+
+    def _run_ids(self, run_id: str) -> dict[str, Any]:
+        """Everything a run's two events depend on, fixed up front: replays of a run key
+        after a crash or from a concurrent caller then write byte-identical events."""
+        return {
+            "run_id": run_id,
+            "trigger_id": new_ulid(),
+            "plan_id": new_ulid(),
+            "at": rfc3339_ms(self._deps.clock.now_ms()),
+        }
+
+    def _run_events(self, plan: control.RunPlan, ids: dict[str, Any]) -> list[EventEnvelope]:
+        return [
+            dataclasses.replace(self._event(payload, event_id=event_id), timestamp=ids["at"])
+            for payload, event_id in (
+                (plan.run_triggered, ids["trigger_id"]),
+                (plan.plan_created, ids["plan_id"]),
+            )
+        ]
+
+    async def _reserve(self, path: str, record: dict[str, Any]) -> dict[str, Any]:
+        """Create-if-absent reservation; returns the record that holds the key."""
+        try:
+            await self._deps.storage.create(path, canonical_bytes(record))
+        except ObjectAlreadyExists:
+            return parse_json_object(await self._deps.storage.get(path))
+        return record
+
+    # -- deployments --------------------------------------------------------------------
+
     async def DeployManifest(
         self, request: orch_pb.DeployManifestRequest, context: Context
     ) -> orch_pb.DeployManifestResponse:
-        not_implemented("OrchestrationService.DeployManifest", _ORCHESTRATION)
+        identity = self._caller(context, request.workspace_id)
+        manifest = convert.manifest_request_json(request)
+        now = self._deps.clock.now_ms()
+        fresh = {"manifest_id": new_ulid(), "event_id": new_ulid(), "deployed_at": rfc3339_ms(now)}
+        key = _metadata(context, "idempotency-key")
+        fingerprint = control.manifest_fingerprint(manifest)
+        ids = fresh
+        if key:
+            held = await self._reserve(
+                idempotency_path("manifests", key), {**fresh, "fingerprint": fingerprint}
+            )
+            if held["fingerprint"] != fingerprint:
+                raise Conflict(
+                    "Idempotency-Key already used for a different manifest",
+                    reason="idempotency_key_conflict",
+                )
+            ids = held
+        plan = control.plan_deploy(
+            manifest,
+            manifest_id=ids["manifest_id"],
+            tenant_id=identity.tenant,
+            workspace_id=identity.workspace,
+            deployed_by=request.deployed_by if request.HasField("deployed_by") else identity.user,
+            deployed_at=ids["deployed_at"],
+        )
+        state, _ = await self._state()
+        created = state.get_code_manifest(ids["manifest_id"]) is None
+        if created:
+            # The reservation's time, so a replay after a crash writes identical bytes.
+            event = dataclasses.replace(
+                self._event(plan.event, event_id=ids["event_id"]), timestamp=ids["deployed_at"]
+            )
+            state = (await self._deps.orchestration.commit([event])).state
+        row = state.get_code_manifest(ids["manifest_id"])
+        if row is None:
+            raise NotFound("manifest not visible after deploy", reason="manifest_not_visible")
+        return orch_pb.DeployManifestResponse(
+            manifest_id=row.manifest_id,
+            workspace_id=identity.workspace,
+            code_version_id=row.code_version_id,
+            fingerprint=row.fingerprint,
+            asset_count=row.asset_count,
+            deployed_at=convert.timestamp(row.deployed_at),
+            created=created and ids["manifest_id"] == fresh["manifest_id"],
+        )
 
     async def ListManifests(
         self, request: orch_pb.ListManifestsRequest, context: Context
     ) -> orch_pb.ListManifestsResponse:
-        not_implemented("OrchestrationService.ListManifests", _ORCHESTRATION)
+        self._caller(context, request.workspace_id)
+        state, _ = await self._state()
+        return orch_pb.ListManifestsResponse(
+            manifests=[convert.manifest_item(row) for row in state.code_manifests()]
+        )
 
     async def GetManifest(
         self, request: orch_pb.GetManifestRequest, context: Context
     ) -> orch_pb.GetManifestResponse:
-        not_implemented("OrchestrationService.GetManifest", _ORCHESTRATION)
+        self._caller(context, request.workspace_id)
+        state, _ = await self._state()
+        row = state.get_code_manifest(request.manifest_id)
+        if row is None:
+            raise NotFound(
+                f"manifest not found: {request.manifest_id}", reason="manifest_not_found"
+            )
+        return orch_pb.GetManifestResponse(manifest=convert.stored_manifest_pb(row))
+
+    # -- runs ---------------------------------------------------------------------------
 
     async def TriggerRun(
         self, request: orch_pb.TriggerRunRequest, context: Context
     ) -> orch_pb.TriggerRunResponse:
-        not_implemented("OrchestrationService.TriggerRun", _ORCHESTRATION)
+        identity = self._caller(context, request.workspace_id)
+        if request.HasField("partition_key") and request.partitions:
+            raise InvalidArgument("partitionKey and partitions are mutually exclusive")
+        partition_key = request.partition_key if request.HasField("partition_key") else None
+        if request.partitions:
+            partition_key = PartitionKey.of(
+                {p.key: p.value for p in request.partitions}
+            ).canonical()
+        run_key = request.run_key if request.HasField("run_key") else None
+        run_key = run_key or _metadata(context, "idempotency-key") or None
+        trigger = control.TriggerRequest(
+            selection=tuple(request.selection),
+            include_upstream=request.include_upstream,
+            include_downstream=request.include_downstream,
+            run_key=run_key,
+            labels=dict(request.labels),
+            partition_key=partition_key,
+            user_id=identity.user,
+            traceparent=_metadata(context, "traceparent") or None,
+        )
+        control.validate_trigger(trigger)
+        state, _ = await self._state()
+        latest = state.latest_code_manifest()
+        if latest is None:
+            raise InvalidArgument("no manifest deployed for workspace", reason="no_manifest")
+        manifest = control.stored_manifest(latest)
+        run_id, created = new_ulid(), True
+        ids = self._run_ids(run_id)
+        if run_key:
+            fingerprint = control.trigger_fingerprint(trigger, latest.manifest_id)
+            held = await self._reserve(
+                run_key_reservation_path(run_key),
+                {**ids, "fingerprint": fingerprint, "run_key": run_key},
+            )
+            if held["fingerprint"] != fingerprint:
+                raise Conflict(
+                    f"runKey {run_key!r} was already used with a different request",
+                    reason="run_key_conflict",
+                )
+            created = held["run_id"] == run_id
+            ids = held
+        if state.get_run(ids["run_id"]) is None:
+            plan = control.plan_run(
+                manifest, trigger, run_id=ids["run_id"], code_version=latest.code_version_id
+            )
+            events = self._run_events(plan, ids)
+            state = (await self._deps.orchestration.commit(events)).state
+        run = control.require_run(state, ids["run_id"])
+        public = control.public_run_status(run, state.list_tasks(run.run_id))
+        return orch_pb.TriggerRunResponse(
+            run_id=run.run_id,
+            plan_id=run.plan_id,
+            state=convert.run_status(public),
+            created=created,
+            created_at=convert.timestamp(run.triggered_at),
+        )
 
     async def GetRun(
         self, request: orch_pb.GetRunRequest, context: Context
     ) -> orch_pb.GetRunResponse:
-        not_implemented("OrchestrationService.GetRun", _ORCHESTRATION)
+        identity = self._caller(context, request.workspace_id)
+        state, seq = await self._state()
+        run = control.require_run(state, request.run_id)
+        public = control.public_run_status(run, state.list_tasks(run.run_id))
+        return convert.run_response(state, run, public, identity.workspace, seq)
 
     async def ListRuns(
         self, request: orch_pb.ListRunsRequest, context: Context
     ) -> orch_pb.ListRunsResponse:
-        not_implemented("OrchestrationService.ListRuns", _ORCHESTRATION)
+        self._caller(context, request.workspace_id)
+        state, _ = await self._state()
+        runs, cursor = control.list_runs(
+            state,
+            limit=request.limit,
+            cursor=request.cursor,
+            status=convert.status_filter(request.state),
+        )
+        response = orch_pb.ListRunsResponse(
+            runs=[convert.run_list_item(run, public) for run, public in runs]
+        )
+        if cursor:
+            response.next_cursor = cursor
+        return response
 
     async def CancelRun(
         self, request: orch_pb.CancelRunRequest, context: Context
     ) -> orch_pb.CancelRunResponse:
-        not_implemented("OrchestrationService.CancelRun", _ORCHESTRATION)
+        identity = self._caller(context, request.workspace_id)
+        state, _ = await self._state()
+        payload = control.plan_cancel(
+            state,
+            request.run_id,
+            reason=request.reason if request.HasField("reason") else None,
+            requested_by=identity.user or "unknown",
+        )
+        if payload is not None:
+            state = (await self._deps.orchestration.commit([self._event(payload)])).state
+        run = control.require_run(state, request.run_id)
+        public = control.public_run_status(run, state.list_tasks(run.run_id))
+        return orch_pb.CancelRunResponse(
+            run_id=run.run_id,
+            state=convert.run_status("CANCELLED" if public == "CANCELLED" else "CANCELLING"),
+            cancelled_at=convert.timestamp(self._deps.clock.now_ms()),
+        )
 
     async def RerunRun(
         self, request: orch_pb.RerunRunRequest, context: Context
     ) -> orch_pb.RerunRunResponse:
-        not_implemented("OrchestrationService.RerunRun", _ORCHESTRATION)
+        identity = self._caller(context, request.workspace_id)
+        mode = convert.RERUN_MODES.get(request.mode)
+        if mode is None:
+            raise InvalidArgument("mode must be fromFailure or subset")
+        state, _ = await self._state()
+        parent = control.require_run(state, request.run_id)
+        chosen, reason = control.rerun_selection(
+            state,
+            parent,
+            mode=mode,
+            selection=list(request.selection),
+            include_upstream=request.include_upstream,
+            include_downstream=request.include_downstream,
+        )
+        run_key = request.run_key if request.HasField("run_key") else None
+        ids = self._run_ids(new_ulid())
+        created = True
+        if run_key:
+            fingerprint = json.dumps([request.run_id, mode, sorted(chosen)])
+            held = await self._reserve(
+                run_key_reservation_path(run_key), {**ids, "fingerprint": fingerprint}
+            )
+            if held["fingerprint"] != fingerprint:
+                raise Conflict(f"runKey {run_key!r} was already used", reason="run_key_conflict")
+            created = held["run_id"] == ids["run_id"]
+            ids = held
+        if state.get_run(ids["run_id"]) is None:
+            plan = control.plan_rerun(
+                state,
+                parent,
+                chosen,
+                run_id=ids["run_id"],
+                kind=mode,
+                reason=reason,
+                run_key=run_key,
+                labels=dict(request.labels),
+                user_id=identity.user,
+            )
+            events = self._run_events(plan, ids)
+            state = (await self._deps.orchestration.commit(events)).state
+        run = control.require_run(state, ids["run_id"])
+        public = control.public_run_status(run, state.list_tasks(run.run_id))
+        return orch_pb.RerunRunResponse(
+            run_id=run.run_id,
+            plan_id=run.plan_id,
+            state=convert.run_status(public),
+            created=created,
+            created_at=convert.timestamp(run.triggered_at),
+            parent_run_id=parent.run_id,
+            rerun_kind=convert.RERUN_KINDS[mode],
+            rerun_reason=run.rerun_reason or reason,
+        )
+
+    # -- logs ---------------------------------------------------------------------------
 
     async def UploadTaskLogs(
         self, request: orch_pb.UploadTaskLogsRequest, context: Context
     ) -> orch_pb.UploadTaskLogsResponse:
-        not_implemented("OrchestrationService.UploadTaskLogs", _ORCHESTRATION)
+        self._caller(context, request.workspace_id)
+        if not request.task_key:
+            raise InvalidArgument("taskKey is required")
+        if request.attempt < 1:
+            raise InvalidArgument("attempt must be >= 1")
+        state, _ = await self._state()
+        control.require_run(state, request.run_id)
+        if state.get_task(request.run_id, request.task_key) is None:
+            raise NotFound(f"task not found: {request.task_key}", reason="task_not_found")
+        parts = []
+        if request.stdout:
+            parts.append(request.stdout)
+        if request.stderr:
+            parts.append(f"--- stderr ---\n{request.stderr}")
+        data = "\n".join(parts).encode()
+        if len(data) > self._deps.config.log_max_bytes:
+            raise InvalidArgument(
+                f"logs exceed {self._deps.config.log_max_bytes} bytes", reason="logs_too_large"
+            )
+        path = task_log_path(request.run_id, request.task_key, request.attempt)
+        try:
+            await self._deps.storage.create(path, data)
+        except ObjectAlreadyExists:
+            raise AlreadyExists(
+                f"logs for {request.task_key} attempt {request.attempt} were already uploaded",
+                reason="logs_already_uploaded",
+            ) from None
+        return orch_pb.UploadTaskLogsResponse(path=path, size_bytes=len(data))
 
     async def GetRunLogs(
         self, request: orch_pb.GetRunLogsRequest, context: Context
     ) -> orch_pb.GetRunLogsResponse:
-        not_implemented("OrchestrationService.GetRunLogs", _ORCHESTRATION)
+        self._caller(context, request.workspace_id)
+        if request.limit > MAX_LOG_PAGE:
+            raise InvalidArgument(f"limit must be at most {MAX_LOG_PAGE}")
+        limit = request.limit or DEFAULT_LOG_PAGE
+        state, _ = await self._state()
+        objects = control.log_objects(
+            state, request.run_id, request.task_key if request.HasField("task_key") else None
+        )
+        start = 0
+        if request.cursor:
+            try:
+                start = int(control.decode_cursor(request.cursor))
+            except ValueError:
+                raise InvalidArgument("invalid cursor") from None
+        chunks: list[str] = []
+        size = 0
+        end = min(len(objects), start + limit)
+        position = start
+        while position < end:
+            task_key, attempt = objects[position]
+            try:
+                body = await self._deps.reader_storage.get(
+                    task_log_path(request.run_id, task_key, attempt)
+                )
+            except ObjectNotFound:
+                position += 1
+                continue
+            text = f"=== {task_key} attempt {attempt} ===\n{body.decode(errors='replace')}\n"
+            if chunks and size + len(text) > MAX_LOG_RESPONSE_BYTES:
+                break  # this object starts the next page
+            chunks.append(text)
+            size += len(text)
+            position += 1
+        response = orch_pb.GetRunLogsResponse(text="".join(chunks))
+        if position < len(objects):
+            response.next_cursor = control.encode_cursor(str(position))
+        return response

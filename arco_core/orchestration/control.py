@@ -1,0 +1,585 @@
+"""The control plane's run and deployment logic (pure: no I/O, no grpc).
+
+The api turns requests into these calls; each returns the events to append (the only
+way state changes) plus what the answer needs. Reads work on the published FoldState.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from arco_core.canonical_json import canonical_dumps
+from arco_core.errors import Conflict, InvalidArgument, NotFound
+from arco_core.orchestration.events import (
+    ManifestDeployed,
+    PlanCreated,
+    RunCancelRequested,
+    RunTriggered,
+    TaskDef,
+    TriggerInfo,
+    validate_plan,
+)
+from arco_core.orchestration.fold import FoldState
+from arco_core.orchestration.state import (
+    DEFAULT_WORKER_QUEUE,
+    CodeManifestRow,
+    RunRow,
+    TaskRow,
+)
+from arco_core.partition import parse_partition_key
+
+MAX_SELECTION = 10_000
+MAX_KEY_LENGTH = 256
+MAX_LABELS = 128
+MIN_HEARTBEAT_TIMEOUT_SEC = 30
+DEFAULT_HEARTBEAT_TIMEOUT_SEC = 300
+DEFAULT_MAX_ATTEMPTS = 3
+
+RUN_STATUSES = ("PENDING", "RUNNING", "CANCELLING", "SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT")
+TASK_STATUS_OF = {
+    "PLANNED": "PENDING",
+    "BLOCKED": "PENDING",
+    "RETRY_WAIT": "PENDING",
+    "READY": "QUEUED",
+    "DISPATCHED": "QUEUED",
+    "RUNNING": "RUNNING",
+    "SUCCEEDED": "SUCCEEDED",
+    "FAILED": "FAILED",
+    "SKIPPED": "SKIPPED",
+    "CANCELLED": "CANCELLED",
+}
+
+
+# -- deployments -------------------------------------------------------------------------
+
+
+def asset_key_of(key: Mapping[str, Any]) -> str:
+    namespace, name = str(key.get("namespace") or ""), str(key.get("name") or "")
+    if not namespace or not name:
+        raise InvalidArgument("asset key needs a namespace and a name")
+    for part in (namespace, name):
+        if len(part) > MAX_KEY_LENGTH or any(c in part for c in "./ \t\n\r\0"):
+            raise InvalidArgument(f"invalid asset key part {part!r}")
+    return f"{namespace}.{name}"
+
+
+@dataclass(frozen=True)
+class DeployPlan:
+    event: ManifestDeployed
+    stored: dict[str, Any]
+
+
+def manifest_fingerprint(manifest: Mapping[str, Any]) -> str:
+    """sha256 over the canonical manifest content (assets and schedules sorted)."""
+    assets = sorted(
+        manifest.get("assets", []),
+        key=lambda a: (a["key"]["namespace"], a["key"]["name"], a.get("id", "")),
+    )
+    schedules = sorted(
+        manifest.get("schedules", []), key=lambda s: (s.get("id", ""), s.get("cron", ""))
+    )
+    content = {
+        "manifestVersion": manifest.get("manifestVersion"),
+        "codeVersionId": manifest.get("codeVersionId"),
+        "git": manifest.get("git") or {},
+        "assets": assets,
+        "schedules": schedules,
+        "metadata": manifest.get("metadata"),
+    }
+    return "sha256:" + hashlib.sha256(canonical_dumps(content).encode()).hexdigest()
+
+
+def plan_deploy(
+    manifest: Mapping[str, Any],
+    *,
+    manifest_id: str,
+    tenant_id: str,
+    workspace_id: str,
+    deployed_by: str,
+    deployed_at: str,
+) -> DeployPlan:
+    """Validate a DeployManifestRequest (camelCase JSON) and build its ManifestDeployed."""
+    if not str(manifest.get("manifestVersion") or "").strip():
+        raise InvalidArgument("manifestVersion is required")
+    if not str(manifest.get("codeVersionId") or "").strip():
+        raise InvalidArgument("codeVersionId is required")
+    assets = list(manifest.get("assets") or [])
+    if not assets:
+        raise InvalidArgument("a manifest needs at least one asset")
+    keys: set[str] = set()
+    for asset in assets:
+        key = asset_key_of(asset.get("key") or {})
+        if key in keys:
+            raise InvalidArgument(f"duplicate asset key {key}")
+        if not str(asset.get("id") or "").strip():
+            raise InvalidArgument(f"asset {key} needs an id")
+        keys.add(key)
+    for asset in assets:
+        for dep in asset.get("dependencies") or []:
+            upstream = asset_key_of(dep.get("upstreamKey") or {})
+            if upstream not in keys:
+                raise InvalidArgument(
+                    f"asset {asset_key_of(asset['key'])} depends on unknown asset {upstream}"
+                )
+    _check_acyclic({asset_key_of(a["key"]): _deps_of(a) for a in assets})
+    schedule_ids: set[str] = set()
+    for schedule in manifest.get("schedules") or []:
+        sid = str(schedule.get("id") or "")
+        if not sid or sid in schedule_ids:
+            raise InvalidArgument(f"schedule ids must be unique and non-empty, got {sid!r}")
+        schedule_ids.add(sid)
+        unknown = [a for a in schedule.get("assets") or [] if a not in keys]
+        if not schedule.get("assets") or unknown:
+            raise InvalidArgument(f"schedule {sid} names unknown or no assets: {unknown}")
+    fingerprint = manifest_fingerprint(manifest)
+    git = manifest.get("git") or {}
+    stored = {
+        "manifestId": manifest_id,
+        "tenantId": tenant_id,
+        "workspaceId": workspace_id,
+        "manifestVersion": manifest["manifestVersion"],
+        "codeVersionId": manifest["codeVersionId"],
+        "fingerprint": fingerprint,
+        "git": git,
+        "assets": assets,
+        "schedules": list(manifest.get("schedules") or []),
+        "deployedAt": deployed_at,
+        "deployedBy": deployed_by,
+        "metadata": manifest.get("metadata"),
+    }
+    event = ManifestDeployed(
+        manifest_id=manifest_id,
+        code_version_id=str(manifest["codeVersionId"]),
+        fingerprint=fingerprint,
+        asset_count=len(assets),
+        deployed_by=deployed_by,
+        manifest_json=canonical_dumps(stored),
+        git_branch=git.get("branch") or None,
+        git_commit=git.get("commitSha") or None,
+    )
+    return DeployPlan(event=event, stored=stored)
+
+
+def stored_manifest(row: CodeManifestRow) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(row.manifest_json)
+    return data
+
+
+def _deps_of(asset: Mapping[str, Any]) -> list[str]:
+    return sorted({asset_key_of(d["upstreamKey"]) for d in asset.get("dependencies") or []})
+
+
+def _check_acyclic(graph: Mapping[str, Sequence[str]]) -> None:
+    state: dict[str, int] = {}
+
+    def visit(node: str, path: list[str]) -> None:
+        mark = state.get(node, 0)
+        if mark == 2:
+            return
+        if mark == 1:
+            cycle = [*path[path.index(node) :], node]
+            raise InvalidArgument(f"asset dependencies form a cycle: {' -> '.join(cycle)}")
+        state[node] = 1
+        for upstream in graph.get(node, ()):
+            visit(upstream, [*path, node])
+        state[node] = 2
+
+    for node in sorted(graph):
+        visit(node, [])
+
+
+# -- planning ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AssetNode:
+    key: str
+    depends_on: tuple[str, ...]
+    max_attempts: int
+    heartbeat_timeout_sec: int
+    worker_queue: str
+    partitioned: bool
+
+
+def asset_graph(manifest: Mapping[str, Any]) -> dict[str, AssetNode]:
+    nodes: dict[str, AssetNode] = {}
+    for asset in manifest.get("assets", []):
+        key = asset_key_of(asset["key"])
+        execution = asset.get("execution") or {}
+        retries = int(execution.get("maxRetries", DEFAULT_MAX_ATTEMPTS - 1) or 0)
+        timeout = int(execution.get("heartbeatTimeoutSeconds") or DEFAULT_HEARTBEAT_TIMEOUT_SEC)
+        partitioning = asset.get("partitioning") or {}
+        nodes[key] = AssetNode(
+            key=key,
+            depends_on=tuple(_deps_of(asset)),
+            max_attempts=max(1, retries + 1),
+            heartbeat_timeout_sec=max(MIN_HEARTBEAT_TIMEOUT_SEC, timeout),
+            worker_queue=str(execution.get("workerQueue") or DEFAULT_WORKER_QUEUE),
+            partitioned=bool(partitioning.get("isPartitioned") or partitioning.get("dimensions")),
+        )
+    return nodes
+
+
+def canonical_selection(selection: Iterable[str]) -> list[str]:
+    out = []
+    for item in selection:
+        text = str(item).strip()
+        if not text or len(text) > MAX_KEY_LENGTH:
+            raise InvalidArgument(f"invalid asset key in selection: {item!r}")
+        out.append(text.replace("/", "."))
+    return out
+
+
+def closure(
+    graph: Mapping[str, AssetNode], roots: Iterable[str], *, upstream: bool, downstream: bool
+) -> set[str]:
+    selected = set(roots)
+    unknown = sorted(k for k in selected if k not in graph)
+    if unknown:
+        raise InvalidArgument(f"unknown asset keys: {', '.join(unknown)}")
+    dependents: dict[str, list[str]] = {}
+    for node in graph.values():
+        for up in node.depends_on:
+            dependents.setdefault(up, []).append(node.key)
+    frontier = list(selected)
+    while frontier:
+        key = frontier.pop()
+        nexts: list[str] = []
+        if upstream:
+            nexts += list(graph[key].depends_on)
+        if downstream:
+            nexts += dependents.get(key, [])
+        for other in nexts:
+            if other not in selected:
+                selected.add(other)
+                frontier.append(other)
+    return selected
+
+
+@dataclass(frozen=True)
+class TriggerRequest:
+    selection: tuple[str, ...]
+    include_upstream: bool = False
+    include_downstream: bool = False
+    run_key: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    partition_key: str | None = None
+    user_id: str = ""
+    traceparent: str | None = None
+
+
+def validate_trigger(request: TriggerRequest) -> None:
+    if not request.selection:
+        raise InvalidArgument("selection cannot be empty")
+    if len(request.selection) > MAX_SELECTION:
+        raise InvalidArgument(f"selection has more than {MAX_SELECTION} assets")
+    if request.run_key is not None and (not request.run_key or len(request.run_key) > 256):
+        raise InvalidArgument("runKey must be 1..256 characters")
+    if len(request.labels) > MAX_LABELS:
+        raise InvalidArgument(f"at most {MAX_LABELS} labels")
+    for key, value in request.labels.items():
+        if not key or len(key) > 128 or len(value) > 2048:
+            raise InvalidArgument(f"invalid label {key!r}")
+    if request.partition_key is not None:
+        if len(request.partition_key) > 1024:
+            raise InvalidArgument("partitionKey is longer than 1024 characters")
+        try:
+            parsed = parse_partition_key(request.partition_key)
+        except InvalidArgument as exc:
+            raise InvalidArgument(f"invalid partitionKey: {exc.message}") from None
+        if parsed.canonical() != request.partition_key:
+            raise InvalidArgument(
+                f"partitionKey must be canonical: expected '{parsed.canonical()}'"
+            )
+
+
+def trigger_fingerprint(request: TriggerRequest, manifest_id: str) -> str:
+    """What a run key stands for: a replay with a different fingerprint is a conflict."""
+    body = {
+        "selection": sorted(request.selection),
+        "includeUpstream": request.include_upstream,
+        "includeDownstream": request.include_downstream,
+        "labels": dict(sorted(request.labels.items())),
+        "partitionKey": request.partition_key,
+        "manifestId": manifest_id,
+    }
+    return hashlib.sha256(canonical_dumps(body).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    run_triggered: RunTriggered
+    plan_created: PlanCreated
+
+
+def plan_run(
+    manifest: Mapping[str, Any],
+    request: TriggerRequest,
+    *,
+    run_id: str,
+    code_version: str | None,
+    parent_run_id: str | None = None,
+    rerun_kind: str | None = None,
+    rerun_reason: str | None = None,
+    only: set[str] | None = None,
+) -> RunPlan:
+    graph = asset_graph(manifest)
+    roots = canonical_selection(request.selection)
+    planned = (
+        only
+        if only is not None
+        else closure(
+            graph, roots, upstream=request.include_upstream, downstream=request.include_downstream
+        )
+    )
+    if request.partition_key is not None:
+        unpartitioned = sorted(k for k in roots if k in graph and not graph[k].partitioned)
+        if unpartitioned:
+            raise InvalidArgument(
+                f"partition key provided for unpartitioned asset: {', '.join(unpartitioned)}"
+            )
+    tasks = tuple(
+        TaskDef(
+            key=key,
+            depends_on=tuple(d for d in graph[key].depends_on if d in planned),
+            asset_key=key,
+            partition_key=request.partition_key,
+            max_attempts=graph[key].max_attempts,
+            heartbeat_timeout_sec=graph[key].heartbeat_timeout_sec,
+            worker_queue=graph[key].worker_queue,
+        )
+        for key in sorted(planned)
+    )
+    validate_plan(tasks)
+    plan_id = f"plan_{run_id}"
+    return RunPlan(
+        run_triggered=RunTriggered(
+            run_id=run_id,
+            plan_id=plan_id,
+            trigger=TriggerInfo.manual(request.user_id or "unknown"),
+            root_assets=tuple(sorted(roots)),
+            run_key=request.run_key,
+            labels=dict(request.labels),
+            code_version=code_version,
+            parent_run_id=parent_run_id,
+            rerun_kind=rerun_kind,
+            rerun_reason=rerun_reason,
+        ),
+        plan_created=PlanCreated(run_id=run_id, plan_id=plan_id, tasks=tasks),
+    )
+
+
+# -- run views ---------------------------------------------------------------------------
+
+
+def public_run_status(run: RunRow, tasks: Sequence[TaskRow]) -> str:
+    if run.state in ("SUCCEEDED", "FAILED", "CANCELLED"):
+        visible = [t for t in tasks if t.requires_visible_output and t.state == "SUCCEEDED"]
+        if run.state == "SUCCEEDED" and any(t.output_visibility_state == "FAILED" for t in visible):
+            return "FAILED"
+        if run.state == "SUCCEEDED" and any(
+            t.output_visibility_state == "PENDING" for t in visible
+        ):
+            return "RUNNING"
+        return run.state
+    if run.cancel_requested:
+        return "CANCELLING"
+    if run.state == "TRIGGERED":
+        return "PENDING"
+    if any(t.state in ("RUNNING", "SUCCEEDED", "FAILED", "SKIPPED") for t in tasks) or any(
+        t.attempt > 0 for t in tasks
+    ):
+        return "RUNNING"
+    return "PENDING"
+
+
+def task_counts(tasks: Sequence[TaskRow]) -> dict[str, int]:
+    counts = dict.fromkeys(
+        ("pending", "queued", "running", "succeeded", "failed", "skipped", "cancelled"), 0
+    )
+    for task in tasks:
+        counts[TASK_STATUS_OF.get(task.state, "PENDING").lower()] += 1
+    return {"total": len(tasks), **counts}
+
+
+def skip_attribution(state: FoldState, task: TaskRow) -> tuple[str, str] | None:
+    if task.state not in ("SKIPPED", "CANCELLED"):
+        return None
+    for upstream in sorted(state.dependencies(task.run_id, task.task_key)):
+        edge = state.get_edge(task.run_id, upstream, task.task_key)
+        if edge is not None and edge.resolution in ("FAILED", "SKIPPED", "CANCELLED"):
+            return upstream, edge.resolution
+    return None
+
+
+def require_run(state: FoldState, run_id: str) -> RunRow:
+    run = state.get_run(run_id)
+    if run is None:
+        raise NotFound(f"run not found: {run_id}", reason="run_not_found")
+    return run
+
+
+def list_runs(
+    state: FoldState, *, limit: int, cursor: str, status: str | None
+) -> tuple[list[tuple[RunRow, str]], str | None]:
+    """Runs newest first (run ids are ULIDs), optionally filtered by public status."""
+    if limit < 0 or limit > 200:
+        raise InvalidArgument("limit must be between 1 and 200")
+    limit = limit or 50
+    after = decode_cursor(cursor) if cursor else None
+    out: list[tuple[RunRow, str]] = []
+    for run_id in sorted(state.run_ids(), reverse=True):
+        if after is not None and run_id >= after:
+            continue
+        run = state.get_run(run_id)
+        if run is None:
+            continue
+        public = public_run_status(run, state.list_tasks(run_id))
+        if status and public != status:
+            continue
+        if len(out) == limit:
+            return out, encode_cursor(out[-1][0].run_id)
+        out.append((run, public))
+    return out, None
+
+
+def encode_cursor(key: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"key": key}).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> str:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        key = json.loads(base64.urlsafe_b64decode(padded.encode()))["key"]
+    except (ValueError, KeyError, TypeError):
+        raise InvalidArgument("invalid cursor") from None
+    if not isinstance(key, str):
+        raise InvalidArgument("invalid cursor")
+    return key
+
+
+# -- cancel and rerun --------------------------------------------------------------------
+
+
+def plan_cancel(
+    state: FoldState, run_id: str, *, reason: str | None, requested_by: str
+) -> RunCancelRequested | None:
+    """The cancel event, or None when cancellation was already requested."""
+    run = require_run(state, run_id)
+    if run.state in ("SUCCEEDED", "FAILED", "CANCELLED"):
+        raise Conflict(
+            f"run {run_id} already finished ({run.state})",
+            reason="run_already_finished",
+            metadata={"state": run.state},
+        )
+    if run.cancel_requested:
+        return None
+    return RunCancelRequested(run_id=run_id, reason=reason, requested_by=requested_by)
+
+
+def rerun_selection(
+    state: FoldState,
+    parent: RunRow,
+    *,
+    mode: str,
+    selection: Sequence[str],
+    include_upstream: bool,
+    include_downstream: bool,
+) -> tuple[set[str], str]:
+    """Which of the parent's tasks to run again, and the operator-facing reason."""
+    if parent.state not in ("SUCCEEDED", "FAILED", "CANCELLED"):
+        raise Conflict(
+            f"run {parent.run_id} is still running; rerun it once it finished",
+            reason="run_not_finished",
+        )
+    tasks = {t.task_key: t for t in state.list_tasks(parent.run_id)}
+    graph = {
+        key: AssetNode(key, tuple(state.dependencies(parent.run_id, key)), 1, 300, "", False)
+        for key in tasks
+    }
+    if mode == "FROM_FAILURE":
+        failed = {k for k, t in tasks.items() if t.state != "SUCCEEDED"}
+        if not failed:
+            raise InvalidArgument(f"run {parent.run_id} has no failed tasks to rerun")
+        chosen = closure(graph, failed, upstream=False, downstream=True)
+        return chosen, f"rerun from failure of {parent.run_id}: {len(chosen)} task(s)"
+    if mode == "SUBSET":
+        roots = canonical_selection(selection)
+        if not roots:
+            raise InvalidArgument("a subset rerun needs a selection")
+        chosen = closure(graph, roots, upstream=include_upstream, downstream=include_downstream)
+        return chosen, f"subset rerun of {parent.run_id}: {', '.join(sorted(roots))}"
+    raise InvalidArgument("mode must be fromFailure or subset")
+
+
+def plan_rerun(
+    state: FoldState,
+    parent: RunRow,
+    chosen: set[str],
+    *,
+    run_id: str,
+    kind: str,
+    reason: str,
+    run_key: str | None,
+    labels: Mapping[str, str],
+    user_id: str,
+) -> RunPlan:
+    tasks = []
+    for key in sorted(chosen):
+        row = state.get_task(parent.run_id, key)
+        assert row is not None
+        tasks.append(
+            TaskDef(
+                key=key,
+                depends_on=tuple(
+                    sorted(d for d in state.dependencies(parent.run_id, key) if d in chosen)
+                ),
+                asset_key=row.asset_key,
+                partition_key=row.partition_key,
+                max_attempts=row.max_attempts,
+                heartbeat_timeout_sec=row.heartbeat_timeout_sec,
+                requires_visible_output=bool(row.requires_visible_output),
+                worker_queue=row.worker_queue or DEFAULT_WORKER_QUEUE,
+            )
+        )
+    validate_plan(tasks)
+    parent_labels = json.loads(parent.labels) if parent.labels else {}
+    plan_id = f"plan_{run_id}"
+    return RunPlan(
+        run_triggered=RunTriggered(
+            run_id=run_id,
+            plan_id=plan_id,
+            trigger=TriggerInfo.manual(user_id or "unknown"),
+            root_assets=tuple(sorted(chosen)),
+            run_key=run_key,
+            labels={**parent_labels, **labels},
+            code_version=parent.code_version,
+            parent_run_id=parent.run_id,
+            rerun_kind=kind,
+            rerun_reason=reason,
+        ),
+        plan_created=PlanCreated(run_id=run_id, plan_id=plan_id, tasks=tuple(tasks)),
+    )
+
+
+# -- logs --------------------------------------------------------------------------------
+
+
+def log_objects(state: FoldState, run_id: str, task_key: str | None) -> list[tuple[str, int]]:
+    """Every (task, attempt) that may have a log, in a stable order (no listing needed)."""
+    require_run(state, run_id)
+    tasks = state.list_tasks(run_id)
+    if task_key:
+        tasks = [t for t in tasks if t.task_key == task_key]
+        if not tasks:
+            raise NotFound(f"task not found: {task_key}", reason="task_not_found")
+    return [
+        (t.task_key, attempt)
+        for t in sorted(tasks, key=lambda t: t.task_key)
+        for attempt in range(1, max(t.attempt, 0) + 1)
+    ]
