@@ -220,7 +220,7 @@ class ArcoClient:
         retrying = tenacity.Retrying(
             stop=tenacity.stop_after_delay(self.deadline)
             | tenacity.stop_after_attempt(self.max_attempts),
-            wait=tenacity.wait_exponential_jitter(initial=0.2, max=2.0),
+            wait=tenacity.wait_exponential_jitter(multiplier=0.2, max=2.0, jitter=0.2),
             retry=tenacity.retry_if_exception(_is_transient),
             sleep=self._sleep,
             reraise=True,

@@ -158,6 +158,18 @@ class OutputRouter:
         sys.stderr = self._stderr
         logging.getLogger().addHandler(self._handler)
 
+    def ensure(self) -> None:
+        """Re-wrap the streams if something replaced them since :meth:`install` (test
+        harnesses and some libraries swap ``sys.stdout``); called before each task."""
+        if self._stdout is None or self._stderr is None:
+            return
+        if sys.stdout is not self._stdout:
+            self._stdout = _RoutedStream(sys.stdout, self._current, "stdout")
+            sys.stdout = self._stdout
+        if sys.stderr is not self._stderr:
+            self._stderr = _RoutedStream(sys.stderr, self._current, "stderr")
+            sys.stderr = self._stderr
+
     def uninstall(self) -> None:
         if self._stdout is None or self._stderr is None:
             return

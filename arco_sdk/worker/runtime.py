@@ -299,6 +299,11 @@ def _exception_completion(exc: BaseException) -> _Completion:
     return _Completion("FAILED", error=_error("USER_CODE", message, retryable=True, trace=trace))
 
 
+def _log_crash(runner: asyncio.Task[None]) -> None:
+    if not runner.cancelled() and runner.exception() is not None:
+        log.error("task_runner_crashed", task=runner.get_name(), error=repr(runner.exception()))
+
+
 class WorkerRuntime:
     """Executes dispatched tasks. Owns no sockets: the gRPC servicer and the HTTP app
     call :meth:`dispatch`; the server calls :meth:`shutdown`."""
@@ -382,6 +387,7 @@ class WorkerRuntime:
             self._slots.release()
             return outcome
         task.runner = asyncio.create_task(self._run(task), name=f"arco-task:{dispatch_id}")
+        task.runner.add_done_callback(_log_crash)
         if self.settings.ack_mode == "completed":
             await asyncio.shield(task.runner)
             if not task.reported:
@@ -551,6 +557,7 @@ class WorkerRuntime:
             kwargs[definition.context_parameter] = context
 
         cpu_box: list[float] = []
+        self._router.ensure()
         run_context = self._router.context_for(task.capture)
         work: asyncio.Future[Any]
         if definition.is_async:
@@ -715,7 +722,7 @@ class WorkerRuntime:
         try:
             async for attempt in tenacity.AsyncRetrying(
                 stop=tenacity.stop_after_delay(self.settings.completion_deadline_sec),
-                wait=tenacity.wait_exponential_jitter(initial=0.2, max=5.0),
+                wait=tenacity.wait_exponential_jitter(multiplier=0.2, max=5.0, jitter=0.2),
                 retry=tenacity.retry_if_exception(transient),
                 reraise=True,
             ):

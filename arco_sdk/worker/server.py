@@ -136,6 +136,7 @@ class WorkerServer:
                         log_config=None,
                         access_log=False,
                         lifespan="off",
+                        ws="none",
                         timeout_graceful_shutdown=5,
                     )
                 )
