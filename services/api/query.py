@@ -1,27 +1,62 @@
-"""QueryService of the api."""
+"""QueryService of the api: read-only SQL over published state and registered tables.
+
+The engines live in :mod:`arco_core.query` (the only DataFusion user). They read through
+the api's projection readers and its READER-role storage handle; sessions are cached per
+manifest version inside the engines, so the servicer is a thin translation layer.
+"""
 
 from __future__ import annotations
 
 from arco.query.v1 import query_service_pb2 as query_pb
 from arco.query.v1 import query_service_pb2_grpc as query_grpc
 
+from arco_core.query import (
+    QueryData,
+    QueryEngine,
+    ReaderSnapshotProvider,
+    ResultFormat,
+)
 from services.api.deps import ApiDeps
-from services.common.pending import not_implemented
 from services.common.server import RpcContext as Context
 
-_QUERY = "read-only DataFusion SQL over published manifests"
+
+def _format(value: int) -> ResultFormat:
+    return ResultFormat.JSON if value == query_pb.RESULT_FORMAT_JSON else ResultFormat.ARROW
 
 
 class QueryServicer(query_grpc.QueryServiceServicer):
     def __init__(self, deps: ApiDeps) -> None:
         self._deps = deps
+        provider = ReaderSnapshotProvider(
+            {"orchestration": deps.orchestration.reader, "catalog": deps.catalog.reader}
+        )
+        self.engine = QueryEngine(provider)
+        self.data = QueryData(provider, deps.reader_storage)
 
     async def Query(
         self, request: query_pb.QueryRequest, context: Context
     ) -> query_pb.QueryResponse:
-        not_implemented("QueryService.Query", _QUERY)
+        self._deps.auth.identity(context)
+        as_of = request.as_of if request.HasField("as_of") else None
+        result = await self.engine.query(request.sql, _format(request.format), as_of=as_of)
+        return query_pb.QueryResponse(
+            data=result.data,
+            content_type=result.content_type,
+            row_count=result.row_count,
+            truncated=result.truncated,
+            state_versions=result.state_versions,
+        )
 
     async def QueryData(
         self, request: query_pb.QueryDataRequest, context: Context
     ) -> query_pb.QueryDataResponse:
-        not_implemented("QueryService.QueryData", _QUERY)
+        self._deps.auth.identity(context)
+        as_of = request.as_of if request.HasField("as_of") else None
+        result = await self.data.query(request.sql, _format(request.format), as_of=as_of)
+        return query_pb.QueryDataResponse(
+            data=result.data,
+            content_type=result.content_type,
+            row_count=result.row_count,
+            truncated=result.truncated,
+            state_versions=result.state_versions,
+        )
