@@ -79,6 +79,7 @@ class Mesh:
             "ARCO_TASK_TOKEN_SECRET": secrets.token_urlsafe(32),
             "ARCO_WORKER_DISPATCH_SECRET": secrets.token_urlsafe(32),
             "ARCO_IDENTITY_SECRET": secrets.token_urlsafe(32),
+            "ARCO_BROWSER_URL_SECRET": secrets.token_urlsafe(32),
         }
         self.services: dict[str, RunningService] = {}
 

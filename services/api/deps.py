@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
+from arco_core.browser import LocalUrlSigner
 from arco_core.clock import Clock
 from arco_core.ledger import EventEnvelope, LedgerWriter
 from arco_core.locks import LeaseLock
@@ -61,6 +62,8 @@ class ApiDeps:
     catalog_lock: LeaseLock
     # Verifies the bearer task tokens of worker callbacks.
     task_tokens: TaskTokenVerifier
+    # Gateway-served browser URLs for a local store (None: no ARCO_BROWSER_URL_SECRET).
+    url_signer: LocalUrlSigner | None = None
 
     async def close(self) -> None:
         await self.orchestration.compactor.close()

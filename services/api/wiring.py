@@ -11,6 +11,7 @@ from arco.orchestration.v1 import task_callback_service_pb2_grpc as callback_grp
 from arco.query.v1 import query_service_pb2_grpc as query_grpc
 from prometheus_client import CollectorRegistry
 
+from arco_core.browser import LocalUrlSigner
 from arco_core.clock import SystemClock
 from arco_core.ledger import LedgerWriter
 from arco_core.locks import LeaseLock
@@ -63,6 +64,11 @@ def build_deps(config: ApiConfig, env: Mapping[str, str]) -> ApiDeps:
             config.task_token_issuer,
             config.task_token_audience,
             clock,
+        ),
+        url_signer=(
+            LocalUrlSigner(env["ARCO_BROWSER_URL_SECRET"], env.get("ARCO_BROWSER_URL_BASE", ""))
+            if env.get("ARCO_BROWSER_URL_SECRET")
+            else None
         ),
     )
 
