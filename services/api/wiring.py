@@ -22,7 +22,7 @@ from arco_core.storage import Role, ScopedStorage, open_object_store
 from arco_core.tokens import TaskTokenVerifier
 from services.api.auth import CallerAuth
 from services.api.config import ApiConfig
-from services.api.deps import ApiDeps, EventCommitter
+from services.api.deps import ApiDeps
 from services.api.servicers import (
     BrowserServicer,
     CatalogServicer,
@@ -30,6 +30,7 @@ from services.api.servicers import (
     QueryServicer,
     TaskCallbackServicer,
 )
+from services.common.committer import EventCommitter
 from services.common.compactor_client import CompactorClient
 from services.common.runner import ServiceParts
 from services.common.server import Registration

@@ -1,0 +1,38 @@
+"""Append events to a domain's ledger and wait until its compactor has published them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from arco_core.ledger import EventEnvelope, LedgerWriter
+from arco_core.published import ProjectionReader, Snapshot
+from services.common.compactor_client import CompactorClient
+
+
+class EventCommitter:
+    """Append events to one domain's ledger, have its compactor fold exactly those paths,
+    and return the published state that contains them (read-your-writes)."""
+
+    def __init__(
+        self, writer: LedgerWriter, compactor: CompactorClient, reader: ProjectionReader
+    ) -> None:
+        self.writer = writer
+        self.compactor = compactor
+        self.reader = reader
+
+    async def append(self, events: Sequence[EventEnvelope]) -> list[str]:
+        return await self.writer.append_all(list(events))
+
+    async def commit(self, events: Sequence[EventEnvelope], *, request_id: str = "") -> Snapshot:
+        paths = await self.append(events)
+        answer = await self.compactor.compact(paths, request_id=request_id)
+        return await self.reader.refresh(min_seq=answer.manifest_seq)
+
+    async def commit_fenced(
+        self, events: Sequence[EventEnvelope], *, token: int, lock_name: str, request_id: str = ""
+    ) -> Snapshot:
+        paths = await self.append(events)
+        answer = await self.compactor.sync_compact(
+            paths, fencing_token=token, lock_name=lock_name, request_id=request_id
+        )
+        return await self.reader.refresh(min_seq=answer.manifest_seq)
