@@ -6,10 +6,10 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-16)
 
-.PHONY: demo up test venv system-deps gen baseline clean
+.PHONY: demo up test venv system-deps console-assets gen baseline clean
 
 ## demo: start the local mesh on the embedded storage, exercise it end to end, stop it
-demo: venv
+demo: venv console-assets
 	$(BIN)/python -m services.mesh demo
 
 ## up: start the local mesh and keep it running until Ctrl-C
@@ -17,7 +17,7 @@ up: venv
 	$(BIN)/python -m services.mesh up
 
 ## test: lint, contract checks and the whole pytest suite (what CI runs)
-test: venv system-deps
+test: venv system-deps console-assets
 	scripts/check.sh
 
 venv: $(STAMP)
@@ -32,6 +32,10 @@ $(STAMP): pyproject.toml
 ## system-deps: Debian packages the tests need (installed only when missing)
 system-deps:
 	@scripts/system_deps.sh
+
+## console-assets: DuckDB-WASM 1.28.0 for the browser console (npm, served locally)
+console-assets:
+	@scripts/install_console_assets.sh
 
 ## gen: regenerate gen/ from proto/
 gen: venv
