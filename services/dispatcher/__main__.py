@@ -13,7 +13,7 @@ from services.dispatcher.config import SERVICE_ENV, DispatcherConfig
 
 async def _run(env: Mapping[str, str]) -> int:
     config = DispatcherConfig.from_env(env)
-    return await serve(config.common, config, lambda registry: wiring.build(config, registry))
+    return await serve(config.common, config, lambda registry: wiring.build(config, registry, env))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,7 +13,7 @@ from services.sweeper.config import SERVICE_ENV, SweeperConfig
 
 async def _run(env: Mapping[str, str]) -> int:
     config = SweeperConfig.from_env(env)
-    return await serve(config.common, config, lambda registry: wiring.build(config, registry))
+    return await serve(config.common, config, lambda registry: wiring.build(config, registry, env))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,22 +2,85 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from arco.sweeper.v1 import sweeper_service_pb2_grpc as pb_grpc
 from prometheus_client import CollectorRegistry
 
+from arco_core.clock import SystemClock
+from arco_core.ledger import LedgerReader, LedgerWriter
+from arco_core.orchestration.controllers import SweepThresholds
+from arco_core.paths import Scope
+from arco_core.projections import OrchestrationAdapter
+from arco_core.published import ProjectionReader
+from arco_core.storage import Role, ScopedStorage, open_object_store
+from arco_core.tokens import TaskTokenSigner
+from services.common.committer import EventCommitter
+from services.common.compactor_client import CompactorClient
+from services.common.dispatch import EnvelopeBuilder, build_adapter
+from services.common.dispatch_loop import Sender
 from services.common.runner import ServiceParts
 from services.common.server import Registration
 from services.sweeper.config import SweeperConfig
+from services.sweeper.loop import SweepLoop
 from services.sweeper.servicer import SweeperServicer
 
 
-async def build(config: SweeperConfig, registry: CollectorRegistry) -> ServiceParts:
+async def build(
+    config: SweeperConfig, registry: CollectorRegistry, env: Mapping[str, str]
+) -> ServiceParts:
+    scope = Scope(config.common.tenant_id, config.common.workspace_id)
+    store = open_object_store(config.common.storage_url, env)
+    clock = SystemClock()
+    storage = ScopedStorage(store, scope, Role.SWEEPER)  # the only role that may list
+    compactor = CompactorClient(config.orch_compactor_address)
+    committer = EventCommitter(
+        LedgerWriter(storage, "orchestration", clock),
+        compactor,
+        ProjectionReader(ScopedStorage(store, scope, Role.READER), OrchestrationAdapter(), scope),
+    )
+    adapter = build_adapter(config.adapter, config.worker_targets, config.worker_dispatch_secret)
+    signer = TaskTokenSigner(
+        config.task_token_secret,
+        config.task_token_issuer,
+        config.task_token_audience,
+        config.task_token_ttl_sec,
+        clock,
+    )
+    sender = Sender(
+        scope,
+        clock,
+        committer,
+        adapter,
+        EnvelopeBuilder(scope, signer, config.callback_base_url),
+        source=f"arco-sweeper/{scope.tenant_id}/{scope.workspace_id}",
+    )
+    thresholds = SweepThresholds(
+        ready_timeout_ms=int(config.ready_timeout_sec * 1000),
+        dispatch_timeout_ms=int(config.dispatch_timeout_sec * 1000),
+        running_grace_ms=int(config.running_grace_sec * 1000),
+    )
+    loop = SweepLoop(
+        committer,
+        LedgerReader(storage, "orchestration"),
+        sender,
+        clock,
+        thresholds,
+        interval_sec=config.sweep_interval_sec,
+    )
+
+    async def close() -> None:
+        await adapter.close()
+        await compactor.close()
+
     return ServiceParts(
         registrations=[
             Registration(
                 pb_grpc.add_SweeperServiceServicer_to_server,
-                SweeperServicer(),
+                SweeperServicer(loop),
                 "arco.sweeper.v1.SweeperService",
             )
-        ]
+        ],
+        loops=[loop],
+        close=close,
     )
