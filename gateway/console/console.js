@@ -1,11 +1,15 @@
 // Arco console: lists browsable files, mints signed URLs, runs SQL in DuckDB-WASM.
-// Query parameters: ?sql=... runs that statement once ready; ?token=... sends a bearer.
+// Query parameters: ?sql=... runs that statement once ready; ?token=... sends a bearer;
+// ?tenant=&workspace= send dev-posture scope headers.
 import * as duckdb from "./node_modules/@duckdb/duckdb-wasm/dist/duckdb-browser.mjs";
 
 const params = new URLSearchParams(location.search);
 const $ = (id) => document.getElementById(id);
 const headers = { "content-type": "application/json", accept: "application/json" };
 if (params.get("token")) headers.authorization = `Bearer ${params.get("token")}`;
+// Dev posture only (ARCO_GATEWAY_DEV_AUTH): the gateway accepts scope headers.
+if (params.get("tenant")) headers["x-tenant-id"] = params.get("tenant");
+if (params.get("workspace")) headers["x-workspace-id"] = params.get("workspace");
 const state = { db: null, conn: null, views: [] };
 
 function setStatus(text, error) {
