@@ -6,6 +6,7 @@ storage layer and nowhere else. Path builders here are the only place layout str
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from dataclasses import dataclass
@@ -19,10 +20,12 @@ __all__ = [
     "DOMAINS",
     "Domain",
     "LedgerEventPath",
+    "LedgerSegmentPath",
     "Scope",
     "idempotency_path",
     "ledger_domain_prefix",
     "ledger_event_path",
+    "ledger_segment_path",
     "lock_epoch_path",
     "lock_head_hint_path",
     "lock_prefix",
@@ -31,6 +34,8 @@ __all__ = [
     "manifest_path",
     "manifests_prefix",
     "parse_ledger_event_path",
+    "parse_ledger_path",
+    "parse_ledger_segment_path",
     "parse_manifest_path",
     "run_key_reservation_path",
     "snapshot_path",
@@ -49,11 +54,20 @@ _SCOPE_ID = re.compile(r"^[a-z0-9_-]+$")
 _SEQ_DIGITS = 20
 _MAX_SEQ = 10**_SEQ_DIGITS - 1
 _SEGMENT = re.compile(r"^[A-Za-z0-9._:=@+-]+$")
+# C0, DEL and C1 controls: none of them belongs in an object key.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+# An empty, "." or ".." segment anywhere in a "/"-separated key ("" itself included).
+_BAD_SEGMENT = re.compile(r"(?:^|/)\.{0,2}(?:/|$)")
+# Shape of a ledger object key: domain, day, ULID, kind. Canonicity is checked afterwards.
+_LEDGER_KEY = re.compile(
+    r"ledger/([a-z]+)/(\d{4}-\d{2}-\d{2})/([0-7][0-9A-HJKMNP-TV-Z]{25})(\.seg)?\.json"
+)
+_DAY_MS = 86_400_000
+_SEGMENT_SUFFIX = ".seg.json"
 
 
 def _has_control(text: str) -> bool:
-    # C0, DEL and C1 controls: none of them belongs in an object key.
-    return any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in text)
+    return _CONTROL.search(text) is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,9 +118,8 @@ def validate_relative_path(path: str) -> str:
     _check_common(path, "object path")
     if not path:
         raise InvalidPath("object path must not be empty")
-    for segment in path.split("/"):
-        if segment in ("", ".", ".."):
-            raise InvalidPath(f"object path has an empty, '.' or '..' segment: {path!r}")
+    if _BAD_SEGMENT.search(path) is not None:
+        raise InvalidPath(f"object path has an empty, '.' or '..' segment: {path!r}")
     return path
 
 
@@ -143,21 +156,38 @@ def ledger_domain_prefix(domain: str) -> str:
     return f"ledger/{validate_domain(domain)}/"
 
 
-def _utc_date(epoch_ms: int) -> str:
+@functools.lru_cache(maxsize=1024)
+def _utc_day(day_number: int) -> str:
     # Integer arithmetic: a float division could round the last millisecond of a day up.
     try:
-        day = ms_to_datetime(epoch_ms)
+        day = ms_to_datetime(day_number * _DAY_MS)
     except OverflowError as exc:
         raise InvalidArgument("event time is beyond year 9999", reason="invalid_event_id") from exc
     return f"{day.year:04d}-{day.month:02d}-{day.day:02d}"
 
 
-def ledger_event_path(domain: str, event_id: str) -> str:
-    """``ledger/{domain}/{YYYY-MM-DD}/{event_id}.json``; the date is the ULID's UTC day."""
+def _utc_date(epoch_ms: int) -> str:
+    return _utc_day(epoch_ms // _DAY_MS)
+
+
+def _ledger_day(event_id: str) -> str:
     if not is_ulid(event_id):
         raise InvalidArgument(f"event_id {event_id!r} is not a ULID", reason="invalid_event_id")
-    day = _utc_date(ulid_timestamp_ms(event_id))
+    return _utc_date(ulid_timestamp_ms(event_id))
+
+
+def ledger_event_path(domain: str, event_id: str) -> str:
+    """``ledger/{domain}/{YYYY-MM-DD}/{event_id}.json``; the date is the ULID's UTC day."""
+    day = _ledger_day(event_id)
     return f"{ledger_domain_prefix(domain)}{day}/{event_id}.json"
+
+
+def ledger_segment_path(domain: str, last_event_id: str) -> str:
+    """``ledger/{domain}/{YYYY-MM-DD}/{last_event_id}.seg.json``: a segment of several events
+    is named after its *highest* event id (and that id's UTC day), so it sorts after every
+    single-event path it could precede and a listing offset never skips it."""
+    day = _ledger_day(last_event_id)
+    return f"{ledger_domain_prefix(domain)}{day}/{last_event_id}{_SEGMENT_SUFFIX}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,19 +198,58 @@ class LedgerEventPath:
     path: str
 
 
-def parse_ledger_event_path(path: str) -> LedgerEventPath:
-    """Parse and fully validate a canonical ledger event path (date must match the ULID)."""
-    validate_relative_path(path)
-    parts = path.split("/")
-    if len(parts) != 4 or parts[0] != "ledger" or not parts[3].endswith(".json"):
+@dataclass(frozen=True, slots=True)
+class LedgerSegmentPath:
+    """A parsed segment key; ``last_event_id`` names it (the highest id it holds)."""
+
+    domain: Domain
+    date: str
+    last_event_id: str
+    path: str
+
+
+def _parse_ledger_key(path: str) -> tuple[Domain, str, str, bool]:
+    """(domain, day, ulid, is_segment) of a canonical ledger key; InvalidPath otherwise."""
+    match = _LEDGER_KEY.fullmatch(path) if isinstance(path, str) else None
+    if match is None:
+        validate_relative_path(path)  # the more specific message for unsafe keys
         raise InvalidPath(f"not a ledger event path: {path!r}", reason="invalid_ledger_path")
-    domain = validate_domain(parts[1])
-    event_id = parts[3].removesuffix(".json")
-    if not is_ulid(event_id) or ledger_event_path(domain, event_id) != path:
+    domain_text, day, event_id, seg = match.groups()
+    try:
+        domain = validate_domain(domain_text)
+    except InvalidArgument:
+        raise InvalidPath(
+            f"not a ledger event path: {path!r}", reason="invalid_ledger_path"
+        ) from None
+    if _ledger_day(event_id) != day:
         raise InvalidPath(
             f"not a canonical ledger event path: {path!r}", reason="invalid_ledger_path"
         )
-    return LedgerEventPath(domain=domain, date=parts[2], event_id=event_id, path=path)
+    return domain, day, event_id, seg is not None
+
+
+def parse_ledger_event_path(path: str) -> LedgerEventPath:
+    """Parse and fully validate a canonical ledger event path (date must match the ULID)."""
+    domain, day, event_id, is_segment = _parse_ledger_key(path)
+    if is_segment:
+        raise InvalidPath(f"not a ledger event path: {path!r}", reason="invalid_ledger_path")
+    return LedgerEventPath(domain=domain, date=day, event_id=event_id, path=path)
+
+
+def parse_ledger_segment_path(path: str) -> LedgerSegmentPath:
+    """Parse and fully validate a canonical ledger segment path."""
+    domain, day, event_id, is_segment = _parse_ledger_key(path)
+    if not is_segment:
+        raise InvalidPath(f"not a ledger segment path: {path!r}", reason="invalid_ledger_path")
+    return LedgerSegmentPath(domain=domain, date=day, last_event_id=event_id, path=path)
+
+
+def parse_ledger_path(path: str) -> LedgerEventPath | LedgerSegmentPath:
+    """Either kind of canonical ledger object key."""
+    domain, day, event_id, is_segment = _parse_ledger_key(path)
+    if is_segment:
+        return LedgerSegmentPath(domain=domain, date=day, last_event_id=event_id, path=path)
+    return LedgerEventPath(domain=domain, date=day, event_id=event_id, path=path)
 
 
 # Manifests -----------------------------------------------------------------------------------

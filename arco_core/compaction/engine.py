@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pyarrow as pa
 import structlog
@@ -52,6 +53,8 @@ class CommitResult:
     published: bool
     attempts: int = 1
     applied_ids: frozenset[str] = frozenset()
+    # Per requested path (event or segment), the ids of the events it holds.
+    event_ids: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 class Compactor:
@@ -125,16 +128,18 @@ class Compactor:
         fencing_token: int | None = None,
         lock_name: str | None = None,
     ) -> CommitResult:
-        """Fold the events at ``event_paths`` and publish (a no-op batch publishes nothing)."""
+        """Fold the events at ``event_paths`` (event or segment objects) and publish (a
+        no-op batch publishes nothing)."""
         paths = list(dict.fromkeys(event_paths))
-        events = await self._ledger.read(paths)  # canonical paths and scope checked first
+        batch = await self._ledger.read_batch(paths)  # canonical paths and scope checked first
         fence: LeaseLock | None = None
         if fencing_token is not None:
             if not lock_name:
                 raise InvalidArgument("a fencing token needs the lock name it belongs to")
             fence = LeaseLock(self._storage, lock_name, self._clock)
         async with self._lock:
-            return await self._commit_with_retries(events, fencing_token, fence)
+            result = await self._commit_with_retries(batch.events, fencing_token, fence)
+        return dataclasses.replace(result, event_ids=batch.event_ids)
 
     async def _commit_with_retries(
         self,

@@ -91,7 +91,8 @@ class GroupCommitter:
                 await self._commit([request])
             return
         for request in live:
-            ids = {path.rsplit("/", 1)[-1].removesuffix(".json") for path in request.paths}
+            # A shared segment counts for every request that named it.
+            ids = {i for path in request.paths for i in result.event_ids.get(path, ())}
             applied = len(ids & result.applied_ids)
             _settle(request, result=GroupResult(result, len(live), applied, len(ids) - applied))
 

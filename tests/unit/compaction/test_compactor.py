@@ -9,6 +9,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
+from arco_core.canonical_json import canonical_bytes
 from arco_core.clock import FakeClock
 from arco_core.commit import ManifestStore
 from arco_core.compaction.engine import Compactor
@@ -17,7 +18,7 @@ from arco_core.ledger import LedgerWriter
 from arco_core.locks import LeaseLock
 from arco_core.orchestration.fold import TABLE_NAMES
 from arco_core.orchestration.projection import state_to_tables
-from arco_core.paths import Scope, ledger_event_path
+from arco_core.paths import Scope, ledger_event_path, ledger_segment_path
 from arco_core.projections import CatalogAdapter, OrchestrationAdapter
 from arco_core.published import ManifestBody, ProjectionReader, parquet_to_table
 from arco_core.storage import Role
@@ -26,6 +27,23 @@ from tests.support.backends import Backend
 from tests.unit.orchestration.orch_support import T0, TENANT, WORKSPACE, Events
 
 SCOPE = Scope(TENANT, WORKSPACE)
+SCOPE_B = Scope(TENANT, WORKSPACE + "-b")
+
+
+def _rescope(event: Any) -> Any:
+    """The same event for SCOPE_B (a second, independent projection on one store)."""
+    from arco_core.ledger import EventEnvelope
+
+    return EventEnvelope.from_json_dict(
+        {**event.to_json_dict(), "workspace_id": SCOPE_B.workspace_id}
+    )
+
+
+def _unscoped(tables: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
+    return {
+        name: [{k: v for k, v in row.items() if k != "workspace_id"} for row in table]
+        for name, table in tables.items()
+    }
 
 
 def rows(state: Any) -> dict[str, list[dict[str, Any]]]:
@@ -301,3 +319,102 @@ async def test_two_compactor_processes_race_on_one_workspace(shared_backend: Bac
         run = state.get_run(f"r{i}")
         assert run.state == "SUCCEEDED" and run.tasks_succeeded == 3, run
     assert ManifestBody.from_head(await manifests.read(19)).events_applied == sum(map(len, runs))
+
+
+# -- ledger segments ------------------------------------------------------------------------
+
+
+async def append_segment(backend: Backend, events: list[Any]) -> str:
+    writer = LedgerWriter(
+        backend.storage(Role.API, scope=SCOPE), "orchestration", FakeClock(events[-1].timestamp_ms)
+    )
+    return await writer.append_segment(events)
+
+
+async def test_segments_and_events_compact_together(backend: Backend) -> None:
+    ev = Events()
+    r1 = run_history(ev, "r1", ["a", "b", "c"])
+    r2 = run_history(ev, "r2", ["x", "y"])
+    # r1 as one segment; r2 half as single events, half as a segment overlapping them.
+    seg1 = await append_segment(backend, r1)
+    singles = await append(backend, r2[:6])
+    seg2 = await append_segment(backend, r2[4:])
+    engine = compactor(backend)
+    await engine.open()
+    result = await engine.compact([seg2, *singles, seg1])
+    assert result.published and result.applied == len(r1) + len(r2)
+    assert result.event_ids[seg1] == tuple(e.event_id for e in r1)
+    state = engine.snapshot.state
+    assert state.get_run("r1").state == "SUCCEEDED" and state.get_run("r2").state == "SUCCEEDED"
+    # Compacting the segment again is a no-op.
+    assert not (await engine.compact([seg1])).published
+
+    # The same history, one event per object and one batch per event, projects the same.
+    other_scope = Backend(backend.kind, backend.url, backend.env, backend.store)
+    paths = await LedgerWriter(
+        other_scope.storage(Role.API, scope=SCOPE_B),
+        "orchestration",
+        FakeClock(r2[-1].timestamp_ms),
+    ).append_all([_rescope(e) for e in r1 + r2])
+    reference = Compactor(
+        other_scope.storage(Role.COMPACTOR, scope=SCOPE_B), OrchestrationAdapter()
+    )
+    await reference.open()
+    for path in paths:
+        await reference.compact([path])
+    assert _unscoped(rows(reference.snapshot.state)) == _unscoped(rows(state))
+
+
+async def test_rebuild_from_segments(backend: Backend) -> None:
+    ev = Events()
+    events = run_history(ev, "r1", ["a", "b", "c"]) + run_history(ev, "r2", ["x", "y"])
+    paths = await append(backend, events)
+    engine = compactor(backend)
+    await engine.open()
+    for path in paths:
+        await engine.compact([path])
+    incremental = rows(engine.snapshot.state)
+    segments = [await append_segment(backend, events[i : i + 5]) for i in range(0, len(events), 5)]
+    result = await engine.rebuild([*reversed(segments), paths[3]])
+    assert result.published and result.applied == len(events)
+    reader = ProjectionReader(
+        backend.storage(Role.READER, scope=SCOPE), OrchestrationAdapter(), SCOPE
+    )
+    assert rows((await reader.refresh()).state) == incremental
+
+
+async def test_foreign_event_inside_a_segment_fails_the_compaction(backend: Backend) -> None:
+    ev = Events()
+    events = run_history(ev, "r1", ["a"])
+    docs = [e.to_json_dict() for e in events]
+    docs[1]["tenant_id"] = "intruder"
+    path = ledger_segment_path("orchestration", events[-1].event_id)
+    body = canonical_bytes({"events": docs, "segment_version": 1})
+    await backend.storage(Role.API, scope=SCOPE).create(path, body)
+    engine = compactor(backend)
+    await engine.open()
+    with pytest.raises(ScopeViolation):
+        await engine.compact([path])
+    assert engine.snapshot.seq is None
+
+
+async def test_group_commit_counts_shared_segments_per_request(backend: Backend) -> None:
+    from arco_core.compaction.group import GroupCommitter
+
+    ev = Events()
+    r1, r2 = run_history(ev, "r1", ["a"]), run_history(ev, "r2", ["b"])
+    seg = await append_segment(backend, r1 + r2)
+    single = await append(backend, r2[:1])
+    engine = compactor(backend)
+    await engine.open()
+    committer = GroupCommitter(engine, merge_when_idle=False)
+    loop = asyncio.create_task(committer.run())
+    try:
+        first, second = await asyncio.gather(committer.submit([seg]), committer.submit(single))
+    finally:
+        await committer.shutdown()
+        await loop
+    # Each request is told about the events its own paths hold, shared ones included.
+    assert (first.applied, first.skipped) == (len(r1) + len(r2), 0)
+    assert (second.applied, second.skipped) == (1, 0)
+    assert first.commit.applied == len(r1) + len(r2)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -15,8 +16,14 @@ from arco_core.errors import (
     ScopeViolation,
 )
 from arco_core.ids import UlidGenerator
-from arco_core.ledger import EventEnvelope, LedgerReader, LedgerWriter
-from arco_core.paths import Scope, ledger_event_path
+from arco_core.ledger import (
+    SEGMENT_VERSION,
+    BatchingLedgerWriter,
+    EventEnvelope,
+    LedgerReader,
+    LedgerWriter,
+)
+from arco_core.paths import Scope, ledger_event_path, ledger_segment_path
 from arco_core.storage import Role
 from tests.unit.core.conftest import Backend
 
@@ -200,3 +207,215 @@ async def test_scan_after_is_sweeper_only(backend: Backend, ids: UlidGenerator) 
     after = await sweeper.scan_after(envs[2].event_id)
     assert [e.event_id for e in after] == [e.event_id for e in envs[3:]]
     assert len(await sweeper.scan_paths_after(None, limit=2)) == 2
+
+
+# -- segments: several events in one immutable object -----------------------------------------
+
+
+async def test_segment_round_trip_and_replay(backend: Backend, ids: UlidGenerator) -> None:
+    storage = backend.storage(Role.API)
+    writer = LedgerWriter(storage, "orchestration", FakeClock(NOW_MS))
+    envs = [_envelope(backend.scope, ids.new()) for _ in range(5)]
+    path = await writer.append_segment(list(reversed(envs)) + envs[:2])  # order, repeats
+    assert path == ledger_segment_path("orchestration", envs[-1].event_id)
+    assert path.endswith(".seg.json")
+    body = json.loads(await storage.get(path))
+    assert body["segment_version"] == SEGMENT_VERSION
+    assert [e["event_id"] for e in body["events"]] == [e.event_id for e in envs]
+    assert await storage.get(path) == canonical_bytes(body)  # canonical bytes on disk
+    # Replaying the same set is a no-op; reading gives every event once, in id order.
+    assert await writer.append_segment(envs) == path
+    reader = LedgerReader(backend.storage(Role.COMPACTOR), "orchestration")
+    assert await reader.read([path, path]) == envs
+    batch = await reader.read_batch([path])
+    assert batch.event_ids == {path: tuple(e.event_id for e in envs)}
+    # One distinct event is written as a plain event object.
+    single = _envelope(backend.scope, ids.new())
+    assert await writer.append_segment([single, single]) == ledger_event_path(
+        "orchestration", single.event_id
+    )
+
+
+async def test_segment_conflict_on_different_bytes(backend: Backend, ids: UlidGenerator) -> None:
+    storage = backend.storage(Role.DISPATCHER)
+    writer = LedgerWriter(storage, "orchestration", FakeClock(NOW_MS))
+    envs = [_envelope(backend.scope, ids.new()) for _ in range(3)]
+    path = await writer.append_segment(envs)
+    # Another set ending at the same id claims the same key: refused, nothing changes.
+    other = [*envs[:1], _envelope(backend.scope, envs[1].event_id, source="elsewhere"), envs[2]]
+    with pytest.raises(Conflict) as info:
+        await writer.append_segment(other)
+    assert info.value.reason == "ledger_segment_conflict"
+    assert json.loads(await storage.get(path))["events"][1]["source"] != "elsewhere"
+    # Two different events with one id in a single segment are refused before I/O.
+    with pytest.raises(InvalidArgument) as dup:
+        await writer.append_segment(
+            [envs[0], _envelope(backend.scope, envs[0].event_id, source="x")]
+        )
+    assert dup.value.reason == "duplicate_event_id"
+
+
+async def test_segment_validates_everything_first(backend: Backend, ids: UlidGenerator) -> None:
+    writer = LedgerWriter(backend.storage(Role.API), "orchestration", FakeClock(NOW_MS))
+    good = [_envelope(backend.scope, ids.new()) for _ in range(3)]
+    foreign = _envelope(Scope("someone-else", backend.scope.workspace_id), ids.new())
+    with pytest.raises(ScopeViolation):
+        await writer.append_segment([*good, foreign])
+    with pytest.raises(InvalidArgument):
+        await writer.append_segment([])
+    assert await backend.storage(Role.SWEEPER).list("ledger/") == []
+    with pytest.raises(RoleWriteDenied):
+        await LedgerWriter(
+            backend.storage(Role.COMPACTOR), "orchestration", FakeClock(NOW_MS)
+        ).append_segment(good)
+
+
+async def test_reader_refuses_bad_segments(backend: Backend, ids: UlidGenerator) -> None:
+    storage = backend.storage(Role.API)
+    reader = LedgerReader(backend.storage(Role.COMPACTOR), "orchestration")
+    envs = [_envelope(backend.scope, ids.new()) for _ in range(3)]
+
+    def body(events: list[EventEnvelope], **extra: Any) -> bytes:
+        doc = {"events": [e.to_json_dict() for e in events], "segment_version": 1, **extra}
+        return canonical_bytes(doc)
+
+    async def plant(events: list[EventEnvelope], name_id: str, **extra: Any) -> str:
+        path = ledger_segment_path("orchestration", name_id)
+        await storage.create(path, body(events, **extra))
+        return path
+
+    # Named after an id that is not its highest event.
+    misnamed = await plant(envs[:2], envs[2].event_id)
+    with pytest.raises(InvalidArgument) as info:
+        await reader.read([misnamed])
+    assert info.value.reason == "non_canonical_event_path"
+    # Not sorted strictly by id (a repeat included).
+    more = [_envelope(backend.scope, ids.new()) for _ in range(3)]
+    unsorted = await plant([more[1], more[0], more[2]], more[2].event_id)
+    with pytest.raises(InvalidArgument):
+        await reader.read([unsorted])
+    repeated = [_envelope(backend.scope, ids.new()) for _ in range(2)]
+    twice = await plant([repeated[0], repeated[0], repeated[1]], repeated[1].event_id)
+    with pytest.raises(InvalidArgument):
+        await reader.read([twice])
+    # A planted event of another tenant inside an otherwise good segment.
+    a, b = ids.new(), ids.new()
+    intruder = await plant([_envelope(backend.scope, a), _envelope(Scope("intruder", "ws"), b)], b)
+    with pytest.raises(ScopeViolation):
+        await reader.read([intruder])
+    # Unknown format version, and an empty segment.
+    c = ids.new()
+    future = await plant([_envelope(backend.scope, c)], c, segment_version=2)
+    with pytest.raises(InvalidArgument) as version:
+        await reader.read([future])
+    assert version.value.reason == "invalid_ledger_segment"
+    d = ids.new()
+    empty = ledger_segment_path("orchestration", d)
+    await storage.create(empty, canonical_bytes({"events": [], "segment_version": 1}))
+    with pytest.raises(InvalidArgument):
+        await reader.read([empty])
+    # Non-canonical segment keys are refused before any I/O.
+    stats_before = reader._storage.stats["get"]
+    e = ids.new()
+    for bad in (
+        f"ledger/orchestration/2020-01-01/{e}.seg.json",  # wrong day
+        f"ledger/orchestration/{e}.seg.json",
+        f"ledger/orchestration/2026-01-01/{e}.segment.json",
+        f"ledger/catalog/{ledger_segment_path('catalog', e).split('/', 2)[2]}",
+        f"ledger/orchestration/2026-01-01/{e.lower()}.seg.json",
+    ):
+        with pytest.raises(InvalidArgument):
+            await reader.read([bad])
+    assert reader._storage.stats["get"] == stats_before
+
+
+async def test_mixed_event_and_segment_paths(backend: Backend, ids: UlidGenerator) -> None:
+    writer = LedgerWriter(backend.storage(Role.API), "orchestration", FakeClock(NOW_MS))
+    envs = [_envelope(backend.scope, ids.new()) for _ in range(6)]
+    singles = await writer.append_all([envs[0], envs[3], envs[5]])
+    segment = await writer.append_segment(envs[1:5])  # overlaps envs[3]
+    reader = LedgerReader(backend.storage(Role.COMPACTOR), "orchestration")
+    assert await reader.read([segment, *singles]) == envs
+    # The same id with different content in two objects is a conflict, not a silent pick.
+    twin = _envelope(backend.scope, envs[5].event_id, source="a-different-writer")
+    other = await writer.append_segment([envs[4], twin])
+    with pytest.raises(Conflict) as info:
+        await reader.read([singles[2], other])
+    assert info.value.reason == "ledger_event_conflict"
+
+
+async def test_scan_sees_segments(backend: Backend, ids: UlidGenerator) -> None:
+    writer = LedgerWriter(backend.storage(Role.API), "orchestration", FakeClock(NOW_MS))
+    envs = [_envelope(backend.scope, ids.new()) for _ in range(8)]
+    await writer.append_all(envs[:2])
+    segment = await writer.append_segment(envs[2:6])
+    await writer.append_all(envs[6:])
+    sweeper = LedgerReader(backend.storage(Role.SWEEPER), "orchestration")
+    assert segment in await sweeper.scan_paths_after(None)
+    assert [e.event_id for e in await sweeper.scan_after(None)] == [e.event_id for e in envs]
+    # A scan from inside the segment still finds it and returns only the later events.
+    after = await sweeper.scan_after(envs[3].event_id)
+    assert [e.event_id for e in after] == [e.event_id for e in envs[4:]]
+    assert segment in await sweeper.scan_paths_after(envs[5].event_id)
+    assert segment not in await sweeper.scan_paths_after(envs[6].event_id)
+
+
+async def test_batching_writer_shares_segments(backend: Backend, ids: UlidGenerator) -> None:
+    storage = backend.storage(Role.API)
+    batching = BatchingLedgerWriter(
+        LedgerWriter(storage, "orchestration", FakeClock(NOW_MS)), max_in_flight=1
+    )
+    groups = [[_envelope(backend.scope, ids.new()) for _ in range(3)] for _ in range(20)]
+    results = await asyncio.gather(*(batching.append(g) for g in groups))
+    assert batching.puts < len(groups)  # callers shared puts
+    reader = LedgerReader(backend.storage(Role.COMPACTOR), "orchestration")
+    for group, paths in zip(groups, results, strict=True):
+        assert all(p.endswith(".seg.json") for p in paths)
+        held = {i for p in paths for i in (await reader.read_batch([p])).event_ids[p]}
+        assert {e.event_id for e in group} <= held
+    everything = sorted(e.event_id for g in groups for e in g)
+    all_paths = {p for paths in results for p in paths}
+    assert [e.event_id for e in await reader.read(all_paths)] == everything
+    # A lone event becomes a plain event object; an empty append writes nothing.
+    lone = _envelope(backend.scope, ids.new())
+    assert await batching.append([lone]) == [ledger_event_path("orchestration", lone.event_id)]
+    assert await batching.append([]) == []
+    await batching.aclose()
+
+
+async def test_batching_writer_isolates_bad_callers(backend: Backend, ids: UlidGenerator) -> None:
+    storage = backend.storage(Role.API)
+    writer = LedgerWriter(storage, "orchestration", FakeClock(NOW_MS))
+    batching = BatchingLedgerWriter(writer)
+    good = [_envelope(backend.scope, ids.new()) for _ in range(2)]
+    invalid = [_envelope(backend.scope, ids.new(), event_type="bad-type")]
+    ok, bad = await asyncio.gather(
+        batching.append(good), batching.append(invalid), return_exceptions=True
+    )
+    assert isinstance(bad, InvalidArgument)  # refused before queueing, alone
+    assert isinstance(ok, list)
+    reader = LedgerReader(backend.storage(Role.COMPACTOR), "orchestration")
+    assert [e.event_id for e in await reader.read(ok)] == [e.event_id for e in good]
+
+    # The group's segment key is taken by other bytes: each caller is written on its own.
+    a, b, c = ids.new(), ids.new(), ids.new()
+    taken = await writer.append_segment([_envelope(backend.scope, a), _envelope(backend.scope, c)])
+    mine = _envelope(backend.scope, b)
+    theirs = _envelope(backend.scope, c, source="a-buggy-writer")  # reuses an id
+    first, second = await asyncio.gather(batching.append([mine]), batching.append([theirs]))
+    assert first == [ledger_event_path("orchestration", b)]
+    assert second == [ledger_event_path("orchestration", c)]
+    assert await reader.read(first) == [mine]
+    # Reading both versions of one id together is refused rather than silently picking one.
+    with pytest.raises(Conflict):
+        await reader.read([taken, *second])
+
+    # Two callers sending different events under one id in the same group: one wins.
+    twin_id = ids.new()
+    results = await asyncio.gather(
+        batching.append([_envelope(backend.scope, twin_id)]),
+        batching.append([_envelope(backend.scope, twin_id, source="other")]),
+        return_exceptions=True,
+    )
+    assert sorted(isinstance(r, Conflict) for r in results) == [False, True]
+    await batching.aclose()
