@@ -105,8 +105,8 @@ def build_parser(prog: str = "python -m arco_sdk.worker") -> argparse.ArgumentPa
             "Run an Arco worker: serves gRPC arco.worker.v1.WorkerService/Dispatch and HTTP "
             "POST /dispatch, executes the assets of the given modules and reports back "
             f"through the task callbacks. Every option can also be set as {ENV_PREFIX}<NAME> "
-            f"(e.g. {ENV_PREFIX}API_URL); ARCO_API_URL, ARCO_TOKEN, ARCO_TENANT_ID and "
-            "ARCO_WORKSPACE_ID are used as fallbacks."
+            f"(e.g. {ENV_PREFIX}API_URL); ARCO_API_URL, ARCO_TOKEN, ARCO_TENANT_ID, "
+            "ARCO_WORKSPACE_ID and ARCO_READY_FILE are used as fallbacks."
         ),
     )
     parser.add_argument(
@@ -143,6 +143,7 @@ def config_from_args(
         "api_token": "ARCO_TOKEN",
         "tenant_id": "ARCO_TENANT_ID",
         "workspace_id": "ARCO_WORKSPACE_ID",
+        "ready_file": "ARCO_READY_FILE",
     }
     values: dict[str, Any] = {}
     for name, kind, _ in (*_OPTIONS, ("upload_logs", bool, ""), ("modules", tuple, "")):
