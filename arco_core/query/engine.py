@@ -105,6 +105,7 @@ _INTERNAL_PREFIXES = (
     "run_keys/",
     "logs/",
 )
+_BATCH_ROWS = 65_536
 _READ_ONLY = SQLOptions().with_allow_ddl(False).with_allow_dml(False).with_allow_statements(False)
 
 
@@ -372,7 +373,8 @@ def _new_context(limits: QueryLimits, *, normalize: bool) -> SessionContext:
 
 
 def _batches(table: pa.Table) -> list[list[pa.RecordBatch]]:
-    batches = table.combine_chunks().to_batches() if table.num_rows else []
+    # Moderate batches: one huge batch makes DataFusion's repartitioning want to spill.
+    batches = table.to_batches(max_chunksize=_BATCH_ROWS) if table.num_rows else []
     if not batches:
         batches = [pa.RecordBatch.from_pylist([], schema=table.schema)]
     return [batches]

@@ -126,7 +126,12 @@ class Stack:
 
 
 async def start_stack(
-    tmp_path: Path, storage_url: str, storage_env: dict[str, str], *, gateway: bool = True
+    tmp_path: Path,
+    storage_url: str,
+    storage_env: dict[str, str],
+    *,
+    gateway: bool = True,
+    gateway_env: dict[str, str] | None = None,
 ) -> Stack:
     stack = Stack(tmp_path, storage_url, storage_env)
     try:
@@ -156,7 +161,11 @@ async def start_stack(
             stack.start(
                 "gateway",
                 "gateway",
-                {"ARCO_API_ADDRESS": stack.api, "ARCO_GATEWAY_DEV_AUTH": "true"},
+                {
+                    "ARCO_API_ADDRESS": stack.api,
+                    "ARCO_GATEWAY_DEV_AUTH": "true",
+                    **(gateway_env or {}),
+                },
             )
     except BaseException:
         stack.stop()
