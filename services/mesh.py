@@ -66,6 +66,9 @@ class Mesh:
         workspace_id: str = "default",
         extra_env: Mapping[str, str] | None = None,
         log_format: str = "json",
+        workers: int = 0,
+        worker_modules: Sequence[str] = (),
+        worker_env: Mapping[str, str] | None = None,
     ) -> None:
         self.home = home.resolve()
         self.run_dir = self.home / "run"
@@ -74,6 +77,9 @@ class Mesh:
         self.workspace_id = workspace_id
         self.extra_env = dict(extra_env or {})
         self.log_format = log_format
+        self.workers = workers
+        self.worker_modules = list(worker_modules)
+        self.worker_env = dict(worker_env or {})
         # One set of shared secrets per mesh: minted tokens must verify at the api.
         self.secrets = {
             "ARCO_TASK_TOKEN_SECRET": secrets.token_urlsafe(32),
@@ -123,9 +129,14 @@ class Mesh:
                 )
             )
             callback_base = f"http://{gateway.address}"
+            targets = [
+                self.start_worker(f"worker-{n + 1}", callback_base).ready["grpc_address"]
+                for n in range(self.workers)
+            ]
             peers = {
                 "ARCO_ORCH_COMPACTOR_ADDRESS": orch.address,
                 "ARCO_CALLBACK_BASE_URL": callback_base,
+                "ARCO_WORKER_TARGETS": ",".join(str(t) for t in targets),
             }
             self._start(ServiceSpec("dispatcher", "services.dispatcher", peers))
             self._start(ServiceSpec("sweeper", "services.sweeper", peers))
@@ -175,17 +186,42 @@ class Mesh:
                 "ARCO_LISTEN_ADDRESS": "127.0.0.1:0",
                 "ARCO_METRICS_ADDRESS": "127.0.0.1:0",
                 "ARCO_LOG_FORMAT": self.log_format,
+                # The local mesh is a dev posture: the gateway takes X-Tenant-Id headers.
+                "ARCO_GATEWAY_DEV_AUTH": "true",
                 **self.secrets,
                 **self.extra_env,
             }
         )
         return env
 
-    def _start(self, spec: ServiceSpec) -> RunningService:
+    def start_worker(self, name: str, callback_base: str | None = None) -> RunningService:
+        """Start (or restart) a worker process serving gRPC and HTTP dispatch."""
+        base = callback_base or f"http://{self.address('gateway')}"
+        return self._start(
+            ServiceSpec(
+                name,
+                "arco_sdk.worker",
+                {
+                    "ARCO_WORKER_API_URL": base,
+                    "ARCO_WORKER_TENANT_ID": self.tenant_id,
+                    "ARCO_WORKER_WORKSPACE_ID": self.workspace_id,
+                    "ARCO_WORKER_DISPATCH_SECRET": self.secrets["ARCO_WORKER_DISPATCH_SECRET"],
+                    "ARCO_WORKER_GRPC_ADDRESS": "127.0.0.1:0",
+                    "ARCO_WORKER_HTTP_ADDRESS": "127.0.0.1:0",
+                    "ARCO_WORKER_WORKER_ID": name,
+                    "ARCO_WORKER_OUTPUT_DIR": str(self.home / "output"),
+                    "ARCO_WORKER_MODULES": ",".join(self.worker_modules),
+                    **self.worker_env,
+                },
+            ),
+            ready_env="ARCO_WORKER_READY_FILE",
+        )
+
+    def _start(self, spec: ServiceSpec, ready_env: str = "ARCO_READY_FILE") -> RunningService:
         ready_file = self.run_dir / f"{spec.name}.ready.json"
         ready_file.unlink(missing_ok=True)
         log_path = self.run_dir / f"{spec.name}.log"
-        env = {**self.base_env(), **spec.env, "ARCO_READY_FILE": str(ready_file)}
+        env = {**self.base_env(), **spec.env, ready_env: str(ready_file)}
         with log_path.open("ab") as log_file:
             process = subprocess.Popen(
                 [sys.executable, "-m", spec.module],
@@ -213,7 +249,7 @@ class Mesh:
                 )
             if ready_file.exists():
                 info: dict[str, object] = json.loads(ready_file.read_text())
-                if "grpc_address" not in info or grpc_serving(str(info["grpc_address"])):
+                if _healthy(info):
                     return info
             time.sleep(0.05)
         raise MeshError(
@@ -236,6 +272,23 @@ class Mesh:
 
     def address(self, name: str) -> str:
         return self.services[name].address
+
+
+def _healthy(info: Mapping[str, object]) -> bool:
+    """Services answer gRPC health; workers and the gateway answer HTTP /health(z)."""
+    if info.get("service") == "worker":
+        return http_ok(f"http://{info['http_address']}/health")
+    if "grpc_address" in info:
+        return grpc_serving(str(info["grpc_address"]))
+    return True
+
+
+def http_ok(url: str, timeout: float = 2.0) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
 
 
 def grpc_serving(address: str, service: str = "", timeout: float = 2.0) -> bool:

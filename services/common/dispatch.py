@@ -144,9 +144,15 @@ class GrpcPushAdapter:
 
     name = "grpc"
 
-    def __init__(self, targets: Mapping[str, Sequence[str]], *, timeout_sec: float = 10.0) -> None:
+    def __init__(
+        self, targets: Mapping[str, Sequence[str]], secret: str, *, timeout_sec: float = 10.0
+    ) -> None:
+        if not secret:
+            raise ConfigError("gRPC dispatch needs ARCO_WORKER_DISPATCH_SECRET")
         self._router = _Router(targets)
         self._timeout = timeout_sec
+        # Workers refuse envelopes without the shared dispatch secret.
+        self._metadata = ((DISPATCH_SECRET_HEADER.lower(), secret),)
         self._channels: dict[str, grpc.aio.Channel] = {}
 
     def _stub(self, address: str) -> wpb_grpc.WorkerServiceAsyncStub:
@@ -162,7 +168,9 @@ class GrpcPushAdapter:
         for address in self._router.candidates(envelope.worker_queue):
             try:
                 answer = await self._stub(address).Dispatch(
-                    wpb.DispatchRequest(envelope=envelope), timeout=self._timeout
+                    wpb.DispatchRequest(envelope=envelope),
+                    timeout=self._timeout,
+                    metadata=self._metadata,
                 )
             except grpc.aio.AioRpcError as exc:
                 if exc.code() == grpc.StatusCode.RESOURCE_EXHAUSTED:
@@ -253,7 +261,7 @@ def build_adapter(kind: str, targets_spec: str, secret: str) -> DispatchAdapter:
         return InMemoryAdapter()
     targets = parse_targets(targets_spec)
     if kind == "grpc":
-        return GrpcPushAdapter(targets)
+        return GrpcPushAdapter(targets, secret)
     if kind == "http":
         return HttpPushAdapter(targets, secret)
     raise ConfigError(f"unknown dispatch adapter {kind!r}: use grpc, http or memory")
