@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-16)
 
 .PHONY: demo up test venv system-deps console-assets gen baseline clean
 
-## demo: start the local mesh on the embedded storage, exercise it end to end, stop it
+## demo: the mesh + two workers on the embedded storage run the example pipeline end to end
 demo: venv console-assets
 	$(BIN)/python -m services.mesh demo
 

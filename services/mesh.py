@@ -355,32 +355,10 @@ def _up(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    """Start the mesh, check every service end to end through the gateway, stop it."""
-    mesh = Mesh(Path(args.home), storage_url=args.storage_url)
-    print(f"starting the Arco mesh in {mesh.home} (storage {mesh.storage_url}) ...", flush=True)
-    try:
-        mesh.start()
-    except MeshError as exc:
-        print(f"mesh failed to start: {exc}", file=sys.stderr)
-        return 1
-    try:
-        for name, pid, address, _ in mesh.describe():
-            print(f"  {name:<26} pid {pid:<8} {address}")
-        unhealthy = [
-            name
-            for name, running in mesh.services.items()
-            if name != "gateway" and not grpc_serving(running.address)
-        ]
+    # Imported here: only the demo needs the SDK, `up` starts without it.
+    from services.demo import run_demo  # noqa: PLC0415
 
-        with urllib.request.urlopen(f"http://{mesh.address('gateway')}/readyz", timeout=5) as r:
-            gateway_ready = json.loads(r.read()).get("ready") is True
-        print(f"gateway -> api ready: {gateway_ready}; unhealthy services: {unhealthy or 'none'}")
-        ok = gateway_ready and not unhealthy
-    finally:
-        codes = mesh.stop()
-    clean = all(code == 0 for code in codes.values())
-    print("mesh stopped " + ("cleanly" if clean else f"with exit codes {codes}"))
-    return 0 if ok and clean else 1
+    return run_demo(Path(args.home), args.storage_url)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -398,7 +376,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="object store URL (default: file://<home>/data, the embedded LocalStore)",
     )
     up.set_defaults(func=_up)
-    demo = sub.add_parser("demo", help="start the mesh, exercise it end to end, stop it")
+    demo = sub.add_parser(
+        "demo", help="start the mesh and two workers, deploy and run the example pipeline, stop"
+    )
     demo.add_argument("--home", default=".arco", help="data, logs and ready files (default .arco)")
     demo.add_argument("--storage-url", default=None, help="object store URL (default: embedded)")
     demo.set_defaults(func=_demo)
