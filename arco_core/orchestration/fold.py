@@ -27,7 +27,7 @@ import structlog
 
 from arco_core.canonical_json import canonical_dumps
 from arco_core.errors import ArcoError
-from arco_core.ids import is_ulid, parse_timer_id, ulid_timestamp_ms
+from arco_core.ids import is_ulid, parse_timer_id
 from arco_core.ledger import EventEnvelope
 from arco_core.orchestration.events import (
     DispatchEnqueued,
@@ -119,6 +119,17 @@ _TIMER_ID_TYPES: Final = {
 }
 
 PK = tuple[str, ...]
+
+_log = structlog.get_logger(__name__)
+# Crockford base32 digits -> the digits int(..., 32) reads; ULIDs use no I, L, O or U.
+_CROCKFORD_TO_INT32 = str.maketrans("ABCDEFGHJKMNPQRSTVWXYZ", "ABCDEFGHIJKLMNOPQRSTUV")
+
+
+def _ulid_ms(event_id: str) -> int:
+    """``ulid_timestamp_ms`` for an id already known to be a ULID, in C speed."""
+    return int(event_id[:10].translate(_CROCKFORD_TO_INT32), 32)
+
+
 R = TypeVar("R", RunRow, TaskRow, DepRow, OutboxRow, IdempotencyKeyRow, TimerRow, CodeManifestRow)
 
 
@@ -476,7 +487,7 @@ class FoldState:
         return FoldDelta(tables)
 
     def _fold_one(self, env: EventEnvelope) -> str:
-        log = structlog.get_logger(__name__)
+        log = _log
         if (self.tenant_id is not None and env.tenant_id != self.tenant_id) or (
             self.workspace_id is not None and env.workspace_id != self.workspace_id
         ):
@@ -501,7 +512,7 @@ class FoldState:
         ev = _Ev(
             event_id=env.event_id,
             ts=ts,
-            anchor=ulid_timestamp_ms(env.event_id) if is_ulid(env.event_id) else ts,
+            anchor=_ulid_ms(env.event_id) if is_ulid(env.event_id) else ts,
             tenant_id=env.tenant_id,
             workspace_id=env.workspace_id,
         )
@@ -596,6 +607,7 @@ class FoldState:
             parent_run_id=p.parent_run_id,
             rerun_kind=p.rerun_kind,
             rerun_reason=p.rerun_reason,
+            traceparent=p.traceparent,
         )
         keys = self._run_tasks.get(p.run_id)
         if keys:
