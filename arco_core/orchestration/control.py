@@ -369,6 +369,7 @@ def plan_run(
             parent_run_id=parent_run_id,
             rerun_kind=rerun_kind,
             rerun_reason=rerun_reason,
+            traceparent=request.traceparent,
         ),
         plan_created=PlanCreated(run_id=run_id, plan_id=plan_id, tasks=tasks),
     )

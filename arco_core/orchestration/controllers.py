@@ -38,6 +38,7 @@ class DispatchAction:
     heartbeat_timeout_sec: int
     cloud_task_id: str
     reason: str = "pending"
+    traceparent: str | None = None
 
 
 def _request(task: TaskRow, attempt: int) -> DispatchRequested:
@@ -87,6 +88,7 @@ def action_for(
         heartbeat_timeout_sec=task.heartbeat_timeout_sec,
         cloud_task_id=cloud_id,
         reason=reason,
+        traceparent=run.traceparent if (run := state.get_run(row.run_id)) else None,
     )
 
 

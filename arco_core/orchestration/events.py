@@ -346,6 +346,7 @@ class RunTriggered:
     parent_run_id: str | None = None
     rerun_kind: str | None = None
     rerun_reason: str | None = None
+    traceparent: str | None = None
 
     def idempotency_key(self) -> str:
         return f"run:{self.run_key}" if self.run_key else f"run:{self.run_id}"
@@ -365,6 +366,7 @@ class RunTriggered:
         _put(out, "parent_run_id", self.parent_run_id)
         _put(out, "rerun_kind", self.rerun_kind)
         _put(out, "rerun_reason", self.rerun_reason)
+        _put(out, "traceparent", self.traceparent)
         return out
 
     @classmethod
@@ -386,6 +388,7 @@ class RunTriggered:
             parent_run_id=_opt_str(d, "parent_run_id", t),
             rerun_kind=_opt_str(d, "rerun_kind", t),
             rerun_reason=_opt_str(d, "rerun_reason", t),
+            traceparent=_opt_str(d, "traceparent", t),
         )
 
 

@@ -93,6 +93,7 @@ SCHEMAS: Final[Mapping[str, pa.Schema]] = {
             ("rerun_reason", _S, True),
             ("cancel_requested_by", _S, True),
             ("cancel_reason", _S, True),
+            ("traceparent", _S, True),
         ]
     ),
     TASKS: _schema(

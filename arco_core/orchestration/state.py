@@ -145,6 +145,8 @@ class RunRow:
     rerun_reason: str | None = None
     cancel_requested_by: str | None = None
     cancel_reason: str | None = None
+    # W3C trace context of the trigger, carried into every envelope of the run.
+    traceparent: str | None = None
 
     @property
     def pk(self) -> tuple[str]:

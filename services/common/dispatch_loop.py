@@ -69,7 +69,7 @@ class Sender:
 
         async def one(action: DispatchAction) -> None:
             async with self._limit:
-                envelope = self._builder.build(action)
+                envelope = self._builder.build(action, traceparent=action.traceparent)
                 result = await self._adapter.send(envelope, action.cloud_task_id)
             summary.attempted += 1
             if result.outcome.acknowledged:
