@@ -35,6 +35,7 @@ system-deps:
 
 ## console-assets: DuckDB-WASM 1.28.0 for the browser console (npm, served locally)
 console-assets:
+	@scripts/system_deps.sh npm
 	@scripts/install_console_assets.sh
 
 ## gen: regenerate gen/ from proto/
