@@ -13,6 +13,7 @@ import contextlib
 import importlib
 import inspect
 import json
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -52,6 +53,9 @@ log = structlog.get_logger(__name__)
 
 REQUEST_ID_HEADER = "x-request-id"
 FORWARDED_HEADERS = ("traceparent", "idempotency-key")
+# gRPC ASCII metadata values are printable ASCII only; anything else fails the call
+# client-side (a 500), so header values are checked before they are forwarded.
+_METADATA_VALUE = re.compile(r"[\x20-\x7e]*")
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 # Modules another engineer owns; mounted when present and exposing routes(config).
 OPTIONAL_ROUTE_MODULES = ("gateway.signed_files", "gateway.console")
@@ -140,6 +144,26 @@ def parse_json_object(raw: bytes, content_type: str) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise errors.bad_request("request body must be a JSON object")
     return body
+
+
+def metadata_safe(value: str) -> bool:
+    return _METADATA_VALUE.fullmatch(value) is not None
+
+
+def forwarded_headers(headers: Mapping[str, str]) -> list[tuple[str, str]]:
+    """Headers forwarded as metadata: an unsendable Idempotency-Key is the caller's error
+    (400); an unsendable traceparent is dropped, as W3C trace context does."""
+    forwarded: list[tuple[str, str]] = []
+    for name in FORWARDED_HEADERS:
+        value = headers.get(name)
+        if not value:
+            continue
+        if not metadata_safe(value):
+            if name == "idempotency-key":
+                raise errors.bad_request("Idempotency-Key must be printable ASCII")
+            continue
+        forwarded.append((name, value))
+    return forwarded
 
 
 def render_reply(reply: Reply, content: Content) -> Response:
@@ -267,12 +291,20 @@ class Gateway:
                     callback_error="invalid_token",
                     headers={"WWW-Authenticate": 'Bearer realm="arco-task"'},
                 )
+            if not metadata_safe(headers["authorization"]):
+                raise ApiError(
+                    401,
+                    "invalid bearer token",
+                    code="INVALID_TOKEN",
+                    callback_error="invalid_token",
+                    headers={"WWW-Authenticate": 'Bearer realm="arco-task"'},
+                )
             metadata.append(("authorization", headers["authorization"]))
             if self.config.dev_auth:
                 metadata.extend(
                     (name, headers[name])
                     for name in ("x-tenant-id", "x-workspace-id")
-                    if name in headers
+                    if name in headers and metadata_safe(headers[name])
                 )
             rate_key = f"task:{request.path_params.get('task_id', '')}"
         self._rate_limit(spec, rate_key, out_headers)
@@ -288,7 +320,7 @@ class Gateway:
             path=dict(request.path_params), query=query, body=body, headers=dict(headers)
         )
         message = spec.request(spec.request_type, inbound, spec.query)
-        metadata.extend((name, headers[name]) for name in FORWARDED_HEADERS if headers.get(name))
+        metadata.extend(forwarded_headers(headers))
         response = await self.calls[spec.operation_id](
             message, metadata=metadata, timeout=self.config.upstream_timeout_sec
         )
