@@ -2,7 +2,8 @@
 
 The dispatcher and the sweeper build one canonical envelope per attempt (with a freshly
 minted task token) and hand it to a ``DispatchAdapter``: gRPC push to a worker's
-``WorkerService.Dispatch``, HTTP push of the camelCase JSON envelope, or in-memory.
+``WorkerService.Dispatch``, HTTP push of the camelCase JSON envelope, a Google Cloud Tasks
+HTTP task per envelope (``services.common.cloud_tasks``), or in-memory.
 Adapters route by worker queue and report ENQUEUED (accepted), DEDUPLICATED (the
 target already had it), QUEUE_FULL or FAILED; only the first two are acknowledged.
 """
@@ -14,7 +15,7 @@ import dataclasses
 import enum
 import itertools
 from collections.abc import Mapping, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import grpc
 import httpx
@@ -29,7 +30,10 @@ from arco_core.orchestration.controllers import DispatchAction
 from arco_core.paths import Scope
 from arco_core.tokens import TaskTokenSigner
 from arco_core.wire.worker_protocol import to_json
-from services.common.config import ConfigError
+from services.common.config import ConfigError, env_float, env_str
+
+if TYPE_CHECKING:
+    from services.common.cloud_tasks import CloudTasksAdapter
 
 log = structlog.get_logger(__name__)
 
@@ -122,6 +126,95 @@ def parse_targets(spec: str) -> dict[str, list[str]]:
             raise ConfigError(f"invalid worker target spec {part!r}: expected queue=addr,addr")
         targets.setdefault(queue.strip(), []).extend(items)
     return targets
+
+
+CLOUD_TASKS_ENV = (
+    ("ARCO_CLOUD_TASKS_PROJECT", "cloud_tasks adapter: GCP project id"),
+    ("ARCO_CLOUD_TASKS_LOCATION", "cloud_tasks adapter: queue location (region)"),
+    (
+        "ARCO_CLOUD_TASKS_QUEUE",
+        "cloud_tasks adapter: queue for the default worker queue (default default-queue); "
+        "other worker queues use the Cloud Tasks queue of the same name",
+    ),
+    ("ARCO_CLOUD_TASKS_TARGET_URL", "cloud_tasks adapter: worker POST /dispatch URL"),
+    (
+        "ARCO_CLOUD_TASKS_TARGETS",
+        "cloud_tasks adapter: per worker queue /dispatch URLs, queue=url,url;queue2=url",
+    ),
+    (
+        "ARCO_CLOUD_TASKS_EMULATOR_HOST",
+        "cloud_tasks adapter: host:port of an emulator (insecure channel, no credentials)",
+    ),
+    (
+        "ARCO_CLOUD_TASKS_SERVICE_ACCOUNT_EMAIL",
+        "cloud_tasks adapter: attach an OIDC token for this service account (optional)",
+    ),
+    ("ARCO_CLOUD_TASKS_AUDIENCE", "cloud_tasks adapter: OIDC audience (default: target URL)"),
+    (
+        "ARCO_CLOUD_TASKS_DISPATCH_DEADLINE_SEC",
+        "cloud_tasks adapter: how long Cloud Tasks waits for the worker (default 1800)",
+    ),
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class CloudTasksConfig:
+    """Where the ``cloud_tasks`` adapter creates tasks and where they are delivered."""
+
+    project: str = ""
+    location: str = ""
+    queue: str = DEFAULT_QUEUE
+    target_url: str = ""
+    targets: str = ""  # queue=url,url;queue2=url (per worker queue)
+    emulator_host: str = ""
+    service_account_email: str = ""
+    audience: str = ""
+    dispatch_deadline_sec: float = 1800.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> CloudTasksConfig:
+        return cls(
+            project=env_str(env, "ARCO_CLOUD_TASKS_PROJECT"),
+            location=env_str(env, "ARCO_CLOUD_TASKS_LOCATION"),
+            queue=env_str(env, "ARCO_CLOUD_TASKS_QUEUE", DEFAULT_QUEUE),
+            target_url=env_str(env, "ARCO_CLOUD_TASKS_TARGET_URL"),
+            targets=env_str(env, "ARCO_CLOUD_TASKS_TARGETS"),
+            emulator_host=env_str(env, "ARCO_CLOUD_TASKS_EMULATOR_HOST"),
+            service_account_email=env_str(env, "ARCO_CLOUD_TASKS_SERVICE_ACCOUNT_EMAIL"),
+            audience=env_str(env, "ARCO_CLOUD_TASKS_AUDIENCE"),
+            dispatch_deadline_sec=env_float(
+                env, "ARCO_CLOUD_TASKS_DISPATCH_DEADLINE_SEC", 1800.0, minimum=15.0
+            ),
+        )
+
+    def target_map(self) -> dict[str, list[str]]:
+        """Worker queue -> /dispatch URLs; the plain target URL serves the default queue."""
+        targets = parse_targets(self.targets) if self.targets else {}
+        if self.target_url:
+            targets.setdefault(DEFAULT_QUEUE, []).append(self.target_url)
+        return targets
+
+    def validate(self) -> None:
+        missing = [
+            name
+            for name, value in (
+                ("ARCO_CLOUD_TASKS_PROJECT", self.project),
+                ("ARCO_CLOUD_TASKS_LOCATION", self.location),
+                ("ARCO_CLOUD_TASKS_QUEUE", self.queue),
+            )
+            if not value
+        ]
+        if missing:
+            raise ConfigError("the cloud_tasks adapter needs " + ", ".join(missing))
+        if not self.target_map():
+            raise ConfigError(
+                "the cloud_tasks adapter needs ARCO_CLOUD_TASKS_TARGET_URL or "
+                "ARCO_CLOUD_TASKS_TARGETS (the workers' POST /dispatch URLs)"
+            )
+        for urls in self.target_map().values():
+            for url in urls:
+                if not url.startswith(("http://", "https://")):
+                    raise ConfigError(f"cloud_tasks target {url!r} is not an http(s) URL")
 
 
 class _Router:
@@ -256,12 +349,26 @@ class InMemoryAdapter:
         return None
 
 
-def build_adapter(kind: str, targets_spec: str, secret: str) -> DispatchAdapter:
+def build_adapter(
+    kind: str,
+    targets_spec: str,
+    secret: str,
+    cloud_tasks: CloudTasksConfig | None = None,
+) -> DispatchAdapter:
     if kind == "memory":
         return InMemoryAdapter()
+    if kind == "cloud_tasks":
+        return _cloud_tasks_adapter(cloud_tasks or CloudTasksConfig(), secret)
     targets = parse_targets(targets_spec)
     if kind == "grpc":
         return GrpcPushAdapter(targets, secret)
     if kind == "http":
         return HttpPushAdapter(targets, secret)
-    raise ConfigError(f"unknown dispatch adapter {kind!r}: use grpc, http or memory")
+    raise ConfigError(f"unknown dispatch adapter {kind!r}: use grpc, http, cloud_tasks or memory")
+
+
+def _cloud_tasks_adapter(config: CloudTasksConfig, secret: str) -> CloudTasksAdapter:
+    # The Cloud Tasks client library is loaded only by processes that select it.
+    from services.common.cloud_tasks import CloudTasksAdapter  # noqa: PLC0415
+
+    return CloudTasksAdapter(config, secret)

@@ -37,7 +37,12 @@ async def build(
         compactor,
         ProjectionReader(ScopedStorage(store, scope, Role.READER), OrchestrationAdapter(), scope),
     )
-    adapter = build_adapter(config.adapter, config.worker_targets, config.worker_dispatch_secret)
+    adapter = build_adapter(
+        config.adapter,
+        config.worker_targets,
+        config.worker_dispatch_secret,
+        cloud_tasks=config.cloud_tasks,
+    )
     signer = TaskTokenSigner(
         config.task_token_secret,
         config.task_token_issuer,

@@ -13,6 +13,7 @@ from services.common.config import (
     env_str,
     secret_field,
 )
+from services.common.dispatch import CLOUD_TASKS_ENV, CloudTasksConfig
 
 SERVICE_ENV = (
     ("ARCO_ORCH_COMPACTOR_ADDRESS", "orchestration compactor gRPC host:port"),
@@ -33,13 +34,14 @@ SERVICE_ENV = (
         "ARCO_SWEEP_RUNNING_GRACE_SEC",
         "heartbeat timeout grace before a RUNNING task is failed (default 30)",
     ),
-    ("ARCO_DISPATCH_ADAPTER", "grpc (default), http or memory (for redispatch)"),
+    ("ARCO_DISPATCH_ADAPTER", "grpc (default), http, cloud_tasks or memory (for redispatch)"),
     ("ARCO_WORKER_TARGETS", "queue=addr,addr;queue2=addr"),
     ("ARCO_TASK_TOKEN_SECRET", "HS256 secret for re-minted task tokens (secret; required)"),
     ("ARCO_TASK_TOKEN_ISSUER", "task-token iss (default arco)"),
     ("ARCO_TASK_TOKEN_AUDIENCE", "task-token aud (default arco-worker-callbacks)"),
     ("ARCO_TASK_TOKEN_TTL_SEC", "task-token lifetime (default 3600)"),
     ("ARCO_WORKER_DISPATCH_SECRET", "shared secret for HTTP dispatch (secret)"),
+    *CLOUD_TASKS_ENV,
 )
 
 
@@ -57,6 +59,7 @@ class SweeperConfig:
     task_token_issuer: str
     task_token_audience: str
     task_token_ttl_sec: int
+    cloud_tasks: CloudTasksConfig
     task_token_secret: str = secret_field()
     worker_dispatch_secret: str = secret_field()
 
@@ -75,9 +78,12 @@ class SweeperConfig:
             task_token_issuer=env_str(env, "ARCO_TASK_TOKEN_ISSUER", "arco"),
             task_token_audience=env_str(env, "ARCO_TASK_TOKEN_AUDIENCE", "arco-worker-callbacks"),
             task_token_ttl_sec=env_int(env, "ARCO_TASK_TOKEN_TTL_SEC", 3600, minimum=1),
+            cloud_tasks=CloudTasksConfig.from_env(env),
             task_token_secret=env_str(env, "ARCO_TASK_TOKEN_SECRET"),
             worker_dispatch_secret=env_str(env, "ARCO_WORKER_DISPATCH_SECRET"),
         )
         if not config.task_token_secret:
             raise ConfigError("ARCO_TASK_TOKEN_SECRET is required to mint task tokens")
+        if config.adapter == "cloud_tasks":
+            config.cloud_tasks.validate()
         return config
