@@ -607,6 +607,7 @@ class FoldState:
             parent_run_id=p.parent_run_id,
             rerun_kind=p.rerun_kind,
             rerun_reason=p.rerun_reason,
+            traceparent=p.traceparent,
         )
         keys = self._run_tasks.get(p.run_id)
         if keys:

@@ -75,6 +75,7 @@ def service_env(tmp_path: Path, extra: Mapping[str, str] | None = None) -> dict[
             "ARCO_METRICS_ADDRESS": "127.0.0.1:0",
             "ARCO_GATEWAY_LISTEN_ADDRESS": "127.0.0.1:0",
             "ARCO_TASK_TOKEN_SECRET": "test-task-token-secret",
+            "ARCO_WORKER_DISPATCH_SECRET": "test-dispatch-secret",
             "ARCO_SHUTDOWN_GRACE_SEC": "2",
             **(extra or {}),
         }
