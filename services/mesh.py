@@ -5,6 +5,11 @@ the gateway, the dispatcher and the sweeper on the embedded default storage (a l
 directory), waits until every one is healthy, prints where each listens, and stops them
 all cleanly on Ctrl-C. Services bind port 0 and report their addresses through ready
 files, so several meshes (or test runs) can share a machine.
+
+``Mesh.restart(name)`` kills a service with SIGKILL and starts the same spec again on the
+addresses it had (chaos tests); ``worker_transport="http"`` makes the dispatcher and the
+sweeper push envelopes to the workers' HTTP ``/dispatch`` (the JSON contract) instead of
+gRPC.
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ class RunningService:
     process: subprocess.Popen[bytes]
     log_path: Path
     ready: dict[str, object]
+    ready_env: str = "ARCO_READY_FILE"
 
     @property
     def address(self) -> str:
@@ -69,7 +75,10 @@ class Mesh:
         workers: int = 0,
         worker_modules: Sequence[str] = (),
         worker_env: Mapping[str, str] | None = None,
+        worker_transport: str = "grpc",
     ) -> None:
+        if worker_transport not in ("grpc", "http"):
+            raise ValueError("worker_transport must be 'grpc' or 'http'")
         self.home = home.resolve()
         self.run_dir = self.home / "run"
         self.storage_url = storage_url or (self.home / "data").as_uri()
@@ -80,6 +89,9 @@ class Mesh:
         self.workers = workers
         self.worker_modules = list(worker_modules)
         self.worker_env = dict(worker_env or {})
+        # How the dispatcher and sweeper reach the workers: gRPC Dispatch (default) or the
+        # JSON contract over HTTP POST {worker}/dispatch.
+        self.worker_transport = worker_transport
         # One set of shared secrets per mesh: minted tokens must verify at the api.
         self.secrets = {
             "ARCO_TASK_TOKEN_SECRET": secrets.token_urlsafe(32),
@@ -129,14 +141,18 @@ class Mesh:
                 )
             )
             callback_base = f"http://{gateway.address}"
-            targets = [
-                self.start_worker(f"worker-{n + 1}", callback_base).ready["grpc_address"]
-                for n in range(self.workers)
+            workers = [
+                self.start_worker(f"worker-{n + 1}", callback_base) for n in range(self.workers)
             ]
+            if self.worker_transport == "http":
+                targets = [f"http://{w.ready['http_address']}" for w in workers]
+            else:
+                targets = [str(w.ready["grpc_address"]) for w in workers]
             peers = {
                 "ARCO_ORCH_COMPACTOR_ADDRESS": orch.address,
                 "ARCO_CALLBACK_BASE_URL": callback_base,
-                "ARCO_WORKER_TARGETS": ",".join(str(t) for t in targets),
+                "ARCO_DISPATCH_ADAPTER": self.worker_transport,
+                "ARCO_WORKER_TARGETS": ",".join(targets),
             }
             self._start(ServiceSpec("dispatcher", "services.dispatcher", peers))
             self._start(ServiceSpec("sweeper", "services.sweeper", peers))
@@ -217,6 +233,36 @@ class Mesh:
             ready_env="ARCO_WORKER_READY_FILE",
         )
 
+    def restart(self, name: str, *, attempts: int = 3) -> RunningService:
+        """Kill -9 ``name`` (if still running) and start the same spec on the same addresses.
+
+        The replacement is pinned to the listen addresses its predecessor reported, so
+        dependents (the gateway's api address, the dispatcher's worker targets, ...) need
+        no update. Only the metrics port is new. A start that fails (e.g. the port is not
+        yet free) is retried a few times.
+        """
+        running = self.services[name]
+        if running.process.poll() is None:
+            running.process.kill()
+        running.process.wait()
+        spec = ServiceSpec(
+            running.spec.name,
+            running.spec.module,
+            {**running.spec.env, **_pinned_addresses(running)},
+        )
+        for attempt in range(attempts):
+            try:
+                return self._start(spec, ready_env=running.ready_env)
+            except MeshError:
+                failed = self.services[name].process
+                if failed.poll() is None:  # not healthy in time: do not leak it
+                    failed.kill()
+                    failed.wait()
+                if attempt + 1 >= attempts:
+                    raise
+                time.sleep(0.5)
+        raise AssertionError("unreachable")
+
     def _start(self, spec: ServiceSpec, ready_env: str = "ARCO_READY_FILE") -> RunningService:
         ready_file = self.run_dir / f"{spec.name}.ready.json"
         ready_file.unlink(missing_ok=True)
@@ -234,7 +280,7 @@ class Mesh:
                 # stops the services in order.
                 start_new_session=True,
             )
-        running = RunningService(spec, process, log_path, {})
+        running = RunningService(spec, process, log_path, {}, ready_env)
         self.services[spec.name] = running
         running.ready = self._wait_ready(running, ready_file)
         return running
@@ -272,6 +318,19 @@ class Mesh:
 
     def address(self, name: str) -> str:
         return self.services[name].address
+
+
+def _pinned_addresses(running: RunningService) -> dict[str, str]:
+    """The env that makes a restarted service listen where ``running`` listened."""
+    ready = running.ready
+    if running.spec.module == "arco_sdk.worker":
+        return {
+            "ARCO_WORKER_GRPC_ADDRESS": str(ready.get("grpc_address") or ""),
+            "ARCO_WORKER_HTTP_ADDRESS": str(ready.get("http_address") or ""),
+        }
+    if running.spec.module == "gateway":
+        return {"ARCO_GATEWAY_LISTEN_ADDRESS": str(ready["http_address"])}
+    return {"ARCO_LISTEN_ADDRESS": str(ready["grpc_address"])}
 
 
 def _healthy(info: Mapping[str, object]) -> bool:
