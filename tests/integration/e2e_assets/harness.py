@@ -1,0 +1,167 @@
+"""Test-side helpers for the end-to-end mesh tests (never imported by workers)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from arco_core.ledger import EventEnvelope, LedgerReader
+from arco_core.orchestration.fold import FoldState
+from arco_core.paths import Scope
+from arco_core.projections import OrchestrationAdapter
+from arco_core.published import ProjectionReader
+from arco_core.storage import Role, ScopedStorage, open_object_store
+from arco_sdk.client import ArcoClient
+from arco_sdk.manifest import AssetGraph, build_manifest, discover
+from services.mesh import Mesh, tail
+from tests.integration.e2e_assets.markers import MARKER_DIR_ENV
+
+TERMINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
+DAG_MODULE = "tests.integration.e2e_assets.dag"
+CHAOS_MODULE = "tests.integration.e2e_assets.chaos"
+
+
+def make_mesh(
+    home: Path,
+    *,
+    modules: Sequence[str],
+    workers: int = 2,
+    extra_env: Mapping[str, str] | None = None,
+    worker_env: Mapping[str, str] | None = None,
+    worker_transport: str = "grpc",
+) -> Mesh:
+    """A mesh with fast anti-entropy (short sweeps, 1 s running grace) and marker files."""
+    return Mesh(
+        home,
+        workers=workers,
+        worker_modules=list(modules),
+        worker_env={MARKER_DIR_ENV: str(home / "markers"), **(worker_env or {})},
+        extra_env={
+            "ARCO_SWEEP_INTERVAL_SEC": "0.5",
+            "ARCO_SWEEP_RUNNING_GRACE_SEC": "1",
+            "ARCO_DISPATCH_SAFETY_TICK_SEC": "1",
+            "ARCO_LOG_LEVEL": "INFO",
+            **(extra_env or {}),
+        },
+        worker_transport=worker_transport,
+    )
+
+
+def client_for(mesh: Mesh) -> ArcoClient:
+    return ArcoClient(
+        f"http://{mesh.address('gateway')}",
+        tenant_id=mesh.tenant_id,
+        workspace_id=mesh.workspace_id,
+    )
+
+
+def deploy(client: ArcoClient, module: str, code_version_id: str = "v1") -> dict[str, Any]:
+    definitions, _ = discover(module)
+    manifest = build_manifest(AssetGraph(definitions), code_version_id=code_version_id)
+    return dict(client.deploy_manifest(manifest))
+
+
+def tasks_of(run: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    return {task["taskKey"]: task for task in run.get("tasks", [])}
+
+
+def wait_for(what: str, probe: Callable[[], Any], *, timeout: float, interval: float = 0.25) -> Any:
+    """Poll ``probe`` until it returns something truthy; fail with ``what`` after timeout."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = probe()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
+
+
+def wait_run(
+    client: ArcoClient,
+    run_id: str,
+    *,
+    timeout: float,
+    mesh: Mesh | None = None,
+    until: Callable[[dict[str, Any]], bool] | None = None,
+) -> dict[str, Any]:
+    """Poll GetRun until the run is terminal (or ``until`` holds)."""
+    done = until or (lambda run: run["state"] in TERMINAL)
+    deadline = time.monotonic() + timeout
+    run: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        try:
+            run = client.get_run(run_id)
+        except Exception:  # the api may be restarting (chaos); keep polling
+            run = run or {}
+        else:
+            if done(run):
+                return run
+        time.sleep(0.25)
+    states = {key: task["state"] for key, task in tasks_of(run).items()}
+    logs = ""
+    if mesh is not None:
+        logs = "\n".join(
+            f"--- {name}\n{tail(svc.log_path, 8)}" for name, svc in mesh.services.items()
+        )
+    raise AssertionError(
+        f"run {run_id} not done after {timeout:.0f}s: {run.get('state')} {states}\n{logs}"
+    )
+
+
+def read_marker(mesh: Mesh, run_id: str, name: str) -> dict[str, Any] | None:
+    path = mesh.home / "markers" / f"{run_id}.{name}.json"
+    try:
+        return dict(json.loads(path.read_text()))
+    except FileNotFoundError:
+        return None
+
+
+# -- storage-side views (the test process reads the same LocalStore) --------------------------
+
+
+def _scope(mesh: Mesh) -> Scope:
+    return Scope(mesh.tenant_id, mesh.workspace_id)
+
+
+def _storage(mesh: Mesh, role: Role) -> ScopedStorage:
+    return ScopedStorage(open_object_store(mesh.storage_url, {}), _scope(mesh), role)
+
+
+def projection(mesh: Mesh) -> FoldState:
+    """The published orchestration state at the head (as every reader sees it)."""
+
+    async def load() -> FoldState:
+        reader = ProjectionReader(_storage(mesh, Role.READER), OrchestrationAdapter(), _scope(mesh))
+        snapshot = await reader.refresh()
+        state: FoldState = snapshot.state
+        return state
+
+    return asyncio.run(load())
+
+
+def ledger_paths(mesh: Mesh) -> list[str]:
+    """Every orchestration ledger object, by an anti-entropy (sweeper-role) scan."""
+    reader = LedgerReader(_storage(mesh, Role.SWEEPER), "orchestration")
+    return asyncio.run(reader.scan_paths_after(None))
+
+
+def ledger_events(mesh: Mesh) -> list[EventEnvelope]:
+    reader = LedgerReader(_storage(mesh, Role.SWEEPER), "orchestration")
+
+    async def scan() -> list[EventEnvelope]:
+        return await reader.read(await reader.scan_paths_after(None))
+
+    return asyncio.run(scan())
+
+
+def run_events(mesh: Mesh, run_id: str) -> list[EventEnvelope]:
+    return [e for e in ledger_events(mesh) if e.data.get("run_id") == run_id]
+
+
+def service_log(mesh: Mesh, name: str) -> str:
+    return (mesh.run_dir / f"{name}.log").read_text(errors="replace")
