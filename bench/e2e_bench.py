@@ -1,0 +1,433 @@
+"""End-to-end benchmark: whole runs through the mesh against Dagster on the same DAGs.
+
+Run: ``.venv/bin/python bench/e2e_bench.py [--workers 2] [--concurrency 32]
+[--fanout 500] [--chain 50]``
+
+The mesh runs as separate processes on loopback (orchestration + catalog compactors,
+api, gateway, dispatcher, sweeper, N workers) on a LocalStore in a temp dir. The assets
+do nothing (no I/O, return None), so the numbers are pure orchestration:
+
+  * a fan-out: one root and ``fanout - 1`` leaves depending on it (``fanout`` tasks);
+  * a chain of ``chain`` tasks, each depending on the previous one.
+
+For each DAG it prints the run wall time (trigger → run SUCCEEDED, as the client sees it),
+tasks/s, and the callback latency p50/p99 (started/heartbeat/completed, from the api's
+``arco_rpc_latency_seconds`` histogram for ``TaskCallbackService`` methods, the delta over
+that run, read from its Prometheus endpoint).
+
+The same DAGs then run on Dagster (installed into ``.venv-dagster/`` by this script on
+first use; git-ignored) with its in-process executor: ephemeral (``materialize`` with an
+ephemeral instance) and with a sqlite instance (``DagsterInstance`` in a temp
+DAGSTER_HOME). Everything is measured in this run and printed as ratios, with the issue's
+targets as PASS/FAIL:
+
+  * fan-out tasks/s >= 3x Dagster with sqlite;
+  * 50-chain wall time <= Dagster with sqlite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(REPO_ROOT / "gen"), str(REPO_ROOT)]
+
+from arco_sdk.client import ArcoClient  # noqa: E402
+from arco_sdk.manifest import AssetGraph, build_manifest, discover  # noqa: E402
+from services.mesh import Mesh  # noqa: E402
+
+DAGSTER_VENV = REPO_ROOT / ".venv-dagster"
+DAGSTER_REQUIREMENT = "dagster"
+TERMINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
+CALLBACK_SERVICE = "TaskCallbackService"
+ASSET_MODULE = "arco_e2e_bench_assets"
+
+
+# -- the DAGs ---------------------------------------------------------------------------
+
+
+def asset_module_source(fanout: int, chain: int) -> str:
+    """One module with both DAGs as no-op Arco assets (ordering-only deps)."""
+    lines = [
+        "from arco_sdk import asset",
+        "",
+        "",
+        "def _make(namespace, name, deps):",
+        "    def fn(ctx):",
+        "        return None",
+        "",
+        "    fn.__name__ = name",
+        "    fn.__qualname__ = name",
+        "    # discover() collects module attributes: each asset gets its own global name",
+        "    globals()[f'{namespace}__{name}'] = asset(",
+        "        namespace=namespace, name=name, deps=deps, max_retries=0",
+        "    )(fn)",
+        "",
+        "",
+        "_make('fan', 'root', [])",
+        f"for _i in range({fanout - 1}):",
+        "    _make('fan', f'leaf_{_i:04d}', ['fan.root'])",
+        f"for _i in range({chain}):",
+        "    _make('chain', f'link_{_i:03d}', [f'chain.link_{_i - 1:03d}'] if _i else [])",
+        "_make('warm', 'root', [])",
+        "for _i in range(3):",
+        "    _make('warm', f'leaf_{_i}', ['warm.root'])",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def fanout_keys(fanout: int) -> list[str]:
+    return ["fan.root", *(f"fan.leaf_{i:04d}" for i in range(fanout - 1))]
+
+
+def chain_keys(chain: int) -> list[str]:
+    return [f"chain.link_{i:03d}" for i in range(chain)]
+
+
+# -- metrics ----------------------------------------------------------------------------
+
+
+def scrape(metrics_address: str) -> dict[str, dict[float, float]]:
+    """Cumulative bucket counts of arco_rpc_latency_seconds per callback method."""
+    with urllib.request.urlopen(f"http://{metrics_address}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    buckets: dict[str, dict[float, float]] = {}
+    pattern = re.compile(
+        r"^arco_rpc_latency_seconds_bucket\{(?P<labels>[^}]*)\} (?P<value>\S+)$", re.M
+    )
+    for match in pattern.finditer(text):
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', match["labels"]))
+        method = labels.get("method", "")
+        if CALLBACK_SERVICE not in method:
+            continue
+        le = labels["le"]
+        bound = float("inf") if le == "+Inf" else float(le)
+        buckets.setdefault(method.rsplit("/", 1)[-1], {})[bound] = float(match["value"])
+    return buckets
+
+
+def delta(
+    after: Mapping[str, Mapping[float, float]], before: Mapping[str, Mapping[float, float]]
+) -> dict[str, dict[float, float]]:
+    return {
+        method: {le: count - before.get(method, {}).get(le, 0.0) for le, count in series.items()}
+        for method, series in after.items()
+    }
+
+
+def combine(series: Mapping[str, Mapping[float, float]]) -> dict[float, float]:
+    total: dict[float, float] = {}
+    for buckets in series.values():
+        for le, count in buckets.items():
+            total[le] = total.get(le, 0.0) + count
+    return total
+
+
+def quantile(buckets: Mapping[float, float], q: float) -> float:
+    """Prometheus-style histogram_quantile (linear inside the bucket)."""
+    bounds = sorted(buckets)
+    if not bounds or buckets[bounds[-1]] <= 0:
+        return float("nan")
+    rank = q * buckets[bounds[-1]]
+    prev_bound, prev_count = 0.0, 0.0
+    for bound in bounds:
+        count = buckets[bound]
+        if count >= rank:
+            if bound == float("inf"):
+                return prev_bound
+            if count == prev_count:
+                return bound
+            return prev_bound + (bound - prev_bound) * (rank - prev_count) / (count - prev_count)
+        prev_bound, prev_count = bound, count
+    return prev_bound
+
+
+# -- the mesh ---------------------------------------------------------------------------
+
+
+@dataclass
+class MeshResult:
+    name: str
+    tasks: int
+    wall_sec: float
+    callbacks: dict[str, dict[float, float]]
+
+    @property
+    def tasks_per_sec(self) -> float:
+        return self.tasks / self.wall_sec
+
+
+def run_on_mesh(
+    client: ArcoClient, metrics_address: str, name: str, keys: list[str], timeout: float
+) -> MeshResult:
+    before = scrape(metrics_address)
+    started = time.perf_counter()
+    run_id = client.trigger_run(keys)["runId"]
+    deadline = time.monotonic() + timeout
+    while True:
+        run = client.get_run(run_id)
+        if run["state"] in TERMINAL:
+            break
+        if time.monotonic() > deadline:
+            states: dict[str, int] = {}
+            for task in run.get("tasks", []):
+                states[task["state"]] = states.get(task["state"], 0) + 1
+            raise SystemExit(f"{name}: run {run_id} not done after {timeout:.0f}s: {states}")
+        time.sleep(0.05)
+    wall = time.perf_counter() - started
+    if run["state"] != "SUCCEEDED":
+        raise SystemExit(f"{name}: run {run_id} ended {run['state']}")
+    if len(run.get("tasks", [])) != len(keys):
+        raise SystemExit(f"{name}: {len(run.get('tasks', []))} tasks, expected {len(keys)}")
+    time.sleep(0.5)  # let the last callbacks' histogram observations land
+    return MeshResult(name, len(keys), wall, delta(scrape(metrics_address), before))
+
+
+def bench_mesh(args: argparse.Namespace, home: Path) -> list[MeshResult]:
+    module_dir = home / "modules"
+    module_dir.mkdir(parents=True)
+    (module_dir / f"{ASSET_MODULE}.py").write_text(asset_module_source(args.fanout, args.chain))
+    # Workers (and discover() here) import the generated module from this directory.
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(module_dir), os.environ.get("PYTHONPATH", "")])
+    )
+    sys.path.insert(0, str(module_dir))
+    mesh = Mesh(
+        home / "mesh",
+        workers=args.workers,
+        worker_modules=[ASSET_MODULE],
+        worker_env={
+            "ARCO_WORKER_CONCURRENCY": str(args.concurrency),
+            "ARCO_WORKER_UPLOAD_LOGS": "false",
+            "ARCO_WORKER_LOG_LEVEL": "WARNING",
+        },
+        extra_env={"ARCO_LOG_LEVEL": "WARNING", **dict(args.env)},
+    )
+    print(
+        f"starting the mesh: {args.workers} workers x concurrency {args.concurrency} ...",
+        flush=True,
+    )
+    mesh.start()
+    results = []
+    try:
+        metrics = str(mesh.services["api"].ready["metrics_address"])
+        with ArcoClient(
+            f"http://{mesh.address('gateway')}", tenant_id="local", workspace_id="default"
+        ) as client:
+            definitions, _ = discover(ASSET_MODULE)
+            client.deploy_manifest(build_manifest(AssetGraph(definitions), code_version_id="bench"))
+            run_on_mesh(
+                client, metrics, "warm-up", ["warm.root", *(f"warm.leaf_{i}" for i in range(3))], 60
+            )
+            for _ in range(args.repeat):
+                results.append(
+                    run_on_mesh(client, metrics, "fan-out", fanout_keys(args.fanout), 600)
+                )
+                print(f"  mesh fan-out: {results[-1].wall_sec:.2f}s", flush=True)
+                results.append(run_on_mesh(client, metrics, "chain", chain_keys(args.chain), 600))
+                print(f"  mesh chain:   {results[-1].wall_sec:.2f}s", flush=True)
+    finally:
+        codes = mesh.stop()
+        bad = {name: code for name, code in codes.items() if code != 0}
+        if bad:
+            print(f"warning: non-zero exits at mesh stop: {bad}", file=sys.stderr)
+    return results
+
+
+# -- Dagster ----------------------------------------------------------------------------
+
+_DAGSTER_SCRIPT = r"""
+import json, sys, tempfile, time, warnings
+warnings.filterwarnings("ignore")
+import dagster as dg
+
+fanout, chain, repeat = (int(x) for x in sys.argv[1:4])
+
+def make(name, deps):
+    @dg.asset(name=name, deps=deps)
+    def fn() -> None:
+        return None
+    return fn
+
+def fan_assets():
+    root = make("fan_root", [])
+    return [root, *(make(f"fan_leaf_{i:04d}", ["fan_root"]) for i in range(fanout - 1))]
+
+def chain_assets():
+    return [make(f"chain_link_{i:03d}", [f"chain_link_{i-1:03d}"] if i else []) for i in range(chain)]
+
+def timed(assets, instance):
+    start = time.perf_counter()
+    result = dg.materialize(assets, instance=instance)
+    wall = time.perf_counter() - start
+    assert result.success
+    return wall
+
+out = {"version": dg.__version__, "runs": []}
+warm = [make("warm_root", []), make("warm_leaf", ["warm_root"])]
+dg.materialize(warm)  # imports and first-use costs, outside the timings
+for _ in range(repeat):
+    for dag, assets in (("fan-out", fan_assets()), ("chain", chain_assets())):
+        out["runs"].append({"dag": dag, "mode": "ephemeral", "tasks": len(assets),
+                            "wall": timed(assets, None)})
+        with tempfile.TemporaryDirectory() as home:
+            with dg.DagsterInstance.local_temp(tempdir=home) as instance:
+                dg.materialize(warm, instance=instance)  # schema creation outside the timing
+                out["runs"].append({"dag": dag, "mode": "sqlite", "tasks": len(assets),
+                                    "wall": timed(assets, instance)})
+print("RESULT " + json.dumps(out))
+"""
+
+
+def dagster_python() -> Path:
+    python = DAGSTER_VENV / "bin" / "python"
+    probe = (
+        subprocess.run([str(python), "-c", "import dagster"], capture_output=True, check=False)
+        if python.exists()
+        else None
+    )
+    if probe is None or probe.returncode != 0:
+        print(f"installing {DAGSTER_REQUIREMENT} into {DAGSTER_VENV} ...", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(DAGSTER_VENV)], check=True)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "--quiet", DAGSTER_REQUIREMENT], check=True
+        )
+    return python
+
+
+def bench_dagster(args: argparse.Namespace) -> dict[str, Any]:
+    python = dagster_python()
+    with tempfile.TemporaryDirectory(prefix="arco-dagster-") as home:
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("DAGSTER_", "PYTHONPATH"))
+        }
+        env["DAGSTER_HOME"] = home
+        done = subprocess.run(
+            [
+                str(python),
+                "-c",
+                _DAGSTER_SCRIPT,
+                str(args.fanout),
+                str(args.chain),
+                str(args.repeat),
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=home,
+            check=False,
+            timeout=3600,
+        )
+    line = next((ln for ln in done.stdout.splitlines() if ln.startswith("RESULT ")), None)
+    if done.returncode != 0 or line is None:
+        raise SystemExit(f"dagster baseline failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(line.removeprefix("RESULT "))
+    return result
+
+
+# -- report -----------------------------------------------------------------------------
+
+
+def best(values: list[float]) -> float:
+    return min(values)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--concurrency", type=int, default=32, help="per worker")
+    parser.add_argument("--fanout", type=int, default=500, help="tasks in the fan-out DAG")
+    parser.add_argument("--chain", type=int, default=50, help="tasks in the chain DAG")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each DAG (best kept)")
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        type=lambda s: tuple(s.split("=", 1)),
+        help="extra ARCO_* setting for every service, NAME=VALUE (repeatable)",
+    )
+    parser.add_argument("--skip-dagster", action="store_true")
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory(prefix="arco-e2e-bench-") as tmp:
+        mesh_results = bench_mesh(args, Path(tmp))
+    dagster = None if args.skip_dagster else bench_dagster(args)
+
+    print()
+    print(
+        f"e2e benchmark: {args.fanout}-task fan-out, {args.chain}-task chain, no-op assets; "
+        f"mesh on LocalStore, {args.workers} workers x concurrency {args.concurrency}"
+        + (f"; Dagster {dagster['version']} in-process executor" if dagster else "")
+    )
+    rows: dict[str, dict[str, float]] = {}
+    for dag in ("fan-out", "chain"):
+        walls = [r.wall_sec for r in mesh_results if r.name == dag]
+        rows.setdefault(dag, {})["mesh"] = best(walls)
+        if dagster:
+            for mode in ("ephemeral", "sqlite"):
+                dwalls = [
+                    r["wall"] for r in dagster["runs"] if r["dag"] == dag and r["mode"] == mode
+                ]
+                rows[dag][f"dagster-{mode}"] = best(dwalls)
+    print(f"{'dag':<9}{'system':<20}{'tasks':>6}{'wall s':>9}{'tasks/s':>9}  vs mesh (wall)")
+    for dag, systems in rows.items():
+        n = args.fanout if dag == "fan-out" else args.chain
+        for system, wall in systems.items():
+            ratio = "" if system == "mesh" else f"  mesh is {wall / systems['mesh']:.2f}x faster"
+            print(f"{dag:<9}{system:<20}{n:>6}{wall:>9.2f}{n / wall:>9.1f}{ratio}")
+
+    print("callback latency (api TaskCallbackService, arco_rpc_latency_seconds):")
+    for result in mesh_results:
+        parts = []
+        for method, buckets in sorted(result.callbacks.items()):
+            count = buckets.get(float("inf"), 0.0)
+            if count:
+                parts.append(
+                    f"{method} n={count:.0f} p50={quantile(buckets, 0.5) * 1000:.1f}ms "
+                    f"p99={quantile(buckets, 0.99) * 1000:.1f}ms"
+                )
+        total = combine(result.callbacks)
+        print(
+            f"  {result.name:<8} all p50={quantile(total, 0.5) * 1000:.1f}ms "
+            f"p99={quantile(total, 0.99) * 1000:.1f}ms | " + "; ".join(parts)
+        )
+
+    if dagster:
+        fan, chain = rows["fan-out"], rows["chain"]
+        fan_ratio = (args.fanout / fan["mesh"]) / (args.fanout / fan["dagster-sqlite"])
+        chain_ratio = chain["mesh"] / chain["dagster-sqlite"]
+        print("targets (vs Dagster with a sqlite instance, same run):")
+        print(
+            f"  fan-out tasks/s >= 3x Dagster-sqlite: {fan_ratio:.2f}x "
+            f"-> {'PASS' if fan_ratio >= 3 else 'FAIL'}"
+        )
+        print(
+            f"  {args.chain}-chain wall <= Dagster-sqlite: {chain['mesh']:.2f}s vs "
+            f"{chain['dagster-sqlite']:.2f}s ({chain_ratio:.2f}x) "
+            f"-> {'PASS' if chain_ratio <= 1 else 'FAIL'}"
+        )
+        print(
+            f"  (vs ephemeral Dagster: fan-out "
+            f"{fan['dagster-ephemeral'] / fan['mesh']:.2f}x, chain "
+            f"{chain['dagster-ephemeral'] / chain['mesh']:.2f}x the mesh's speed)"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
