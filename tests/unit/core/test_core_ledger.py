@@ -5,9 +5,11 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from arco_core.canonical_json import canonical_bytes
-from arco_core.clock import FakeClock, rfc3339_ms
+from arco_core.clock import FakeClock, parse_rfc3339_ms, rfc3339_ms
 from arco_core.errors import (
     Conflict,
     InvalidArgument,
@@ -22,6 +24,7 @@ from arco_core.ledger import (
     EventEnvelope,
     LedgerReader,
     LedgerWriter,
+    _timestamp_ms,
 )
 from arco_core.paths import Scope, ledger_event_path, ledger_segment_path
 from arco_core.storage import Role
@@ -419,3 +422,30 @@ async def test_batching_writer_isolates_bad_callers(backend: Backend, ids: UlidG
     )
     assert sorted(isinstance(r, Conflict) for r in results) == [False, True]
     await batching.aclose()
+
+
+@given(st.integers(min_value=-62_135_596_800_000, max_value=253_402_300_799_999))
+def test_fast_timestamp_parse_matches_the_general_parser(epoch_ms: int) -> None:
+    text = rfc3339_ms(epoch_ms)
+    assert _timestamp_ms(text) == parse_rfc3339_ms(text) == epoch_ms
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-01-01T00:00:00.123+00:00",
+        "2026-01-01T00:00:00Z",
+        "2026-01-01t00:00:00.123z",
+        "2026-01-01T00:00:00.123456789Z",
+    ],
+)
+def test_other_timestamp_forms_take_the_general_parser(text: str) -> None:
+    assert _timestamp_ms(text) == parse_rfc3339_ms(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["2026-02-30T00:00:00.000Z", "2026-01-01T24:00:00.000Z", "2026-01-01T00:60:00.000Z"]
+)
+def test_out_of_range_timestamps_are_refused(text: str) -> None:
+    with pytest.raises(InvalidArgument):
+        _timestamp_ms(text)
