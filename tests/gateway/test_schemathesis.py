@@ -1,0 +1,327 @@
+"""Schemathesis against the OpenAPI document the real gateway serves, through the real mesh.
+
+One mesh (compactors, api, gateway, dispatcher, sweeper as processes on loopback, no
+workers) is seeded with real data (a namespace with a table, a catalog with a schema, a
+deployed manifest, a run and task tokens for its tasks) and then fuzzed per operation
+family with the dev headers. Every generated request must get a response that is not a
+5xx and that the document describes: a documented status code, the documented content
+type and headers, a body valid against the response schema.
+
+Cases mix positive and negative generation, with path parameters either pinned to the
+seeded resources (to get past 404 into the real logic) or generated freely. The seed is
+fixed, shrinking is off (a failure reports the raw case with its curl line), and each
+family runs at least ``MIN_CASES_PER_FAMILY`` cases.
+
+Not checked, on purpose: ``positive_data_acceptance`` (the document does not encode
+every server-side validation, such as non-empty names or valid SQL, so schema-valid
+requests may rightly get 400) and ``ignored_auth`` (in the dev posture the dev headers
+authenticate whatever bearer token schemathesis makes up). Everything found so far is
+pinned by tests/gateway/test_fuzz_regressions.py.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import requests
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import seed as hypothesis_seed
+from hypothesis import strategies as st
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from arco_core.ids import callback_task_id
+from arco_core.tokens import TaskTokenSigner
+from arco_sdk.manifest import AssetGraph, build_manifest, discover
+from gateway.routes import Family, RouteSpec, route_table
+from services.mesh import Mesh
+
+SEED = 20261127
+MIN_CASES_PER_FAMILY = 100
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+]
+FAMILIES = {
+    "catalog": (Family.CATALOG, Family.LINEAGE),
+    "orchestration": (Family.ORCHESTRATION, Family.MANIFESTS),
+    "callbacks": (Family.CALLBACKS,),
+    "query": (Family.QUERY,),
+    "browser": (Family.BROWSER,),
+}
+# Each operation runs a share of the family's quota, with headroom for hypothesis
+# stopping early on small input spaces; the family total is asserted.
+HEADROOM = 1.5
+MIN_PER_OPERATION = 25
+
+pytestmark = pytest.mark.timeout(240)
+
+
+@dataclass
+class Target:
+    mesh: Mesh
+    schema: Any
+    dev_headers: dict[str, str]
+    pins: dict[str, str]
+    asset_keys: list[str]
+    files: list[str]
+    task_ids: list[str] = field(default_factory=list)
+    task_tokens: dict[str, str] = field(default_factory=dict)
+
+
+def _seed(
+    mesh: Mesh, base: str, dev_headers: dict[str, str]
+) -> tuple[dict[str, str], list[str], list[str], list[str]]:
+    """Real resources to pin path parameters and bodies to: (pins, asset keys, browsable
+    files, callback task ids)."""
+    ws = f"{base}/api/v1/workspaces/{mesh.workspace_id}"
+    with httpx.Client(headers=dev_headers, timeout=30) as http:
+
+        def post(url: str, body: dict[str, Any]) -> dict[str, Any]:
+            response = http.post(url, json=body)
+            assert response.status_code in {200, 201}, (url, response.text)
+            return dict(response.json())
+
+        post(f"{base}/api/v1/namespaces", {"name": "fuzz"})
+        post(
+            f"{base}/api/v1/namespaces/fuzz/tables",
+            {"name": "events", "columns": [{"name": "id", "data_type": "int64"}]},
+        )
+        post(f"{base}/api/v1/catalogs", {"name": "fuzzcat"})
+        post(f"{base}/api/v1/catalogs/fuzzcat/schemas", {"name": "raw"})
+        post(
+            f"{base}/api/v1/catalogs/fuzzcat/schemas/raw/tables",
+            {"name": "orders", "columns": [{"name": "id", "data_type": "int64"}]},
+        )
+        definitions, schedules = discover("examples.lakehouse_demo")
+        graph = AssetGraph(definitions)
+        manifest = build_manifest(graph, schedules=schedules, deployed_by="schemathesis")
+        deployed = post(f"{ws}/manifests", manifest)
+        keys = [str(key) for key in graph.asset_keys()]
+        run = post(f"{ws}/runs", {"selection": keys})
+        detail = http.get(f"{ws}/runs/{run['runId']}").json()
+        listed = http.get(f"{base}/api/v1/browser/files").json()
+    files = [str(f.get("path", "")) for f in listed.get("files", []) if f.get("path")]
+    task_ids = [callback_task_id(run["runId"], str(t["taskKey"])) for t in detail["tasks"]]
+    pins = {
+        "workspace_id": mesh.workspace_id,
+        "manifest_id": str(deployed["manifestId"]),
+        "run_id": str(run["runId"]),
+        "namespace": "fuzz",
+        "catalog": "fuzzcat",
+        "schema": "raw",
+        "table_id": "fuzz.events",
+    }
+    return pins, keys, files, task_ids
+
+
+@pytest.fixture(scope="module")
+def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
+    home: Path = tmp_path_factory.mktemp("schemathesis-mesh")
+    mesh = Mesh(home, extra_env={"ARCO_GATEWAY_RATE_LIMIT_PER_MIN": "0"})
+    mesh.start()
+    try:
+        base = f"http://{mesh.address('gateway')}"
+        dev_headers = {"X-Tenant-Id": mesh.tenant_id, "X-Workspace-Id": mesh.workspace_id}
+        pins, keys, files, task_ids = _seed(mesh, base, dev_headers)
+        schema = schemathesis.openapi.from_url(f"{base}/api/v1/openapi.json", timeout=10)
+        signer = TaskTokenSigner(
+            mesh.secrets["ARCO_TASK_TOKEN_SECRET"], "arco", "arco-worker-callbacks"
+        )
+        tokens = {
+            task_id: signer.mint(
+                mesh.tenant_id, mesh.workspace_id, task_id, pins["run_id"], 1, "fuzz-attempt"
+            )[0]
+            for task_id in task_ids
+        }
+        yield Target(mesh, schema, dev_headers, pins, keys, files, task_ids, tokens)
+    finally:
+        codes = mesh.stop()
+    assert all(code == 0 for code in codes.values()), codes
+
+
+def _pinned(spec: RouteSpec, pins: dict[str, str]) -> dict[str, str]:
+    values = {}
+    for name in spec.path_params:
+        if name == "name":  # the leaf resource of its collection
+            if "/catalogs/{name}" in spec.path:
+                values[name] = pins["catalog"]
+            elif "/tables/" in spec.path:
+                values[name] = "orders" if "/catalogs/" in spec.path else "events"
+            else:
+                values[name] = pins["namespace"]
+        elif name in pins:
+            values[name] = pins[name]
+    return values
+
+
+NAME = st.from_regex(r"[a-z][a-z0-9_]{0,12}", fullmatch=True)
+SQL = st.sampled_from(
+    [
+        "SELECT 1 AS one",
+        "SELECT * FROM system.catalog.tables",
+        "SELECT name FROM system.catalog.namespaces ORDER BY name LIMIT 5",
+        "SELECT count(*) AS n FROM system.orchestration.runs",
+        "SELECT * FROM fuzz.events",
+        "SELECT * FROM nowhere.missing",
+        "DROP TABLE fuzz.events",
+        "SELECT read_text('/etc/passwd')",
+    ]
+)
+
+
+def _bodies(target: Target) -> dict[str, st.SearchStrategy[dict[str, Any]]]:
+    """Bodies that pass validation, so the fuzzing reaches the api's real logic."""
+    named = st.fixed_dictionaries({"name": NAME}, optional={"description": st.text(max_size=20)})
+    column = st.fixed_dictionaries(
+        {"name": NAME, "data_type": st.sampled_from(["int64", "string", "double", "boolean"])},
+        optional={"nullable": st.booleans()},
+    )
+    table = st.fixed_dictionaries(
+        {"name": NAME, "columns": st.lists(column, min_size=1, max_size=3)}
+    )
+    keys = st.lists(st.sampled_from(target.asset_keys), min_size=1, max_size=3, unique=True)
+    query = st.fixed_dictionaries({"sql": SQL})
+    edge = st.fixed_dictionaries({"source_id": NAME, "target_id": NAME})
+    paths = st.sampled_from(target.files) if target.files else st.text(max_size=30)
+    domains = st.sampled_from(["catalog", "lineage", "executions", "search"])
+    return {
+        "create_namespace": named,
+        "create_catalog": named,
+        "create_schema": named,
+        "register_table": table,
+        "register_table_in_schema": table,
+        "update_table": st.fixed_dictionaries({"description": st.text(max_size=20)}),
+        "add_edges": st.fixed_dictionaries({"edges": st.lists(edge, min_size=1, max_size=3)}),
+        "query": query,
+        "query_data": query,
+        "mint_urls": st.fixed_dictionaries(
+            {"domain": domains, "paths": st.lists(paths | st.text(max_size=30), max_size=3)},
+            optional={"ttl_seconds": st.integers(-10, 5000)},
+        ),
+        "trigger_run": st.fixed_dictionaries(
+            {"selection": keys},
+            optional={"includeUpstream": st.booleans(), "runKey": NAME},
+        ),
+        "rerun_run": st.fixed_dictionaries(
+            {"mode": st.sampled_from(["fromFailure", "subset"])}, optional={"selection": keys}
+        ),
+        "cancel_run": st.fixed_dictionaries({}, optional={"reason": st.text(max_size=20)}),
+    }
+
+
+def _strategy(target: Target, spec: RouteSpec) -> st.SearchStrategy[Any]:
+    operation = target.schema[spec.path][spec.method]
+    strategies = [
+        operation.as_strategy(GenerationMode.POSITIVE),
+        operation.as_strategy(GenerationMode.NEGATIVE),
+    ]
+    pinned = _pinned(spec, target.pins)
+    body = _bodies(target).get(spec.operation_id)
+    if body is not None:
+        strategies.append(
+            body.flatmap(
+                lambda b: operation.as_strategy(
+                    GenerationMode.POSITIVE, body=b, path_parameters=pinned or None
+                )
+            )
+        )
+    if spec.family is Family.CALLBACKS:
+        for task_id in target.task_ids[:2]:
+            auth = {"Authorization": f"Bearer {target.task_tokens[task_id]}"}
+            for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+                strategies.append(
+                    operation.as_strategy(mode, path_parameters={"task_id": task_id}, headers=auth)
+                )
+    elif pinned:
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+            strategies.append(operation.as_strategy(mode, path_parameters=pinned))
+    return st.one_of(strategies)
+
+
+@dataclass
+class FamilyRun:
+    cases: dict[str, int] = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)
+    statuses: Counter[tuple[str, int]] = field(default_factory=Counter)
+
+
+def _fuzz(target: Target, spec: RouteSpec, examples: int, run: FamilyRun) -> None:
+    session = requests.Session()
+    run.cases[spec.operation_id] = 0
+
+    @hypothesis_seed(SEED)
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+        report_multiple_bugs=False,
+    )
+    @given(case=_strategy(target, spec))
+    def fuzz(case: Any) -> None:
+        run.cases[spec.operation_id] += 1
+        # Dev headers go last: a generated Authorization/X-Tenant-Id must not replace them.
+        headers = {**(case.headers or {}), **target.dev_headers}
+        response = case.call_and_validate(
+            session=session, headers=headers, checks=CHECKS, timeout=30
+        )
+        run.statuses[spec.operation_id, response.status_code] += 1
+
+    try:
+        fuzz()
+    except Exception as exc:
+        run.failures[spec.operation_id] = f"{type(exc).__name__}: {exc}"[:4000]
+    finally:
+        session.close()
+
+
+def _family_specs(families: tuple[Family, ...]) -> list[RouteSpec]:
+    return [spec for spec in route_table() if spec.family in families]
+
+
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_served_openapi_holds_under_fuzzing(target: Target, family: str) -> None:
+    specs = _family_specs(FAMILIES[family])
+    per_operation = max(MIN_PER_OPERATION, math.ceil(MIN_CASES_PER_FAMILY * HEADROOM / len(specs)))
+    run = FamilyRun()
+    for spec in specs:
+        _fuzz(target, spec, per_operation, run)
+    report = "\n\n".join(f"== {op}\n{text}" for op, text in run.failures.items())
+    assert not run.failures, f"{len(run.failures)} operation(s) failed:\n{report}"
+    total = sum(run.cases.values())
+    print(f"{family}: {total} cases, statuses {sorted(run.statuses.items())}")
+    assert total >= MIN_CASES_PER_FAMILY, run.cases
+
+
+def test_every_served_operation_is_fuzzed(target: Target) -> None:
+    """The document and the route table agree, so no operation escapes the families."""
+    served = {
+        (operation.method.upper(), operation.path)
+        for result in target.schema.get_all_operations()
+        for operation in [result.ok()]
+    }
+    covered = {
+        (spec.method, spec.path)
+        for families in FAMILIES.values()
+        for spec in _family_specs(families)
+    }
+    assert served == covered
