@@ -345,7 +345,10 @@ class LedgerWriter:
 
     def prepare_segment(self, envelopes: Iterable[EventEnvelope]) -> tuple[str, bytes]:
         """Validate and encode a segment: (path, canonical body). See the module docstring."""
-        events = _distinct_sorted(self.check(e) for e in envelopes)
+        return self._encode_segment(_distinct_sorted(self.check(e) for e in envelopes))
+
+    def _encode_segment(self, events: list[EventEnvelope]) -> tuple[str, bytes]:
+        # ``events``: checked, distinct and sorted by id.
         if not events:
             raise InvalidArgument("a ledger segment needs at least one event")
         if len(events) > MAX_SEGMENT_EVENTS:
@@ -364,7 +367,10 @@ class LedgerWriter:
         ending in the same event id is a Conflict (reason ``ledger_segment_conflict``). A
         single distinct event is written as a plain event object instead.
         """
-        path, body = self.prepare_segment(envelopes)
+        return await self._write_segment(self.prepare_segment(envelopes))
+
+    async def _write_segment(self, encoded: tuple[str, bytes]) -> str:
+        path, body = encoded
         reason = (
             "ledger_segment_conflict" if path.endswith(".seg.json") else "ledger_event_conflict"
         )
@@ -641,7 +647,11 @@ class BatchingLedgerWriter:
                 events[i : i + MAX_SEGMENT_EVENTS]
                 for i in range(0, len(events), MAX_SEGMENT_EVENTS)
             ]
-            paths = [await self._writer.append_segment(chunk) for chunk in chunks]
+            # Every event was checked by ``append``; encode and write without re-checking.
+            paths = [
+                await self._writer._write_segment(self._writer._encode_segment(chunk))
+                for chunk in chunks
+            ]
             self.puts += len(paths)
         except (Conflict, InvalidArgument) as exc:
             if len(group) == 1:
