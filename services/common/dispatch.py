@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import enum
-import itertools
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol
 
@@ -218,18 +217,24 @@ class CloudTasksConfig:
 
 
 class _Router:
-    """Round-robin over a queue's targets; the default queue serves unknown queues."""
+    """Round-robin over a queue's targets; the default queue serves unknown queues.
+
+    Each send starts at the next target and lists the rest as fallbacks, so consecutive
+    sends spread over every worker of the queue.
+    """
 
     def __init__(self, targets: Mapping[str, Sequence[str]]) -> None:
-        self._cycles = {queue: itertools.cycle(list(addrs)) for queue, addrs in targets.items()}
-        self._sizes = {queue: len(addrs) for queue, addrs in targets.items()}
+        self._targets = {queue: list(addrs) for queue, addrs in targets.items() if addrs}
+        self._next = dict.fromkeys(self._targets, 0)
 
     def candidates(self, queue: str) -> list[str]:
-        key = queue if queue in self._cycles else DEFAULT_QUEUE
-        if key not in self._cycles:
+        key = queue if queue in self._targets else DEFAULT_QUEUE
+        addrs = self._targets.get(key)
+        if not addrs:
             return []
-        cycle = self._cycles[key]
-        return [next(cycle) for _ in range(self._sizes[key])]
+        start = self._next[key]
+        self._next[key] = (start + 1) % len(addrs)
+        return addrs[start:] + addrs[:start]
 
 
 class GrpcPushAdapter:

@@ -44,6 +44,7 @@ from services.common.dispatch import (
     DISPATCH_SECRET_HEADER,
     CloudTasksConfig,
     SendOutcome,
+    _Router,
     build_adapter,
 )
 from services.mesh import Mesh, RunningService, ServiceSpec
@@ -411,6 +412,16 @@ async def test_worker_queue_routes_to_its_own_queue_and_target(
     assert delivery.path == "/gpu/dispatch"
     assert failed.outcome is SendOutcome.FAILED
     assert "FailedPrecondition" in failed.error
+
+
+def test_sends_rotate_over_every_target_of_a_queue() -> None:
+    router = _Router({"default-queue": ["a", "b", "c"], "gpu": ["g"]})
+    starts = [router.candidates("default-queue")[0] for _ in range(6)]
+    assert starts == ["a", "b", "c", "a", "b", "c"]  # every worker gets work, in turn
+    assert router.candidates("default-queue") == ["a", "b", "c"]  # the rest are fallbacks
+    assert router.candidates("gpu") == ["g"]
+    assert router.candidates("unknown")[0] == "b"  # unknown queues use the default queue
+    assert _Router({}).candidates("default-queue") == []
 
 
 def test_configuration_is_checked() -> None:
