@@ -377,6 +377,11 @@ class WorkerRuntime:
         except TimeoutError:
             self._ledger.finish(dispatch_id, done=False)
             return DispatchOutcome("BUSY", "worker is at its concurrency limit; retry")
+        except BaseException:
+            # The sender gave up while we waited (e.g. its gRPC deadline cancelled this
+            # call): release the claim, or every redelivery would be IN_FLIGHT forever.
+            self._ledger.finish(dispatch_id, done=False)
+            raise
         try:
             outcome, task = await self._start(envelope, bound)
         except BaseException:

@@ -575,3 +575,29 @@ async def test_grpc_refusals(
     assert info.value.code() == code
     if "tenantId" in override:
         assert "tenant_id" in (info.value.details() or "")
+
+
+async def test_dispatch_cancelled_while_waiting_for_a_slot_stays_redeliverable(
+    worker: Running,
+) -> None:
+    """A sender that gives up (gRPC deadline) while the delivery waits for a free slot
+    must not leave the dispatch id claimed: the redelivery is executed, not IN_FLIGHT
+    forever."""
+    busy = [
+        worker.envelope("t.sleepy", payload={"seconds": 1.5}, dispatch_id=f"dispatch:slot:{n}")
+        for n in range(4)  # the worker's concurrency
+    ]
+    for body in busy:
+        assert (await worker.dispatch(body)).json()["disposition"] == "ACCEPTED"
+    waiting = worker.envelope("t.sleepy", payload={"seconds": 0}, dispatch_id="dispatch:slot:5")
+    metadata = (("authorization", f"Bearer {SECRET}"),)
+    async with grpc.aio.insecure_channel(str(worker.server.grpc_address)) as channel:
+        stub = wpb_grpc.WorkerServiceStub(channel)
+        with pytest.raises(grpc.aio.AioRpcError) as gave_up:
+            await stub.Dispatch(_grpc_request(waiting), metadata=metadata, timeout=0.3)
+        assert gave_up.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        for body in busy:
+            await worker.completed(body)
+        again = await stub.Dispatch(_grpc_request(waiting), metadata=metadata, timeout=10)
+    assert again.disposition == wpb.DISPATCH_DISPOSITION_ACCEPTED
+    assert (await worker.completed(waiting))["outcome"] == "SUCCEEDED"
