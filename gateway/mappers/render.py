@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import enum
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -46,18 +47,26 @@ def field_name(field: Any, casing: Casing) -> str:
     return str(field.name if casing is Casing.SNAKE else field.json_name)
 
 
+@functools.cache
 def enum_prefix(enum_type: EnumDescriptor) -> str:
     """``RunStatus`` -> ``RUN_STATUS_``."""
     return re.sub(r"(?<!^)(?=[A-Z])", "_", enum_type.name).upper() + "_"
 
 
+@functools.cache
+def _enum_names(enum_type: EnumDescriptor) -> dict[int, str]:
+    prefix = enum_prefix(enum_type)
+    return {
+        value.number: value.name.removeprefix(prefix)
+        for value in enum_type.values
+        if value.number != 0
+    }
+
+
 def enum_public_name(enum_type: EnumDescriptor, number: int) -> str | None:
     if number == 0:
         return None
-    value = enum_type.values_by_number.get(number)
-    if value is None:
-        return None
-    return value.name.removeprefix(enum_prefix(enum_type))
+    return _enum_names(enum_type).get(number)
 
 
 def enum_values(enum_type: EnumDescriptor) -> list[str]:
@@ -98,16 +107,14 @@ def render(message: Message, casing: Casing, drop: Iterable[str] = ()) -> Any:
         return integral(json_format.MessageToDict(message))
     dropped = frozenset(drop)
     out: dict[str, Any] = {}
-    for field in descriptor.fields:
+    for field, name, map_value in _plan(descriptor, casing):
         if field.name in dropped:
             continue
-        name = field_name(field, casing)
         value = getattr(message, field.name)
         if field.is_repeated:
-            if field.message_type is not None and field.message_type.GetOptions().map_entry:
-                value_field = field.message_type.fields_by_name["value"]
+            if map_value is not None:
                 out[name] = {
-                    str(key): _scalar(value_field, item, casing) for key, item in value.items()
+                    str(key): _scalar(map_value, item, casing) for key, item in value.items()
                 }
             else:
                 out[name] = [_scalar(field, item, casing) for item in value]
@@ -118,6 +125,20 @@ def render(message: Message, casing: Casing, drop: Iterable[str] = ()) -> Any:
         if rendered is not None:
             out[name] = rendered
     return out
+
+
+@functools.cache
+def _plan(descriptor: Any, casing: Casing) -> tuple[tuple[Any, str, Any], ...]:
+    """Per message type and casing, once: (field, public name, map value field or None).
+    Descriptor option look-ups are slow; the reply hot path must not repeat them."""
+    plan = []
+    for field in descriptor.fields:
+        entry = field.message_type
+        is_map = field.is_repeated and entry is not None and entry.GetOptions().map_entry
+        plan.append(
+            (field, field_name(field, casing), entry.fields_by_name["value"] if is_map else None)
+        )
+    return tuple(plan)
 
 
 @dataclasses.dataclass(frozen=True)
