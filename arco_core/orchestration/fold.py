@@ -19,6 +19,8 @@ Design notes (why, briefly):
 from __future__ import annotations
 
 import copy as _copy
+import dataclasses
+import operator
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Generic, TypeVar
@@ -123,6 +125,31 @@ PK = tuple[str, ...]
 _log = structlog.get_logger(__name__)
 # Crockford base32 digits -> the digits int(..., 32) reads; ULIDs use no I, L, O or U.
 _CROCKFORD_TO_INT32 = str.maketrans("ABCDEFGHJKMNPQRSTVWXYZ", "ABCDEFGHIJKLMNOPQRSTUV")
+
+
+_COPIERS: dict[type[Any], Callable[[Any], Any]] = {}
+
+
+def _shallow_copy(row: R) -> R:
+    """A new row with the same field values.
+
+    The rows are plain slotted dataclasses: rebuilding one from its fields positionally
+    is about twice as fast as ``copy.copy`` (which goes through ``__reduce_ex__``).
+    """
+    row_type: Any = type(row)
+    copier = _COPIERS.get(row_type)
+    if copier is None:
+        fields = dataclasses.fields(row_type)
+        names = [f.name for f in fields]
+        getter = operator.attrgetter(*names)
+        if not all(f.init for f in fields):
+            copier = _COPIERS[row_type] = _copy.copy  # the constructor cannot rebuild it
+        elif len(names) == 1:
+            copier = _COPIERS[row_type] = lambda r: row_type(getter(r))
+        else:
+            copier = _COPIERS[row_type] = lambda r: row_type(*getter(r))
+    copied: R = copier(row)
+    return copied
 
 
 def _ulid_ms(event_id: str) -> int:
@@ -378,7 +405,7 @@ class FoldState:
         if row is None:
             return None
         if self._note(table, pk):
-            row = _copy.copy(row)
+            row = _shallow_copy(row)
             table.rows[pk] = row  # same pk and indexed values: the indexes are unaffected
         return row
 
