@@ -149,10 +149,16 @@ class EventEnvelope:
         value = self.data.get("type")
         return value if isinstance(value, str) else ""
 
-    @functools.cached_property
+    @property
     def timestamp_ms(self) -> int:
-        # Cached: validation parses it once and the fold reads it again.
-        return _timestamp_ms(self.timestamp)
+        # Cached in the instance dict (not a field: equality and hashing ignore it), since
+        # validation parses it once and the fold reads it again. functools.cached_property
+        # would take a lock on every first access.
+        cached = self.__dict__.get("_timestamp_ms")
+        if cached is None:
+            cached = _timestamp_ms(self.timestamp)
+            object.__setattr__(self, "_timestamp_ms", cached)
+        return cached
 
     @property
     def event_time_ms(self) -> int:
