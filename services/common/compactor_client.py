@@ -87,7 +87,9 @@ class CompactorClient:
             raise from_rpc_error(exc) from None
         raise AssertionError("unreachable")
 
-    def watch(self, after_seq: int = 0) -> grpc.aio.UnaryStreamCall[pb.WatchHeadRequest, pb.WatchHeadResponse]:
+    def watch(
+        self, after_seq: int = 0
+    ) -> grpc.aio.UnaryStreamCall[pb.WatchHeadRequest, pb.WatchHeadResponse]:
         return self._stub.WatchHead(pb.WatchHeadRequest(after_seq=after_seq))
 
     async def close(self) -> None:
