@@ -87,16 +87,41 @@ async def _grpc_client(
 
 
 async def _rest_client(base: str, run_id: str, concurrency: int, duration: float) -> int:
-    headers = {"X-Tenant-Id": "local", "X-Workspace-Id": "default"}
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    url = f"{base}/api/v1/workspaces/default/runs/{run_id}"
-    async with httpx.AsyncClient(headers=headers, limits=limits, timeout=10) as client:
+    """Keep-alive HTTP/1.1 over raw asyncio streams.
 
-        async def call() -> None:
-            response = await client.get(url)
-            assert response.status_code == 200, response.text
+    The load generator must not be the bottleneck on 2 shared cores: a full Python HTTP
+    client (httpx) costs more CPU per request than the gateway hop being measured, while
+    the gRPC side's client is mostly C. This one sends a fixed request and reads the
+    status line, headers and Content-Length body, nothing more.
+    """
+    host, _, port = base.removeprefix("http://").partition(":")
+    request = (
+        f"GET /api/v1/workspaces/default/runs/{run_id} HTTP/1.1\r\n"
+        f"Host: {host}:{port}\r\nX-Tenant-Id: local\r\nX-Workspace-Id: default\r\n\r\n"
+    ).encode()
+    connections = [await asyncio.open_connection(host, int(port)) for _ in range(concurrency)]
+    free: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
+    for pair in connections:
+        free.put_nowait(pair)
 
+    async def call() -> None:
+        reader, writer = await free.get()
+        writer.write(request)
+        status = await reader.readline()
+        assert status.startswith(b"HTTP/1.1 200"), status
+        length = 0
+        while (line := await reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        await reader.readexactly(length)
+        free.put_nowait((reader, writer))
+
+    try:
         return await _drive(call, concurrency, duration)
+    finally:
+        for _, writer in connections:
+            writer.close()
 
 
 def _worker(kind: str, args: tuple[object, ...], results: multiprocessing.Queue[int]) -> None:
