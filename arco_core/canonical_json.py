@@ -71,8 +71,17 @@ def canonical_dumps(value: Any) -> str:
 
 
 def canonical_bytes(value: Any) -> bytes:
-    """Serialise ``value`` to canonical JSON, UTF-8 encoded."""
-    return canonical_dumps(value).encode("utf-8")
+    """Serialise ``value`` to canonical JSON, UTF-8 encoded.
+
+    Text with lone surrogates (JSON allows ``"\\ud800"``) has no UTF-8 form: that is the
+    caller's bad input, not a server failure.
+    """
+    try:
+        return canonical_dumps(value).encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidArgument(
+            "text is not valid Unicode (it contains a lone surrogate)", reason="invalid_unicode"
+        ) from None
 
 
 def _reject_constant(name: str) -> Any:

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from arco_core.canonical_json import canonical_dumps
+from arco_core.canonical_json import canonical_bytes, canonical_dumps
 from arco_core.errors import Conflict, InvalidArgument, NotFound
 from arco_core.orchestration.events import (
     ManifestDeployed,
@@ -91,7 +91,7 @@ def manifest_fingerprint(manifest: Mapping[str, Any]) -> str:
         "schedules": schedules,
         "metadata": manifest.get("metadata"),
     }
-    return "sha256:" + hashlib.sha256(canonical_dumps(content).encode()).hexdigest()
+    return "sha256:" + hashlib.sha256(canonical_bytes(content)).hexdigest()
 
 
 def plan_deploy(
@@ -308,7 +308,7 @@ def trigger_fingerprint(request: TriggerRequest, manifest_id: str) -> str:
         "partitionKey": request.partition_key,
         "manifestId": manifest_id,
     }
-    return hashlib.sha256(canonical_dumps(body).encode()).hexdigest()
+    return hashlib.sha256(canonical_bytes(body)).hexdigest()
 
 
 @dataclass(frozen=True)

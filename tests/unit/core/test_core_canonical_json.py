@@ -83,3 +83,12 @@ def test_roundtrip_is_a_fixed_point(value: object) -> None:
     text = canonical_dumps(value)
     assert canonical_dumps(json.loads(text)) == text
     assert json.loads(text) == value
+
+
+def test_lone_surrogates_are_bad_input_not_a_crash() -> None:
+    # Found by schemathesis: a manifest description with a lone surrogate gave a 500.
+    from arco_core.canonical_json import canonical_bytes
+    from arco_core.errors import InvalidArgument
+
+    with pytest.raises(InvalidArgument, match="lone surrogate"):
+        canonical_bytes({"description": "\uda43\udef2"})
