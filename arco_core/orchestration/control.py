@@ -63,7 +63,12 @@ def asset_key_of(key: Mapping[str, Any]) -> str:
     if not namespace or not name:
         raise InvalidArgument("asset key needs a namespace and a name")
     for part in (namespace, name):
-        if len(part) > MAX_KEY_LENGTH or any(c in part for c in "./ \t\n\r\0"):
+        if (
+            len(part) > MAX_KEY_LENGTH
+            or not part.isprintable()
+            or any(c in part for c in "./ %\\")
+            or any("\ud800" <= c <= "\udfff" for c in part)
+        ):
             raise InvalidArgument(f"invalid asset key part {part!r}")
     return f"{namespace}.{name}"
 
@@ -74,36 +79,8 @@ class DeployPlan:
     stored: dict[str, Any]
 
 
-def manifest_fingerprint(manifest: Mapping[str, Any]) -> str:
-    """sha256 over the canonical manifest content (assets and schedules sorted)."""
-    assets = sorted(
-        manifest.get("assets", []),
-        key=lambda a: (a["key"]["namespace"], a["key"]["name"], a.get("id", "")),
-    )
-    schedules = sorted(
-        manifest.get("schedules", []), key=lambda s: (s.get("id", ""), s.get("cron", ""))
-    )
-    content = {
-        "manifestVersion": manifest.get("manifestVersion"),
-        "codeVersionId": manifest.get("codeVersionId"),
-        "git": manifest.get("git") or {},
-        "assets": assets,
-        "schedules": schedules,
-        "metadata": manifest.get("metadata"),
-    }
-    return "sha256:" + hashlib.sha256(canonical_bytes(content)).hexdigest()
-
-
-def plan_deploy(
-    manifest: Mapping[str, Any],
-    *,
-    manifest_id: str,
-    tenant_id: str,
-    workspace_id: str,
-    deployed_by: str,
-    deployed_at: str,
-) -> DeployPlan:
-    """Validate a DeployManifestRequest (camelCase JSON) and build its ManifestDeployed."""
+def validate_manifest(manifest: Mapping[str, Any]) -> None:
+    """Every rule a deployable manifest must meet (InvalidArgument naming the first miss)."""
     if not str(manifest.get("manifestVersion") or "").strip():
         raise InvalidArgument("manifestVersion is required")
     if not str(manifest.get("codeVersionId") or "").strip():
@@ -136,6 +113,40 @@ def plan_deploy(
         unknown = [a for a in schedule.get("assets") or [] if a not in keys]
         if not schedule.get("assets") or unknown:
             raise InvalidArgument(f"schedule {sid} names unknown or no assets: {unknown}")
+
+
+def manifest_fingerprint(manifest: Mapping[str, Any]) -> str:
+    """sha256 over the canonical manifest content (assets and schedules sorted)."""
+    assets = sorted(
+        manifest.get("assets", []),
+        key=lambda a: (a["key"]["namespace"], a["key"]["name"], a.get("id", "")),
+    )
+    schedules = sorted(
+        manifest.get("schedules", []), key=lambda s: (s.get("id", ""), s.get("cron", ""))
+    )
+    content = {
+        "manifestVersion": manifest.get("manifestVersion"),
+        "codeVersionId": manifest.get("codeVersionId"),
+        "git": manifest.get("git") or {},
+        "assets": assets,
+        "schedules": schedules,
+        "metadata": manifest.get("metadata"),
+    }
+    return "sha256:" + hashlib.sha256(canonical_bytes(content)).hexdigest()
+
+
+def plan_deploy(
+    manifest: Mapping[str, Any],
+    *,
+    manifest_id: str,
+    tenant_id: str,
+    workspace_id: str,
+    deployed_by: str,
+    deployed_at: str,
+) -> DeployPlan:
+    """Validate a DeployManifestRequest (camelCase JSON) and build its ManifestDeployed."""
+    validate_manifest(manifest)
+    assets = list(manifest["assets"])
     fingerprint = manifest_fingerprint(manifest)
     git = manifest.get("git") or {}
     stored = {

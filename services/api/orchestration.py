@@ -109,6 +109,7 @@ class OrchestrationServicer(orch_grpc.OrchestrationServiceServicer):
         now = self._deps.clock.now_ms()
         fresh = {"manifest_id": new_ulid(), "event_id": new_ulid(), "deployed_at": rfc3339_ms(now)}
         key = _metadata(context, "idempotency-key")
+        control.validate_manifest(manifest)  # before anything is reserved or hashed
         fingerprint = control.manifest_fingerprint(manifest)
         ids = fresh
         if key:

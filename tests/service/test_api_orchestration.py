@@ -212,3 +212,38 @@ async def test_logs_upload_and_paged_read(tmp_path: Path) -> None:
                 pb.GetRunLogsRequest(workspace_id=WORKSPACE, run_id=run.run_id)
             )
             assert not page.HasField("next_cursor")
+
+
+async def test_malformed_manifests_are_invalid_argument_not_internal(tmp_path: Path) -> None:
+    # Found by schemathesis: an asset without a key crashed the fingerprint (500).
+    with api_with_compactors(tmp_path) as procs:
+        async with grpc.aio.insecure_channel(procs["api"].grpc_address) as channel:
+            stub = pb_grpc.OrchestrationServiceStub(channel)
+            broken = [
+                {"manifestVersion": "1.0", "codeVersionId": "v", "assets": [{"id": "x"}]},
+                {
+                    "manifestVersion": "1.0",
+                    "codeVersionId": "v",
+                    "assets": [{"key": {"namespace": "a\u0007", "name": "b"}, "id": "x"}],
+                },
+                {
+                    "manifestVersion": "1.0",
+                    "codeVersionId": "v",
+                    "assets": [
+                        {"key": {"namespace": "a", "name": "b"}, "id": "x"},
+                        {
+                            "key": {"namespace": "a", "name": "c"},
+                            "id": "y",
+                            "dependencies": [{"parameterName": "p"}],
+                        },
+                    ],
+                },
+            ]
+            for body in broken:
+                request = json_format.ParseDict(
+                    {"workspaceId": WORKSPACE, **body}, pb.DeployManifestRequest()
+                )
+                code, _ = await _code(stub.DeployManifest(request))
+                assert code == grpc.StatusCode.INVALID_ARGUMENT, body
+            listed = await stub.ListManifests(pb.ListManifestsRequest(workspace_id=WORKSPACE))
+            assert not listed.manifests
