@@ -389,7 +389,13 @@ def test_simulator_reaches_interesting_states() -> None:
     """Guard against a vacuous generator: the histories do exercise the hard paths."""
     seen: set[str] = set()
 
-    @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+    # Derandomized: a coverage guard must not depend on the luck of one random draw.
+    @settings(
+        max_examples=300,
+        deadline=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+    )
     @given(h=histories())
     def collect(h: History) -> None:
         s = FoldState()
