@@ -81,7 +81,7 @@ class TaskCallbackServicer(callback_grpc.TaskCallbackServiceServicer):
         received_ms = self._deps.clock.now_ms()
         claims = self._claims(context)
         result = self._handler.started(await self._state(), claims, request, now_ms=received_ms)
-        await self._deps.orchestration.commit([result.event], request_id=_request_id(context))
+        await self._deps.orchestration.publish([result.event], request_id=_request_id(context))
         return callback_pb.TaskStartedResponse(
             acknowledged=result.acknowledged, server_time=_timestamp(result.server_time_ms)
         )
@@ -92,7 +92,7 @@ class TaskCallbackServicer(callback_grpc.TaskCallbackServiceServicer):
         received_ms = self._deps.clock.now_ms()
         claims = self._claims(context)
         result = self._handler.heartbeat(await self._state(), claims, request, now_ms=received_ms)
-        await self._deps.orchestration.commit([result.event], request_id=_request_id(context))
+        await self._deps.orchestration.publish([result.event], request_id=_request_id(context))
         response = callback_pb.TaskHeartbeatResponse(
             acknowledged=result.acknowledged,
             should_cancel=result.should_cancel,
@@ -108,7 +108,7 @@ class TaskCallbackServicer(callback_grpc.TaskCallbackServiceServicer):
         received_ms = self._deps.clock.now_ms()
         claims = self._claims(context)
         result = self._handler.completed(await self._state(), claims, request, now_ms=received_ms)
-        await self._deps.orchestration.commit([result.event], request_id=_request_id(context))
+        await self._deps.orchestration.publish([result.event], request_id=_request_id(context))
         return callback_pb.TaskCompletedResponse(
             acknowledged=result.acknowledged,
             final_state=result.final_state,

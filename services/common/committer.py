@@ -29,9 +29,15 @@ class EventCommitter:
         return await self.writer.append(list(events))
 
     async def commit(self, events: Sequence[EventEnvelope], *, request_id: str = "") -> Snapshot:
+        seq = await self.publish(events, request_id=request_id)
+        return await self.reader.refresh(min_seq=seq)
+
+    async def publish(self, events: Sequence[EventEnvelope], *, request_id: str = "") -> int:
+        """Like ``commit`` but returns the manifest sequence at which the events are visible
+        without loading that state: for callers whose answer does not depend on it."""
         paths = await self.append(events)
         answer = await self.compactor.compact(paths, request_id=request_id)
-        return await self.reader.refresh(min_seq=answer.manifest_seq)
+        return answer.manifest_seq
 
     async def commit_fenced(
         self, events: Sequence[EventEnvelope], *, token: int, lock_name: str, request_id: str = ""
