@@ -8,7 +8,7 @@ instances emit identical events and the fold's idempotency keys converge them.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from arco_core.ids import cloud_task_id, deterministic_attempt_id, dispatch_id, new_ulid
@@ -188,7 +188,3 @@ def plan_sweep(state: FoldState, now_ms: int, thresholds: SweepThresholds) -> Sw
         else:
             plan.note_due(deadline + 1)
     return plan
-
-
-def summarize(plan: SweepPlan) -> Sequence[str]:
-    return sorted(plan.reasons.values())

@@ -9,7 +9,6 @@ from arco.orchestration.v1 import orchestration_service_pb2 as pb
 from arco.orchestration.v1 import types_pb2
 from google.protobuf import json_format, timestamp_pb2
 
-from arco_core.clock import parse_rfc3339_ms
 from arco_core.orchestration.control import (
     TASK_STATUS_OF,
     skip_attribution,
@@ -157,7 +156,3 @@ def run_list_item(run: RunRow, public: str) -> pb.RunListItem:
     if run.parent_run_id:
         item.parent_run_id = run.parent_run_id
     return item
-
-
-def deployed_at_ms(stored: dict[str, Any]) -> int:
-    return parse_rfc3339_ms(str(stored["deployedAt"]))
