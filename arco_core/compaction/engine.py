@@ -317,6 +317,7 @@ class Compactor:
                     last_event_id=snapshot.manifest.last_event_id,
                     events_applied=snapshot.manifest.events_applied,
                     fencing_token=snapshot.manifest.fencing_token,
+                    merged_from_seq=snapshot.seq,
                 )
                 epoch = snapshot.head.epoch if snapshot.head else 0
                 try:

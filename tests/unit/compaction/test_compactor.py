@@ -128,6 +128,47 @@ async def test_merge_folds_deltas_into_a_new_base(backend: Backend) -> None:
     assert rows((await reader.refresh()).state) == rows(engine.snapshot.state)
 
 
+async def test_a_reader_at_the_merged_sequence_adopts_the_merge_without_loading(
+    backend: Backend,
+) -> None:
+    ev = Events()
+    paths = await append(backend, run_history(ev, "r1", ["a", "b", "c"]))
+    engine = compactor(backend)
+    await engine.open()
+    current = ProjectionReader(
+        backend.storage(Role.READER, scope=SCOPE), OrchestrationAdapter(), SCOPE
+    )
+    behind = ProjectionReader(
+        backend.storage(Role.READER, scope=SCOPE), OrchestrationAdapter(), SCOPE
+    )
+    for path in paths[:-1]:
+        await engine.compact([path])
+    await behind.refresh()
+    await engine.compact(paths[-1:])
+    before = await current.refresh()
+    stale = behind.current
+    assert stale is not None and before.seq == stale.seq + 1
+
+    merged = await engine.merge()
+    assert merged.published
+    body = engine.snapshot.manifest
+    assert body is not None and body.merged_from_seq == before.seq and not body.deltas
+
+    after = await current.refresh()
+    assert after.seq == merged.seq
+    assert after.state is before.state  # adopted: nothing was loaded
+    assert after.manifest is not None and after.manifest.base == body.base
+    assert not after.applied_delta_ids
+    # A reader further behind cannot adopt it: it loads the new base.
+    caught_up = await behind.refresh()
+    assert caught_up.seq == merged.seq and caught_up.state is not stale.state
+    assert rows(caught_up.state) == rows(after.state) == rows(engine.snapshot.state)
+    # Later deltas apply on top of the adopted base as usual.
+    more = await append(backend, run_history(ev, "r2", ["x"]))
+    await engine.compact(more)
+    assert rows((await current.refresh()).state) == rows(engine.snapshot.state)
+
+
 async def test_rebuild_reproduces_the_incremental_projection(backend: Backend) -> None:
     ev = Events()
     events = run_history(ev, "r1", ["a", "b", "c"]) + run_history(ev, "r2", ["x", "y"])
