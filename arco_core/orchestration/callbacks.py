@@ -28,6 +28,7 @@ Errors carry the callback body fields as ErrorInfo metadata (``state``,
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -45,7 +46,13 @@ from arco_core.errors import (
     NotFound,
     Unauthenticated,
 )
-from arco_core.ids import callback_task_id, new_ulid, parse_callback_task_id
+from arco_core.ids import (
+    callback_task_id,
+    deterministic_attempt_id,
+    dispatch_id,
+    new_ulid,
+    parse_callback_task_id,
+)
 from arco_core.ledger import EventEnvelope
 from arco_core.orchestration.events import (
     OutputVisibility,
@@ -197,6 +204,40 @@ def resolve_task(state: FoldState, task_id: str, run_scope: str | None) -> Callb
     return _callback_task(state, row)
 
 
+def _next_attempt(task: CallbackTask) -> int | None:
+    """The attempt the controllers dispatch next for a task waiting for one."""
+    if task.state == TaskState.READY:
+        return max(task.attempt, 1)
+    if task.state == TaskState.RETRY_WAIT:
+        return task.attempt + 1
+    return None
+
+
+def _as_dispatched(task: CallbackTask, claims: TaskClaims) -> CallbackTask:
+    """The task as the fold of the token's dispatch will leave it, when that dispatch is
+    the one the projection is waiting for but has not folded yet.
+
+    The dispatcher signs a token only once the attempt's DispatchRequested is durable in
+    the ledger, and sends it while the compactor folds that request: a callback can
+    arrive first. The fold accepts an attempt's events in either order (a start or a
+    completion folded first consumes the request), so such a callback is judged as if
+    the request were folded. Only the exact next attempt of a READY or RETRY_WAIT task,
+    with its deterministic attempt id, qualifies; any other attempt is judged as is.
+    """
+    attempt = _next_attempt(task)
+    if (
+        attempt is None
+        or claims.run_id != task.run_id
+        or claims.attempt != attempt
+        or claims.attempt_id
+        != deterministic_attempt_id(dispatch_id(task.run_id, task.task_key, attempt))
+    ):
+        return task
+    return dataclasses.replace(
+        task, state=TaskState.DISPATCHED.value, attempt=attempt, attempt_id=claims.attempt_id
+    )
+
+
 def check_path_token(claims: TaskClaims, path_task_id: str) -> None:
     """The token must be for the task the path names (before anything is looked up)."""
     if claims.task_id != path_task_id:
@@ -344,10 +385,11 @@ class CallbackHandler:
         path_task_id: str,
         *,
         validate: Callable[[], None],
+        started_unfolded: bool = False,
     ) -> CallbackTask:
         check_path_token(claims, path_task_id)
         validate()
-        task = resolve_task(state, path_task_id, claims.run_id)
+        task = _as_dispatched(resolve_task(state, path_task_id, claims.run_id), claims)
 
         def check(task_id: str) -> None:
             validate_claims(
@@ -367,6 +409,10 @@ class CallbackHandler:
                 raise
             # A legacy token scoped to the raw task key the path used.
             check(path_task_id)
+        if started_unfolded and not _is_terminal(task.state):
+            # This attempt's TaskStarted is durable but not folded yet; folding it will
+            # make the task RUNNING (the attempt and its id were just checked).
+            task = dataclasses.replace(task, state=TaskState.RUNNING.value)
         return task
 
     # steps 6-7 ------------------------------------------------------------------------
@@ -412,12 +458,14 @@ class CallbackHandler:
         *,
         now_ms: int,
         event_id: str | None = None,
+        started_unfolded: bool = False,
     ) -> StartedResult:
         task = self._authorize(
             state,
             claims,
             request.task_id,
             validate=lambda: _check_common(request.attempt, request.attempt_id, request.worker_id),
+            started_unfolded=started_unfolded,
         )
         if _is_terminal(task.state):
             raise _already_terminal(task.state)
@@ -457,12 +505,15 @@ class CallbackHandler:
         *,
         now_ms: int,
         event_id: str | None = None,
+        started_unfolded: bool = False,
     ) -> HeartbeatResult:
         def validate() -> None:
             _check_common(request.attempt, request.attempt_id, request.worker_id)
             validate_progress(request)
 
-        task = self._authorize(state, claims, request.task_id, validate=validate)
+        task = self._authorize(
+            state, claims, request.task_id, validate=validate, started_unfolded=started_unfolded
+        )
         if _is_terminal(task.state):
             raise _expired(task.state)
         self._check_attempt(task, request.attempt, request.attempt_id)
@@ -496,12 +547,15 @@ class CallbackHandler:
         *,
         now_ms: int,
         event_id: str | None = None,
+        started_unfolded: bool = False,
     ) -> CompletedResult:
         def validate() -> None:
             _check_common(request.attempt, request.attempt_id, request.worker_id)
             validate_completion(request)
 
-        task = self._authorize(state, claims, request.task_id, validate=validate)
+        task = self._authorize(
+            state, claims, request.task_id, validate=validate, started_unfolded=started_unfolded
+        )
         if _is_terminal(task.state):
             raise _already_terminal(task.state)
         self._check_attempt(task, request.attempt, request.attempt_id)

@@ -2,12 +2,21 @@
 
 Thin over :mod:`arco_core.orchestration.callbacks`: read the bearer task token from the
 ``authorization`` metadata, decode it, validate the callback against the current
-orchestration projection, append the one resulting event and have the compactor fold it
-(read-your-writes), answer with the server receipt time.
+orchestration projection, append the one resulting event and have the compactor fold it,
+answer with the server receipt time.
+
+Two folds are kept off a task's critical path:
+
+* the dispatcher sends an attempt as soon as its DispatchRequested is durable, so a
+  callback may name an attempt the projection has not folded yet: it is judged as the
+  fold of that request will leave the task (see ``arco_core.orchestration.callbacks``);
+* ``started`` is acknowledged once its event is durable in the ledger; its fold runs in
+  the background while the worker gets going (see :class:`StartedFolds`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -18,10 +27,12 @@ from arco.orchestration.v1 import task_callback_service_pb2_grpc as callback_grp
 from google.protobuf import timestamp_pb2
 
 from arco_core.errors import Unauthenticated
+from arco_core.ledger import EventEnvelope
 from arco_core.orchestration.callbacks import CallbackHandler
 from arco_core.orchestration.fold import FoldState
 from arco_core.tokens import TaskClaims
 from services.api.deps import ApiDeps
+from services.common.committer import EventCommitter
 from services.common.interceptors import REQUEST_ID_KEY
 from services.common.server import RpcContext as Context
 
@@ -54,10 +65,59 @@ def _request_id(context: Context) -> str:
     return ""
 
 
+# (token task id, attempt): the same for every token of one attempt.
+AttemptKey = tuple[str, int]
+
+
+def _attempt_key(claims: TaskClaims) -> AttemptKey:
+    return (claims.task_id, claims.attempt or 0)
+
+
+class StartedFolds:
+    """TaskStarted events acknowledged once durable, folded in the background.
+
+    Until its fold lands, the attempt's next callback (a heartbeat or the completion)
+    names the started paths again in its own compaction (the compactor folds a batch in
+    event-id order and skips events already folded) and is judged as if the task were
+    RUNNING, which is what that fold makes it.
+    """
+
+    def __init__(self, committer: EventCommitter) -> None:
+        self._committer = committer
+        self._unfolded: dict[AttemptKey, list[str]] = {}
+        self._folds: set[asyncio.Task[None]] = set()
+
+    def fold(self, key: AttemptKey, paths: list[str], request_id: str) -> None:
+        self._unfolded[key] = paths
+        task = asyncio.create_task(self._fold(key, paths, request_id))
+        self._folds.add(task)
+        task.add_done_callback(self._folds.discard)
+
+    async def _fold(self, key: AttemptKey, paths: list[str], request_id: str) -> None:
+        try:
+            await self._committer.compact(paths, request_id=request_id)
+        except Exception as exc:  # durable in the ledger: the next callback folds it
+            log.warning("started_fold_deferred", task_id=key[0], attempt=key[1], error=repr(exc))
+            return
+        self.folded(key, paths)
+
+    def unfolded(self, key: AttemptKey) -> list[str]:
+        """The attempt's started paths whose fold has not landed (empty when none)."""
+        return self._unfolded.get(key, [])
+
+    def folded(self, key: AttemptKey, paths: list[str]) -> None:
+        if self._unfolded.get(key) is paths:
+            del self._unfolded[key]
+
+    async def drain(self) -> None:
+        await asyncio.gather(*self._folds)
+
+
 class TaskCallbackServicer(callback_grpc.TaskCallbackServiceServicer):
-    def __init__(self, deps: ApiDeps) -> None:
+    def __init__(self, deps: ApiDeps, started_folds: StartedFolds) -> None:
         self._deps = deps
         self._handler = CallbackHandler(deps.scope.tenant_id, deps.scope.workspace_id)
+        self._started_folds = started_folds
         if deps.task_tokens.short_key:
             log.warning(
                 "task_token_secret_short",
@@ -75,13 +135,32 @@ class TaskCallbackServicer(callback_grpc.TaskCallbackServiceServicer):
         state: FoldState = snapshot.state
         return state
 
+    async def _publish(
+        self, key: AttemptKey, unfolded: list[str], event: EventEnvelope, context: Context
+    ) -> None:
+        """Append ``event`` and fold it, after the attempt's ``unfolded`` started paths."""
+        committer = self._deps.orchestration
+        paths = [*unfolded, *await committer.append([event])]
+        await committer.compact(paths, request_id=_request_id(context))
+        if unfolded:
+            self._started_folds.folded(key, unfolded)
+
     async def TaskStarted(
         self, request: callback_pb.TaskStartedRequest, context: Context
     ) -> callback_pb.TaskStartedResponse:
         received_ms = self._deps.clock.now_ms()
         claims = self._claims(context)
-        result = self._handler.started(await self._state(), claims, request, now_ms=received_ms)
-        await self._deps.orchestration.publish([result.event], request_id=_request_id(context))
+        key = _attempt_key(claims)
+        unfolded = self._started_folds.unfolded(key)  # a repeated start
+        result = self._handler.started(
+            await self._state(),
+            claims,
+            request,
+            now_ms=received_ms,
+            started_unfolded=bool(unfolded),
+        )
+        paths = [*unfolded, *await self._deps.orchestration.append([result.event])]
+        self._started_folds.fold(key, paths, _request_id(context))
         return callback_pb.TaskStartedResponse(
             acknowledged=result.acknowledged, server_time=_timestamp(result.server_time_ms)
         )
@@ -91,8 +170,16 @@ class TaskCallbackServicer(callback_grpc.TaskCallbackServiceServicer):
     ) -> callback_pb.TaskHeartbeatResponse:
         received_ms = self._deps.clock.now_ms()
         claims = self._claims(context)
-        result = self._handler.heartbeat(await self._state(), claims, request, now_ms=received_ms)
-        await self._deps.orchestration.publish([result.event], request_id=_request_id(context))
+        key = _attempt_key(claims)
+        unfolded = self._started_folds.unfolded(key)
+        result = self._handler.heartbeat(
+            await self._state(),
+            claims,
+            request,
+            now_ms=received_ms,
+            started_unfolded=bool(unfolded),
+        )
+        await self._publish(key, unfolded, result.event, context)
         response = callback_pb.TaskHeartbeatResponse(
             acknowledged=result.acknowledged,
             should_cancel=result.should_cancel,
@@ -107,8 +194,16 @@ class TaskCallbackServicer(callback_grpc.TaskCallbackServiceServicer):
     ) -> callback_pb.TaskCompletedResponse:
         received_ms = self._deps.clock.now_ms()
         claims = self._claims(context)
-        result = self._handler.completed(await self._state(), claims, request, now_ms=received_ms)
-        await self._deps.orchestration.publish([result.event], request_id=_request_id(context))
+        key = _attempt_key(claims)
+        unfolded = self._started_folds.unfolded(key)
+        result = self._handler.completed(
+            await self._state(),
+            claims,
+            request,
+            now_ms=received_ms,
+            started_unfolded=bool(unfolded),
+        )
+        await self._publish(key, unfolded, result.event, context)
         return callback_pb.TaskCompletedResponse(
             acknowledged=result.acknowledged,
             final_state=result.final_state,

@@ -13,6 +13,7 @@ from arco_core.tokens import TaskTokenVerifier
 from services.api.auth import CallerAuth
 from services.api.config import ApiConfig
 from services.common.committer import EventCommitter
+from services.common.head_follower import HeadFollower
 
 
 @dataclasses.dataclass
@@ -26,6 +27,8 @@ class ApiDeps:
     reader_storage: ScopedStorage
     auth: CallerAuth
     orchestration: EventCommitter
+    # Follows the orchestration compactor's heads (a background loop of the api).
+    orchestration_heads: HeadFollower
     catalog: EventCommitter
     catalog_lock: LeaseLock
     # Verifies the bearer task tokens of worker callbacks.

@@ -21,6 +21,7 @@ from arco_core.published import ProjectionReader
 from arco_core.storage import Role, ScopedStorage, open_object_store
 from arco_core.tokens import TaskTokenVerifier
 from services.api.auth import CallerAuth
+from services.api.callbacks import StartedFolds
 from services.api.config import ApiConfig
 from services.api.deps import ApiDeps
 from services.api.servicers import (
@@ -32,6 +33,7 @@ from services.api.servicers import (
 )
 from services.common.committer import EventCommitter
 from services.common.compactor_client import CompactorClient
+from services.common.head_follower import HeadFollower
 from services.common.runner import ServiceParts
 from services.common.server import Registration
 
@@ -42,6 +44,11 @@ def build_deps(config: ApiConfig, env: Mapping[str, str]) -> ApiDeps:
     storage = ScopedStorage(store, scope, Role.API)
     reader_storage = ScopedStorage(store, scope, Role.READER)
     clock = SystemClock()
+    orchestration = EventCommitter(
+        LedgerWriter(storage, "orchestration", clock),
+        CompactorClient(config.orch_compactor_address),
+        ProjectionReader(reader_storage, OrchestrationAdapter(), scope),
+    )
     return ApiDeps(
         config=config,
         scope=scope,
@@ -49,11 +56,8 @@ def build_deps(config: ApiConfig, env: Mapping[str, str]) -> ApiDeps:
         storage=storage,
         reader_storage=reader_storage,
         auth=CallerAuth(scope, config.identity_secret, clock, dev=config.dev),
-        orchestration=EventCommitter(
-            LedgerWriter(storage, "orchestration", clock),
-            CompactorClient(config.orch_compactor_address),
-            ProjectionReader(reader_storage, OrchestrationAdapter(), scope),
-        ),
+        orchestration=orchestration,
+        orchestration_heads=HeadFollower(orchestration.compactor, orchestration.reader),
         catalog=EventCommitter(
             LedgerWriter(storage, "catalog", clock),
             CompactorClient(config.catalog_compactor_address),
@@ -78,6 +82,12 @@ async def build(
     config: ApiConfig, registry: CollectorRegistry, env: Mapping[str, str]
 ) -> ServiceParts:
     deps = build_deps(config, env)
+    started_folds = StartedFolds(deps.orchestration)
+
+    async def close() -> None:
+        await started_folds.drain()
+        await deps.close()
+
     return ServiceParts(
         registrations=[
             Registration(
@@ -87,7 +97,7 @@ async def build(
             ),
             Registration(
                 callback_grpc.add_TaskCallbackServiceServicer_to_server,
-                TaskCallbackServicer(deps),
+                TaskCallbackServicer(deps, started_folds),
                 "arco.orchestration.v1.TaskCallbackService",
             ),
             Registration(
@@ -106,5 +116,6 @@ async def build(
                 "arco.browser.v1.BrowserService",
             ),
         ],
-        close=deps.close,
+        loops=[deps.orchestration_heads],
+        close=close,
     )

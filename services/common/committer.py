@@ -35,7 +35,11 @@ class EventCommitter:
     async def publish(self, events: Sequence[EventEnvelope], *, request_id: str = "") -> int:
         """Like ``commit`` but returns the manifest sequence at which the events are visible
         without loading that state: for callers whose answer does not depend on it."""
-        paths = await self.append(events)
+        return await self.compact(await self.append(events), request_id=request_id)
+
+    async def compact(self, paths: Sequence[str], *, request_id: str = "") -> int:
+        """Have the compactor fold ledger objects already appended; the manifest sequence
+        at which they are visible."""
         answer = await self.compactor.compact(paths, request_id=request_id)
         return answer.manifest_seq
 

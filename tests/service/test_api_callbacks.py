@@ -54,14 +54,33 @@ class Mesh:
         store = open_object_store((self.tmp_path / "data").as_uri(), {})
         return ScopedStorage(store, Scope(TENANT, WORKSPACE), role)
 
-    async def seed(self, events: list[EventEnvelope]) -> None:
-        """Append events as the api would and have the compactor fold exactly those."""
+    async def append(self, events: list[EventEnvelope]) -> list[str]:
         writer = LedgerWriter(self.storage(Role.API), "orchestration", SystemClock())
-        paths = await writer.append_all(events)
+        return await writer.append_all(events)
+
+    async def compact(self, paths: list[str]) -> compactor_pb.CompactEventsResponse:
         async with grpc.aio.insecure_channel(self.compactor.grpc_address) as channel:
             stub = compactor_grpc.CompactorServiceStub(channel)
-            answer = await stub.CompactEvents(compactor_pb.CompactEventsRequest(event_paths=paths))
-            assert answer.events_applied == len(events)
+            answer: compactor_pb.CompactEventsResponse = await stub.CompactEvents(
+                compactor_pb.CompactEventsRequest(event_paths=paths)
+            )
+            return answer
+
+    async def seed(self, events: list[EventEnvelope]) -> None:
+        """Append events as the api would and have the compactor fold exactly those."""
+        answer = await self.compact(await self.append(events))
+        assert answer.events_applied == len(events)
+
+    async def task_in_state(self, key: str, state: str, timeout: float = 10.0) -> Any:
+        """The task once the published projection shows it in ``state``."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            task = (await self.projection()).get_task(RUN, key)  # type: ignore[attr-defined]
+            if task is not None and task.state == state:
+                return task
+            assert loop.time() < deadline, f"{key} is {task.state if task else None}"
+            await asyncio.sleep(0.02)
 
     async def projection(self) -> object:
         reader = ProjectionReader(
@@ -310,8 +329,10 @@ async def test_retryable_failure_and_cancel_over_real_grpc(
         "1",
     )
 
-    # Cancel while b runs: its heartbeat says to stop, and it ends CANCELLED.
+    # Cancel while b runs: its heartbeat says to stop, and it ends CANCELLED. (The start is
+    # answered once durable and folded just after; b runs once the projection says so.)
     await stub.TaskStarted(pb.TaskStartedRequest(**body("b")), metadata=b)
+    await mesh.task_in_state("b", "RUNNING")
     await mesh.seed([ev.cancel(RUN)])
     beat = await stub.TaskHeartbeat(pb.TaskHeartbeatRequest(**body("b")), metadata=b)
     assert beat.should_cancel and beat.cancel_reason == "user_requested"
@@ -328,6 +349,62 @@ async def test_retryable_failure_and_cancel_over_real_grpc(
     state = await mesh.projection()
     assert state.get_task(RUN, "b").state == "CANCELLED"  # type: ignore[attr-defined]
     assert state.get_run(RUN).state == "CANCELLED"  # type: ignore[attr-defined]
+
+
+async def test_callbacks_that_outrun_their_dispatch_fold(
+    mesh: Mesh, stub: pb_grpc.TaskCallbackServiceStub
+) -> None:
+    """The dispatcher sends once DispatchRequested is durable, before it is folded: the
+    attempt's callbacks are judged as that fold will leave the task, and the request
+    folded last is consumed."""
+    ev = mesh.ev
+    await mesh.seed([ev.trigger(RUN), ev.plan(RUN, {"a": [], "b": ["a"]})])
+    request = await mesh.append([ev.dispatch(RUN, "a")])  # durable, not folded
+    state = await mesh.projection()
+    assert state.get_task(RUN, "a").state == "READY"  # type: ignore[attr-defined]
+
+    # Only the exact attempt the READY task waits for qualifies: any other is refused.
+    for attempt, attempt_id in ((2, att(RUN, "a", 2)), (1, "att_forged_attempt_id")):
+        signer = TaskTokenSigner(SECRET, ISSUER, AUDIENCE, 3600, SystemClock())
+        jwt, _ = signer.mint(
+            TENANT, WORKSPACE, callback_task_id(RUN, "a"), RUN, attempt, attempt_id
+        )
+        meta = await refused(
+            stub.TaskStarted(
+                pb.TaskStartedRequest(**{**body("a", attempt), "attempt_id": attempt_id}),
+                metadata=[("authorization", f"Bearer {jwt}")],
+            ),
+            grpc.StatusCode.UNAUTHENTICATED,
+            "invalid_token",
+        )
+        assert meta["message"] in ("attempt_mismatch", "attempt_id_mismatch")
+
+    a = token("a")
+    assert (await stub.TaskStarted(pb.TaskStartedRequest(**body("a")), metadata=a)).acknowledged
+    # Judged as RUNNING: a wrong attempt id in the body names that state.
+    meta = await refused(
+        stub.TaskHeartbeat(
+            pb.TaskHeartbeatRequest(**{**body("a"), "attempt_id": "att-old"}), metadata=a
+        ),
+        grpc.StatusCode.ABORTED,
+        "attempt_id_mismatch",
+    )
+    assert meta["state"] == "RUNNING"
+    done = await stub.TaskCompleted(
+        pb.TaskCompletedRequest(**body("a"), outcome="SUCCEEDED"), metadata=a
+    )
+    assert done.final_state == "SUCCEEDED"
+    task = await mesh.task_in_state("a", "SUCCEEDED")
+    assert task.started_at is not None and task.attempt == 1
+    assert task.attempt_id == att(RUN, "a", 1)
+
+    # The request folded last finds its attempt consumed: no outbox row is left behind.
+    answer = await mesh.compact(request)
+    assert answer.events_applied == 0
+    state = await mesh.projection()
+    assert state.get_outbox(f"dispatch:{RUN}:a:1") is None  # type: ignore[attr-defined]
+    assert state.get_task(RUN, "a").state == "SUCCEEDED"  # type: ignore[attr-defined]
+    assert state.get_task(RUN, "b").state == "READY"  # type: ignore[attr-defined]
 
 
 def _post(

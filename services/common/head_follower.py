@@ -1,0 +1,93 @@
+"""Follow a compactor's head stream: know the newest published manifest, load it early."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+
+import grpc
+import structlog
+
+from arco_core.published import ProjectionReader
+from services.common.compactor_client import CompactorClient
+
+log = structlog.get_logger(__name__)
+
+RECONNECT_MIN_SEC = 0.1
+RECONNECT_MAX_SEC = 2.0
+
+
+class HeadFollower:
+    """A background loop (``run()``/``shutdown()``) on one compactor's WatchHead stream.
+
+    It records the newest published sequence, calls the listeners, and has the reader
+    load each new head as it is published, so a caller that then refreshes usually finds
+    the state already loaded.
+    A lost stream is reconnected with backoff; listeners are woken on every reconnect,
+    since heads may have been missed meanwhile.
+    """
+
+    def __init__(self, compactor: CompactorClient, reader: ProjectionReader) -> None:
+        self._compactor = compactor
+        self._reader = reader
+        self._listeners: list[Callable[[], None]] = []
+        self._stopping = asyncio.Event()
+        self._wanted = -1
+        self._loader: asyncio.Task[None] | None = None
+        self.latest_seq: int | None = None
+
+    def add_listener(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` (no arguments, must not block) on every new head."""
+        self._listeners.append(listener)
+
+    def _wake(self) -> None:
+        for listener in self._listeners:
+            listener()
+
+    def _load(self, seq: int) -> None:
+        self._wanted = max(self._wanted, seq)
+        if self._loader is None or self._loader.done():
+            self._loader = asyncio.create_task(self._load_wanted(), name="head-follower-load")
+
+    async def _load_wanted(self) -> None:
+        while True:
+            current = self._reader.current
+            if current is not None and current.seq is not None and current.seq >= self._wanted:
+                return
+            try:
+                await self._reader.refresh(min_seq=self._wanted)
+            except Exception as exc:  # callers refresh on demand; this is only a head start
+                log.info("head_preload_failed", error=repr(exc))
+                return
+
+    async def run(self) -> None:
+        follower = asyncio.create_task(self._follow(), name="head-follower-stream")
+        try:
+            await self._stopping.wait()
+        finally:
+            for task in (follower, self._loader):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+
+    async def _follow(self) -> None:
+        delay = RECONNECT_MIN_SEC
+        while True:
+            try:
+                async for head in self._compactor.watch(self.latest_seq or 0):
+                    delay = RECONNECT_MIN_SEC
+                    if self.latest_seq is None or head.manifest_seq > self.latest_seq:
+                        self.latest_seq = head.manifest_seq
+                        self._wake()
+                        self._load(head.manifest_seq)
+            except grpc.aio.AioRpcError as exc:
+                log.info("head_stream_lost", code=exc.code().name)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RECONNECT_MAX_SEC)
+            self._wake()  # catch up on anything missed while disconnected
+
+    async def shutdown(self) -> None:
+        self._stopping.set()
+        self._wake()
