@@ -68,8 +68,13 @@ def ready_dispatches(state: FoldState) -> list[DispatchRequested]:
 
 
 def action_for(
-    state: FoldState, row: OutboxRow, *, reason: str = "pending", repair: str = ""
+    state: FoldState,
+    row: OutboxRow | DispatchRequested,
+    *,
+    reason: str = "pending",
+    repair: str = "",
 ) -> DispatchAction | None:
+    """The attempt an outbox row (or the request that creates it) sends."""
     task = state.get_task(row.run_id, row.task_key)
     if task is None:  # never dispatch work the projection does not scope
         return None
@@ -90,6 +95,15 @@ def action_for(
         reason=reason,
         traceparent=run.traceparent if (run := state.get_run(row.run_id)) else None,
     )
+
+
+def requested_dispatches(
+    state: FoldState, requests: Collection[DispatchRequested]
+) -> list[DispatchAction]:
+    """The attempts ``ready_dispatches`` requested, to send as soon as the requests are
+    durable in the ledger (their outbox rows appear once the compactor folds them)."""
+    actions = (action_for(state, request) for request in requests)
+    return sorted((a for a in actions if a is not None), key=lambda a: a.dispatch_id)
 
 
 def pending_dispatches(state: FoldState, *, exclude: Collection[str] = ()) -> list[DispatchAction]:

@@ -18,7 +18,6 @@ from arco_core.ledger import EventEnvelope
 from arco_core.orchestration.controllers import DispatchAction
 from arco_core.orchestration.events import DispatchEnqueued, KnownPayload, make_event
 from arco_core.paths import Scope
-from services.common.committer import EventCommitter
 from services.common.dispatch import DispatchAdapter, EnvelopeBuilder, SendOutcome
 
 log = structlog.get_logger(__name__)
@@ -38,7 +37,6 @@ class Sender:
         self,
         scope: Scope,
         clock: Clock,
-        committer: EventCommitter,
         adapter: DispatchAdapter,
         builder: EnvelopeBuilder,
         *,
@@ -47,7 +45,6 @@ class Sender:
     ) -> None:
         self._scope = scope
         self._clock = clock
-        self._committer = committer
         self._adapter = adapter
         self._builder = builder
         self._limit = asyncio.Semaphore(concurrency)
@@ -63,8 +60,11 @@ class Sender:
             source=self._source,
         )
 
-    async def send_all(self, actions: Sequence[DispatchAction], summary: SendSummary) -> None:
-        """Send each attempt; acknowledge the accepted ones with one commit."""
+    async def send_all(
+        self, actions: Sequence[DispatchAction], summary: SendSummary
+    ) -> list[EventEnvelope]:
+        """Send each attempt; the DispatchEnqueued acknowledgements of the accepted ones,
+        for the caller to append and fold."""
         acks: list[EventEnvelope] = []
 
         async def one(action: DispatchAction) -> None:
@@ -106,5 +106,4 @@ class Sender:
                 log.warning("dispatch_failed", dispatch_id=action.dispatch_id, error=result.error)
 
         await asyncio.gather(*(one(action) for action in actions))
-        if acks:
-            await self._committer.commit(acks)
+        return acks

@@ -18,6 +18,7 @@ from services.common.committer import EventCommitter
 from services.common.compactor_client import CompactorClient
 from services.common.dispatch import EnvelopeBuilder, build_adapter
 from services.common.dispatch_loop import Sender
+from services.common.head_follower import HeadFollower
 from services.common.runner import ServiceParts
 from services.common.server import Registration
 from services.dispatcher.config import DispatcherConfig
@@ -53,13 +54,13 @@ async def build(
     sender = Sender(
         scope,
         clock,
-        committer,
         adapter,
         EnvelopeBuilder(scope, signer, config.callback_base_url),
         concurrency=config.concurrency,
         source=f"arco-dispatcher/{scope.tenant_id}/{scope.workspace_id}",
     )
-    loop = DispatchLoop(committer, compactor, sender, safety_tick_sec=config.safety_tick_sec)
+    heads = HeadFollower(compactor, committer.reader)
+    loop = DispatchLoop(committer, heads, sender, safety_tick_sec=config.safety_tick_sec)
 
     async def close() -> None:
         await adapter.close()
@@ -73,6 +74,6 @@ async def build(
                 "arco.dispatch.v1.DispatcherService",
             )
         ],
-        loops=[loop],
+        loops=[heads, loop],
         close=close,
     )

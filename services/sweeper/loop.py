@@ -101,7 +101,9 @@ class SweepLoop:
                     reasons=sorted(set(plan.reasons.values())),
                 )
             if plan.redispatch:
-                await self._sender.send_all(plan.redispatch, summary.redispatch)
+                acks = await self._sender.send_all(plan.redispatch, summary.redispatch)
+                if acks:
+                    await self._committer.commit(acks)
             return summary
 
     async def shutdown(self) -> None:

@@ -55,7 +55,6 @@ async def build(
     sender = Sender(
         scope,
         clock,
-        committer,
         adapter,
         EnvelopeBuilder(scope, signer, config.callback_base_url),
         source=f"arco-sweeper/{scope.tenant_id}/{scope.workspace_id}",
