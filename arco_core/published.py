@@ -118,8 +118,9 @@ class ManifestBody:
     events_applied: int
     witness: tuple[Mapping[str, str], ...] = ()
     fencing_token: int | None = None
-    # Set by a merge: this base holds exactly the state published at that sequence, so a
-    # reader already there adopts the manifest without loading anything.
+    # Set by a merge: this manifest (a new base and the deltas rebased onto it) holds
+    # exactly the state published at that sequence, so a reader already there adopts it
+    # without loading anything.
     merged_from_seq: int | None = None
 
     def to_json(self) -> dict[str, Any]:
@@ -248,9 +249,14 @@ async def advance_snapshot(
         body.merged_from_seq is not None
         and body.merged_from_seq == current.seq
         and current.manifest is not None
-        and not body.deltas
     ):
-        return Snapshot(seq=head.seq, state=current.state, manifest=body, head=head)
+        return Snapshot(
+            seq=head.seq,
+            state=current.state,
+            manifest=body,
+            head=head,
+            applied_delta_ids=tuple(d.delta_id for d in body.deltas),
+        )
     same_base = (
         current.manifest is not None
         and body.base is not None
@@ -303,21 +309,32 @@ class ProjectionReader:
                 and current.seq >= min_seq
             ):
                 return current
-            head = await self._manifests.head()
-            if head is None:
-                snapshot = current or Snapshot(
-                    seq=None, state=self._adapter.empty_state(self._scope), manifest=None
-                )
-            elif current is not None and current.seq == head.seq:
-                snapshot = current
-            elif current is not None and current.manifest is not None:
-                snapshot = await advance_snapshot(
-                    self._storage, self._adapter, self._scope, current, head
-                )
-            else:
-                snapshot = await load_snapshot(self._storage, self._adapter, self._scope, head)
-            self._current = snapshot
-            return snapshot
+            return await self._move_to(current, await self._manifests.head())
+
+    async def advance_to(self, seq: int) -> Snapshot:
+        """The state at manifest ``seq``, a head the compactor announced (one read of that
+        manifest instead of probing for the head), or the current one if it is newer."""
+        async with self._lock:
+            current = self._current
+            if current is not None and current.seq is not None and current.seq >= seq:
+                return current
+            return await self._move_to(current, await self._manifests.read(seq))
+
+    async def _move_to(self, current: Snapshot | None, head: Head | None) -> Snapshot:
+        if head is None:
+            snapshot = current or Snapshot(
+                seq=None, state=self._adapter.empty_state(self._scope), manifest=None
+            )
+        elif current is not None and current.seq == head.seq:
+            snapshot = current
+        elif current is not None and current.manifest is not None:
+            snapshot = await advance_snapshot(
+                self._storage, self._adapter, self._scope, current, head
+            )
+        else:
+            snapshot = await load_snapshot(self._storage, self._adapter, self._scope, head)
+        self._current = snapshot
+        return snapshot
 
     async def at(self, seq: int) -> Snapshot:
         """The state published at manifest ``seq`` (ObjectNotFound if it never was)."""

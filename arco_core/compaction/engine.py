@@ -264,17 +264,27 @@ class Compactor:
             name: artifact_for(directory, f"{name}{suffix}", table)
             for name, table in sorted(tables.items())
         }
+        return await self._put_artifacts(built)
+
+    async def _put_artifacts(
+        self, built: Mapping[str, tuple[Artifact, bytes]]
+    ) -> dict[str, Artifact]:
         await asyncio.gather(
             *(self._storage.create_or_verify(art.path, data) for art, data in built.values())
         )
         return {name: art for name, (art, _) in built.items()}
 
     async def _write_base(self, state: object) -> Base:
+        return await self._write_base_tables(self._adapter.tables(state))
+
+    async def _write_base_tables(self, tables: Mapping[str, pa.Table]) -> Base:
+        """A new base of ``tables``, encoded in a worker thread (Arrow releases the GIL)."""
         snapshot_id = new_ulid()
-        tables = await self._write_tables(
-            f"snapshots/{self.domain}/{snapshot_id}", self._adapter.tables(state)
+        directory = f"snapshots/{self.domain}/{snapshot_id}"
+        built = await asyncio.to_thread(
+            lambda: {name: artifact_for(directory, name, t) for name, t in sorted(tables.items())}
         )
-        return Base(snapshot_id=snapshot_id, tables=tables)
+        return Base(snapshot_id=snapshot_id, tables=await self._put_artifacts(built))
 
     async def _write_delta(self, outcome: FoldOutcome, events: Sequence[EventEnvelope]) -> Delta:
         delta_id = new_ulid()
@@ -302,32 +312,46 @@ class Compactor:
         return len(manifest.deltas) >= self._l0_max_deltas or rows >= self._l0_max_rows
 
     async def merge(self) -> CommitResult:
-        """Write the current state as a new base and publish it without deltas."""
-        async with self._lock:
-            for attempt in range(1, MAX_COMMIT_ATTEMPTS + 1):
+        """Write the current state as a new base and publish it, rebasing the deltas
+        committed meanwhile onto it.
+
+        Only taking the tables happens under the commit lock; encoding (in a worker
+        thread) and writing the base do not, so commits go on while a large base is
+        built. The published manifest holds exactly the state of the one before it.
+        """
+        for attempt in range(1, MAX_COMMIT_ATTEMPTS + 1):
+            async with self._lock:
                 await self._catch_up()
-                snapshot = self.snapshot
-                if snapshot.manifest is None or not snapshot.manifest.deltas:
-                    return CommitResult(snapshot.seq, 0, 0, published=False, attempts=attempt)
-                base = await self._write_base(snapshot.state)
-                body = ManifestBody(
-                    domain=self.domain,
-                    base=base,
-                    deltas=(),
-                    last_event_id=snapshot.manifest.last_event_id,
-                    events_applied=snapshot.manifest.events_applied,
-                    fencing_token=snapshot.manifest.fencing_token,
-                    merged_from_seq=snapshot.seq,
+                origin = self.snapshot
+                if origin.manifest is None or not origin.manifest.deltas:
+                    return CommitResult(origin.seq, 0, 0, published=False, attempts=attempt)
+                tables = self._adapter.tables(origin.state)  # a copy, as of origin.seq
+            base = await self._write_base_tables(tables)
+            async with self._lock:
+                await self._catch_up()
+                current = self.snapshot
+                body, folded = current.manifest, origin.manifest.deltas
+                if (
+                    body is None
+                    or body.base != origin.manifest.base
+                    or body.deltas[: len(folded)] != folded
+                ):
+                    continue  # a rebuild or another merge replaced the base: start over
+                later = body.deltas[len(folded) :]
+                merged = dataclasses.replace(
+                    body, base=base, deltas=later, merged_from_seq=current.seq
                 )
-                epoch = snapshot.head.epoch if snapshot.head else 0
+                epoch = current.head.epoch if current.head else 0
                 try:
-                    head = await self._manifests.publish(snapshot.seq, body.to_json(), epoch)
+                    head = await self._manifests.publish(current.seq, merged.to_json(), epoch)
                 except CommitConflict:
                     continue
-                self._snapshot = Snapshot(head.seq, snapshot.state, body, head, ())
-                log.info("compactor_merged_base", domain=self.domain, seq=head.seq)
-                await self._notify()
-                return CommitResult(head.seq, 0, 0, published=True, attempts=attempt)
+                self._snapshot = Snapshot(
+                    head.seq, current.state, merged, head, tuple(d.delta_id for d in later)
+                )
+            log.info("compactor_merged_base", domain=self.domain, seq=head.seq, rebased=len(later))
+            await self._notify()
+            return CommitResult(head.seq, 0, 0, published=True, attempts=attempt)
         raise Unavailable(f"could not merge {self.domain}", reason="commit_contention")
 
     async def rebuild(self, event_paths: Iterable[str]) -> CommitResult:

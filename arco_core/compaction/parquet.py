@@ -13,11 +13,21 @@ from arco_core.published import Artifact
 WRITER_METADATA = {b"created_by": b"arco-mesh"}
 
 
+# Below this many rows dictionary pages cost more to write than they save (most of an
+# L0 delta is a handful of rows).
+DICTIONARY_MIN_ROWS = 1000
+
+
 def table_to_parquet(table: pa.Table) -> bytes:
     buffer = io.BytesIO()
-    schema = table.schema.with_metadata({**(table.schema.metadata or {}), **WRITER_METADATA})
+    metadata = {**(table.schema.metadata or {}), **WRITER_METADATA}
     # Snappy keeps the files readable by every engine we ship, DuckDB-WASM included.
-    pq.write_table(table.cast(schema), buffer, compression="snappy")
+    pq.write_table(
+        table.replace_schema_metadata(metadata),
+        buffer,
+        compression="snappy",
+        use_dictionary=table.num_rows >= DICTIONARY_MIN_ROWS,
+    )
     return buffer.getvalue()
 
 

@@ -169,6 +169,39 @@ async def test_a_reader_at_the_merged_sequence_adopts_the_merge_without_loading(
     assert rows((await current.refresh()).state) == rows(engine.snapshot.state)
 
 
+async def test_commits_during_a_merge_are_rebased_onto_the_new_base(backend: Backend) -> None:
+    ev = Events()
+    first = await append(backend, run_history(ev, "r1", ["a", "b"]))
+    more = await append(backend, run_history(ev, "r2", ["x", "y"]))
+    engine = compactor(backend)
+    await engine.open()
+    for path in first:
+        await engine.compact([path])
+    reader = ProjectionReader(
+        backend.storage(Role.READER, scope=SCOPE), OrchestrationAdapter(), SCOPE
+    )
+    await reader.refresh()
+
+    # The merge takes its tables, then encodes and writes the base off the commit lock:
+    # the commit queued behind it lands first and is rebased onto the new base.
+    merging = asyncio.create_task(engine.merge())
+    await asyncio.sleep(0)
+    committed = await engine.compact(more)
+    merged = await merging
+    assert committed.published and merged.published and merged.seq == committed.seq + 1
+    body = engine.snapshot.manifest
+    assert body is not None and body.merged_from_seq == committed.seq
+    assert len(body.deltas) == 1  # the concurrent commit's delta, on top of the new base
+
+    expected = rows(engine.snapshot.state)
+    assert engine.snapshot.state.get_run("r2").state == "SUCCEEDED"
+    cold = ProjectionReader(
+        backend.storage(Role.READER, scope=SCOPE), OrchestrationAdapter(), SCOPE
+    )
+    assert rows((await cold.refresh()).state) == expected
+    assert rows((await reader.refresh()).state) == expected
+
+
 async def test_rebuild_reproduces_the_incremental_projection(backend: Backend) -> None:
     ev = Events()
     events = run_history(ev, "r1", ["a", "b", "c"]) + run_history(ev, "r2", ["x", "y"])
