@@ -86,6 +86,9 @@ class StartedFolds:
         self._committer = committer
         self._unfolded: dict[AttemptKey, list[str]] = {}
         self._folds: set[asyncio.Task[None]] = set()
+        # The newest manifest a callback fold published: callbacks read at least that
+        # state, though the head stream may not have announced it yet.
+        self.floor_seq = 0
 
     def fold(self, key: AttemptKey, paths: list[str], request_id: str) -> None:
         self._unfolded[key] = paths
@@ -95,18 +98,19 @@ class StartedFolds:
 
     async def _fold(self, key: AttemptKey, paths: list[str], request_id: str) -> None:
         try:
-            await self._committer.compact(paths, request_id=request_id)
+            seq = await self._committer.compact(paths, request_id=request_id)
         except Exception as exc:  # durable in the ledger: the next callback folds it
             log.warning("started_fold_deferred", task_id=key[0], attempt=key[1], error=repr(exc))
             return
-        self.folded(key, paths)
+        self.folded(key, paths, seq)
 
     def unfolded(self, key: AttemptKey) -> list[str]:
         """The attempt's started paths whose fold has not landed (empty when none)."""
         return self._unfolded.get(key, [])
 
-    def folded(self, key: AttemptKey, paths: list[str]) -> None:
-        if self._unfolded.get(key) is paths:
+    def folded(self, key: AttemptKey, paths: list[str], seq: int) -> None:
+        self.floor_seq = max(self.floor_seq, seq)
+        if paths and self._unfolded.get(key) is paths:
             del self._unfolded[key]
 
     async def drain(self) -> None:
@@ -131,7 +135,8 @@ class TaskCallbackServicer(callback_grpc.TaskCallbackServiceServicer):
         return self._deps.task_tokens.decode(token)
 
     async def _state(self) -> FoldState:
-        snapshot = await self._deps.orchestration.reader.refresh()
+        heads = self._deps.orchestration_heads
+        snapshot = await heads.snapshot(min_seq=self._started_folds.floor_seq)
         state: FoldState = snapshot.state
         return state
 
@@ -141,9 +146,8 @@ class TaskCallbackServicer(callback_grpc.TaskCallbackServiceServicer):
         """Append ``event`` and fold it, after the attempt's ``unfolded`` started paths."""
         committer = self._deps.orchestration
         paths = [*unfolded, *await committer.append([event])]
-        await committer.compact(paths, request_id=_request_id(context))
-        if unfolded:
-            self._started_folds.folded(key, unfolded)
+        seq = await committer.compact(paths, request_id=_request_id(context))
+        self._started_folds.folded(key, unfolded, seq)
 
     async def TaskStarted(
         self, request: callback_pb.TaskStartedRequest, context: Context

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import grpc
 import structlog
 
-from arco_core.published import ProjectionReader
+from arco_core.published import ProjectionReader, Snapshot
 from services.common.compactor_client import CompactorClient
 
 log = structlog.get_logger(__name__)
@@ -22,10 +22,9 @@ class HeadFollower:
     """A background loop (``run()``/``shutdown()``) on one compactor's WatchHead stream.
 
     It records the newest published sequence, calls the listeners, and has the reader
-    load each new head as it is published, so a caller that then refreshes usually finds
-    the state already loaded.
-    A lost stream is reconnected with backoff; listeners are woken on every reconnect,
-    since heads may have been missed meanwhile.
+    load each new head as it is published, so :meth:`snapshot` usually finds the state
+    already loaded. A lost stream is reconnected with backoff; listeners are woken on
+    every reconnect, since heads may have been missed meanwhile.
     """
 
     def __init__(self, compactor: CompactorClient, reader: ProjectionReader) -> None:
@@ -36,10 +35,21 @@ class HeadFollower:
         self._wanted = -1
         self._loader: asyncio.Task[None] | None = None
         self.latest_seq: int | None = None
+        # True while the stream is up and has announced the head (the compactor sends
+        # the current head first on every connection).
+        self.live = False
 
     def add_listener(self, listener: Callable[[], None]) -> None:
         """Call ``listener`` (no arguments, must not block) on every new head."""
         self._listeners.append(listener)
+
+    async def snapshot(self, *, min_seq: int | None = None) -> Snapshot:
+        """The newest published state, at least ``min_seq`` (a commit the caller made):
+        the head the live stream announced (no probing of storage for it), or the
+        storage head while the stream is down."""
+        if self.live and self.latest_seq is not None:
+            return await self._reader.advance_to(max(self.latest_seq, min_seq or 0))
+        return await self._reader.refresh()  # the storage head is at least any commit
 
     def _wake(self) -> None:
         for listener in self._listeners:
@@ -76,14 +86,20 @@ class HeadFollower:
         delay = RECONNECT_MIN_SEC
         while True:
             try:
-                async for head in self._compactor.watch(self.latest_seq or 0):
+                # From just below the newest head known: the compactor answers with its
+                # current head at once, which tells the stream is live.
+                after = max((self.latest_seq or 0) - 1, 0)
+                async for head in self._compactor.watch(after):
                     delay = RECONNECT_MIN_SEC
+                    self.live = True
                     if self.latest_seq is None or head.manifest_seq > self.latest_seq:
                         self.latest_seq = head.manifest_seq
                         self._wake()
                         self._load(head.manifest_seq)
             except grpc.aio.AioRpcError as exc:
                 log.info("head_stream_lost", code=exc.code().name)
+            finally:
+                self.live = False
             await asyncio.sleep(delay)
             delay = min(delay * 2, RECONNECT_MAX_SEC)
             self._wake()  # catch up on anything missed while disconnected

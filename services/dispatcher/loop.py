@@ -58,6 +58,7 @@ class DispatchLoop:
         ack_fold_delay_sec: float = 0.5,
     ) -> None:
         self._committer = committer
+        self._heads = heads
         self._sender = sender
         self._safety_tick = safety_tick_sec
         self._ack_fold_delay = ack_fold_delay_sec
@@ -95,7 +96,9 @@ class DispatchLoop:
     async def run_pass(self) -> PassSummary:
         async with self._pass_lock:
             summary = PassSummary()
-            snapshot = await self._committer.reader.refresh()
+            # At least this loop's own last fold: the stream may not have announced it yet,
+            # and a state without it would resend what that fold acknowledged.
+            snapshot = await self._heads.snapshot(min_seq=self.last_seq)
             self.last_seq = max(self.last_seq, snapshot.seq or 0)
             actions = pending_dispatches(
                 snapshot.state, exclude=self._inflight | self._acks.dispatch_ids
