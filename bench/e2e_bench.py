@@ -15,11 +15,14 @@ tasks/s, and the callback latency p50/p99 (started/heartbeat/completed, from the
 ``arco_rpc_latency_seconds`` histogram for ``TaskCallbackService`` methods, the delta over
 that run, read from its Prometheus endpoint).
 
-The same DAGs then run on Dagster (installed into ``.venv-dagster/`` by this script on
-first use; git-ignored) with its in-process executor: ephemeral (``materialize`` with an
+The same DAGs run on Dagster (installed into ``.venv-dagster/`` by this script on first
+use; git-ignored) with its in-process executor: ephemeral (``materialize`` with an
 ephemeral instance) and with a sqlite instance (``DagsterInstance`` in a temp
-DAGSTER_HOME). Everything is measured in this run and printed as ratios, with the issue's
-targets as PASS/FAIL:
+DAGSTER_HOME), in a long-lived process of their own. Runs are interleaved: every mesh
+run of a DAG is followed at once by the same DAG on Dagster, ``--repeat`` times (default
+3), so each ratio pairs runs made under the same load of a shared host. It prints the
+median wall time of each system and the median of the paired ratios against the
+issue's targets as PASS/FAIL:
 
   * fan-out tasks/s >= 3x Dagster with sqlite;
   * 50-chain wall time <= Dagster with sqlite.
@@ -31,6 +34,7 @@ import argparse
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -39,7 +43,6 @@ import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO_ROOT / "gen"), str(REPO_ROOT)]
@@ -196,7 +199,15 @@ def run_on_mesh(
     return MeshResult(name, len(keys), wall, delta(scrape(metrics_address), before))
 
 
-def bench_mesh(args: argparse.Namespace, home: Path) -> list[MeshResult]:
+@dataclass
+class Pair:
+    """One DAG run on the mesh and, right after it, on Dagster (same host conditions)."""
+
+    mesh: MeshResult
+    dagster: dict[str, float]  # mode -> wall seconds
+
+
+def start_mesh(args: argparse.Namespace, home: Path) -> Mesh:
     module_dir = home / "modules"
     module_dir.mkdir(parents=True)
     (module_dir / f"{ASSET_MODULE}.py").write_text(asset_module_source(args.fanout, args.chain))
@@ -226,7 +237,15 @@ def bench_mesh(args: argparse.Namespace, home: Path) -> list[MeshResult]:
         flush=True,
     )
     mesh.start()
-    results = []
+    return mesh
+
+
+def run_benchmark(args: argparse.Namespace, home: Path) -> tuple[list[Pair], str | None]:
+    """Each DAG ``--repeat`` times, every mesh run followed by the same DAG on Dagster, so
+    each ratio compares runs made under the same load on a shared host."""
+    dagster = None if args.skip_dagster else DagsterBaseline(args.fanout, args.chain)
+    mesh = start_mesh(args, home)
+    pairs: list[Pair] = []
     try:
         metrics = str(mesh.services["api"].ready["metrics_address"])
         with ArcoClient(
@@ -237,29 +256,43 @@ def bench_mesh(args: argparse.Namespace, home: Path) -> list[MeshResult]:
             run_on_mesh(
                 client, metrics, "warm-up", ["warm.root", *(f"warm.leaf_{i}" for i in range(3))], 60
             )
-            for _ in range(args.repeat):
-                results.append(
-                    run_on_mesh(client, metrics, "fan-out", fanout_keys(args.fanout), 600)
-                )
-                print(f"  mesh fan-out: {results[-1].wall_sec:.2f}s", flush=True)
-                results.append(run_on_mesh(client, metrics, "chain", chain_keys(args.chain), 600))
-                print(f"  mesh chain:   {results[-1].wall_sec:.2f}s", flush=True)
+            for n in range(args.repeat):
+                for dag, keys in (
+                    ("fan-out", fanout_keys(args.fanout)),
+                    ("chain", chain_keys(args.chain)),
+                ):
+                    result = run_on_mesh(client, metrics, dag, keys, 600)
+                    walls = (
+                        {mode: dagster.run(dag, mode) for mode in DAGSTER_MODES} if dagster else {}
+                    )
+                    pairs.append(Pair(result, walls))
+                    shown = ", ".join(f"dagster-{m} {w:.2f}s" for m, w in walls.items())
+                    print(
+                        f"  [{n + 1}/{args.repeat}] {dag:<8} mesh {result.wall_sec:.2f}s"
+                        + (f", {shown}" if shown else ""),
+                        flush=True,
+                    )
     finally:
         codes = mesh.stop()
+        version = dagster.close() if dagster else None
         bad = {name: code for name, code in codes.items() if code != 0}
         if bad:
             print(f"warning: non-zero exits at mesh stop: {bad}", file=sys.stderr)
-    return results
+    return pairs, version
 
 
 # -- Dagster ----------------------------------------------------------------------------
 
+DAGSTER_MODES = ("ephemeral", "sqlite")
+
+# A long-lived Dagster process: one line per run on stdin ("<dag> <mode>"), one RESULT
+# line per run on stdout. Imports and first-use costs are paid before READY.
 _DAGSTER_SCRIPT = r"""
 import json, sys, tempfile, time, warnings
 warnings.filterwarnings("ignore")
 import dagster as dg
 
-fanout, chain, repeat = (int(x) for x in sys.argv[1:4])
+fanout, chain = (int(x) for x in sys.argv[1:3])
 
 def make(name, deps):
     @dg.asset(name=name, deps=deps)
@@ -281,19 +314,20 @@ def timed(assets, instance):
     assert result.success
     return wall
 
-out = {"version": dg.__version__, "runs": []}
 warm = [make("warm_root", []), make("warm_leaf", ["warm_root"])]
-dg.materialize(warm)  # imports and first-use costs, outside the timings
-for _ in range(repeat):
-    for dag, assets in (("fan-out", fan_assets()), ("chain", chain_assets())):
-        out["runs"].append({"dag": dag, "mode": "ephemeral", "tasks": len(assets),
-                            "wall": timed(assets, None)})
+dg.materialize(warm)
+print("READY " + dg.__version__, flush=True)
+for line in sys.stdin:
+    dag, mode = line.split()
+    assets = fan_assets() if dag == "fan-out" else chain_assets()
+    if mode == "ephemeral":
+        wall = timed(assets, None)
+    else:
         with tempfile.TemporaryDirectory() as home:
             with dg.DagsterInstance.local_temp(tempdir=home) as instance:
                 dg.materialize(warm, instance=instance)  # schema creation outside the timing
-                out["runs"].append({"dag": dag, "mode": "sqlite", "tasks": len(assets),
-                                    "wall": timed(assets, instance)})
-print("RESULT " + json.dumps(out))
+                wall = timed(assets, instance)
+    print("RESULT " + json.dumps({"dag": dag, "mode": mode, "wall": wall}), flush=True)
 """
 
 
@@ -313,43 +347,54 @@ def dagster_python() -> Path:
     return python
 
 
-def bench_dagster(args: argparse.Namespace) -> dict[str, Any]:
-    python = dagster_python()
-    with tempfile.TemporaryDirectory(prefix="arco-dagster-") as home:
+class DagsterBaseline:
+    """The same DAGs on Dagster's in-process executor, in its own venv and process."""
+
+    def __init__(self, fanout: int, chain: int) -> None:
+        self._home = tempfile.TemporaryDirectory(prefix="arco-dagster-")
         env = {
             key: value
             for key, value in os.environ.items()
             if not key.startswith(("DAGSTER_", "PYTHONPATH"))
         }
-        env["DAGSTER_HOME"] = home
-        done = subprocess.run(
-            [
-                str(python),
-                "-c",
-                _DAGSTER_SCRIPT,
-                str(args.fanout),
-                str(args.chain),
-                str(args.repeat),
-            ],
-            capture_output=True,
+        env["DAGSTER_HOME"] = self._home.name
+        self._log = open(Path(self._home.name) / "dagster.log", "w+b")  # noqa: SIM115
+        self._process = subprocess.Popen(
+            [str(dagster_python()), "-c", _DAGSTER_SCRIPT, str(fanout), str(chain)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
             text=True,
             env=env,
-            cwd=home,
-            check=False,
-            timeout=3600,
+            cwd=self._home.name,
         )
-    line = next((ln for ln in done.stdout.splitlines() if ln.startswith("RESULT ")), None)
-    if done.returncode != 0 or line is None:
-        raise SystemExit(f"dagster baseline failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
-    result: dict[str, Any] = json.loads(line.removeprefix("RESULT "))
-    return result
+        self.version = self._expect("READY ")
+
+    def _expect(self, prefix: str) -> str:
+        assert self._process.stdout is not None
+        for line in self._process.stdout:
+            if line.startswith(prefix):
+                return line.removeprefix(prefix).strip()
+        self._log.seek(0)
+        tail = self._log.read()[-3000:].decode(errors="replace")
+        raise SystemExit(f"dagster baseline failed (exit {self._process.wait()}):\n{tail}")
+
+    def run(self, dag: str, mode: str) -> float:
+        assert self._process.stdin is not None
+        self._process.stdin.write(f"{dag} {mode}\n")
+        self._process.stdin.flush()
+        return float(json.loads(self._expect("RESULT "))["wall"])
+
+    def close(self) -> str:
+        if self._process.stdin is not None:
+            self._process.stdin.close()
+        self._process.wait(timeout=60)
+        self._log.close()
+        self._home.cleanup()
+        return self.version
 
 
 # -- report -----------------------------------------------------------------------------
-
-
-def best(values: list[float]) -> float:
-    return min(values)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -358,7 +403,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=32, help="per worker")
     parser.add_argument("--fanout", type=int, default=500, help="tasks in the fan-out DAG")
     parser.add_argument("--chain", type=int, default=50, help="tasks in the chain DAG")
-    parser.add_argument("--repeat", type=int, default=1, help="runs of each DAG (best kept)")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="interleaved runs of each DAG (median kept)"
+    )
     parser.add_argument(
         "--env",
         action="append",
@@ -370,34 +417,30 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="arco-e2e-bench-") as tmp:
-        mesh_results = bench_mesh(args, Path(tmp))
-    dagster = None if args.skip_dagster else bench_dagster(args)
+        pairs, version = run_benchmark(args, Path(tmp))
 
     print()
     print(
         f"e2e benchmark: {args.fanout}-task fan-out, {args.chain}-task chain, no-op assets; "
-        f"mesh on LocalStore, {args.workers} workers x concurrency {args.concurrency}"
-        + (f"; Dagster {dagster['version']} in-process executor" if dagster else "")
+        f"mesh on LocalStore, {args.workers} workers x concurrency {args.concurrency}; "
+        f"{args.repeat} interleaved runs per DAG, medians"
+        + (f"; Dagster {version} in-process executor" if version else "")
     )
-    rows: dict[str, dict[str, float]] = {}
+    print(f"{'dag':<9}{'system':<20}{'tasks':>6}{'wall s':>9}{'tasks/s':>9}  runs (wall s)")
     for dag in ("fan-out", "chain"):
-        walls = [r.wall_sec for r in mesh_results if r.name == dag]
-        rows.setdefault(dag, {})["mesh"] = best(walls)
-        if dagster:
-            for mode in ("ephemeral", "sqlite"):
-                dwalls = [
-                    r["wall"] for r in dagster["runs"] if r["dag"] == dag and r["mode"] == mode
-                ]
-                rows[dag][f"dagster-{mode}"] = best(dwalls)
-    print(f"{'dag':<9}{'system':<20}{'tasks':>6}{'wall s':>9}{'tasks/s':>9}  vs mesh (wall)")
-    for dag, systems in rows.items():
-        n = args.fanout if dag == "fan-out" else args.chain
-        for system, wall in systems.items():
-            ratio = "" if system == "mesh" else f"  mesh is {wall / systems['mesh']:.2f}x faster"
-            print(f"{dag:<9}{system:<20}{n:>6}{wall:>9.2f}{n / wall:>9.1f}{ratio}")
+        mine = [p for p in pairs if p.mesh.name == dag]
+        n = mine[0].mesh.tasks
+        systems = {"mesh": [p.mesh.wall_sec for p in mine]}
+        for mode in DAGSTER_MODES if version else ():
+            systems[f"dagster-{mode}"] = [p.dagster[mode] for p in mine]
+        for system, walls in systems.items():
+            wall = statistics.median(walls)
+            runs = " ".join(f"{w:.2f}" for w in walls)
+            print(f"{dag:<9}{system:<20}{n:>6}{wall:>9.2f}{n / wall:>9.1f}  {runs}")
 
-    print("callback latency (api TaskCallbackService, arco_rpc_latency_seconds):")
-    for result in mesh_results:
+    print("callback latency (api TaskCallbackService, arco_rpc_latency_seconds), per run:")
+    for pair in pairs:
+        result = pair.mesh
         parts = []
         for method, buckets in sorted(result.callbacks.items()):
             count = buckets.get(float("inf"), 0.0)
@@ -412,24 +455,29 @@ def main(argv: list[str] | None = None) -> int:
             f"p99={quantile(total, 0.99) * 1000:.1f}ms | " + "; ".join(parts)
         )
 
-    if dagster:
-        fan, chain = rows["fan-out"], rows["chain"]
-        fan_ratio = (args.fanout / fan["mesh"]) / (args.fanout / fan["dagster-sqlite"])
-        chain_ratio = chain["mesh"] / chain["dagster-sqlite"]
-        print("targets (vs Dagster with a sqlite instance, same run):")
+    if version:
+        # Each ratio pairs a mesh run with the Dagster run made right after it.
+        fan = [p.dagster["sqlite"] / p.mesh.wall_sec for p in pairs if p.mesh.name == "fan-out"]
+        chain = [p.mesh.wall_sec / p.dagster["sqlite"] for p in pairs if p.mesh.name == "chain"]
+        fan_ratio, chain_ratio = statistics.median(fan), statistics.median(chain)
+        print("targets (vs Dagster with a sqlite instance; median of the paired ratios):")
         print(
             f"  fan-out tasks/s >= 3x Dagster-sqlite: {fan_ratio:.2f}x "
-            f"-> {'PASS' if fan_ratio >= 3 else 'FAIL'}"
+            f"({' '.join(f'{r:.2f}' for r in fan)}) -> {'PASS' if fan_ratio >= 3 else 'FAIL'}"
         )
         print(
-            f"  {args.chain}-chain wall <= Dagster-sqlite: {chain['mesh']:.2f}s vs "
-            f"{chain['dagster-sqlite']:.2f}s ({chain_ratio:.2f}x) "
-            f"-> {'PASS' if chain_ratio <= 1 else 'FAIL'}"
+            f"  {args.chain}-chain wall <= Dagster-sqlite: {chain_ratio:.2f}x the wall time "
+            f"({' '.join(f'{r:.2f}' for r in chain)}) -> {'PASS' if chain_ratio <= 1 else 'FAIL'}"
         )
+        ephemeral = {
+            dag: statistics.median(
+                p.dagster["ephemeral"] / p.mesh.wall_sec for p in pairs if p.mesh.name == dag
+            )
+            for dag in ("fan-out", "chain")
+        }
         print(
-            f"  (vs ephemeral Dagster: fan-out "
-            f"{fan['dagster-ephemeral'] / fan['mesh']:.2f}x, chain "
-            f"{chain['dagster-ephemeral'] / chain['mesh']:.2f}x the mesh's speed)"
+            f"  (vs ephemeral Dagster: fan-out {ephemeral['fan-out']:.2f}x, "
+            f"chain {ephemeral['chain']:.2f}x the mesh's speed)"
         )
     return 0
 
