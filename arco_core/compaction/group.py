@@ -47,6 +47,7 @@ class GroupCommitter:
         self._queue: asyncio.Queue[_Request] = asyncio.Queue()
         self._stopping = False
         self._stopped = asyncio.Event()
+        self._merging: asyncio.Task[None] | None = None
 
     async def submit(self, paths: list[str]) -> GroupResult:
         if self._stopping:
@@ -73,6 +74,9 @@ class GroupCommitter:
                 if self._queue.empty():
                     await self._maybe_merge()
         finally:
+            if self._merging is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._merging
             self._stopped.set()
 
     async def _commit(self, group: list[_Request]) -> None:
@@ -97,11 +101,18 @@ class GroupCommitter:
             _settle(request, result=GroupResult(result, len(live), applied, len(ids) - applied))
 
     async def _maybe_merge(self) -> None:
-        if self._merge_when_idle and self._engine.merge_due():
-            try:
-                await self._engine.merge()
-            except Exception as exc:  # a failed merge leaves the deltas in place; retry later
-                log.warning("merge_failed", error=repr(exc))
+        # In the background: a merge holds the commit lock only to take the tables and to
+        # publish, and requests that arrive meanwhile are committed as usual.
+        if self._merging is None and self._merge_when_idle and self._engine.merge_due():
+            self._merging = asyncio.create_task(self._merge(), name="compactor-merge")
+
+    async def _merge(self) -> None:
+        try:
+            await self._engine.merge()
+        except Exception as exc:  # a failed merge leaves the deltas in place; retry later
+            log.warning("merge_failed", error=repr(exc))
+        finally:
+            self._merging = None
 
     async def shutdown(self) -> None:
         """Stop accepting requests; those already queued are committed first."""

@@ -492,3 +492,42 @@ async def test_group_commit_counts_shared_segments_per_request(backend: Backend)
     assert (first.applied, first.skipped) == (len(r1) + len(r2), 0)
     assert (second.applied, second.skipped) == (1, 0)
     assert first.commit.applied == len(r1) + len(r2)
+
+
+async def test_group_committer_merges_in_the_background_while_commits_go_on(
+    backend: Backend,
+) -> None:
+    from arco_core.compaction.group import GroupCommitter
+
+    ev = Events()
+    paths = await append(backend, run_history(ev, "r1", ["a", "b", "c", "d"]))
+    engine = compactor(backend, l0_max_deltas=2)
+    await engine.open()
+    committer = GroupCommitter(engine)
+    loop = asyncio.create_task(committer.run())
+    try:
+        # One request at a time: the queue empties after each, so merges fall due often
+        # and run beside the commits that follow.
+        results = [await committer.submit([path]) for path in paths]
+    finally:
+        await committer.shutdown()
+        await loop
+    assert sum(r.applied for r in results) == len(paths)
+    seqs = [r.commit.seq for r in results]
+    assert seqs == sorted(seqs)
+    # Every published manifest was a commit or a merge of the one before it, and the
+    # head reads back as exactly the folded state.
+    store = ManifestStore(backend.storage(Role.READER, scope=SCOPE), "orchestration")
+    head = await store.head()
+    assert head is not None
+    merges = 0
+    for seq in range(head.seq + 1):
+        body = ManifestBody.from_head(await store.read(seq))
+        if body.merged_from_seq is not None:
+            merges += 1
+            assert body.merged_from_seq == seq - 1
+    assert merges >= 1
+    reader = ProjectionReader(
+        backend.storage(Role.READER, scope=SCOPE), OrchestrationAdapter(), SCOPE
+    )
+    assert rows((await reader.refresh()).state) == rows(engine.snapshot.state)
