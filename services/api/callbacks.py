@@ -33,6 +33,7 @@ from arco_core.orchestration.fold import FoldState
 from arco_core.tokens import TaskClaims
 from services.api.deps import ApiDeps
 from services.common.committer import EventCommitter
+from services.common.head_follower import HeadFollower
 from services.common.interceptors import REQUEST_ID_KEY
 from services.common.server import RpcContext as Context
 
@@ -82,13 +83,11 @@ class StartedFolds:
     RUNNING, which is what that fold makes it.
     """
 
-    def __init__(self, committer: EventCommitter) -> None:
+    def __init__(self, committer: EventCommitter, heads: HeadFollower) -> None:
         self._committer = committer
+        self._heads = heads
         self._unfolded: dict[AttemptKey, list[str]] = {}
         self._folds: set[asyncio.Task[None]] = set()
-        # The newest manifest a callback fold published: callbacks read at least that
-        # state, though the head stream may not have announced it yet.
-        self.floor_seq = 0
 
     def fold(self, key: AttemptKey, paths: list[str], request_id: str) -> None:
         self._unfolded[key] = paths
@@ -109,7 +108,7 @@ class StartedFolds:
         return self._unfolded.get(key, [])
 
     def folded(self, key: AttemptKey, paths: list[str], seq: int) -> None:
-        self.floor_seq = max(self.floor_seq, seq)
+        self._heads.note(seq)
         if paths and self._unfolded.get(key) is paths:
             del self._unfolded[key]
 
@@ -135,8 +134,7 @@ class TaskCallbackServicer(callback_grpc.TaskCallbackServiceServicer):
         return self._deps.task_tokens.decode(token)
 
     async def _state(self) -> FoldState:
-        heads = self._deps.orchestration_heads
-        snapshot = await heads.snapshot(min_seq=self._started_folds.floor_seq)
+        snapshot = await self._deps.orchestration_heads.snapshot()
         state: FoldState = snapshot.state
         return state
 

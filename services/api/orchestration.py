@@ -68,8 +68,10 @@ class OrchestrationServicer(orch_grpc.OrchestrationServiceServicer):
             timestamp_ms=self._deps.clock.now_ms(),
         )
 
-    async def _state(self, min_seq: int | None = None) -> tuple[FoldState, int]:
-        snapshot = await self._deps.orchestration.reader.refresh(min_seq=min_seq)
+    async def _state(self) -> tuple[FoldState, int]:
+        # This api's own commits load their state into the shared reader before they
+        # answer, so the head the stream announced is enough for read-your-writes.
+        snapshot = await self._deps.orchestration_heads.snapshot()
         return snapshot.state, snapshot.seq or 0
 
     def _run_ids(self, run_id: str) -> dict[str, Any]:

@@ -82,7 +82,7 @@ async def build(
     config: ApiConfig, registry: CollectorRegistry, env: Mapping[str, str]
 ) -> ServiceParts:
     deps = build_deps(config, env)
-    started_folds = StartedFolds(deps.orchestration)
+    started_folds = StartedFolds(deps.orchestration, deps.orchestration_heads)
 
     async def close() -> None:
         await started_folds.drain()

@@ -35,6 +35,7 @@ class HeadFollower:
         self._wanted = -1
         self._loader: asyncio.Task[None] | None = None
         self.latest_seq: int | None = None
+        self._floor_seq = 0
         # True while the stream is up and has announced the head (the compactor sends
         # the current head first on every connection).
         self.live = False
@@ -43,12 +44,18 @@ class HeadFollower:
         """Call ``listener`` (no arguments, must not block) on every new head."""
         self._listeners.append(listener)
 
+    def note(self, seq: int) -> None:
+        """A manifest this process had the compactor publish: :meth:`snapshot` returns at
+        least that state, though the stream may not have announced it yet."""
+        self._floor_seq = max(self._floor_seq, seq)
+
     async def snapshot(self, *, min_seq: int | None = None) -> Snapshot:
-        """The newest published state, at least ``min_seq`` (a commit the caller made):
-        the head the live stream announced (no probing of storage for it), or the
-        storage head while the stream is down."""
+        """The newest published state, at least ``min_seq`` and every noted commit: the
+        head the live stream announced (no probing of storage for it), or the storage
+        head while the stream is down."""
         if self.live and self.latest_seq is not None:
-            return await self._reader.advance_to(max(self.latest_seq, min_seq or 0))
+            seq = max(self.latest_seq, self._floor_seq, min_seq or 0)
+            return await self._reader.advance_to(seq)
         return await self._reader.refresh()  # the storage head is at least any commit
 
     def _wake(self) -> None:
