@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 import structlog
 from arco.orchestration.v1 import task_callback_service_pb2 as callback_pb
@@ -65,6 +65,8 @@ def _request_id(context: Context) -> str:
             return value
     return ""
 
+
+_Result = TypeVar("_Result")
 
 # (token task id, attempt): the same for every token of one attempt.
 AttemptKey = tuple[str, int]
@@ -138,6 +140,24 @@ class TaskCallbackServicer(callback_grpc.TaskCallbackServiceServicer):
         state: FoldState = snapshot.state
         return state
 
+    async def _judge(
+        self, judge: Callable[..., _Result], request: Any, context: Context
+    ) -> tuple[AttemptKey, list[str], _Result]:
+        """The callback's attempt, its started paths not folded yet (a repeated start or a
+        next callback), and the handler's verdict on the current state."""
+        received_ms = self._deps.clock.now_ms()
+        claims = self._claims(context)
+        key = _attempt_key(claims)
+        unfolded = self._started_folds.unfolded(key)
+        result = judge(
+            await self._state(),
+            claims,
+            request,
+            now_ms=received_ms,
+            started_unfolded=bool(unfolded),
+        )
+        return key, unfolded, result
+
     async def _publish(
         self, key: AttemptKey, unfolded: list[str], event: EventEnvelope, context: Context
     ) -> None:
@@ -150,17 +170,7 @@ class TaskCallbackServicer(callback_grpc.TaskCallbackServiceServicer):
     async def TaskStarted(
         self, request: callback_pb.TaskStartedRequest, context: Context
     ) -> callback_pb.TaskStartedResponse:
-        received_ms = self._deps.clock.now_ms()
-        claims = self._claims(context)
-        key = _attempt_key(claims)
-        unfolded = self._started_folds.unfolded(key)  # a repeated start
-        result = self._handler.started(
-            await self._state(),
-            claims,
-            request,
-            now_ms=received_ms,
-            started_unfolded=bool(unfolded),
-        )
+        key, unfolded, result = await self._judge(self._handler.started, request, context)
         paths = [*unfolded, *await self._deps.orchestration.append([result.event])]
         self._started_folds.fold(key, paths, _request_id(context))
         return callback_pb.TaskStartedResponse(
@@ -170,17 +180,7 @@ class TaskCallbackServicer(callback_grpc.TaskCallbackServiceServicer):
     async def TaskHeartbeat(
         self, request: callback_pb.TaskHeartbeatRequest, context: Context
     ) -> callback_pb.TaskHeartbeatResponse:
-        received_ms = self._deps.clock.now_ms()
-        claims = self._claims(context)
-        key = _attempt_key(claims)
-        unfolded = self._started_folds.unfolded(key)
-        result = self._handler.heartbeat(
-            await self._state(),
-            claims,
-            request,
-            now_ms=received_ms,
-            started_unfolded=bool(unfolded),
-        )
+        key, unfolded, result = await self._judge(self._handler.heartbeat, request, context)
         await self._publish(key, unfolded, result.event, context)
         response = callback_pb.TaskHeartbeatResponse(
             acknowledged=result.acknowledged,
@@ -194,17 +194,7 @@ class TaskCallbackServicer(callback_grpc.TaskCallbackServiceServicer):
     async def TaskCompleted(
         self, request: callback_pb.TaskCompletedRequest, context: Context
     ) -> callback_pb.TaskCompletedResponse:
-        received_ms = self._deps.clock.now_ms()
-        claims = self._claims(context)
-        key = _attempt_key(claims)
-        unfolded = self._started_folds.unfolded(key)
-        result = self._handler.completed(
-            await self._state(),
-            claims,
-            request,
-            now_ms=received_ms,
-            started_unfolded=bool(unfolded),
-        )
+        key, unfolded, result = await self._judge(self._handler.completed, request, context)
         await self._publish(key, unfolded, result.event, context)
         return callback_pb.TaskCompletedResponse(
             acknowledged=result.acknowledged,
