@@ -260,11 +260,7 @@ class Compactor:
     async def _write_tables(
         self, directory: str, tables: Mapping[str, pa.Table], suffix: str = ""
     ) -> dict[str, Artifact]:
-        built = {
-            name: artifact_for(directory, f"{name}{suffix}", table)
-            for name, table in sorted(tables.items())
-        }
-        return await self._put_artifacts(built)
+        return await self._put_artifacts(_encode(directory, tables, suffix))
 
     async def _put_artifacts(
         self, built: Mapping[str, tuple[Artifact, bytes]]
@@ -281,9 +277,7 @@ class Compactor:
         """A new base of ``tables``, encoded in a worker thread (Arrow releases the GIL)."""
         snapshot_id = new_ulid()
         directory = f"snapshots/{self.domain}/{snapshot_id}"
-        built = await asyncio.to_thread(
-            lambda: {name: artifact_for(directory, name, t) for name, t in sorted(tables.items())}
-        )
+        built = await asyncio.to_thread(_encode, directory, tables)
         return Base(snapshot_id=snapshot_id, tables=await self._put_artifacts(built))
 
     async def _write_delta(self, outcome: FoldOutcome, events: Sequence[EventEnvelope]) -> Delta:
@@ -390,6 +384,16 @@ class Compactor:
                     head.seq, outcome.applied, outcome.skipped, True, attempt, outcome.applied_ids
                 )
         raise Unavailable(f"could not rebuild {self.domain}", reason="commit_contention")
+
+
+def _encode(
+    directory: str, tables: Mapping[str, pa.Table], suffix: str = ""
+) -> dict[str, tuple[Artifact, bytes]]:
+    """Each table as its Parquet artifact under ``directory`` and the bytes to write."""
+    return {
+        name: artifact_for(directory, f"{name}{suffix}", table)
+        for name, table in sorted(tables.items())
+    }
 
 
 def _max_event_id(manifest: ManifestBody | None, events: Sequence[EventEnvelope]) -> str | None:

@@ -29,13 +29,8 @@ class EventCommitter:
         return await self.writer.append(list(events))
 
     async def commit(self, events: Sequence[EventEnvelope], *, request_id: str = "") -> Snapshot:
-        seq = await self.publish(events, request_id=request_id)
+        seq = await self.compact(await self.append(events), request_id=request_id)
         return await self.reader.refresh(min_seq=seq)
-
-    async def publish(self, events: Sequence[EventEnvelope], *, request_id: str = "") -> int:
-        """Like ``commit`` but returns the manifest sequence at which the events are visible
-        without loading that state: for callers whose answer does not depend on it."""
-        return await self.compact(await self.append(events), request_id=request_id)
 
     async def compact(self, paths: Sequence[str], *, request_id: str = "") -> int:
         """Have the compactor fold ledger objects already appended; the manifest sequence

@@ -68,13 +68,12 @@ class HeadFollower:
             self._loader = asyncio.create_task(self._load_wanted(), name="head-follower-load")
 
     async def _load_wanted(self) -> None:
-        while True:
-            current = self._reader.current
-            if current is not None and current.seq is not None and current.seq >= self._wanted:
-                return
+        # The stream named the head: read that manifest, no probing of storage for it.
+        current = self._reader.current
+        while current is None or current.seq is None or current.seq < self._wanted:
             try:
-                await self._reader.refresh(min_seq=self._wanted)
-            except Exception as exc:  # callers refresh on demand; this is only a head start
+                current = await self._reader.advance_to(self._wanted)
+            except Exception as exc:  # callers load on demand; this is only a head start
                 log.info("head_preload_failed", error=repr(exc))
                 return
 

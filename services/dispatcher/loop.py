@@ -107,9 +107,9 @@ class DispatchLoop:
             folding: asyncio.Task[None] | None = None
             if intents:
                 paths = await self._committer.append([self._sender.event(p) for p in intents])
-                # Durable now: send at once while the compactor folds the requests. A
-                # worker callback that arrives before the fold waits for it (the api's
-                # TaskCallbackService), so the fold is off the dispatch path.
+                # Durable now: send at once while the compactor folds the requests. The
+                # api judges a callback that outruns that fold as the fold will leave
+                # the task, so the fold is off the dispatch path.
                 folding = asyncio.create_task(self._fold(paths))
                 actions += requested_dispatches(snapshot.state, intents)
                 summary.ready_dispatch_emitted = len(intents)
