@@ -15,7 +15,7 @@ step "buf breaking";         buf breaking --against proto_baseline/arco_v1.binpb
 step "gen/ drift";           scripts/check_gen.sh
 step "ruff";                 ruff check .
 step "ruff format";          ruff format --check .
-step "mypy (strict)";        mypy arco_core arco_sdk services gateway
+step "mypy (strict)";        mypy arco_core arco_runtime arco_sdk services gateway
 step "import-linter";        lint-imports
 step "pytest"
 set +e
