@@ -1,20 +1,15 @@
 """Read-only SQL over published state and registered user tables (the only DataFusion user).
 
-See :mod:`arco_core.query.engine` for the layers that keep every query read-only.
+:class:`QueryEngine` (:mod:`~arco_core.query.engine`) answers over published state,
+:class:`QueryData` (:mod:`~arco_core.query.user_tables`) over registered user tables; both
+run through :mod:`arco_core.query.execute`, which lists the layers that keep every query
+read-only.
 """
 
 from __future__ import annotations
 
-from arco_core.query.engine import (
-    ARROW_STREAM,
-    JSON_ROWS,
-    QueryData,
-    QueryEngine,
-    QueryLimits,
-    QueryResult,
-    ResultFormat,
-    resolve_location,
-)
+from arco_core.query.engine import QueryEngine
+from arco_core.query.execute import ARROW_STREAM, JSON_ROWS, QueryLimits, QueryResult, ResultFormat
 from arco_core.query.guard import MAX_SQL_BYTES, check_select_only
 from arco_core.query.tables import (
     ALLOWLIST,
@@ -24,6 +19,7 @@ from arco_core.query.tables import (
     TableSpec,
     allowed_names,
 )
+from arco_core.query.user_tables import QueryData, resolve_location
 
 __all__ = [
     "ALLOWLIST",

@@ -5,7 +5,8 @@ adds what the options cannot express: a byte limit, exactly one statement whose 
 keyword is SELECT or WITH, and no ``SELECT ... INTO``. It understands ``--`` and (nested)
 ``/* */`` comments, single-quoted strings (``''`` escapes, ``E'...'`` backslash escapes),
 dollar-quoted strings and double-quoted/backtick identifiers, so keywords and semicolons
-hidden in any of those do not count, and an unterminated construct is refused.
+hidden in any of those do not count, and an unterminated construct is refused. The same
+tokens give :func:`dotted_names`, the ``a.b[.c]`` names an engine looks up as tables.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from arco_core.errors import InvalidArgument
 
 MAX_SQL_BYTES = 10_000
 
-__all__ = ["MAX_SQL_BYTES", "Token", "check_select_only", "tokenize"]
+__all__ = ["MAX_SQL_BYTES", "Token", "check_select_only", "dotted_names", "tokenize"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,3 +176,37 @@ def _strip_trailing_semicolons(text: str) -> str:
         else:
             i += 1
     return text
+
+
+def _ident(token: Token, *, normalize: bool) -> str | None:
+    if token.kind == "word":
+        return token.text.lower() if normalize else token.text
+    if token.kind == "ident":
+        quote = token.text[0]
+        return token.text[1:-1].replace(quote * 2, quote)
+    return None
+
+
+def dotted_names(tokens: list[Token], *, normalize: bool) -> set[tuple[str, ...]]:
+    """Every contiguous 2- and 3-part slice of each ``a.b.c...`` chain in the text."""
+    out: set[tuple[str, ...]] = set()
+    i = 0
+    while i < len(tokens):
+        first = _ident(tokens[i], normalize=normalize)
+        if first is None:
+            i += 1
+            continue
+        chain = [first]
+        j = i + 1
+        while (
+            j + 1 < len(tokens)
+            and tokens[j] == Token("punct", ".")
+            and (part := _ident(tokens[j + 1], normalize=normalize)) is not None
+        ):
+            chain.append(part)
+            j += 2
+        for size in (2, 3):
+            for start in range(len(chain) - size + 1):
+                out.add(tuple(chain[start : start + size]))
+        i = j if j > i + 1 else i + 1
+    return out
