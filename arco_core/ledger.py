@@ -19,25 +19,24 @@ objects (a retried append grouped differently); readers deduplicate by ``event_i
 refuse two different envelopes with the same id. Readers get explicit paths (never a
 listing), except the sweeper's anti-entropy scan.
 
-:class:`BatchingLedgerWriter` coalesces concurrent appends (one api or dispatcher process,
-many requests) into shared segments: callers awaiting at the same time share one put.
+:class:`~arco_core.ledger_batching.BatchingLedgerWriter` coalesces concurrent appends (one
+api or dispatcher process, many requests) into shared segments; the envelope itself is
+:class:`~arco_core.envelope.EventEnvelope`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import datetime as _dt
-import functools
 import gc
-import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
 import structlog
 
 from arco_core.canonical_json import canonical_bytes, parse_json_object
-from arco_core.clock import Clock, parse_rfc3339_ms
+from arco_core.clock import Clock
+from arco_core.envelope import EventEnvelope
 from arco_core.errors import (
     ArcoError,
     Conflict,
@@ -45,10 +44,8 @@ from arco_core.errors import (
     ObjectAlreadyExists,
     ScopeViolation,
 )
-from arco_core.ids import is_ulid, ulid_timestamp_ms
 from arco_core.paths import (
     LedgerSegmentPath,
-    Scope,
     ledger_domain_prefix,
     ledger_event_path,
     ledger_segment_path,
@@ -61,8 +58,6 @@ __all__ = [
     "MAX_EVENT_ID_FUTURE_SKEW_MS",
     "MAX_SEGMENT_EVENTS",
     "SEGMENT_VERSION",
-    "BatchingLedgerWriter",
-    "EventEnvelope",
     "LedgerBatch",
     "LedgerReader",
     "LedgerWriter",
@@ -77,176 +72,6 @@ DEFAULT_CONCURRENCY: Final = 16
 DEFAULT_READ_CONCURRENCY: Final = 64
 SEGMENT_VERSION: Final = 1
 MAX_SEGMENT_EVENTS: Final = 10_000
-
-_PASCAL = re.compile(r"[A-Z][A-Za-z0-9]*")
-_SNAKE = re.compile(r"[a-z][a-z0-9_]*")
-_REQUIRED: Final = (
-    "event_id",
-    "event_type",
-    "event_version",
-    "timestamp",
-    "source",
-    "tenant_id",
-    "workspace_id",
-    "idempotency_key",
-    "data",
-)
-
-
-def _invalid(message: str) -> InvalidArgument:
-    return InvalidArgument(message, reason="invalid_event")
-
-
-# The form every writer here emits (``clock.rfc3339_ms``); anything else takes the general
-# parser. Digits only (re.ASCII), so int() never sees non-ASCII digits.
-_CANONICAL_TS = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})\.(\d{3})Z", re.ASCII)
-_EPOCH_ORDINAL: Final = _dt.date(1970, 1, 1).toordinal()
-
-
-def _timestamp_ms(text: str) -> int:
-    """``parse_rfc3339_ms`` with a fast path for ``YYYY-MM-DDTHH:MM:SS.mmmZ``."""
-    match = _CANONICAL_TS.fullmatch(text)
-    if match is None:
-        return parse_rfc3339_ms(text)
-    year, month, day, hour, minute, second, millis = map(int, match.groups())
-    if hour > 23 or minute > 59 or second > 59:
-        return parse_rfc3339_ms(text)  # out of range: let the general parser reject it
-    try:
-        days = _dt.date(year, month, day).toordinal() - _EPOCH_ORDINAL
-    except ValueError:
-        return parse_rfc3339_ms(text)
-    return ((days * 24 + hour) * 60 + minute) * 60_000 + second * 1000 + millis
-
-
-@functools.lru_cache(maxsize=256)
-def _scope_error(tenant_id: object, workspace_id: object) -> str | None:
-    # Events of one process almost always share one scope: validate each pair once.
-    try:
-        Scope(tenant_id, workspace_id)  # type: ignore[arg-type]
-    except InvalidArgument as exc:
-        return exc.message
-    return None
-
-
-@dataclass(frozen=True)
-class EventEnvelope:
-    """One durable event (snake_case JSON). ``data["type"]`` is the snake_case payload tag."""
-
-    event_id: str
-    event_type: str
-    event_version: int
-    timestamp: str
-    source: str
-    tenant_id: str
-    workspace_id: str
-    idempotency_key: str
-    data: Mapping[str, Any] = field(hash=False)
-    correlation_id: str | None = None
-    causation_id: str | None = None
-
-    @property
-    def data_type(self) -> str:
-        value = self.data.get("type")
-        return value if isinstance(value, str) else ""
-
-    @property
-    def timestamp_ms(self) -> int:
-        # Cached in the instance dict (not a field: equality and hashing ignore it), since
-        # validation parses it once and the fold reads it again. functools.cached_property
-        # would take a lock on every first access.
-        cached = self.__dict__.get("_timestamp_ms")
-        if cached is None:
-            cached = _timestamp_ms(self.timestamp)
-            object.__setattr__(self, "_timestamp_ms", cached)
-        return cached
-
-    @property
-    def event_time_ms(self) -> int:
-        """The ULID time of ``event_id``: what ordering, retries and retention use."""
-        return ulid_timestamp_ms(self.event_id)
-
-    def validate(self) -> EventEnvelope:
-        """Raise InvalidArgument naming the first problem; return self when valid."""
-        if not is_ulid(self.event_id):
-            raise _invalid(f"event_id {self.event_id!r} is not a ULID")
-        if not isinstance(self.event_type, str) or not _PASCAL.fullmatch(self.event_type):
-            raise _invalid(f"event_type {self.event_type!r} is not PascalCase")
-        if (
-            isinstance(self.event_version, bool)
-            or not isinstance(self.event_version, int)
-            or self.event_version < 1
-        ):
-            raise _invalid(f"event_version {self.event_version!r} must be an integer >= 1")
-        if not isinstance(self.timestamp, str):
-            raise _invalid("timestamp must be an RFC 3339 string")
-        _ = self.timestamp_ms
-        for name in ("source", "idempotency_key"):
-            value = getattr(self, name)
-            if not isinstance(value, str) or not value:
-                raise _invalid(f"{name} must be a non-empty string")
-        try:
-            scope_error = _scope_error(self.tenant_id, self.workspace_id)
-        except TypeError:  # unhashable junk from a hostile document
-            scope_error = "tenant_id and workspace_id must be strings"
-        if scope_error is not None:
-            raise _invalid(f"invalid tenant/workspace: {scope_error}")
-        for name in ("correlation_id", "causation_id"):
-            value = getattr(self, name)
-            if value is not None and (not isinstance(value, str) or not value):
-                raise _invalid(f"{name} must be a non-empty string when present")
-        if not isinstance(self.data, Mapping):
-            raise _invalid("data must be an object")
-        tag = self.data.get("type")
-        if not isinstance(tag, str) or not _SNAKE.fullmatch(tag):
-            raise _invalid(f"data.type {tag!r} must be a snake_case string")
-        return self
-
-    def to_json_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "event_id": self.event_id,
-            "event_type": self.event_type,
-            "event_version": self.event_version,
-            "timestamp": self.timestamp,
-            "source": self.source,
-            "tenant_id": self.tenant_id,
-            "workspace_id": self.workspace_id,
-            "idempotency_key": self.idempotency_key,
-            "data": dict(self.data),
-        }
-        if self.correlation_id is not None:
-            out["correlation_id"] = self.correlation_id
-        if self.causation_id is not None:
-            out["causation_id"] = self.causation_id
-        return out
-
-    def canonical_bytes(self) -> bytes:
-        return canonical_bytes(self.to_json_dict())
-
-    @classmethod
-    def from_json_dict(cls, d: Mapping[str, Any]) -> EventEnvelope:
-        """Build and validate. Unknown top-level fields are ignored (forward compatibility)."""
-        if not isinstance(d, Mapping):
-            raise _invalid("event must be a JSON object")
-        missing = [name for name in _REQUIRED if name not in d]
-        if missing:
-            raise _invalid(f"event is missing required fields: {', '.join(missing)}")
-        return cls(
-            event_id=d["event_id"],
-            event_type=d["event_type"],
-            event_version=d["event_version"],
-            timestamp=d["timestamp"],
-            source=d["source"],
-            tenant_id=d["tenant_id"],
-            workspace_id=d["workspace_id"],
-            idempotency_key=d["idempotency_key"],
-            data=d["data"],
-            correlation_id=d.get("correlation_id"),
-            causation_id=d.get("causation_id"),
-        ).validate()
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> EventEnvelope:
-        return cls.from_json_dict(parse_json_object(data))
 
 
 async def _bounded(
@@ -374,6 +199,20 @@ class LedgerWriter:
         single distinct event is written as a plain event object instead.
         """
         return await self._write_segment(self.prepare_segment(envelopes))
+
+    async def append_checked(self, envelopes: Iterable[EventEnvelope]) -> dict[str, str]:
+        """Write events that :meth:`check` already passed, as segments of up to
+        ``MAX_SEGMENT_EVENTS``; returns the path holding each event id.
+
+        Two different envelopes with one id are refused (reason ``duplicate_event_id``).
+        """
+        events = _distinct_sorted(envelopes)
+        path_of: dict[str, str] = {}
+        for start in range(0, len(events), MAX_SEGMENT_EVENTS):
+            chunk = events[start : start + MAX_SEGMENT_EVENTS]
+            path = await self._write_segment(self._encode_segment(chunk))
+            path_of.update((e.event_id, path) for e in chunk)
+        return path_of
 
     async def _write_segment(self, encoded: tuple[str, bytes]) -> str:
         path, body = encoded
@@ -545,155 +384,3 @@ class LedgerReader:
         """Events with ids after ``event_id`` (all when None), sorted (sweeper only)."""
         events = await self.read(await self.scan_paths_after(event_id, limit=limit))
         return events if event_id is None else [e for e in events if e.event_id > event_id]
-
-
-@dataclass
-class _Waiter:
-    envelopes: list[EventEnvelope]
-    future: asyncio.Future[list[str]]
-
-
-class BatchingLedgerWriter:
-    """Group append: concurrent callers share segment objects (pure asyncio).
-
-    ``append`` validates the caller's events at once (a bad event fails only its caller),
-    then queues them. Up to ``max_in_flight`` puts run at a time; everything queued while
-    they are busy (up to ``max_events`` per put) goes out in the next one, so batches grow
-    with load and an idle writer adds no delay. Each caller gets the paths holding its
-    events, usually one segment shared with the other callers of its group (a lone event
-    is written as a plain event object). If a group's segment conflicts with an existing
-    object, its callers fall back to one object per event, so nobody fails because of a
-    neighbour.
-    """
-
-    def __init__(
-        self,
-        writer: LedgerWriter,
-        *,
-        max_events: int = 1000,
-        max_in_flight: int = 4,
-        linger_s: float = 0.0,
-    ) -> None:
-        if not 1 <= max_events <= MAX_SEGMENT_EVENTS:
-            raise InvalidArgument(f"max_events must be in 1..{MAX_SEGMENT_EVENTS}")
-        if max_in_flight < 1 or linger_s < 0:
-            raise InvalidArgument("max_in_flight must be >= 1 and linger_s >= 0")
-        self._writer = writer
-        self._max_events = max_events
-        self._max_in_flight = max_in_flight
-        self._linger_s = linger_s
-        self._queue: list[_Waiter] = []
-        self._in_flight = 0
-        self._scheduled = False
-        self._tasks: set[asyncio.Task[None]] = set()
-        self.puts = 0  # objects written (for metrics and benchmarks)
-
-    @property
-    def domain(self) -> str:
-        return self._writer.domain
-
-    async def append(self, envelopes: Iterable[EventEnvelope]) -> list[str]:
-        """Durably append the events; returns the paths (to compact) holding them."""
-        checked = [self._writer.check(e) for e in envelopes]
-        if not checked:
-            return []
-        waiter = _Waiter(checked, asyncio.get_running_loop().create_future())
-        self._queue.append(waiter)
-        self._schedule()
-        return await waiter.future
-
-    async def append_all(self, envelopes: Iterable[EventEnvelope]) -> list[str]:
-        """Same as :meth:`append` (a drop-in for ``LedgerWriter.append_all`` callers)."""
-        return await self.append(envelopes)
-
-    async def aclose(self) -> None:
-        """Wait until every queued append has been written."""
-        while self._queue or self._tasks:
-            if self._tasks:
-                await asyncio.gather(*self._tasks, return_exceptions=True)
-            else:
-                await asyncio.sleep(0)
-
-    def _schedule(self) -> None:
-        if self._scheduled:
-            return
-        self._scheduled = True
-        loop = asyncio.get_running_loop()
-        if self._linger_s:
-            loop.call_later(self._linger_s, self._dispatch)
-        else:
-            # Appends made in the same loop iteration join one group.
-            loop.call_soon(self._dispatch)
-
-    def _dispatch(self) -> None:
-        self._scheduled = False
-        while self._queue and self._in_flight < self._max_in_flight:
-            group = [self._queue.pop(0)]
-            total = len(group[0].envelopes)
-            while self._queue and total + len(self._queue[0].envelopes) <= self._max_events:
-                total += len(self._queue[0].envelopes)
-                group.append(self._queue.pop(0))
-            self._in_flight += 1
-            task = asyncio.get_running_loop().create_task(self._flush(group))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-
-    async def _flush(self, group: list[_Waiter]) -> None:
-        try:
-            await self._write_group(group)
-        finally:
-            self._in_flight -= 1
-            if self._queue:
-                self._schedule()
-
-    async def _write_group(self, group: list[_Waiter]) -> None:
-        try:
-            events = _distinct_sorted(e for w in group for e in w.envelopes)
-            chunks = [
-                events[i : i + MAX_SEGMENT_EVENTS]
-                for i in range(0, len(events), MAX_SEGMENT_EVENTS)
-            ]
-            # Every event was checked by ``append``; encode and write without re-checking.
-            paths = [
-                await self._writer._write_segment(self._writer._encode_segment(chunk))
-                for chunk in chunks
-            ]
-            self.puts += len(paths)
-        except (Conflict, InvalidArgument) as exc:
-            if len(group) == 1:
-                _settle(group[0], exc=exc)
-                return
-            # A neighbour's event clashes with the ledger: write each caller on its own.
-            _log.info("ledger_group_append_split", size=len(group), error=repr(exc))
-            for waiter in group:
-                try:
-                    result = await self._writer.append_all(waiter.envelopes)
-                    self.puts += len(result)
-                    _settle(waiter, paths=list(dict.fromkeys(result)))
-                except Exception as single:
-                    _settle(waiter, exc=single)
-            return
-        except BaseException as exc:
-            for waiter in group:
-                _settle(waiter, exc=exc)
-            if not isinstance(exc, Exception):
-                raise
-            return
-        path_of = {
-            e.event_id: path for chunk, path in zip(chunks, paths, strict=True) for e in chunk
-        }
-        for waiter in group:
-            _settle(
-                waiter, paths=list(dict.fromkeys(path_of[e.event_id] for e in waiter.envelopes))
-            )
-
-
-def _settle(
-    waiter: _Waiter, *, paths: list[str] | None = None, exc: BaseException | None = None
-) -> None:
-    if waiter.future.done():  # the caller went away
-        return
-    if exc is not None:
-        waiter.future.set_exception(exc)
-    else:
-        waiter.future.set_result(paths or [])

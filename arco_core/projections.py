@@ -18,8 +18,8 @@ from arco_core.catalog import projection as catalog_projection
 from arco_core.catalog.fold import fold as fold_catalog
 from arco_core.catalog.fold import make_commit_row
 from arco_core.catalog.model import CatalogState
+from arco_core.envelope import EventEnvelope
 from arco_core.ids import new_ulid
-from arco_core.ledger import EventEnvelope
 from arco_core.orchestration import projection as orch_projection
 from arco_core.orchestration.fold import TABLE_NAMES as ORCH_TABLES
 from arco_core.orchestration.fold import FoldState

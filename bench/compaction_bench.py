@@ -40,8 +40,10 @@ from arco_core.clock import FakeClock  # noqa: E402
 from arco_core.commit import ManifestStore  # noqa: E402
 from arco_core.compaction.engine import Compactor  # noqa: E402
 from arco_core.compaction.parquet import artifact_for  # noqa: E402
+from arco_core.envelope import EventEnvelope  # noqa: E402
 from arco_core.ids import deterministic_attempt_id, dispatch_id, new_ulid  # noqa: E402
-from arco_core.ledger import BatchingLedgerWriter, EventEnvelope, LedgerWriter  # noqa: E402
+from arco_core.ledger import LedgerWriter  # noqa: E402
+from arco_core.ledger_batching import BatchingLedgerWriter  # noqa: E402
 from arco_core.orchestration.events import (  # noqa: E402
     DispatchRequested,
     PlanCreated,

@@ -19,9 +19,9 @@ from typing import Any, ClassVar, TypeAlias
 
 from arco_core.canonical_json import canonical_bytes
 from arco_core.clock import FakeClock, rfc3339_ms
+from arco_core.envelope import EventEnvelope
 from arco_core.errors import InvalidArgument
 from arco_core.ids import UlidGenerator, is_ulid, new_ulid, ulid_timestamp_ms
-from arco_core.ledger import EventEnvelope
 
 __all__ = [
     "CATALOG_DOMAIN",

@@ -56,8 +56,8 @@ from arco_core.catalog.validation import (
     RegisterTableRequest,
     UpdateTableRequest,
 )
+from arco_core.envelope import EventEnvelope
 from arco_core.errors import AlreadyExists, InvalidArgument, ScopeViolation
-from arco_core.ledger import EventEnvelope
 
 __all__ = [
     "PROJECTION_TABLES",

@@ -39,6 +39,7 @@ from arco.orchestration.v1 import task_callback_service_pb2 as callback_pb
 from google.protobuf import json_format
 
 from arco_core.clock import datetime_to_ms
+from arco_core.envelope import EventEnvelope
 from arco_core.errors import (
     Conflict,
     FailedPrecondition,
@@ -53,7 +54,6 @@ from arco_core.ids import (
     new_ulid,
     parse_callback_task_id,
 )
-from arco_core.ledger import EventEnvelope
 from arco_core.orchestration.events import (
     OutputVisibility,
     TaskCompletionRecorded,

@@ -15,9 +15,9 @@ from types import MappingProxyType
 from typing import Any, ClassVar, TypeAlias
 
 from arco_core.clock import parse_rfc3339_ms, rfc3339_ms
+from arco_core.envelope import EventEnvelope
 from arco_core.errors import InvalidArgument
 from arco_core.ids import is_ulid, new_ulid, ulid_timestamp_ms
-from arco_core.ledger import EventEnvelope
 from arco_core.orchestration.state import DEFAULT_WORKER_QUEUE
 
 __all__ = [

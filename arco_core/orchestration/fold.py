@@ -28,9 +28,9 @@ from typing import Any, Final, Generic, TypeVar
 import structlog
 
 from arco_core.canonical_json import canonical_dumps
+from arco_core.envelope import EventEnvelope
 from arco_core.errors import ArcoError
 from arco_core.ids import is_ulid, parse_timer_id
-from arco_core.ledger import EventEnvelope
 from arco_core.orchestration.events import (
     DispatchEnqueued,
     DispatchRequested,

@@ -26,8 +26,8 @@ from arco.orchestration.v1 import task_callback_service_pb2 as callback_pb
 from arco.orchestration.v1 import task_callback_service_pb2_grpc as callback_grpc
 from google.protobuf import timestamp_pb2
 
+from arco_core.envelope import EventEnvelope
 from arco_core.errors import Unauthenticated
-from arco_core.ledger import EventEnvelope
 from arco_core.orchestration.callbacks import CallbackHandler
 from arco_core.orchestration.fold import FoldState
 from arco_core.tokens import TaskClaims

@@ -15,6 +15,7 @@ from arco.orchestration.v1 import orchestration_service_pb2_grpc as orch_grpc
 
 from arco_core.canonical_json import canonical_bytes, parse_json_object
 from arco_core.clock import rfc3339_ms
+from arco_core.envelope import EventEnvelope
 from arco_core.errors import (
     AlreadyExists,
     Conflict,
@@ -24,7 +25,6 @@ from arco_core.errors import (
     ObjectNotFound,
 )
 from arco_core.ids import new_ulid
-from arco_core.ledger import EventEnvelope
 from arco_core.orchestration import control
 from arco_core.orchestration.events import KnownPayload, make_event
 from arco_core.orchestration.fold import FoldState

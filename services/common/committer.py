@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from arco_core.ledger import BatchingLedgerWriter, EventEnvelope, LedgerWriter
+from arco_core.envelope import EventEnvelope
+from arco_core.ledger import LedgerWriter
+from arco_core.ledger_batching import BatchingLedgerWriter
 from arco_core.published import ProjectionReader, Snapshot
 from services.common.compactor_client import CompactorClient
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from arco_core.ledger import EventEnvelope
+from arco_core.envelope import EventEnvelope
 from arco_core.orchestration.controllers import (
     pending_dispatches,
     ready_dispatches,

@@ -33,8 +33,9 @@ import pytest
 from arco.orchestration.v1 import worker_protocol_pb2 as worker_pb
 from google.protobuf import struct_pb2
 
+from arco_core.envelope import EventEnvelope
 from arco_core.ids import callback_task_id, cloud_task_id, dispatch_id
-from arco_core.ledger import EventEnvelope, LedgerReader
+from arco_core.ledger import LedgerReader
 from arco_core.paths import Scope
 from arco_core.storage import Role, ScopedStorage, open_object_store
 from arco_core.wire.worker_protocol import parse_envelope

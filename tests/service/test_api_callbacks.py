@@ -24,8 +24,9 @@ from arco.orchestration.v1 import task_callback_service_pb2 as pb
 from arco.orchestration.v1 import task_callback_service_pb2_grpc as pb_grpc
 
 from arco_core.clock import FakeClock, SystemClock
+from arco_core.envelope import EventEnvelope
 from arco_core.ids import callback_task_id
-from arco_core.ledger import EventEnvelope, LedgerWriter
+from arco_core.ledger import LedgerWriter
 from arco_core.paths import Scope
 from arco_core.projections import OrchestrationAdapter
 from arco_core.published import ProjectionReader

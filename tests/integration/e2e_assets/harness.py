@@ -9,7 +9,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from arco_core.ledger import EventEnvelope, LedgerReader
+from arco_core.envelope import EventEnvelope
+from arco_core.ledger import LedgerReader
 from arco_core.orchestration.fold import FoldState
 from arco_core.paths import Scope
 from arco_core.projections import OrchestrationAdapter

@@ -6,7 +6,7 @@ import itertools
 from collections.abc import Iterator, Sequence
 
 from arco_core.catalog import CatalogEventPayload, CatalogState, fold, make_event
-from arco_core.ledger import EventEnvelope
+from arco_core.envelope import EventEnvelope
 
 TENANT = "acme"
 WORKSPACE = "prod"

@@ -7,8 +7,8 @@ import pytest
 
 from arco_core.canonical_json import canonical_dumps
 from arco_core.catalog import events as ev
+from arco_core.envelope import EventEnvelope
 from arco_core.errors import InvalidArgument
-from arco_core.ledger import EventEnvelope
 
 SAMPLES: list[ev.CatalogEventPayload] = [
     ev.CatalogCreated("c1", "default", 10),

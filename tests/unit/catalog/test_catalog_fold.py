@@ -340,7 +340,7 @@ def test_unknown_and_malformed_events_are_noops(harness: Harness) -> None:
 
 
 def make_event_raw(data: dict[str, object], n: int):  # type: ignore[no-untyped-def]
-    from arco_core.ledger import EventEnvelope
+    from arco_core.envelope import EventEnvelope
 
     return EventEnvelope(
         event_id=ulid_like(n),

@@ -30,8 +30,8 @@ from arco_core.catalog import (
     validate_update_table,
 )
 from arco_core.catalog.projection import state_from_tables, state_to_tables
+from arco_core.envelope import EventEnvelope
 from arco_core.errors import ArcoError
-from arco_core.ledger import EventEnvelope
 
 KINDS = [
     "create_ns",

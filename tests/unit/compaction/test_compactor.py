@@ -32,7 +32,7 @@ SCOPE_B = Scope(TENANT, WORKSPACE + "-b")
 
 def _rescope(event: Any) -> Any:
     """The same event for SCOPE_B (a second, independent projection on one store)."""
-    from arco_core.ledger import EventEnvelope
+    from arco_core.envelope import EventEnvelope
 
     return EventEnvelope.from_json_dict(
         {**event.to_json_dict(), "workspace_id": SCOPE_B.workspace_id}

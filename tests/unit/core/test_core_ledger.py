@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from arco_core.canonical_json import canonical_bytes
 from arco_core.clock import FakeClock, parse_rfc3339_ms, rfc3339_ms
+from arco_core.envelope import EventEnvelope, _timestamp_ms
 from arco_core.errors import (
     Conflict,
     InvalidArgument,
@@ -18,14 +19,8 @@ from arco_core.errors import (
     ScopeViolation,
 )
 from arco_core.ids import UlidGenerator
-from arco_core.ledger import (
-    SEGMENT_VERSION,
-    BatchingLedgerWriter,
-    EventEnvelope,
-    LedgerReader,
-    LedgerWriter,
-    _timestamp_ms,
-)
+from arco_core.ledger import SEGMENT_VERSION, LedgerReader, LedgerWriter
+from arco_core.ledger_batching import BatchingLedgerWriter
 from arco_core.paths import Scope, ledger_event_path, ledger_segment_path
 from arco_core.storage import Role
 from tests.unit.core.conftest import Backend

@@ -7,8 +7,8 @@ from typing import Any
 
 import pyarrow as pa
 
+from arco_core.envelope import EventEnvelope
 from arco_core.ids import deterministic_attempt_id, dispatch_id
-from arco_core.ledger import EventEnvelope
 from arco_core.orchestration.events import (
     DispatchEnqueued,
     DispatchRequested,

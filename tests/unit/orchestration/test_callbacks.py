@@ -9,6 +9,7 @@ import pytest
 from arco.orchestration.v1 import task_callback_service_pb2 as callback_pb
 
 from arco_core.clock import rfc3339_ms
+from arco_core.envelope import EventEnvelope
 from arco_core.errors import (
     ArcoError,
     Conflict,
@@ -18,7 +19,6 @@ from arco_core.errors import (
     Unauthenticated,
 )
 from arco_core.ids import callback_task_id
-from arco_core.ledger import EventEnvelope
 from arco_core.orchestration.callbacks import CallbackHandler, resolve_task
 from arco_core.orchestration.events import TaskCompletionRecorded, TaskHeartbeat, TaskStarted
 from arco_core.orchestration.fold import FoldState

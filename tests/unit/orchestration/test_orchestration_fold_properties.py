@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from orch_support import Events, att, projection
 
-from arco_core.ledger import EventEnvelope
+from arco_core.envelope import EventEnvelope
 from arco_core.orchestration.events import TaskOutcome
 from arco_core.orchestration.fold import (
     DEP_SATISFACTION,

@@ -23,7 +23,8 @@ from arco_core.catalog.validation import (
 )
 from arco_core.clock import FakeClock, SystemClock
 from arco_core.compaction.engine import Compactor
-from arco_core.ledger import EventEnvelope, LedgerWriter
+from arco_core.envelope import EventEnvelope
+from arco_core.ledger import LedgerWriter
 from arco_core.paths import Scope
 from arco_core.projections import CatalogAdapter, OrchestrationAdapter
 from arco_core.published import ProjectionReader
