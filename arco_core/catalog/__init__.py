@@ -59,17 +59,20 @@ from arco_core.catalog.model import (
     DEFAULT_CATALOG_NAME,
     CatalogRow,
     CatalogState,
-    CatalogView,
     ColumnRow,
-    ColumnView,
     CommitRow,
     LineageEdgeRow,
+    NamespaceRow,
+    TableRow,
+)
+from arco_core.catalog.pagination import Page, decode_cursor, encode_cursor, paginate
+from arco_core.catalog.read import (
+    CatalogView,
+    ColumnView,
     LineageEdgeView,
     LineageView,
-    NamespaceRow,
     SchemaTableView,
     SchemaView,
-    TableRow,
     TableView,
     get_catalog,
     get_lineage,
@@ -83,7 +86,6 @@ from arco_core.catalog.model import (
     list_schemas,
     list_tables,
 )
-from arco_core.catalog.pagination import Page, decode_cursor, encode_cursor, paginate
 from arco_core.catalog.validation import (
     AddEdgesRequest,
     ColumnSpec,

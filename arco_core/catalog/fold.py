@@ -43,11 +43,8 @@ from arco_core.catalog.model import (
     LineageEdgeRow,
     NamespaceRow,
     TableRow,
-    require_catalog,
-    require_namespace,
-    require_schema,
-    require_table,
 )
+from arco_core.catalog.read import require_catalog, require_namespace, require_schema, require_table
 from arco_core.catalog.validation import (
     AddEdgesRequest,
     CreateCatalogRequest,
