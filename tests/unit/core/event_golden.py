@@ -18,11 +18,7 @@ from arco_core.canonical_json import canonical_dumps
 from arco_core.catalog import events as cat
 from arco_core.errors import ArcoError
 from arco_core.orchestration import events as orch
-
-try:
-    from arco_core.orchestration import values as vals
-except ImportError:
-    vals = orch  # type: ignore[assignment]
+from arco_core.orchestration import values as vals
 
 FIXTURE = Path(__file__).with_name("fixtures") / "event_codec_golden.json"
 _EVENT_ID = "01JAAAAAAAAAAAAAAAAAAAAAAA"
