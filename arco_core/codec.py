@@ -43,6 +43,7 @@ __all__ = [
     "Codec",
     "Custom",
     "Declared",
+    "DeclaredField",
     "Dialect",
     "Int",
     "Json",
@@ -338,24 +339,26 @@ class Custom(Rule):
 
 
 @dataclass(frozen=True, slots=True)
-class _Slot:
+class DeclaredField:
+    """One declared field: its attribute, wire key and rule."""
+
     attr: str
     key: str
     rule: Rule
     alias: str | None
 
 
-def _slots(record: type[Any]) -> tuple[_Slot, ...]:
+def _slots(record: type[Any]) -> tuple[DeclaredField, ...]:
     return _declared_slots(cast(Hashable, record))
 
 
 @functools.cache
-def _declared_slots(record: Any) -> tuple[_Slot, ...]:
+def _declared_slots(record: Any) -> tuple[DeclaredField, ...]:
     """The declared fields of ``record`` in declaration order (computed once per class)."""
     if not isinstance(record, type) or not is_dataclass(record):
         raise TypeError(f"{record!r} is not a dataclass")
     hints = get_type_hints(record, include_extras=True)
-    out: list[_Slot] = []
+    out: list[DeclaredField] = []
     for f in fields(record):
         hint = hints[f.name]
         rules = (
@@ -366,7 +369,7 @@ def _declared_slots(record: Any) -> tuple[_Slot, ...]:
         if len(rules) != 1:
             raise TypeError(f"{record.__name__}.{f.name} needs exactly one wire rule")
         rule = rules[0]
-        out.append(_Slot(f.name, rule.wire or f.name, rule, getattr(rule, "alias", None)))
+        out.append(DeclaredField(f.name, rule.wire or f.name, rule, getattr(rule, "alias", None)))
     return tuple(out)
 
 
@@ -376,9 +379,9 @@ class Codec:
 
     dialect: Dialect
 
-    def fields(self, record: type[Any]) -> tuple[str, ...]:
-        """The wire keys ``record`` declares, in declaration order."""
-        return tuple(slot.key for slot in _slots(record))
+    def declared(self, record: type[Any]) -> tuple[DeclaredField, ...]:
+        """The fields ``record`` declares, in declaration order (for schema checks)."""
+        return _slots(record)
 
     def encode(self, value: Any) -> dict[str, Any]:
         out: dict[str, Any] = {}

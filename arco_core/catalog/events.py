@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Annotated, Any, ClassVar, TypeAlias
+from typing import Annotated, Any, ClassVar, TypeAlias, get_args
 
 from arco_core.canonical_json import canonical_bytes
 from arco_core.clock import FakeClock, rfc3339_ms
@@ -314,15 +314,7 @@ CatalogEventPayload: TypeAlias = (
 )
 ParsedCatalogEvent: TypeAlias = CatalogEventPayload | UnknownCatalogEvent
 
-_PAYLOAD_TYPES: tuple[type[CatalogEventPayload], ...] = (
-    CatalogCreated,
-    SchemaCreated,
-    NamespaceDeleted,
-    TableRegistered,
-    TableUpdated,
-    TableDropped,
-    LineageEdgesAdded,
-)
+_PAYLOAD_TYPES: tuple[type[CatalogEventPayload], ...] = get_args(CatalogEventPayload)
 EVENT_TYPES: tuple[str, ...] = tuple(cls.TYPE for cls in _PAYLOAD_TYPES)
 
 

@@ -7,8 +7,8 @@ when null. The value records inside (``TaskDef``, ``TaskError``, ...) live in
 :mod:`arco_core.orchestration.values`. ``proto/arco/orchestration/v1/events.proto`` mirrors
 these declarations (``tests/contract/test_event_schema.py`` keeps the two in step).
 
-Adding an event: declare its dataclass here, list it in ``_PAYLOAD_TYPES`` and
-``KnownPayload``, add it to events.proto, and give the fold a handler.
+Adding an event: declare its dataclass here, add it to ``KnownPayload`` (``PAYLOAD_TYPES``
+is read from it) and to events.proto, and give the fold a handler.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Annotated, Any, ClassVar, TypeAlias
+from typing import Annotated, Any, ClassVar, TypeAlias, get_args
 
 from arco_core.clock import rfc3339_ms
 from arco_core.codec import (
@@ -426,22 +426,8 @@ KnownPayload: TypeAlias = (
 )
 EventPayload: TypeAlias = KnownPayload | UnknownEvent
 
-PAYLOAD_TYPES: tuple[type[KnownPayload], ...] = (
-    RunTriggered,
-    PlanCreated,
-    RunCancelRequested,
-    DispatchRequested,
-    DispatchEnqueued,
-    TaskStarted,
-    TaskHeartbeat,
-    TaskFinished,
-    TaskCompletionRecorded,
-    TaskOutputVisibilityChanged,
-    TimerRequested,
-    TimerEnqueued,
-    TimerFired,
-    ManifestDeployed,
-)
+# The payload classes, in union order: the union above is the one list to extend.
+PAYLOAD_TYPES: tuple[type[KnownPayload], ...] = get_args(KnownPayload)
 _BY_TAG: Mapping[str, type[KnownPayload]] = MappingProxyType({c.TYPE: c for c in PAYLOAD_TYPES})
 
 

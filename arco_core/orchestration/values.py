@@ -18,6 +18,7 @@ from arco_core.orchestration.state import DEFAULT_WORKER_QUEUE
 
 __all__ = [
     "ORCHESTRATION_CODEC",
+    "TRIGGER_FIELDS",
     "ErrorCategory",
     "OutputVisibility",
     "TaskDef",
@@ -77,7 +78,7 @@ class ErrorCategory(enum.StrEnum):
 
 
 # The detail keys each trigger type carries, in wire order.
-_TRIGGER_FIELDS: Mapping[str, tuple[str, ...]] = MappingProxyType(
+TRIGGER_FIELDS: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {
         "cron": ("schedule_id",),
         "manual": ("user_id",),
@@ -104,7 +105,7 @@ class TriggerInfo:
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"type": self.kind}
-        for name in _TRIGGER_FIELDS.get(self.kind, tuple(sorted(self.fields))):
+        for name in TRIGGER_FIELDS.get(self.kind, tuple(sorted(self.fields))):
             if self.fields.get(name) is not None:
                 out[name] = self.fields[name]
         return out
@@ -115,7 +116,7 @@ class TriggerInfo:
         if not isinstance(d, Mapping):
             raise codec.error(owner, "must be an object")
         kind: str = codec.read(d, "type", _TRIGGER_TAG, owner)
-        names = _TRIGGER_FIELDS.get(kind)
+        names = TRIGGER_FIELDS.get(kind)
         if names is None:
             raise codec.error(owner, f"unknown trigger type {kind!r}")
         return cls(kind, {n: codec.read(d, n, _TRIGGER_DETAIL, owner) for n in names})
