@@ -81,7 +81,8 @@ class Dialect:
     """A domain's error wording: ``{owner}`` and ``{message}`` go into ``envelope``; the
     templates see ``key``, ``minimum``, ``label`` and ``value``. ``owner_attr`` names the
     class attribute an error is attributed to; records without it borrow their parent's
-    owner when ``nested_owner_is_parent``, else use their class name."""
+    owner when ``nested_owner_is_parent``, else use their class name. A dialect needs a
+    template for each problem its declarations can raise (a missing one is a KeyError)."""
 
     envelope: str
     reason: str
