@@ -49,12 +49,11 @@ from arco_core.orchestration.events import (  # noqa: E402
     PlanCreated,
     RunTriggered,
     TaskCompletionRecorded,
-    TaskDef,
     TaskOutcome,
     TaskStarted,
-    TriggerInfo,
     make_event,
 )
+from arco_core.orchestration.values import TaskDef, TriggerInfo  # noqa: E402
 from arco_core.paths import Scope  # noqa: E402
 from arco_core.projections import OrchestrationAdapter  # noqa: E402
 from arco_core.published import Base, ManifestBody  # noqa: E402

@@ -3,7 +3,9 @@
 Each payload carries every id and timestamp the fold needs, all chosen by the API when it
 builds the event, so replaying the ledger reproduces the same rows byte for byte. On the
 wire a payload is the envelope's ``data`` object: ``{"type": "<snake_case>", ...fields}``
-with optional fields omitted when null.
+with optional fields omitted when null; each payload declares its fields for
+:mod:`arco_core.codec`. The catalog events have no proto: these declarations are their only
+schema.
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, TypeAlias
+from types import MappingProxyType
+from typing import Annotated, Any, ClassVar, TypeAlias, get_args
 
 from arco_core.canonical_json import canonical_bytes
 from arco_core.clock import FakeClock, rfc3339_ms
+from arco_core.codec import Bool, Codec, Declared, Dialect, Int, NestedList, Problem, Str
 from arco_core.envelope import EventEnvelope
 from arco_core.errors import InvalidArgument
 from arco_core.ids import UlidGenerator, is_ulid, new_ulid, ulid_timestamp_ms
@@ -113,320 +117,156 @@ def lineage_edge_id(source_id: str, target_id: str, edge_type: str, run_id: str 
     return digest.hexdigest()
 
 
-# Wire helpers ---------------------------------------------------------------------------------
+# Wire form ------------------------------------------------------------------------------------
+
+CATALOG_CODEC = Codec(
+    Dialect(
+        envelope="malformed {owner} event: {message}",
+        reason="invalid_event",
+        templates=MappingProxyType(
+            {
+                Problem.NOT_STRING: "{key} must be a string",
+                Problem.NOT_NONEMPTY_STRING: "{key} must be a non-empty string",
+                Problem.EMPTY: "{key} must be a non-empty string",
+                Problem.NOT_INT: "{key} must be an integer",
+                Problem.NOT_BOOL: "{key} must be a boolean",
+                Problem.NOT_LIST: "{key} must be an array of objects",
+                Problem.NOT_RECORD: "{key} must be an array of objects",
+                Problem.MISSING: "{key} is required (null clears it)",
+            }
+        ),
+        owner_attr="TYPE",
+        nested_owner_is_parent=True,
+    )
+)
 
 
-def _bad(data_type: str, message: str) -> InvalidArgument:
-    return InvalidArgument(f"malformed {data_type} event: {message}", reason="invalid_event")
+class _Event(Declared):
+    __slots__ = ()
+    CODEC: ClassVar[Codec] = CATALOG_CODEC
 
 
-def _str(data: Mapping[str, Any], key: str, data_type: str) -> str:
-    value = data.get(key)
-    if not isinstance(value, str) or not value:
-        raise _bad(data_type, f"{key} must be a non-empty string")
-    return value
-
-
-def _opt_str(data: Mapping[str, Any], key: str, data_type: str) -> str | None:
-    value = data.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise _bad(data_type, f"{key} must be a string")
-    return value
-
-
-def _int(data: Mapping[str, Any], key: str, data_type: str) -> int:
-    value = data.get(key)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise _bad(data_type, f"{key} must be an integer")
-    return value
-
-
-def _bool(data: Mapping[str, Any], key: str, data_type: str) -> bool:
-    value = data.get(key)
-    if not isinstance(value, bool):
-        raise _bad(data_type, f"{key} must be a boolean")
-    return value
-
-
-def _list(data: Mapping[str, Any], key: str, data_type: str) -> list[Mapping[str, Any]]:
-    value = data.get(key)
-    if not isinstance(value, list) or not all(isinstance(item, Mapping) for item in value):
-        raise _bad(data_type, f"{key} must be an array of objects")
-    return value
-
-
-def _compact(fields: dict[str, Any]) -> dict[str, Any]:
-    """Drop null optionals so the canonical bytes (and idempotency keys) stay stable."""
-    return {k: v for k, v in fields.items() if v is not None}
+_Id = Annotated[str, Str(nonempty=True)]
+_OptText = Annotated[str | None, Str(optional=True)]
+_Ms = Annotated[int, Int()]  # epoch ms
 
 
 # Payloads -------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
-class CatalogCreated:
+class CatalogCreated(_Event):
     TYPE: ClassVar[str] = "catalog_created"
 
-    catalog_id: str
-    name: str
-    created_at: int
-    description: str | None = None
+    catalog_id: _Id
+    name: _Id
+    created_at: _Ms
+    description: _OptText = None
 
     @property
     def object_id(self) -> str:
         return self.catalog_id
 
-    def to_data(self) -> dict[str, Any]:
-        return _compact(
-            {
-                "type": self.TYPE,
-                "catalog_id": self.catalog_id,
-                "name": self.name,
-                "description": self.description,
-                "created_at": self.created_at,
-            }
-        )
-
-    @classmethod
-    def from_data(cls, data: Mapping[str, Any]) -> CatalogCreated:
-        t = cls.TYPE
-        return cls(
-            catalog_id=_str(data, "catalog_id", t),
-            name=_str(data, "name", t),
-            description=_opt_str(data, "description", t),
-            created_at=_int(data, "created_at", t),
-        )
-
 
 @dataclass(frozen=True, slots=True)
-class SchemaCreated:
+class SchemaCreated(_Event):
     """A schema in a catalog; the namespace routes create schemas of catalog ``default``."""
 
     TYPE: ClassVar[str] = "schema_created"
 
-    schema_id: str
-    catalog_id: str
-    name: str
-    created_at: int
-    description: str | None = None
+    schema_id: _Id
+    catalog_id: _Id
+    name: _Id
+    created_at: _Ms
+    description: _OptText = None
 
     @property
     def object_id(self) -> str:
         return self.schema_id
 
-    def to_data(self) -> dict[str, Any]:
-        return _compact(
-            {
-                "type": self.TYPE,
-                "schema_id": self.schema_id,
-                "catalog_id": self.catalog_id,
-                "name": self.name,
-                "description": self.description,
-                "created_at": self.created_at,
-            }
-        )
-
-    @classmethod
-    def from_data(cls, data: Mapping[str, Any]) -> SchemaCreated:
-        t = cls.TYPE
-        return cls(
-            schema_id=_str(data, "schema_id", t),
-            catalog_id=_str(data, "catalog_id", t),
-            name=_str(data, "name", t),
-            description=_opt_str(data, "description", t),
-            created_at=_int(data, "created_at", t),
-        )
-
 
 @dataclass(frozen=True, slots=True)
-class NamespaceDeleted:
+class NamespaceDeleted(_Event):
     TYPE: ClassVar[str] = "namespace_deleted"
 
-    namespace_id: str
-    name: str
-    deleted_at: int
+    namespace_id: _Id
+    name: _Id
+    deleted_at: _Ms
 
     @property
     def object_id(self) -> str:
         return self.namespace_id
 
-    def to_data(self) -> dict[str, Any]:
-        return {
-            "type": self.TYPE,
-            "namespace_id": self.namespace_id,
-            "name": self.name,
-            "deleted_at": self.deleted_at,
-        }
-
-    @classmethod
-    def from_data(cls, data: Mapping[str, Any]) -> NamespaceDeleted:
-        t = cls.TYPE
-        return cls(
-            namespace_id=_str(data, "namespace_id", t),
-            name=_str(data, "name", t),
-            deleted_at=_int(data, "deleted_at", t),
-        )
-
 
 @dataclass(frozen=True, slots=True)
 class ColumnRecord:
-    column_id: str
-    name: str
-    data_type: str
-    nullable: bool
-    ordinal: int
-    description: str | None = None
-
-    def to_data(self) -> dict[str, Any]:
-        return _compact(
-            {
-                "column_id": self.column_id,
-                "name": self.name,
-                "data_type": self.data_type,
-                "nullable": self.nullable,
-                "ordinal": self.ordinal,
-                "description": self.description,
-            }
-        )
-
-    @classmethod
-    def from_data(cls, data: Mapping[str, Any], data_type: str) -> ColumnRecord:
-        return cls(
-            column_id=_str(data, "column_id", data_type),
-            name=_str(data, "name", data_type),
-            data_type=_str(data, "data_type", data_type),
-            nullable=_bool(data, "nullable", data_type),
-            ordinal=_int(data, "ordinal", data_type),
-            description=_opt_str(data, "description", data_type),
-        )
+    column_id: _Id
+    name: _Id
+    data_type: _Id
+    nullable: Annotated[bool, Bool()]
+    ordinal: Annotated[int, Int()]
+    description: _OptText = None
 
 
 @dataclass(frozen=True, slots=True)
-class TableRegistered:
+class TableRegistered(_Event):
     """A table with its columns. ``location`` is only ever set by the catalog/schema route."""
 
     TYPE: ClassVar[str] = "table_registered"
 
-    table_id: str
-    namespace_id: str
-    name: str
-    format: str
-    created_at: int
-    columns: tuple[ColumnRecord, ...] = field(default_factory=tuple)
-    description: str | None = None
-    location: str | None = None
+    table_id: _Id
+    namespace_id: _Id
+    name: _Id
+    format: _Id
+    created_at: _Ms
+    columns: Annotated[tuple[ColumnRecord, ...], NestedList(ColumnRecord)] = field(
+        default_factory=tuple
+    )
+    description: _OptText = None
+    location: _OptText = None
 
     @property
     def object_id(self) -> str:
         return self.table_id
 
-    def to_data(self) -> dict[str, Any]:
-        return _compact(
-            {
-                "type": self.TYPE,
-                "table_id": self.table_id,
-                "namespace_id": self.namespace_id,
-                "name": self.name,
-                "format": self.format,
-                "description": self.description,
-                "location": self.location,
-                "columns": [c.to_data() for c in self.columns],
-                "created_at": self.created_at,
-            }
-        )
-
-    @classmethod
-    def from_data(cls, data: Mapping[str, Any]) -> TableRegistered:
-        t = cls.TYPE
-        return cls(
-            table_id=_str(data, "table_id", t),
-            namespace_id=_str(data, "namespace_id", t),
-            name=_str(data, "name", t),
-            format=_str(data, "format", t),
-            description=_opt_str(data, "description", t),
-            location=_opt_str(data, "location", t),
-            columns=tuple(ColumnRecord.from_data(c, t) for c in _list(data, "columns", t)),
-            created_at=_int(data, "created_at", t),
-        )
-
 
 @dataclass(frozen=True, slots=True)
-class TableUpdated:
+class TableUpdated(_Event):
     """Sets the description (the only mutable table field); null clears it."""
 
     TYPE: ClassVar[str] = "table_updated"
 
-    table_id: str
-    description: str | None
-    updated_at: int
+    table_id: _Id
+    # Always written: here null means "clear", not "absent".
+    description: Annotated[str | None, Str(optional=True, keep_null=True)]
+    updated_at: _Ms
 
     @property
     def object_id(self) -> str:
         return self.table_id
-
-    def to_data(self) -> dict[str, Any]:
-        # description is always present: here null means "clear", not "absent".
-        return {
-            "type": self.TYPE,
-            "table_id": self.table_id,
-            "description": self.description,
-            "updated_at": self.updated_at,
-        }
-
-    @classmethod
-    def from_data(cls, data: Mapping[str, Any]) -> TableUpdated:
-        t = cls.TYPE
-        if "description" not in data:
-            raise _bad(t, "description is required (null clears it)")
-        return cls(
-            table_id=_str(data, "table_id", t),
-            description=_opt_str(data, "description", t),
-            updated_at=_int(data, "updated_at", t),
-        )
 
 
 @dataclass(frozen=True, slots=True)
-class TableDropped:
+class TableDropped(_Event):
     TYPE: ClassVar[str] = "table_dropped"
 
-    table_id: str
-    namespace_id: str
-    name: str
-    dropped_at: int
+    table_id: _Id
+    namespace_id: _Id
+    name: _Id
+    dropped_at: _Ms
 
     @property
     def object_id(self) -> str:
         return self.table_id
-
-    def to_data(self) -> dict[str, Any]:
-        return {
-            "type": self.TYPE,
-            "table_id": self.table_id,
-            "namespace_id": self.namespace_id,
-            "name": self.name,
-            "dropped_at": self.dropped_at,
-        }
-
-    @classmethod
-    def from_data(cls, data: Mapping[str, Any]) -> TableDropped:
-        t = cls.TYPE
-        return cls(
-            table_id=_str(data, "table_id", t),
-            namespace_id=_str(data, "namespace_id", t),
-            name=_str(data, "name", t),
-            dropped_at=_int(data, "dropped_at", t),
-        )
 
 
 @dataclass(frozen=True, slots=True)
 class EdgeRecord:
-    edge_id: str
-    source_id: str
-    target_id: str
-    edge_type: str
-    run_id: str | None = None
+    edge_id: _Id
+    source_id: _Id
+    target_id: _Id
+    edge_type: _Id
+    run_id: _OptText = None
 
     @classmethod
     def build(
@@ -441,54 +281,18 @@ class EdgeRecord:
             run_id=run_id,
         )
 
-    def to_data(self) -> dict[str, Any]:
-        return _compact(
-            {
-                "edge_id": self.edge_id,
-                "source_id": self.source_id,
-                "target_id": self.target_id,
-                "edge_type": self.edge_type,
-                "run_id": self.run_id,
-            }
-        )
-
-    @classmethod
-    def from_data(cls, data: Mapping[str, Any], data_type: str) -> EdgeRecord:
-        return cls(
-            edge_id=_str(data, "edge_id", data_type),
-            source_id=_str(data, "source_id", data_type),
-            target_id=_str(data, "target_id", data_type),
-            edge_type=_str(data, "edge_type", data_type),
-            run_id=_opt_str(data, "run_id", data_type),
-        )
-
 
 @dataclass(frozen=True, slots=True)
-class LineageEdgesAdded:
+class LineageEdgesAdded(_Event):
     TYPE: ClassVar[str] = "lineage_edges_added"
 
-    edges: tuple[EdgeRecord, ...]
-    created_at: int
+    edges: Annotated[tuple[EdgeRecord, ...], NestedList(EdgeRecord)]
+    created_at: _Ms
 
     @property
     def object_id(self) -> str:
         # A batch has no single id; the first edge stands for it in the commits log.
         return self.edges[0].edge_id if self.edges else ""
-
-    def to_data(self) -> dict[str, Any]:
-        return {
-            "type": self.TYPE,
-            "edges": [e.to_data() for e in self.edges],
-            "created_at": self.created_at,
-        }
-
-    @classmethod
-    def from_data(cls, data: Mapping[str, Any]) -> LineageEdgesAdded:
-        t = cls.TYPE
-        return cls(
-            edges=tuple(EdgeRecord.from_data(e, t) for e in _list(data, "edges", t)),
-            created_at=_int(data, "created_at", t),
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -510,15 +314,7 @@ CatalogEventPayload: TypeAlias = (
 )
 ParsedCatalogEvent: TypeAlias = CatalogEventPayload | UnknownCatalogEvent
 
-_PAYLOAD_TYPES: tuple[type[CatalogEventPayload], ...] = (
-    CatalogCreated,
-    SchemaCreated,
-    NamespaceDeleted,
-    TableRegistered,
-    TableUpdated,
-    TableDropped,
-    LineageEdgesAdded,
-)
+_PAYLOAD_TYPES: tuple[type[CatalogEventPayload], ...] = get_args(CatalogEventPayload)
 EVENT_TYPES: tuple[str, ...] = tuple(cls.TYPE for cls in _PAYLOAD_TYPES)
 
 

@@ -10,13 +10,10 @@ from arco_core.orchestration.events import (
     DispatchEnqueued,
     DispatchRequested,
     EventPayload,
-    OutputVisibility,
     PlanCreated,
     RunCancelRequested,
     RunTriggered,
     TaskCompletionRecorded,
-    TaskDef,
-    TaskError,
     TaskFinished,
     TaskHeartbeat,
     TaskOutcome,
@@ -26,7 +23,6 @@ from arco_core.orchestration.events import (
     TimerFired,
     TimerRequested,
     TimerType,
-    TriggerInfo,
     UnknownEvent,
     make_event,
     parse_payload,
@@ -50,6 +46,7 @@ from arco_core.orchestration.state import (
     TaskState,
     TimerRow,
 )
+from arco_core.orchestration.values import OutputVisibility, TaskDef, TaskError, TriggerInfo
 
 __all__ = [
     "DepRow",

@@ -55,17 +55,15 @@ from arco_core.ids import (
     parse_callback_task_id,
 )
 from arco_core.orchestration.events import (
-    OutputVisibility,
     TaskCompletionRecorded,
-    TaskError,
     TaskHeartbeat,
     TaskOutcome,
     TaskStarted,
-    VisibilityState,
     make_event,
 )
 from arco_core.orchestration.fold import FoldState
 from arco_core.orchestration.state import TERMINAL_TASK_STATES, TaskRow, TaskState
+from arco_core.orchestration.values import OutputVisibility, TaskError, VisibilityState
 from arco_core.tokens import TaskClaims, validate_claims
 from arco_core.wire.worker_protocol import to_json, validate_completion, validate_progress
 

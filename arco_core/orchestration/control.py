@@ -20,8 +20,6 @@ from arco_core.orchestration.events import (
     PlanCreated,
     RunCancelRequested,
     RunTriggered,
-    TaskDef,
-    TriggerInfo,
     validate_plan,
 )
 from arco_core.orchestration.fold import FoldState
@@ -31,6 +29,7 @@ from arco_core.orchestration.state import (
     RunRow,
     TaskRow,
 )
+from arco_core.orchestration.values import TaskDef, TriggerInfo
 from arco_core.partition import parse_partition_key
 
 MAX_SELECTION = 10_000

@@ -17,16 +17,14 @@ from arco_core.orchestration.events import (
     RunCancelRequested,
     RunTriggered,
     TaskCompletionRecorded,
-    TaskDef,
-    TaskError,
     TaskHeartbeat,
     TaskOutcome,
     TaskStarted,
-    TriggerInfo,
     make_event,
 )
 from arco_core.orchestration.fold import TABLE_NAMES, FoldResult, FoldState
 from arco_core.orchestration.projection import state_to_tables
+from arco_core.orchestration.values import TaskDef, TaskError, TriggerInfo
 
 TENANT = "acme"
 WORKSPACE = "prod"

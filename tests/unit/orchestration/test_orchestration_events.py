@@ -9,13 +9,10 @@ from arco_core.errors import InvalidArgument
 from arco_core.orchestration.events import (
     DispatchEnqueued,
     DispatchRequested,
-    OutputVisibility,
     PlanCreated,
     RunCancelRequested,
     RunTriggered,
     TaskCompletionRecorded,
-    TaskDef,
-    TaskError,
     TaskFinished,
     TaskHeartbeat,
     TaskOutcome,
@@ -25,11 +22,16 @@ from arco_core.orchestration.events import (
     TimerFired,
     TimerRequested,
     TimerType,
-    TriggerInfo,
     UnknownEvent,
-    VisibilityState,
     make_event,
     parse_payload,
+)
+from arco_core.orchestration.values import (
+    OutputVisibility,
+    TaskDef,
+    TaskError,
+    TriggerInfo,
+    VisibilityState,
 )
 
 PAYLOADS = [

@@ -11,13 +11,11 @@ from arco_core.clock import rfc3339_ms
 from arco_core.ids import dispatch_id
 from arco_core.orchestration.events import (
     RunTriggered,
-    TaskError,
     TaskOutcome,
     TimerEnqueued,
     TimerFired,
     TimerRequested,
     TimerType,
-    TriggerInfo,
 )
 from arco_core.orchestration.fold import (
     DEP_SATISFACTION,
@@ -28,6 +26,7 @@ from arco_core.orchestration.fold import (
     retry_deadline_ms,
 )
 from arco_core.orchestration.state import TaskState
+from arco_core.orchestration.values import TaskError, TriggerInfo
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class OrchestrationEvent(_message.Message):
-    __slots__ = ("event_id", "event_type", "event_version", "timestamp", "source", "tenant_id", "workspace_id", "idempotency_key", "correlation_id", "causation_id", "run_triggered", "plan_created", "run_cancel_requested", "dispatch_requested", "dispatch_enqueued", "task_started", "task_heartbeat", "task_finished", "task_completion_recorded", "timer_requested", "timer_enqueued", "timer_fired")
+    __slots__ = ("event_id", "event_type", "event_version", "timestamp", "source", "tenant_id", "workspace_id", "idempotency_key", "correlation_id", "causation_id", "run_triggered", "plan_created", "run_cancel_requested", "dispatch_requested", "dispatch_enqueued", "task_started", "task_heartbeat", "task_finished", "task_completion_recorded", "timer_requested", "timer_enqueued", "timer_fired", "manifest_deployed", "task_output_visibility_changed")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     EVENT_TYPE_FIELD_NUMBER: _ClassVar[int]
     EVENT_VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -35,6 +35,8 @@ class OrchestrationEvent(_message.Message):
     TIMER_REQUESTED_FIELD_NUMBER: _ClassVar[int]
     TIMER_ENQUEUED_FIELD_NUMBER: _ClassVar[int]
     TIMER_FIRED_FIELD_NUMBER: _ClassVar[int]
+    MANIFEST_DEPLOYED_FIELD_NUMBER: _ClassVar[int]
+    TASK_OUTPUT_VISIBILITY_CHANGED_FIELD_NUMBER: _ClassVar[int]
     event_id: str
     event_type: str
     event_version: int
@@ -57,7 +59,9 @@ class OrchestrationEvent(_message.Message):
     timer_requested: TimerRequestedEvent
     timer_enqueued: TimerEnqueuedEvent
     timer_fired: TimerFiredEvent
-    def __init__(self, event_id: _Optional[str] = ..., event_type: _Optional[str] = ..., event_version: _Optional[int] = ..., timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., source: _Optional[str] = ..., tenant_id: _Optional[str] = ..., workspace_id: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., correlation_id: _Optional[str] = ..., causation_id: _Optional[str] = ..., run_triggered: _Optional[_Union[RunTriggeredEvent, _Mapping]] = ..., plan_created: _Optional[_Union[PlanCreatedEvent, _Mapping]] = ..., run_cancel_requested: _Optional[_Union[RunCancelRequestedEvent, _Mapping]] = ..., dispatch_requested: _Optional[_Union[DispatchRequestedEvent, _Mapping]] = ..., dispatch_enqueued: _Optional[_Union[DispatchEnqueuedEvent, _Mapping]] = ..., task_started: _Optional[_Union[TaskStartedEvent, _Mapping]] = ..., task_heartbeat: _Optional[_Union[TaskHeartbeatEvent, _Mapping]] = ..., task_finished: _Optional[_Union[TaskFinishedEvent, _Mapping]] = ..., task_completion_recorded: _Optional[_Union[TaskFinishedEvent, _Mapping]] = ..., timer_requested: _Optional[_Union[TimerRequestedEvent, _Mapping]] = ..., timer_enqueued: _Optional[_Union[TimerEnqueuedEvent, _Mapping]] = ..., timer_fired: _Optional[_Union[TimerFiredEvent, _Mapping]] = ...) -> None: ...
+    manifest_deployed: ManifestDeployedEvent
+    task_output_visibility_changed: TaskOutputVisibilityChangedEvent
+    def __init__(self, event_id: _Optional[str] = ..., event_type: _Optional[str] = ..., event_version: _Optional[int] = ..., timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., source: _Optional[str] = ..., tenant_id: _Optional[str] = ..., workspace_id: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., correlation_id: _Optional[str] = ..., causation_id: _Optional[str] = ..., run_triggered: _Optional[_Union[RunTriggeredEvent, _Mapping]] = ..., plan_created: _Optional[_Union[PlanCreatedEvent, _Mapping]] = ..., run_cancel_requested: _Optional[_Union[RunCancelRequestedEvent, _Mapping]] = ..., dispatch_requested: _Optional[_Union[DispatchRequestedEvent, _Mapping]] = ..., dispatch_enqueued: _Optional[_Union[DispatchEnqueuedEvent, _Mapping]] = ..., task_started: _Optional[_Union[TaskStartedEvent, _Mapping]] = ..., task_heartbeat: _Optional[_Union[TaskHeartbeatEvent, _Mapping]] = ..., task_finished: _Optional[_Union[TaskFinishedEvent, _Mapping]] = ..., task_completion_recorded: _Optional[_Union[TaskFinishedEvent, _Mapping]] = ..., timer_requested: _Optional[_Union[TimerRequestedEvent, _Mapping]] = ..., timer_enqueued: _Optional[_Union[TimerEnqueuedEvent, _Mapping]] = ..., timer_fired: _Optional[_Union[TimerFiredEvent, _Mapping]] = ..., manifest_deployed: _Optional[_Union[ManifestDeployedEvent, _Mapping]] = ..., task_output_visibility_changed: _Optional[_Union[TaskOutputVisibilityChangedEvent, _Mapping]] = ...) -> None: ...
 
 class RunTriggeredEvent(_message.Message):
     __slots__ = ("run_id", "plan_id", "trigger", "root_assets", "run_key", "labels", "code_version", "parent_run_id", "rerun_kind", "rerun_reason", "traceparent")
@@ -177,7 +181,7 @@ class TaskHeartbeatEvent(_message.Message):
     def __init__(self, run_id: _Optional[str] = ..., task_key: _Optional[str] = ..., attempt: _Optional[int] = ..., attempt_id: _Optional[str] = ..., worker_id: _Optional[str] = ..., heartbeat_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., progress_pct: _Optional[int] = ..., message: _Optional[str] = ...) -> None: ...
 
 class TaskFinishedEvent(_message.Message):
-    __slots__ = ("run_id", "task_key", "attempt", "attempt_id", "worker_id", "outcome", "materialization_id", "error_message", "output", "error", "metrics", "cancelled_during_phase", "partial_progress_json", "asset_key", "partition_key", "code_version")
+    __slots__ = ("run_id", "task_key", "attempt", "attempt_id", "worker_id", "outcome", "materialization_id", "error_message", "output", "error", "metrics", "cancelled_during_phase", "partial_progress_json", "asset_key", "partition_key", "code_version", "output_visibility")
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     TASK_KEY_FIELD_NUMBER: _ClassVar[int]
     ATTEMPT_FIELD_NUMBER: _ClassVar[int]
@@ -194,6 +198,7 @@ class TaskFinishedEvent(_message.Message):
     ASSET_KEY_FIELD_NUMBER: _ClassVar[int]
     PARTITION_KEY_FIELD_NUMBER: _ClassVar[int]
     CODE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_VISIBILITY_FIELD_NUMBER: _ClassVar[int]
     run_id: str
     task_key: str
     attempt: int
@@ -210,7 +215,56 @@ class TaskFinishedEvent(_message.Message):
     asset_key: str
     partition_key: str
     code_version: str
-    def __init__(self, run_id: _Optional[str] = ..., task_key: _Optional[str] = ..., attempt: _Optional[int] = ..., attempt_id: _Optional[str] = ..., worker_id: _Optional[str] = ..., outcome: _Optional[_Union[_types_pb2.TaskOutcome, str]] = ..., materialization_id: _Optional[str] = ..., error_message: _Optional[str] = ..., output: _Optional[_Union[_worker_protocol_pb2.TaskOutput, _Mapping]] = ..., error: _Optional[_Union[_worker_protocol_pb2.TaskError, _Mapping]] = ..., metrics: _Optional[_Union[_worker_protocol_pb2.TaskMetrics, _Mapping]] = ..., cancelled_during_phase: _Optional[str] = ..., partial_progress_json: _Optional[str] = ..., asset_key: _Optional[str] = ..., partition_key: _Optional[str] = ..., code_version: _Optional[str] = ...) -> None: ...
+    output_visibility: OutputVisibility
+    def __init__(self, run_id: _Optional[str] = ..., task_key: _Optional[str] = ..., attempt: _Optional[int] = ..., attempt_id: _Optional[str] = ..., worker_id: _Optional[str] = ..., outcome: _Optional[_Union[_types_pb2.TaskOutcome, str]] = ..., materialization_id: _Optional[str] = ..., error_message: _Optional[str] = ..., output: _Optional[_Union[_worker_protocol_pb2.TaskOutput, _Mapping]] = ..., error: _Optional[_Union[_worker_protocol_pb2.TaskError, _Mapping]] = ..., metrics: _Optional[_Union[_worker_protocol_pb2.TaskMetrics, _Mapping]] = ..., cancelled_during_phase: _Optional[str] = ..., partial_progress_json: _Optional[str] = ..., asset_key: _Optional[str] = ..., partition_key: _Optional[str] = ..., code_version: _Optional[str] = ..., output_visibility: _Optional[_Union[OutputVisibility, _Mapping]] = ...) -> None: ...
+
+class OutputVisibility(_message.Message):
+    __slots__ = ("visibility_state", "published_at", "publish_error")
+    VISIBILITY_STATE_FIELD_NUMBER: _ClassVar[int]
+    PUBLISHED_AT_FIELD_NUMBER: _ClassVar[int]
+    PUBLISH_ERROR_FIELD_NUMBER: _ClassVar[int]
+    visibility_state: str
+    published_at: _timestamp_pb2.Timestamp
+    publish_error: str
+    def __init__(self, visibility_state: _Optional[str] = ..., published_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., publish_error: _Optional[str] = ...) -> None: ...
+
+class TaskOutputVisibilityChangedEvent(_message.Message):
+    __slots__ = ("run_id", "task_key", "attempt", "attempt_id", "visibility_state", "published_at", "publish_error")
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    TASK_KEY_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_ID_FIELD_NUMBER: _ClassVar[int]
+    VISIBILITY_STATE_FIELD_NUMBER: _ClassVar[int]
+    PUBLISHED_AT_FIELD_NUMBER: _ClassVar[int]
+    PUBLISH_ERROR_FIELD_NUMBER: _ClassVar[int]
+    run_id: str
+    task_key: str
+    attempt: int
+    attempt_id: str
+    visibility_state: str
+    published_at: _timestamp_pb2.Timestamp
+    publish_error: str
+    def __init__(self, run_id: _Optional[str] = ..., task_key: _Optional[str] = ..., attempt: _Optional[int] = ..., attempt_id: _Optional[str] = ..., visibility_state: _Optional[str] = ..., published_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., publish_error: _Optional[str] = ...) -> None: ...
+
+class ManifestDeployedEvent(_message.Message):
+    __slots__ = ("manifest_id", "code_version_id", "fingerprint", "asset_count", "deployed_by", "manifest_json", "git_branch", "git_commit")
+    MANIFEST_ID_FIELD_NUMBER: _ClassVar[int]
+    CODE_VERSION_ID_FIELD_NUMBER: _ClassVar[int]
+    FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
+    ASSET_COUNT_FIELD_NUMBER: _ClassVar[int]
+    DEPLOYED_BY_FIELD_NUMBER: _ClassVar[int]
+    MANIFEST_JSON_FIELD_NUMBER: _ClassVar[int]
+    GIT_BRANCH_FIELD_NUMBER: _ClassVar[int]
+    GIT_COMMIT_FIELD_NUMBER: _ClassVar[int]
+    manifest_id: str
+    code_version_id: str
+    fingerprint: str
+    asset_count: int
+    deployed_by: str
+    manifest_json: str
+    git_branch: str
+    git_commit: str
+    def __init__(self, manifest_id: _Optional[str] = ..., code_version_id: _Optional[str] = ..., fingerprint: _Optional[str] = ..., asset_count: _Optional[int] = ..., deployed_by: _Optional[str] = ..., manifest_json: _Optional[str] = ..., git_branch: _Optional[str] = ..., git_commit: _Optional[str] = ...) -> None: ...
 
 class TimerRequestedEvent(_message.Message):
     __slots__ = ("timer_id", "timer_type", "run_id", "task_key", "attempt", "fire_at")
