@@ -52,6 +52,7 @@ from arco_core.orchestration.events import (
     UnknownEvent,
     parse_payload,
 )
+from arco_core.orchestration.retry import retry_deadline_ms
 from arco_core.orchestration.state import (
     DEFAULT_WORKER_QUEUE,
     TERMINAL_RUN_STATES,
@@ -88,8 +89,6 @@ __all__ = [
     "FoldState",
     "TableDelta",
     "merge_wins",
-    "retry_backoff_ms",
-    "retry_deadline_ms",
 ]
 
 RUNS: Final = "runs"
@@ -109,9 +108,6 @@ TABLE_NAMES: Final = (
     CODE_MANIFESTS,
 )
 
-_INT64_MAX: Final = 2**63 - 1
-_RETRY_BASE_MS: Final = 30_000
-_RETRY_CAP_MS: Final = 900_000
 
 _TIMER_ID_TYPES: Final = {
     "retry": TimerType.RETRY,
@@ -168,18 +164,6 @@ class EventOutcome:
     REJECTED: Final = "rejected"
     UNKNOWN: Final = "unknown"
     INVALID: Final = "invalid"
-
-
-def retry_backoff_ms(attempt: int) -> int:
-    """30 s doubling per attempt, capped at 900 s (attempt is 1-based)."""
-    exponent = min(max(attempt - 1, 0), 6)  # 2**6 * 30 s already exceeds the cap
-    return min(_RETRY_BASE_MS << exponent, _RETRY_CAP_MS)
-
-
-def retry_deadline_ms(anchor_ms: int, attempt: int) -> int | None:
-    """Deadline anchored on the event's ULID time; None ("retry now") if not representable."""
-    deadline = anchor_ms + retry_backoff_ms(attempt)
-    return deadline if 0 <= deadline <= _INT64_MAX else None
 
 
 def merge_wins(current: Row, incoming: Row) -> bool:
