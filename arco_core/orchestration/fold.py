@@ -23,7 +23,7 @@ import dataclasses
 import operator
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, Generic, TypeVar
+from typing import Any, Final, Generic, TypeVar, assert_never
 
 import structlog
 
@@ -118,7 +118,7 @@ _TIMER_ID_TYPES: Final = {
 
 PK = tuple[str, ...]
 
-_log = structlog.get_logger(__name__)
+log = structlog.get_logger(__name__)
 # Crockford base32 digits -> the digits int(..., 32) reads; ULIDs use no I, L, O or U.
 _CROCKFORD_TO_INT32 = str.maketrans("ABCDEFGHJKMNPQRSTVWXYZ", "ABCDEFGHIJKLMNOPQRSTUV")
 
@@ -268,7 +268,9 @@ class _Table(Generic[R]):
 
 
 @dataclass(slots=True)
-class _Ev:
+class _EventContext:
+    """What a handler needs of the envelope it folds."""
+
     event_id: str
     ts: int  # envelope timestamp, epoch ms
     anchor: int  # ULID time of event_id (falls back to ts)
@@ -419,7 +421,7 @@ class FoldState:
             self._pending_outbox.pop(row.dispatch_id, None)
 
     @staticmethod
-    def _stamp(row: Row, ev: _Ev) -> None:
+    def _stamp(row: Row, ev: _EventContext) -> None:
         row.row_version = max(row.row_version, ev.event_id)
 
     # --- folding -----------------------------------------------------------------------------
@@ -498,7 +500,6 @@ class FoldState:
         return FoldDelta(tables)
 
     def _fold_one(self, env: EventEnvelope) -> str:
-        log = _log
         if (self.tenant_id is not None and env.tenant_id != self.tenant_id) or (
             self.workspace_id is not None and env.workspace_id != self.workspace_id
         ):
@@ -520,7 +521,7 @@ class FoldState:
         idem_pk = (env.tenant_id, env.workspace_id, env.idempotency_key)
         if idem_pk in self._idem.rows:
             return EventOutcome.DUPLICATE
-        ev = _Ev(
+        ev = _EventContext(
             event_id=env.event_id,
             ts=ts,
             anchor=_ulid_ms(env.event_id) if is_ulid(env.event_id) else ts,
@@ -543,37 +544,41 @@ class FoldState:
         )
         return EventOutcome.APPLIED
 
-    def _apply(self, p: KnownPayload, ev: _Ev) -> bool:
-        # TaskCompletionRecorded subclasses TaskFinished, so one branch serves both.
-        if isinstance(p, TaskFinished):
-            return self._fold_task_finished(p, ev)
-        if isinstance(p, TaskHeartbeat):
-            return self._fold_heartbeat(p, ev)
-        if isinstance(p, TaskStarted):
-            return self._fold_task_started(p, ev)
-        if isinstance(p, DispatchRequested):
-            return self._fold_dispatch_requested(p, ev)
-        if isinstance(p, DispatchEnqueued):
-            return self._fold_dispatch_enqueued(p, ev)
-        if isinstance(p, RunTriggered):
-            return self._fold_run_triggered(p, ev)
-        if isinstance(p, PlanCreated):
-            return self._fold_plan_created(p, ev)
-        if isinstance(p, RunCancelRequested):
-            return self._fold_cancel_requested(p, ev)
-        if isinstance(p, TaskOutputVisibilityChanged):
-            return self._fold_visibility_changed(p, ev)
-        if isinstance(p, TimerRequested):
-            return self._fold_timer_requested(p, ev)
-        if isinstance(p, TimerEnqueued):
-            return self._fold_timer_enqueued(p, ev)
-        if isinstance(p, ManifestDeployed):
-            return self._fold_manifest_deployed(p, ev)
-        return self._fold_timer_fired(p, ev)
+    def _apply(self, payload: KnownPayload, event: _EventContext) -> bool:
+        match payload:
+            # TaskCompletionRecorded subclasses TaskFinished, so one case serves both.
+            case TaskFinished():
+                return self._fold_task_finished(payload, event)
+            case TaskHeartbeat():
+                return self._fold_heartbeat(payload, event)
+            case TaskStarted():
+                return self._fold_task_started(payload, event)
+            case DispatchRequested():
+                return self._fold_dispatch_requested(payload, event)
+            case DispatchEnqueued():
+                return self._fold_dispatch_enqueued(payload, event)
+            case RunTriggered():
+                return self._fold_run_triggered(payload, event)
+            case PlanCreated():
+                return self._fold_plan_created(payload, event)
+            case RunCancelRequested():
+                return self._fold_cancel_requested(payload, event)
+            case TaskOutputVisibilityChanged():
+                return self._fold_visibility_changed(payload, event)
+            case TimerRequested():
+                return self._fold_timer_requested(payload, event)
+            case TimerEnqueued():
+                return self._fold_timer_enqueued(payload, event)
+            case TimerFired():
+                return self._fold_timer_fired(payload, event)
+            case ManifestDeployed():
+                return self._fold_manifest_deployed(payload, event)
+            case _:
+                assert_never(payload)
 
     # --- code deployments --------------------------------------------------------------------
 
-    def _fold_manifest_deployed(self, p: ManifestDeployed, ev: _Ev) -> bool:
+    def _fold_manifest_deployed(self, p: ManifestDeployed, ev: _EventContext) -> bool:
         if (p.manifest_id,) in self._code_manifests.rows:
             return False
         self._insert(
@@ -595,7 +600,7 @@ class FoldState:
 
     # --- runs ----------------------------------------------------------------------------------
 
-    def _fold_run_triggered(self, p: RunTriggered, ev: _Ev) -> bool:
+    def _fold_run_triggered(self, p: RunTriggered, ev: _EventContext) -> bool:
         if (p.run_id,) in self._runs.rows:
             return False
         run = RunRow(
@@ -631,7 +636,7 @@ class FoldState:
         self._insert(self._runs, run)
         return True
 
-    def _fold_plan_created(self, p: PlanCreated, ev: _Ev) -> bool:
+    def _fold_plan_created(self, p: PlanCreated, ev: _EventContext) -> bool:
         if p.run_id in self._run_tasks:
             return False
         run = self._w(self._runs, (p.run_id,))
@@ -693,7 +698,7 @@ class FoldState:
             self._stamp(run, ev)
         return True
 
-    def _fold_cancel_requested(self, p: RunCancelRequested, ev: _Ev) -> bool:
+    def _fold_cancel_requested(self, p: RunCancelRequested, ev: _EventContext) -> bool:
         current = self._runs.rows.get((p.run_id,))
         if current is None or current.state in TERMINAL_RUN_STATES or current.cancel_requested:
             return False
@@ -714,7 +719,7 @@ class FoldState:
             run.completed_at = ev.ts
         return True
 
-    def _count_run_terminal(self, task: TaskRow, ev: _Ev) -> None:
+    def _count_run_terminal(self, task: TaskRow, ev: _EventContext) -> None:
         run = self._w(self._runs, (task.run_id,))
         if run is None:
             return  # RunTriggered not folded yet; it recomputes counters from the tasks
@@ -729,7 +734,7 @@ class FoldState:
         assert row is not None
         return row
 
-    def _finish_task(self, task: TaskRow, state: TaskState, ev: _Ev) -> None:
+    def _finish_task(self, task: TaskRow, state: TaskState, ev: _EventContext) -> None:
         """Move a non-terminal task to a terminal state and do the run bookkeeping."""
         self._set_task_state(task, state)
         task.completed_at = ev.ts
@@ -761,7 +766,7 @@ class FoldState:
             if up_to_attempt is None or row.attempt <= up_to_attempt:
                 self._delete(self._outbox, (dispatch_id,))
 
-    def _fold_dispatch_requested(self, p: DispatchRequested, ev: _Ev) -> bool:
+    def _fold_dispatch_requested(self, p: DispatchRequested, ev: _EventContext) -> bool:
         task = self._tasks.rows.get((p.run_id, p.task_key))
         if task is None:
             return False
@@ -816,7 +821,7 @@ class FoldState:
             self._stamp(t, ev)
         return True
 
-    def _fold_dispatch_enqueued(self, p: DispatchEnqueued, ev: _Ev) -> bool:
+    def _fold_dispatch_enqueued(self, p: DispatchEnqueued, ev: _EventContext) -> bool:
         existing = self._outbox.rows.get((p.dispatch_id,))
         if existing is not None:
             run_id, task_key, attempt = existing.run_id, existing.task_key, existing.attempt
@@ -857,7 +862,7 @@ class FoldState:
         self._stamp(row, ev)
         return True
 
-    def _fold_task_started(self, p: TaskStarted, ev: _Ev) -> bool:
+    def _fold_task_started(self, p: TaskStarted, ev: _EventContext) -> bool:
         task = self._tasks.rows.get((p.run_id, p.task_key))
         if task is None or task.state in TERMINAL_TASK_STATES or p.attempt < task.attempt:
             return False
@@ -880,7 +885,7 @@ class FoldState:
         self._prune_outbox(t.run_id, t.task_key, p.attempt)
         return True
 
-    def _fold_heartbeat(self, p: TaskHeartbeat, ev: _Ev) -> bool:
+    def _fold_heartbeat(self, p: TaskHeartbeat, ev: _EventContext) -> bool:
         task = self._tasks.rows.get((p.run_id, p.task_key))
         if task is None or task.attempt != p.attempt or task.attempt_id != p.attempt_id:
             return False
@@ -896,7 +901,7 @@ class FoldState:
         self._stamp(t, ev)
         return True
 
-    def _fold_task_finished(self, p: TaskFinished, ev: _Ev) -> bool:
+    def _fold_task_finished(self, p: TaskFinished, ev: _EventContext) -> bool:
         task = self._tasks.rows.get((p.run_id, p.task_key))
         if (
             task is None
@@ -955,7 +960,7 @@ class FoldState:
         self._propagate_failure(t, DepResolution.CANCELLED, ev)
         return True
 
-    def _satisfy_downstream(self, up: TaskRow, ev: _Ev) -> None:
+    def _satisfy_downstream(self, up: TaskRow, ev: _EventContext) -> None:
         for down_key in self._dependents.get((up.run_id, up.task_key), ()):
             edge = self._w(self._deps, (up.run_id, up.task_key, down_key))
             if edge is None:
@@ -977,7 +982,9 @@ class FoldState:
                 down.ready_at = ev.ts
             self._stamp(down, ev)
 
-    def _propagate_failure(self, origin: TaskRow, resolution: DepResolution, ev: _Ev) -> None:
+    def _propagate_failure(
+        self, origin: TaskRow, resolution: DepResolution, ev: _EventContext
+    ) -> None:
         """BFS: resolve out-edges and skip (or cancel) every non-terminal descendant."""
         queue: list[tuple[str, DepResolution]] = [(origin.task_key, resolution)]
         run_id = origin.run_id
@@ -1010,7 +1017,7 @@ class FoldState:
         state: str,
         published_at: int | None,
         publish_error: str | None,
-        ev: _Ev,
+        ev: _EventContext,
     ) -> bool:
         current = t.output_visibility_state
         if current == state or current in (VisibilityStateRow.VISIBLE, VisibilityStateRow.FAILED):
@@ -1023,7 +1030,7 @@ class FoldState:
         self._stamp(t, ev)
         return True
 
-    def _fold_visibility_changed(self, p: TaskOutputVisibilityChanged, ev: _Ev) -> bool:
+    def _fold_visibility_changed(self, p: TaskOutputVisibilityChanged, ev: _EventContext) -> bool:
         task = self._tasks.rows.get((p.run_id, p.task_key))
         if (
             task is None
@@ -1041,7 +1048,9 @@ class FoldState:
 
     # --- timers --------------------------------------------------------------------------------
 
-    def _timer_from_id(self, timer_id: str, state: TimerState, ev: _Ev) -> TimerRow | None:
+    def _timer_from_id(
+        self, timer_id: str, state: TimerState, ev: _EventContext
+    ) -> TimerRow | None:
         try:
             parsed = parse_timer_id(timer_id)
         except ArcoError:
@@ -1059,7 +1068,7 @@ class FoldState:
             row_version=ev.event_id,
         )
 
-    def _fold_timer_requested(self, p: TimerRequested, ev: _Ev) -> bool:
+    def _fold_timer_requested(self, p: TimerRequested, ev: _EventContext) -> bool:
         row = self._w(self._timers, (p.timer_id,))
         if row is None:
             self._insert(
@@ -1097,7 +1106,7 @@ class FoldState:
                 self._stamp(t, ev)
         return True
 
-    def _fold_timer_enqueued(self, p: TimerEnqueued, ev: _Ev) -> bool:
+    def _fold_timer_enqueued(self, p: TimerEnqueued, ev: _EventContext) -> bool:
         row = self._w(self._timers, (p.timer_id,))
         if row is None:
             new = self._timer_from_id(p.timer_id, TimerState.SCHEDULED, ev)
@@ -1112,7 +1121,7 @@ class FoldState:
         self._stamp(row, ev)
         return True
 
-    def _fold_timer_fired(self, p: TimerFired, ev: _Ev) -> bool:
+    def _fold_timer_fired(self, p: TimerFired, ev: _EventContext) -> bool:
         row = self._w(self._timers, (p.timer_id,))
         if row is None:
             new = self._timer_from_id(p.timer_id, TimerState.FIRED, ev)
@@ -1266,7 +1275,7 @@ def derive_run_state(run: RunRow) -> RunState:
     return RunState.SUCCEEDED
 
 
-def _maybe_complete(run: RunRow, ev: _Ev) -> None:
+def _maybe_complete(run: RunRow, ev: _EventContext) -> None:
     if run.tasks_total == 0 or run.tasks_completed < run.tasks_total:
         return
     if run.state in TERMINAL_RUN_STATES:
