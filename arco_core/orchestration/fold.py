@@ -385,7 +385,7 @@ class FoldState:
         journal[pk] = table.rows.get(pk)
         return True
 
-    def _w(self, table: _Table[R], pk: PK) -> R | None:
+    def _writable(self, table: _Table[R], pk: PK) -> R | None:
         """The row of ``pk`` made writable (a private copy on first touch), or None."""
         row = table.rows.get(pk)
         if row is None:
@@ -639,7 +639,7 @@ class FoldState:
     def _fold_plan_created(self, p: PlanCreated, ev: _EventContext) -> bool:
         if p.run_id in self._run_tasks:
             return False
-        run = self._w(self._runs, (p.run_id,))
+        run = self._writable(self._runs, (p.run_id,))
         cancelled = run is not None and run.cancel_requested
         for td in p.tasks:
             if cancelled:
@@ -702,7 +702,7 @@ class FoldState:
         current = self._runs.rows.get((p.run_id,))
         if current is None or current.state in TERMINAL_RUN_STATES or current.cancel_requested:
             return False
-        run = self._w(self._runs, (p.run_id,))
+        run = self._writable(self._runs, (p.run_id,))
         assert run is not None
         run.cancel_requested = True
         run.cancel_requested_by = p.requested_by
@@ -712,7 +712,7 @@ class FoldState:
             task = self._tasks.rows[(p.run_id, key)]
             if task.state in TERMINAL_TASK_STATES or task.state == TaskState.RUNNING:
                 continue  # running tasks learn about the cancel from their heartbeat
-            self._finish_task(self._w_task(p.run_id, key), TaskState.CANCELLED, ev)
+            self._finish_task(self._writable_task(p.run_id, key), TaskState.CANCELLED, ev)
         if run.tasks_total == 0 and not self._run_tasks.get(p.run_id):
             # Cancelled before it was planned: nothing will ever run.
             run.state = RunState.CANCELLED.value
@@ -720,7 +720,7 @@ class FoldState:
         return True
 
     def _count_run_terminal(self, task: TaskRow, ev: _EventContext) -> None:
-        run = self._w(self._runs, (task.run_id,))
+        run = self._writable(self._runs, (task.run_id,))
         if run is None:
             return  # RunTriggered not folded yet; it recomputes counters from the tasks
         _count_terminal(run, task.state)
@@ -729,8 +729,8 @@ class FoldState:
 
     # --- tasks ---------------------------------------------------------------------------------
 
-    def _w_task(self, run_id: str, task_key: str) -> TaskRow:
-        row = self._w(self._tasks, (run_id, task_key))
+    def _writable_task(self, run_id: str, task_key: str) -> TaskRow:
+        row = self._writable(self._tasks, (run_id, task_key))
         assert row is not None
         return row
 
@@ -773,7 +773,7 @@ class FoldState:
         if self._attempt_consumed(task, p.attempt):
             self._delete(self._outbox, (p.dispatch_id,))
             return False
-        outbox = self._w(self._outbox, (p.dispatch_id,))
+        outbox = self._writable(self._outbox, (p.dispatch_id,))
         if outbox is not None:
             # DispatchEnqueued came first: fill what only the request knows; never regress
             # status or row_version.
@@ -805,7 +805,7 @@ class FoldState:
             task.state in (TaskState.READY, TaskState.RETRY_WAIT, TaskState.DISPATCHED)
             and p.attempt >= task.attempt
         ):
-            t = self._w_task(p.run_id, p.task_key)
+            t = self._writable_task(p.run_id, p.task_key)
             new_attempt = p.attempt > t.attempt
             if new_attempt:
                 t.attempt = p.attempt
@@ -854,7 +854,7 @@ class FoldState:
             return True
         if existing.status == OutboxStatus.CREATED and ev.event_id <= existing.row_version:
             return False  # an older ack for a row that is already acknowledged
-        row = self._w(self._outbox, (p.dispatch_id,))
+        row = self._writable(self._outbox, (p.dispatch_id,))
         assert row is not None
         self._set_outbox_status(row, OutboxStatus.CREATED)
         row.cloud_task_id = p.cloud_task_id
@@ -873,7 +873,7 @@ class FoldState:
                 # RUNNING: already started. RETRY_WAIT: this attempt already reported its
                 # result; a redelivered start must not resurrect it.
                 return False
-        t = self._w_task(p.run_id, p.task_key)
+        t = self._writable_task(p.run_id, p.task_key)
         if p.attempt > t.attempt:
             t.last_heartbeat_at = None
         t.attempt = p.attempt
@@ -894,7 +894,7 @@ class FoldState:
         # keeps last_heartbeat_at independent of batch boundaries. The API itself refuses
         # heartbeats for terminal tasks (410) before anything is appended.
         at = p.heartbeat_at if p.heartbeat_at is not None else ev.ts
-        t = self._w_task(p.run_id, p.task_key)
+        t = self._writable_task(p.run_id, p.task_key)
         # max(): a delayed older heartbeat must not move the liveness clock backwards.
         if t.last_heartbeat_at is None or at > t.last_heartbeat_at:
             t.last_heartbeat_at = at
@@ -911,7 +911,7 @@ class FoldState:
             or task.attempt_id != p.attempt_id
         ):
             return False
-        t = self._w_task(p.run_id, p.task_key)
+        t = self._writable_task(p.run_id, p.task_key)
         output = p.output or {}
         if p.outcome == TaskOutcome.SUCCEEDED:
             t.error_message = None
@@ -962,7 +962,7 @@ class FoldState:
 
     def _satisfy_downstream(self, up: TaskRow, ev: _EventContext) -> None:
         for down_key in self._dependents.get((up.run_id, up.task_key), ()):
-            edge = self._w(self._deps, (up.run_id, up.task_key, down_key))
+            edge = self._writable(self._deps, (up.run_id, up.task_key, down_key))
             if edge is None:
                 continue
             was_satisfied = edge.satisfied
@@ -973,7 +973,7 @@ class FoldState:
             self._stamp(edge, ev)
             if was_satisfied:
                 continue  # never count an edge twice
-            down = self._w(self._tasks, (up.run_id, down_key))
+            down = self._writable(self._tasks, (up.run_id, down_key))
             if down is None:
                 continue
             down.deps_satisfied_count += 1
@@ -991,7 +991,7 @@ class FoldState:
         while queue:
             up_key, edge_res = queue.pop()
             for down_key in self._dependents.get((run_id, up_key), ()):
-                edge = self._w(self._deps, (run_id, up_key, down_key))
+                edge = self._writable(self._deps, (run_id, up_key, down_key))
                 if edge is not None:
                     edge.satisfied = False
                     edge.resolution = edge_res.value
@@ -1003,7 +1003,7 @@ class FoldState:
                     continue
                 cancel = edge_res == DepResolution.CANCELLED
                 self._finish_task(
-                    self._w_task(run_id, down_key),
+                    self._writable_task(run_id, down_key),
                     TaskState.CANCELLED if cancel else TaskState.SKIPPED,
                     ev,
                 )
@@ -1043,7 +1043,7 @@ class FoldState:
         current = task.output_visibility_state
         if current == state or current in (VisibilityStateRow.VISIBLE, VisibilityStateRow.FAILED):
             return False
-        t = self._w_task(p.run_id, p.task_key)
+        t = self._writable_task(p.run_id, p.task_key)
         return self._apply_visibility(t, state, p.published_at, p.publish_error, ev)
 
     # --- timers --------------------------------------------------------------------------------
@@ -1069,7 +1069,7 @@ class FoldState:
         )
 
     def _fold_timer_requested(self, p: TimerRequested, ev: _EventContext) -> bool:
-        row = self._w(self._timers, (p.timer_id,))
+        row = self._writable(self._timers, (p.timer_id,))
         if row is None:
             self._insert(
                 self._timers,
@@ -1101,13 +1101,13 @@ class FoldState:
                 and task.state == TaskState.RETRY_WAIT
                 and task.attempt == p.attempt
             ):
-                t = self._w_task(p.run_id, p.task_key)
+                t = self._writable_task(p.run_id, p.task_key)
                 t.retry_not_before = p.fire_at
                 self._stamp(t, ev)
         return True
 
     def _fold_timer_enqueued(self, p: TimerEnqueued, ev: _EventContext) -> bool:
-        row = self._w(self._timers, (p.timer_id,))
+        row = self._writable(self._timers, (p.timer_id,))
         if row is None:
             new = self._timer_from_id(p.timer_id, TimerState.SCHEDULED, ev)
             if new is None:
@@ -1122,7 +1122,7 @@ class FoldState:
         return True
 
     def _fold_timer_fired(self, p: TimerFired, ev: _EventContext) -> bool:
-        row = self._w(self._timers, (p.timer_id,))
+        row = self._writable(self._timers, (p.timer_id,))
         if row is None:
             new = self._timer_from_id(p.timer_id, TimerState.FIRED, ev)
             if new is None:
