@@ -33,9 +33,8 @@ from arco_core.orchestration.fold import (
     FoldResult,
     FoldState,
     TableDelta,
-    retry_backoff_ms,
-    retry_deadline_ms,
 )
+from arco_core.orchestration.retry import retry_backoff_ms, retry_deadline_ms
 from arco_core.orchestration.state import (
     DepRow,
     IdempotencyKeyRow,

@@ -203,7 +203,7 @@ def resolve_task(state: FoldState, task_id: str, run_scope: str | None) -> Callb
 
 
 def _next_attempt(task: CallbackTask) -> int | None:
-    """The attempt the controllers dispatch next for a task waiting for one."""
+    """The attempt the dispatcher decisions send next for a task waiting for one."""
     if task.state == TaskState.READY:
         return max(task.attempt, 1)
     if task.state == TaskState.RETRY_WAIT:

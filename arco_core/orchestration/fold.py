@@ -23,7 +23,7 @@ import dataclasses
 import operator
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, Generic, TypeVar
+from typing import Any, Final, Generic, TypeVar, assert_never
 
 import structlog
 
@@ -52,6 +52,7 @@ from arco_core.orchestration.events import (
     UnknownEvent,
     parse_payload,
 )
+from arco_core.orchestration.retry import retry_deadline_ms
 from arco_core.orchestration.state import (
     DEFAULT_WORKER_QUEUE,
     TERMINAL_RUN_STATES,
@@ -88,8 +89,6 @@ __all__ = [
     "FoldState",
     "TableDelta",
     "merge_wins",
-    "retry_backoff_ms",
-    "retry_deadline_ms",
 ]
 
 RUNS: Final = "runs"
@@ -109,9 +108,6 @@ TABLE_NAMES: Final = (
     CODE_MANIFESTS,
 )
 
-_INT64_MAX: Final = 2**63 - 1
-_RETRY_BASE_MS: Final = 30_000
-_RETRY_CAP_MS: Final = 900_000
 
 _TIMER_ID_TYPES: Final = {
     "retry": TimerType.RETRY,
@@ -122,7 +118,7 @@ _TIMER_ID_TYPES: Final = {
 
 PK = tuple[str, ...]
 
-_log = structlog.get_logger(__name__)
+log = structlog.get_logger(__name__)
 # Crockford base32 digits -> the digits int(..., 32) reads; ULIDs use no I, L, O or U.
 _CROCKFORD_TO_INT32 = str.maketrans("ABCDEFGHJKMNPQRSTVWXYZ", "ABCDEFGHIJKLMNOPQRSTUV")
 
@@ -168,18 +164,6 @@ class EventOutcome:
     REJECTED: Final = "rejected"
     UNKNOWN: Final = "unknown"
     INVALID: Final = "invalid"
-
-
-def retry_backoff_ms(attempt: int) -> int:
-    """30 s doubling per attempt, capped at 900 s (attempt is 1-based)."""
-    exponent = min(max(attempt - 1, 0), 6)  # 2**6 * 30 s already exceeds the cap
-    return min(_RETRY_BASE_MS << exponent, _RETRY_CAP_MS)
-
-
-def retry_deadline_ms(anchor_ms: int, attempt: int) -> int | None:
-    """Deadline anchored on the event's ULID time; None ("retry now") if not representable."""
-    deadline = anchor_ms + retry_backoff_ms(attempt)
-    return deadline if 0 <= deadline <= _INT64_MAX else None
 
 
 def merge_wins(current: Row, incoming: Row) -> bool:
@@ -284,7 +268,9 @@ class _Table(Generic[R]):
 
 
 @dataclass(slots=True)
-class _Ev:
+class _EventContext:
+    """What a handler needs of the envelope it folds."""
+
     event_id: str
     ts: int  # envelope timestamp, epoch ms
     anchor: int  # ULID time of event_id (falls back to ts)
@@ -399,7 +385,7 @@ class FoldState:
         journal[pk] = table.rows.get(pk)
         return True
 
-    def _w(self, table: _Table[R], pk: PK) -> R | None:
+    def _writable(self, table: _Table[R], pk: PK) -> R | None:
         """The row of ``pk`` made writable (a private copy on first touch), or None."""
         row = table.rows.get(pk)
         if row is None:
@@ -435,7 +421,7 @@ class FoldState:
             self._pending_outbox.pop(row.dispatch_id, None)
 
     @staticmethod
-    def _stamp(row: Row, ev: _Ev) -> None:
+    def _stamp(row: Row, ev: _EventContext) -> None:
         row.row_version = max(row.row_version, ev.event_id)
 
     # --- folding -----------------------------------------------------------------------------
@@ -514,7 +500,6 @@ class FoldState:
         return FoldDelta(tables)
 
     def _fold_one(self, env: EventEnvelope) -> str:
-        log = _log
         if (self.tenant_id is not None and env.tenant_id != self.tenant_id) or (
             self.workspace_id is not None and env.workspace_id != self.workspace_id
         ):
@@ -536,7 +521,7 @@ class FoldState:
         idem_pk = (env.tenant_id, env.workspace_id, env.idempotency_key)
         if idem_pk in self._idem.rows:
             return EventOutcome.DUPLICATE
-        ev = _Ev(
+        ev = _EventContext(
             event_id=env.event_id,
             ts=ts,
             anchor=_ulid_ms(env.event_id) if is_ulid(env.event_id) else ts,
@@ -559,37 +544,41 @@ class FoldState:
         )
         return EventOutcome.APPLIED
 
-    def _apply(self, p: KnownPayload, ev: _Ev) -> bool:
-        # TaskCompletionRecorded subclasses TaskFinished, so one branch serves both.
-        if isinstance(p, TaskFinished):
-            return self._fold_task_finished(p, ev)
-        if isinstance(p, TaskHeartbeat):
-            return self._fold_heartbeat(p, ev)
-        if isinstance(p, TaskStarted):
-            return self._fold_task_started(p, ev)
-        if isinstance(p, DispatchRequested):
-            return self._fold_dispatch_requested(p, ev)
-        if isinstance(p, DispatchEnqueued):
-            return self._fold_dispatch_enqueued(p, ev)
-        if isinstance(p, RunTriggered):
-            return self._fold_run_triggered(p, ev)
-        if isinstance(p, PlanCreated):
-            return self._fold_plan_created(p, ev)
-        if isinstance(p, RunCancelRequested):
-            return self._fold_cancel_requested(p, ev)
-        if isinstance(p, TaskOutputVisibilityChanged):
-            return self._fold_visibility_changed(p, ev)
-        if isinstance(p, TimerRequested):
-            return self._fold_timer_requested(p, ev)
-        if isinstance(p, TimerEnqueued):
-            return self._fold_timer_enqueued(p, ev)
-        if isinstance(p, ManifestDeployed):
-            return self._fold_manifest_deployed(p, ev)
-        return self._fold_timer_fired(p, ev)
+    def _apply(self, payload: KnownPayload, event: _EventContext) -> bool:
+        match payload:
+            # TaskCompletionRecorded subclasses TaskFinished, so one case serves both.
+            case TaskFinished():
+                return self._fold_task_finished(payload, event)
+            case TaskHeartbeat():
+                return self._fold_heartbeat(payload, event)
+            case TaskStarted():
+                return self._fold_task_started(payload, event)
+            case DispatchRequested():
+                return self._fold_dispatch_requested(payload, event)
+            case DispatchEnqueued():
+                return self._fold_dispatch_enqueued(payload, event)
+            case RunTriggered():
+                return self._fold_run_triggered(payload, event)
+            case PlanCreated():
+                return self._fold_plan_created(payload, event)
+            case RunCancelRequested():
+                return self._fold_cancel_requested(payload, event)
+            case TaskOutputVisibilityChanged():
+                return self._fold_visibility_changed(payload, event)
+            case TimerRequested():
+                return self._fold_timer_requested(payload, event)
+            case TimerEnqueued():
+                return self._fold_timer_enqueued(payload, event)
+            case TimerFired():
+                return self._fold_timer_fired(payload, event)
+            case ManifestDeployed():
+                return self._fold_manifest_deployed(payload, event)
+            case _:
+                assert_never(payload)
 
     # --- code deployments --------------------------------------------------------------------
 
-    def _fold_manifest_deployed(self, p: ManifestDeployed, ev: _Ev) -> bool:
+    def _fold_manifest_deployed(self, p: ManifestDeployed, ev: _EventContext) -> bool:
         if (p.manifest_id,) in self._code_manifests.rows:
             return False
         self._insert(
@@ -611,7 +600,7 @@ class FoldState:
 
     # --- runs ----------------------------------------------------------------------------------
 
-    def _fold_run_triggered(self, p: RunTriggered, ev: _Ev) -> bool:
+    def _fold_run_triggered(self, p: RunTriggered, ev: _EventContext) -> bool:
         if (p.run_id,) in self._runs.rows:
             return False
         run = RunRow(
@@ -647,10 +636,10 @@ class FoldState:
         self._insert(self._runs, run)
         return True
 
-    def _fold_plan_created(self, p: PlanCreated, ev: _Ev) -> bool:
+    def _fold_plan_created(self, p: PlanCreated, ev: _EventContext) -> bool:
         if p.run_id in self._run_tasks:
             return False
-        run = self._w(self._runs, (p.run_id,))
+        run = self._writable(self._runs, (p.run_id,))
         cancelled = run is not None and run.cancel_requested
         for td in p.tasks:
             if cancelled:
@@ -709,11 +698,11 @@ class FoldState:
             self._stamp(run, ev)
         return True
 
-    def _fold_cancel_requested(self, p: RunCancelRequested, ev: _Ev) -> bool:
+    def _fold_cancel_requested(self, p: RunCancelRequested, ev: _EventContext) -> bool:
         current = self._runs.rows.get((p.run_id,))
         if current is None or current.state in TERMINAL_RUN_STATES or current.cancel_requested:
             return False
-        run = self._w(self._runs, (p.run_id,))
+        run = self._writable(self._runs, (p.run_id,))
         assert run is not None
         run.cancel_requested = True
         run.cancel_requested_by = p.requested_by
@@ -723,15 +712,15 @@ class FoldState:
             task = self._tasks.rows[(p.run_id, key)]
             if task.state in TERMINAL_TASK_STATES or task.state == TaskState.RUNNING:
                 continue  # running tasks learn about the cancel from their heartbeat
-            self._finish_task(self._w_task(p.run_id, key), TaskState.CANCELLED, ev)
+            self._finish_task(self._writable_task(p.run_id, key), TaskState.CANCELLED, ev)
         if run.tasks_total == 0 and not self._run_tasks.get(p.run_id):
             # Cancelled before it was planned: nothing will ever run.
             run.state = RunState.CANCELLED.value
             run.completed_at = ev.ts
         return True
 
-    def _count_run_terminal(self, task: TaskRow, ev: _Ev) -> None:
-        run = self._w(self._runs, (task.run_id,))
+    def _count_run_terminal(self, task: TaskRow, ev: _EventContext) -> None:
+        run = self._writable(self._runs, (task.run_id,))
         if run is None:
             return  # RunTriggered not folded yet; it recomputes counters from the tasks
         _count_terminal(run, task.state)
@@ -740,12 +729,12 @@ class FoldState:
 
     # --- tasks ---------------------------------------------------------------------------------
 
-    def _w_task(self, run_id: str, task_key: str) -> TaskRow:
-        row = self._w(self._tasks, (run_id, task_key))
+    def _writable_task(self, run_id: str, task_key: str) -> TaskRow:
+        row = self._writable(self._tasks, (run_id, task_key))
         assert row is not None
         return row
 
-    def _finish_task(self, task: TaskRow, state: TaskState, ev: _Ev) -> None:
+    def _finish_task(self, task: TaskRow, state: TaskState, ev: _EventContext) -> None:
         """Move a non-terminal task to a terminal state and do the run bookkeeping."""
         self._set_task_state(task, state)
         task.completed_at = ev.ts
@@ -777,14 +766,14 @@ class FoldState:
             if up_to_attempt is None or row.attempt <= up_to_attempt:
                 self._delete(self._outbox, (dispatch_id,))
 
-    def _fold_dispatch_requested(self, p: DispatchRequested, ev: _Ev) -> bool:
+    def _fold_dispatch_requested(self, p: DispatchRequested, ev: _EventContext) -> bool:
         task = self._tasks.rows.get((p.run_id, p.task_key))
         if task is None:
             return False
         if self._attempt_consumed(task, p.attempt):
             self._delete(self._outbox, (p.dispatch_id,))
             return False
-        outbox = self._w(self._outbox, (p.dispatch_id,))
+        outbox = self._writable(self._outbox, (p.dispatch_id,))
         if outbox is not None:
             # DispatchEnqueued came first: fill what only the request knows; never regress
             # status or row_version.
@@ -816,7 +805,7 @@ class FoldState:
             task.state in (TaskState.READY, TaskState.RETRY_WAIT, TaskState.DISPATCHED)
             and p.attempt >= task.attempt
         ):
-            t = self._w_task(p.run_id, p.task_key)
+            t = self._writable_task(p.run_id, p.task_key)
             new_attempt = p.attempt > t.attempt
             if new_attempt:
                 t.attempt = p.attempt
@@ -832,7 +821,7 @@ class FoldState:
             self._stamp(t, ev)
         return True
 
-    def _fold_dispatch_enqueued(self, p: DispatchEnqueued, ev: _Ev) -> bool:
+    def _fold_dispatch_enqueued(self, p: DispatchEnqueued, ev: _EventContext) -> bool:
         existing = self._outbox.rows.get((p.dispatch_id,))
         if existing is not None:
             run_id, task_key, attempt = existing.run_id, existing.task_key, existing.attempt
@@ -865,7 +854,7 @@ class FoldState:
             return True
         if existing.status == OutboxStatus.CREATED and ev.event_id <= existing.row_version:
             return False  # an older ack for a row that is already acknowledged
-        row = self._w(self._outbox, (p.dispatch_id,))
+        row = self._writable(self._outbox, (p.dispatch_id,))
         assert row is not None
         self._set_outbox_status(row, OutboxStatus.CREATED)
         row.cloud_task_id = p.cloud_task_id
@@ -873,7 +862,7 @@ class FoldState:
         self._stamp(row, ev)
         return True
 
-    def _fold_task_started(self, p: TaskStarted, ev: _Ev) -> bool:
+    def _fold_task_started(self, p: TaskStarted, ev: _EventContext) -> bool:
         task = self._tasks.rows.get((p.run_id, p.task_key))
         if task is None or task.state in TERMINAL_TASK_STATES or p.attempt < task.attempt:
             return False
@@ -884,7 +873,7 @@ class FoldState:
                 # RUNNING: already started. RETRY_WAIT: this attempt already reported its
                 # result; a redelivered start must not resurrect it.
                 return False
-        t = self._w_task(p.run_id, p.task_key)
+        t = self._writable_task(p.run_id, p.task_key)
         if p.attempt > t.attempt:
             t.last_heartbeat_at = None
         t.attempt = p.attempt
@@ -896,7 +885,7 @@ class FoldState:
         self._prune_outbox(t.run_id, t.task_key, p.attempt)
         return True
 
-    def _fold_heartbeat(self, p: TaskHeartbeat, ev: _Ev) -> bool:
+    def _fold_heartbeat(self, p: TaskHeartbeat, ev: _EventContext) -> bool:
         task = self._tasks.rows.get((p.run_id, p.task_key))
         if task is None or task.attempt != p.attempt or task.attempt_id != p.attempt_id:
             return False
@@ -905,14 +894,14 @@ class FoldState:
         # keeps last_heartbeat_at independent of batch boundaries. The API itself refuses
         # heartbeats for terminal tasks (410) before anything is appended.
         at = p.heartbeat_at if p.heartbeat_at is not None else ev.ts
-        t = self._w_task(p.run_id, p.task_key)
+        t = self._writable_task(p.run_id, p.task_key)
         # max(): a delayed older heartbeat must not move the liveness clock backwards.
         if t.last_heartbeat_at is None or at > t.last_heartbeat_at:
             t.last_heartbeat_at = at
         self._stamp(t, ev)
         return True
 
-    def _fold_task_finished(self, p: TaskFinished, ev: _Ev) -> bool:
+    def _fold_task_finished(self, p: TaskFinished, ev: _EventContext) -> bool:
         task = self._tasks.rows.get((p.run_id, p.task_key))
         if (
             task is None
@@ -922,7 +911,7 @@ class FoldState:
             or task.attempt_id != p.attempt_id
         ):
             return False
-        t = self._w_task(p.run_id, p.task_key)
+        t = self._writable_task(p.run_id, p.task_key)
         output = p.output or {}
         if p.outcome == TaskOutcome.SUCCEEDED:
             t.error_message = None
@@ -971,9 +960,9 @@ class FoldState:
         self._propagate_failure(t, DepResolution.CANCELLED, ev)
         return True
 
-    def _satisfy_downstream(self, up: TaskRow, ev: _Ev) -> None:
+    def _satisfy_downstream(self, up: TaskRow, ev: _EventContext) -> None:
         for down_key in self._dependents.get((up.run_id, up.task_key), ()):
-            edge = self._w(self._deps, (up.run_id, up.task_key, down_key))
+            edge = self._writable(self._deps, (up.run_id, up.task_key, down_key))
             if edge is None:
                 continue
             was_satisfied = edge.satisfied
@@ -984,7 +973,7 @@ class FoldState:
             self._stamp(edge, ev)
             if was_satisfied:
                 continue  # never count an edge twice
-            down = self._w(self._tasks, (up.run_id, down_key))
+            down = self._writable(self._tasks, (up.run_id, down_key))
             if down is None:
                 continue
             down.deps_satisfied_count += 1
@@ -993,14 +982,16 @@ class FoldState:
                 down.ready_at = ev.ts
             self._stamp(down, ev)
 
-    def _propagate_failure(self, origin: TaskRow, resolution: DepResolution, ev: _Ev) -> None:
+    def _propagate_failure(
+        self, origin: TaskRow, resolution: DepResolution, ev: _EventContext
+    ) -> None:
         """BFS: resolve out-edges and skip (or cancel) every non-terminal descendant."""
         queue: list[tuple[str, DepResolution]] = [(origin.task_key, resolution)]
         run_id = origin.run_id
         while queue:
             up_key, edge_res = queue.pop()
             for down_key in self._dependents.get((run_id, up_key), ()):
-                edge = self._w(self._deps, (run_id, up_key, down_key))
+                edge = self._writable(self._deps, (run_id, up_key, down_key))
                 if edge is not None:
                     edge.satisfied = False
                     edge.resolution = edge_res.value
@@ -1012,7 +1003,7 @@ class FoldState:
                     continue
                 cancel = edge_res == DepResolution.CANCELLED
                 self._finish_task(
-                    self._w_task(run_id, down_key),
+                    self._writable_task(run_id, down_key),
                     TaskState.CANCELLED if cancel else TaskState.SKIPPED,
                     ev,
                 )
@@ -1026,7 +1017,7 @@ class FoldState:
         state: str,
         published_at: int | None,
         publish_error: str | None,
-        ev: _Ev,
+        ev: _EventContext,
     ) -> bool:
         current = t.output_visibility_state
         if current == state or current in (VisibilityStateRow.VISIBLE, VisibilityStateRow.FAILED):
@@ -1039,7 +1030,7 @@ class FoldState:
         self._stamp(t, ev)
         return True
 
-    def _fold_visibility_changed(self, p: TaskOutputVisibilityChanged, ev: _Ev) -> bool:
+    def _fold_visibility_changed(self, p: TaskOutputVisibilityChanged, ev: _EventContext) -> bool:
         task = self._tasks.rows.get((p.run_id, p.task_key))
         if (
             task is None
@@ -1052,12 +1043,14 @@ class FoldState:
         current = task.output_visibility_state
         if current == state or current in (VisibilityStateRow.VISIBLE, VisibilityStateRow.FAILED):
             return False
-        t = self._w_task(p.run_id, p.task_key)
+        t = self._writable_task(p.run_id, p.task_key)
         return self._apply_visibility(t, state, p.published_at, p.publish_error, ev)
 
     # --- timers --------------------------------------------------------------------------------
 
-    def _timer_from_id(self, timer_id: str, state: TimerState, ev: _Ev) -> TimerRow | None:
+    def _timer_from_id(
+        self, timer_id: str, state: TimerState, ev: _EventContext
+    ) -> TimerRow | None:
         try:
             parsed = parse_timer_id(timer_id)
         except ArcoError:
@@ -1075,8 +1068,8 @@ class FoldState:
             row_version=ev.event_id,
         )
 
-    def _fold_timer_requested(self, p: TimerRequested, ev: _Ev) -> bool:
-        row = self._w(self._timers, (p.timer_id,))
+    def _fold_timer_requested(self, p: TimerRequested, ev: _EventContext) -> bool:
+        row = self._writable(self._timers, (p.timer_id,))
         if row is None:
             self._insert(
                 self._timers,
@@ -1108,13 +1101,13 @@ class FoldState:
                 and task.state == TaskState.RETRY_WAIT
                 and task.attempt == p.attempt
             ):
-                t = self._w_task(p.run_id, p.task_key)
+                t = self._writable_task(p.run_id, p.task_key)
                 t.retry_not_before = p.fire_at
                 self._stamp(t, ev)
         return True
 
-    def _fold_timer_enqueued(self, p: TimerEnqueued, ev: _Ev) -> bool:
-        row = self._w(self._timers, (p.timer_id,))
+    def _fold_timer_enqueued(self, p: TimerEnqueued, ev: _EventContext) -> bool:
+        row = self._writable(self._timers, (p.timer_id,))
         if row is None:
             new = self._timer_from_id(p.timer_id, TimerState.SCHEDULED, ev)
             if new is None:
@@ -1128,8 +1121,8 @@ class FoldState:
         self._stamp(row, ev)
         return True
 
-    def _fold_timer_fired(self, p: TimerFired, ev: _Ev) -> bool:
-        row = self._w(self._timers, (p.timer_id,))
+    def _fold_timer_fired(self, p: TimerFired, ev: _EventContext) -> bool:
+        row = self._writable(self._timers, (p.timer_id,))
         if row is None:
             new = self._timer_from_id(p.timer_id, TimerState.FIRED, ev)
             if new is None:
@@ -1282,7 +1275,7 @@ def derive_run_state(run: RunRow) -> RunState:
     return RunState.SUCCEEDED
 
 
-def _maybe_complete(run: RunRow, ev: _Ev) -> None:
+def _maybe_complete(run: RunRow, ev: _EventContext) -> None:
     if run.tasks_total == 0 or run.tasks_completed < run.tasks_total:
         return
     if run.state in TERMINAL_RUN_STATES:

@@ -25,7 +25,7 @@ from arco_core.errors import (
     ObjectNotFound,
 )
 from arco_core.ids import new_ulid
-from arco_core.orchestration import control
+from arco_core.orchestration import deployments, runs
 from arco_core.orchestration.events import KnownPayload, make_event
 from arco_core.orchestration.fold import FoldState
 from arco_core.partition import PartitionKey
@@ -84,7 +84,7 @@ class OrchestrationServicer(orch_grpc.OrchestrationServiceServicer):
             "at": rfc3339_ms(self._deps.clock.now_ms()),
         }
 
-    def _run_events(self, plan: control.RunPlan, ids: dict[str, Any]) -> list[EventEnvelope]:
+    def _run_events(self, plan: runs.RunPlan, ids: dict[str, Any]) -> list[EventEnvelope]:
         return [
             dataclasses.replace(self._event(payload, event_id=event_id), timestamp=ids["at"])
             for payload, event_id in (
@@ -111,8 +111,8 @@ class OrchestrationServicer(orch_grpc.OrchestrationServiceServicer):
         now = self._deps.clock.now_ms()
         fresh = {"manifest_id": new_ulid(), "event_id": new_ulid(), "deployed_at": rfc3339_ms(now)}
         key = _metadata(context, "idempotency-key")
-        control.validate_manifest(manifest)  # before anything is reserved or hashed
-        fingerprint = control.manifest_fingerprint(manifest)
+        deployments.validate_manifest(manifest)  # before anything is reserved or hashed
+        fingerprint = deployments.manifest_fingerprint(manifest)
         ids = fresh
         if key:
             held = await self._reserve(
@@ -124,7 +124,7 @@ class OrchestrationServicer(orch_grpc.OrchestrationServiceServicer):
                     reason="idempotency_key_conflict",
                 )
             ids = held
-        plan = control.plan_deploy(
+        plan = deployments.plan_deploy(
             manifest,
             manifest_id=ids["manifest_id"],
             tenant_id=identity.tenant,
@@ -189,7 +189,7 @@ class OrchestrationServicer(orch_grpc.OrchestrationServiceServicer):
             ).canonical()
         run_key = request.run_key if request.HasField("run_key") else None
         run_key = run_key or _metadata(context, "idempotency-key") or None
-        trigger = control.TriggerRequest(
+        trigger = runs.TriggerRequest(
             selection=tuple(request.selection),
             include_upstream=request.include_upstream,
             include_downstream=request.include_downstream,
@@ -199,16 +199,16 @@ class OrchestrationServicer(orch_grpc.OrchestrationServiceServicer):
             user_id=identity.user,
             traceparent=_metadata(context, "traceparent") or None,
         )
-        control.validate_trigger(trigger)
+        runs.validate_trigger(trigger)
         state, _ = await self._state()
         latest = state.latest_code_manifest()
         if latest is None:
             raise InvalidArgument("no manifest deployed for workspace", reason="no_manifest")
-        manifest = control.stored_manifest(latest)
+        manifest = deployments.stored_manifest(latest)
         run_id, created = new_ulid(), True
         ids = self._run_ids(run_id)
         if run_key:
-            fingerprint = control.trigger_fingerprint(trigger, latest.manifest_id)
+            fingerprint = runs.trigger_fingerprint(trigger, latest.manifest_id)
             held = await self._reserve(
                 run_key_reservation_path(run_key),
                 {**ids, "fingerprint": fingerprint, "run_key": run_key},
@@ -221,13 +221,13 @@ class OrchestrationServicer(orch_grpc.OrchestrationServiceServicer):
             created = held["run_id"] == run_id
             ids = held
         if state.get_run(ids["run_id"]) is None:
-            plan = control.plan_run(
+            plan = runs.plan_run(
                 manifest, trigger, run_id=ids["run_id"], code_version=latest.code_version_id
             )
             events = self._run_events(plan, ids)
             state = (await self._deps.orchestration.commit(events)).state
-        run = control.require_run(state, ids["run_id"])
-        public = control.public_run_status(run, state.list_tasks(run.run_id))
+        run = runs.require_run(state, ids["run_id"])
+        public = runs.public_run_status(run, state.list_tasks(run.run_id))
         return orch_pb.TriggerRunResponse(
             run_id=run.run_id,
             plan_id=run.plan_id,
@@ -241,8 +241,8 @@ class OrchestrationServicer(orch_grpc.OrchestrationServiceServicer):
     ) -> orch_pb.GetRunResponse:
         identity = self._caller(context, request.workspace_id)
         state, seq = await self._state()
-        run = control.require_run(state, request.run_id)
-        public = control.public_run_status(run, state.list_tasks(run.run_id))
+        run = runs.require_run(state, request.run_id)
+        public = runs.public_run_status(run, state.list_tasks(run.run_id))
         return convert.run_response(state, run, public, identity.workspace, seq)
 
     async def ListRuns(
@@ -250,14 +250,14 @@ class OrchestrationServicer(orch_grpc.OrchestrationServiceServicer):
     ) -> orch_pb.ListRunsResponse:
         self._caller(context, request.workspace_id)
         state, _ = await self._state()
-        runs, cursor = control.list_runs(
+        listed, cursor = runs.list_runs(
             state,
             limit=request.limit,
             cursor=request.cursor,
             status=convert.status_filter(request.state),
         )
         response = orch_pb.ListRunsResponse(
-            runs=[convert.run_list_item(run, public) for run, public in runs]
+            runs=[convert.run_list_item(run, public) for run, public in listed]
         )
         if cursor:
             response.next_cursor = cursor
@@ -268,7 +268,7 @@ class OrchestrationServicer(orch_grpc.OrchestrationServiceServicer):
     ) -> orch_pb.CancelRunResponse:
         identity = self._caller(context, request.workspace_id)
         state, _ = await self._state()
-        payload = control.plan_cancel(
+        payload = runs.plan_cancel(
             state,
             request.run_id,
             reason=request.reason if request.HasField("reason") else None,
@@ -276,8 +276,8 @@ class OrchestrationServicer(orch_grpc.OrchestrationServiceServicer):
         )
         if payload is not None:
             state = (await self._deps.orchestration.commit([self._event(payload)])).state
-        run = control.require_run(state, request.run_id)
-        public = control.public_run_status(run, state.list_tasks(run.run_id))
+        run = runs.require_run(state, request.run_id)
+        public = runs.public_run_status(run, state.list_tasks(run.run_id))
         return orch_pb.CancelRunResponse(
             run_id=run.run_id,
             state=convert.run_status("CANCELLED" if public == "CANCELLED" else "CANCELLING"),
@@ -292,8 +292,8 @@ class OrchestrationServicer(orch_grpc.OrchestrationServiceServicer):
         if mode is None:
             raise InvalidArgument("mode must be fromFailure or subset")
         state, _ = await self._state()
-        parent = control.require_run(state, request.run_id)
-        chosen, reason = control.rerun_selection(
+        parent = runs.require_run(state, request.run_id)
+        chosen, reason = runs.rerun_selection(
             state,
             parent,
             mode=mode,
@@ -314,7 +314,7 @@ class OrchestrationServicer(orch_grpc.OrchestrationServiceServicer):
             created = held["run_id"] == ids["run_id"]
             ids = held
         if state.get_run(ids["run_id"]) is None:
-            plan = control.plan_rerun(
+            plan = runs.plan_rerun(
                 state,
                 parent,
                 chosen,
@@ -327,8 +327,8 @@ class OrchestrationServicer(orch_grpc.OrchestrationServiceServicer):
             )
             events = self._run_events(plan, ids)
             state = (await self._deps.orchestration.commit(events)).state
-        run = control.require_run(state, ids["run_id"])
-        public = control.public_run_status(run, state.list_tasks(run.run_id))
+        run = runs.require_run(state, ids["run_id"])
+        public = runs.public_run_status(run, state.list_tasks(run.run_id))
         return orch_pb.RerunRunResponse(
             run_id=run.run_id,
             plan_id=run.plan_id,
@@ -351,7 +351,7 @@ class OrchestrationServicer(orch_grpc.OrchestrationServiceServicer):
         if request.attempt < 1:
             raise InvalidArgument("attempt must be >= 1")
         state, _ = await self._state()
-        control.require_run(state, request.run_id)
+        runs.require_run(state, request.run_id)
         if state.get_task(request.run_id, request.task_key) is None:
             raise NotFound(f"task not found: {request.task_key}", reason="task_not_found")
         parts = []
@@ -382,13 +382,13 @@ class OrchestrationServicer(orch_grpc.OrchestrationServiceServicer):
             raise InvalidArgument(f"limit must be at most {MAX_LOG_PAGE}")
         limit = request.limit or DEFAULT_LOG_PAGE
         state, _ = await self._state()
-        objects = control.log_objects(
+        objects = runs.log_objects(
             state, request.run_id, request.task_key if request.HasField("task_key") else None
         )
         start = 0
         if request.cursor:
             try:
-                start = int(control.decode_cursor(request.cursor))
+                start = int(runs.decode_cursor(request.cursor))
             except ValueError:
                 raise InvalidArgument("invalid cursor") from None
         chunks: list[str] = []
@@ -412,5 +412,5 @@ class OrchestrationServicer(orch_grpc.OrchestrationServiceServicer):
             position += 1
         response = orch_pb.GetRunLogsResponse(text="".join(chunks))
         if position < len(objects):
-            response.next_cursor = control.encode_cursor(str(position))
+            response.next_cursor = runs.encode_cursor(str(position))
         return response

@@ -9,13 +9,9 @@ from arco.orchestration.v1 import orchestration_service_pb2 as pb
 from arco.orchestration.v1 import types_pb2
 from google.protobuf import json_format, timestamp_pb2
 
-from arco_core.orchestration.control import (
-    TASK_STATUS_OF,
-    skip_attribution,
-    stored_manifest,
-    task_counts,
-)
+from arco_core.orchestration.deployments import stored_manifest
 from arco_core.orchestration.fold import FoldState
+from arco_core.orchestration.runs import TASK_STATUS_OF, skip_attribution, task_counts
 from arco_core.orchestration.state import CodeManifestRow, RunRow, TaskRow
 
 RERUN_KINDS = {

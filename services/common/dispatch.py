@@ -25,7 +25,7 @@ from arco.worker.v1 import worker_service_pb2_grpc as wpb_grpc
 from google.protobuf import struct_pb2, timestamp_pb2
 
 from arco_core.ids import callback_task_id
-from arco_core.orchestration.controllers import DispatchAction
+from arco_core.orchestration.decisions import DispatchAction
 from arco_core.paths import Scope
 from arco_core.tokens import TaskTokenSigner
 from arco_core.wire.worker_protocol import to_json

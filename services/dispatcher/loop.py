@@ -9,14 +9,14 @@ from dataclasses import dataclass, field
 import structlog
 
 from arco_core.envelope import EventEnvelope
-from arco_core.orchestration.controllers import (
+from arco_core.orchestration.decisions import (
     pending_dispatches,
     ready_dispatches,
     requested_dispatches,
 )
 from services.common.committer import EventCommitter
-from services.common.dispatch_loop import Sender, SendSummary
 from services.common.head_follower import HeadFollower
+from services.common.sender import Sender, SendSummary
 
 log = structlog.get_logger(__name__)
 

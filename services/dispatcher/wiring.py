@@ -17,9 +17,9 @@ from arco_core.tokens import TaskTokenSigner
 from services.common.committer import EventCommitter
 from services.common.compactor_client import CompactorClient
 from services.common.dispatch import EnvelopeBuilder, build_adapter
-from services.common.dispatch_loop import Sender
 from services.common.head_follower import HeadFollower
 from services.common.runner import ServiceParts
+from services.common.sender import Sender
 from services.common.server import Registration
 from services.dispatcher.config import DispatcherConfig
 from services.dispatcher.loop import DispatchLoop

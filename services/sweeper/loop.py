@@ -17,9 +17,9 @@ import structlog
 
 from arco_core.clock import Clock
 from arco_core.ledger import LedgerReader
-from arco_core.orchestration.controllers import SweepThresholds, plan_sweep
+from arco_core.orchestration.decisions import SweepThresholds, plan_sweep
 from services.common.committer import EventCommitter
-from services.common.dispatch_loop import Sender, SendSummary
+from services.common.sender import Sender, SendSummary
 
 log = structlog.get_logger(__name__)
 

@@ -9,7 +9,7 @@ from prometheus_client import CollectorRegistry
 
 from arco_core.clock import SystemClock
 from arco_core.ledger import LedgerReader, LedgerWriter
-from arco_core.orchestration.controllers import SweepThresholds
+from arco_core.orchestration.decisions import SweepThresholds
 from arco_core.paths import Scope
 from arco_core.projections import OrchestrationAdapter
 from arco_core.published import ProjectionReader
@@ -18,8 +18,8 @@ from arco_core.tokens import TaskTokenSigner
 from services.common.committer import EventCommitter
 from services.common.compactor_client import CompactorClient
 from services.common.dispatch import EnvelopeBuilder, build_adapter
-from services.common.dispatch_loop import Sender
 from services.common.runner import ServiceParts
+from services.common.sender import Sender
 from services.common.server import Registration
 from services.sweeper.config import SweeperConfig
 from services.sweeper.loop import SweepLoop

@@ -22,7 +22,7 @@ from arco.worker.v1 import worker_service_pb2 as wpb
 from arco.worker.v1 import worker_service_pb2_grpc as wpb_grpc
 
 from arco_core.ids import callback_task_id, cloud_task_id, dispatch_id, ulid_timestamp_ms
-from arco_core.orchestration.controllers import ANTI_ENTROPY_WORKER, DispatchAction
+from arco_core.orchestration.decisions import ANTI_ENTROPY_WORKER, DispatchAction
 from arco_core.paths import Scope
 from arco_core.tokens import TaskTokenSigner
 from arco_sdk.client import ArcoClient

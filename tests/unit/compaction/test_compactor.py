@@ -303,7 +303,7 @@ async def test_published_tables_match_the_golden_schemas(backend: Backend) -> No
 async def _catalog_event(backend: Backend, name: str) -> list[str]:
     """Plan and append a namespace creation against the published catalog state."""
     from arco_core.catalog.events import make_event
-    from arco_core.catalog.fold import plan_create_namespace
+    from arco_core.catalog.planning import plan_create_namespace
     from arco_core.catalog.validation import validate_create_namespace
     from arco_core.clock import SystemClock
 

@@ -22,9 +22,9 @@ from arco_core.orchestration.fold import (
     DISPATCH_OUTBOX,
     TASKS,
     FoldState,
-    retry_backoff_ms,
     retry_deadline_ms,
 )
+from arco_core.orchestration.retry import retry_backoff_ms
 from arco_core.orchestration.state import TaskState
 from arco_core.orchestration.values import TaskError, TriggerInfo
 

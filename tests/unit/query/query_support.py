@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from arco_core.catalog.events import make_event as make_catalog_event
-from arco_core.catalog.fold import (
+from arco_core.catalog.planning import (
     plan_create_catalog,
     plan_create_schema,
     plan_register_schema_table,

@@ -1,4 +1,4 @@
-"""Controllers over the published projection (pure: decisions only, no I/O).
+"""Dispatcher and sweeper decisions over the published projection (pure: no I/O).
 
 The dispatcher asks ``ready_dispatches`` which READY tasks need a dispatch intent and
 ``pending_dispatches`` which outbox rows to send; the sweeper asks ``plan_sweep`` what

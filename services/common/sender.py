@@ -15,7 +15,7 @@ import structlog
 from arco_core.clock import Clock
 from arco_core.envelope import EventEnvelope
 from arco_core.ids import new_ulid
-from arco_core.orchestration.controllers import DispatchAction
+from arco_core.orchestration.decisions import DispatchAction
 from arco_core.orchestration.events import DispatchEnqueued, KnownPayload, make_event
 from arco_core.paths import Scope
 from services.common.dispatch import DispatchAdapter, EnvelopeBuilder, SendOutcome

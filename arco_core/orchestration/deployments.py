@@ -1,0 +1,202 @@
+"""Deploying a code manifest (pure: no I/O, no grpc).
+
+Validates a manifest, fingerprints it for idempotent redeploys, plans the
+`ManifestDeployed` event, and reads the asset graph back out of a stored manifest; run
+planning (`arco_core.orchestration.runs`) plans tasks over that graph.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from arco_core.canonical_json import canonical_bytes, canonical_dumps
+from arco_core.errors import InvalidArgument
+from arco_core.orchestration.events import ManifestDeployed
+from arco_core.orchestration.state import DEFAULT_WORKER_QUEUE, CodeManifestRow
+
+MAX_KEY_LENGTH = 256
+MIN_HEARTBEAT_TIMEOUT_SEC = 30
+DEFAULT_HEARTBEAT_TIMEOUT_SEC = 300
+DEFAULT_MAX_ATTEMPTS = 3
+
+
+def asset_key_of(key: Mapping[str, Any]) -> str:
+    namespace, name = str(key.get("namespace") or ""), str(key.get("name") or "")
+    if not namespace or not name:
+        raise InvalidArgument("asset key needs a namespace and a name")
+    for part in (namespace, name):
+        if (
+            len(part) > MAX_KEY_LENGTH
+            or not part.isprintable()
+            or any(c in part for c in "./ %\\")
+            or any("\ud800" <= c <= "\udfff" for c in part)
+        ):
+            raise InvalidArgument(f"invalid asset key part {part!r}")
+    return f"{namespace}.{name}"
+
+
+@dataclass(frozen=True)
+class DeployPlan:
+    event: ManifestDeployed
+    stored: dict[str, Any]
+
+
+def validate_manifest(manifest: Mapping[str, Any]) -> None:
+    """Every rule a deployable manifest must meet (InvalidArgument naming the first miss)."""
+    if not str(manifest.get("manifestVersion") or "").strip():
+        raise InvalidArgument("manifestVersion is required")
+    if not str(manifest.get("codeVersionId") or "").strip():
+        raise InvalidArgument("codeVersionId is required")
+    assets = list(manifest.get("assets") or [])
+    if not assets:
+        raise InvalidArgument("a manifest needs at least one asset")
+    keys: set[str] = set()
+    for asset in assets:
+        key = asset_key_of(asset.get("key") or {})
+        if key in keys:
+            raise InvalidArgument(f"duplicate asset key {key}")
+        if not str(asset.get("id") or "").strip():
+            raise InvalidArgument(f"asset {key} needs an id")
+        keys.add(key)
+    for asset in assets:
+        for dep in asset.get("dependencies") or []:
+            upstream = asset_key_of(dep.get("upstreamKey") or {})
+            if upstream not in keys:
+                raise InvalidArgument(
+                    f"asset {asset_key_of(asset['key'])} depends on unknown asset {upstream}"
+                )
+    _check_acyclic({asset_key_of(a["key"]): _deps_of(a) for a in assets})
+    schedule_ids: set[str] = set()
+    for schedule in manifest.get("schedules") or []:
+        sid = str(schedule.get("id") or "")
+        if not sid or sid in schedule_ids:
+            raise InvalidArgument(f"schedule ids must be unique and non-empty, got {sid!r}")
+        schedule_ids.add(sid)
+        unknown = [a for a in schedule.get("assets") or [] if a not in keys]
+        if not schedule.get("assets") or unknown:
+            raise InvalidArgument(f"schedule {sid} names unknown or no assets: {unknown}")
+
+
+def manifest_fingerprint(manifest: Mapping[str, Any]) -> str:
+    """sha256 over the canonical manifest content (assets and schedules sorted)."""
+    assets = sorted(
+        manifest.get("assets", []),
+        key=lambda a: (a["key"]["namespace"], a["key"]["name"], a.get("id", "")),
+    )
+    schedules = sorted(
+        manifest.get("schedules", []), key=lambda s: (s.get("id", ""), s.get("cron", ""))
+    )
+    content = {
+        "manifestVersion": manifest.get("manifestVersion"),
+        "codeVersionId": manifest.get("codeVersionId"),
+        "git": manifest.get("git") or {},
+        "assets": assets,
+        "schedules": schedules,
+        "metadata": manifest.get("metadata"),
+    }
+    return "sha256:" + hashlib.sha256(canonical_bytes(content)).hexdigest()
+
+
+def plan_deploy(
+    manifest: Mapping[str, Any],
+    *,
+    manifest_id: str,
+    tenant_id: str,
+    workspace_id: str,
+    deployed_by: str,
+    deployed_at: str,
+) -> DeployPlan:
+    """Validate a DeployManifestRequest (camelCase JSON) and build its ManifestDeployed."""
+    validate_manifest(manifest)
+    assets = list(manifest["assets"])
+    fingerprint = manifest_fingerprint(manifest)
+    git = manifest.get("git") or {}
+    stored = {
+        "manifestId": manifest_id,
+        "tenantId": tenant_id,
+        "workspaceId": workspace_id,
+        "manifestVersion": manifest["manifestVersion"],
+        "codeVersionId": manifest["codeVersionId"],
+        "fingerprint": fingerprint,
+        "git": git,
+        "assets": assets,
+        "schedules": list(manifest.get("schedules") or []),
+        "deployedAt": deployed_at,
+        "deployedBy": deployed_by,
+        "metadata": manifest.get("metadata"),
+    }
+    event = ManifestDeployed(
+        manifest_id=manifest_id,
+        code_version_id=str(manifest["codeVersionId"]),
+        fingerprint=fingerprint,
+        asset_count=len(assets),
+        deployed_by=deployed_by,
+        manifest_json=canonical_dumps(stored),
+        git_branch=git.get("branch") or None,
+        git_commit=git.get("commitSha") or None,
+    )
+    return DeployPlan(event=event, stored=stored)
+
+
+def stored_manifest(row: CodeManifestRow) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(row.manifest_json)
+    return data
+
+
+def _deps_of(asset: Mapping[str, Any]) -> list[str]:
+    return sorted({asset_key_of(d["upstreamKey"]) for d in asset.get("dependencies") or []})
+
+
+def _check_acyclic(graph: Mapping[str, Sequence[str]]) -> None:
+    state: dict[str, int] = {}
+
+    def visit(node: str, path: list[str]) -> None:
+        mark = state.get(node, 0)
+        if mark == 2:
+            return
+        if mark == 1:
+            cycle = [*path[path.index(node) :], node]
+            raise InvalidArgument(f"asset dependencies form a cycle: {' -> '.join(cycle)}")
+        state[node] = 1
+        for upstream in graph.get(node, ()):
+            visit(upstream, [*path, node])
+        state[node] = 2
+
+    for node in sorted(graph):
+        visit(node, [])
+
+
+# -- the asset graph a deployment declares --------------------------------------------
+
+
+@dataclass(frozen=True)
+class AssetNode:
+    key: str
+    depends_on: tuple[str, ...]
+    max_attempts: int
+    heartbeat_timeout_sec: int
+    worker_queue: str
+    partitioned: bool
+
+
+def asset_graph(manifest: Mapping[str, Any]) -> dict[str, AssetNode]:
+    nodes: dict[str, AssetNode] = {}
+    for asset in manifest.get("assets", []):
+        key = asset_key_of(asset["key"])
+        execution = asset.get("execution") or {}
+        retries = int(execution.get("maxRetries", DEFAULT_MAX_ATTEMPTS - 1) or 0)
+        timeout = int(execution.get("heartbeatTimeoutSeconds") or DEFAULT_HEARTBEAT_TIMEOUT_SEC)
+        partitioning = asset.get("partitioning") or {}
+        nodes[key] = AssetNode(
+            key=key,
+            depends_on=tuple(_deps_of(asset)),
+            max_attempts=max(1, retries + 1),
+            heartbeat_timeout_sec=max(MIN_HEARTBEAT_TIMEOUT_SEC, timeout),
+            worker_queue=str(execution.get("workerQueue") or DEFAULT_WORKER_QUEUE),
+            partitioned=bool(partitioning.get("isPartitioned") or partitioning.get("dimensions")),
+        )
+    return nodes
