@@ -15,7 +15,6 @@ from datetime import timedelta
 import structlog
 from arco.browser.v1 import browser_service_pb2 as browser_pb
 from arco.browser.v1 import browser_service_pb2_grpc as browser_grpc
-from google.protobuf import timestamp_pb2
 
 from arco_core.browser import (
     BROWSER_DOMAINS,
@@ -30,6 +29,7 @@ from arco_core.errors import ArcoError, FailedPrecondition, InvalidArgument, Per
 from arco_core.published import ProjectionReader
 from services.api.deps import ApiDeps
 from services.common.identity import Identity
+from services.common.rpc_context import timestamp_from_ms
 from services.common.server import RpcContext as Context
 
 audit = structlog.get_logger("arco.audit")
@@ -114,9 +114,9 @@ class BrowserServicer(browser_grpc.BrowserServiceServicer):
             ttl_seconds=ttl,
             signer="presign" if storage.can_sign else "gateway",
         )
-        stamp = timestamp_pb2.Timestamp()
-        stamp.FromSeconds(expires)
-        return browser_pb.MintUrlsResponse(urls=urls, ttl_seconds=ttl, expires_at=stamp)
+        return browser_pb.MintUrlsResponse(
+            urls=urls, ttl_seconds=ttl, expires_at=timestamp_from_ms(expires * 1000)
+        )
 
     async def ListBrowsableFiles(
         self, request: browser_pb.ListBrowsableFilesRequest, context: Context

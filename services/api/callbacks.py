@@ -24,7 +24,6 @@ from typing import Any, TypeVar
 import structlog
 from arco.orchestration.v1 import task_callback_service_pb2 as callback_pb
 from arco.orchestration.v1 import task_callback_service_pb2_grpc as callback_grpc
-from google.protobuf import timestamp_pb2
 
 from arco_core.errors import Unauthenticated
 from arco_core.ledger import EventEnvelope
@@ -32,9 +31,10 @@ from arco_core.orchestration.callbacks import CallbackHandler
 from arco_core.orchestration.fold import FoldState
 from arco_core.tokens import TaskClaims
 from services.api.deps import ApiDeps
+from services.common import rpc_context
 from services.common.committer import EventCommitter
 from services.common.head_follower import HeadFollower
-from services.common.interceptors import REQUEST_ID_KEY
+from services.common.rpc_context import timestamp_from_ms
 from services.common.server import RpcContext as Context
 
 log = structlog.get_logger(__name__)
@@ -51,19 +51,6 @@ def bearer_token(metadata: Iterable[tuple[str, Any]] | None) -> str | None:
             if match:
                 return match.group(1)
     return None
-
-
-def _timestamp(epoch_ms: int) -> timestamp_pb2.Timestamp:
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromMilliseconds(epoch_ms)
-    return stamp
-
-
-def _request_id(context: Context) -> str:
-    for key, value in context.invocation_metadata() or ():
-        if key == REQUEST_ID_KEY and isinstance(value, str):
-            return value
-    return ""
 
 
 _Result = TypeVar("_Result")
@@ -164,7 +151,7 @@ class TaskCallbackServicer(callback_grpc.TaskCallbackServiceServicer):
         """Append ``event`` and fold it, after the attempt's ``unfolded`` started paths."""
         committer = self._deps.orchestration
         paths = [*unfolded, *await committer.append([event])]
-        seq = await committer.compact(paths, request_id=_request_id(context))
+        seq = await committer.compact(paths, request_id=rpc_context.request_id(context))
         self._started_folds.folded(key, unfolded, seq)
 
     async def TaskStarted(
@@ -172,9 +159,9 @@ class TaskCallbackServicer(callback_grpc.TaskCallbackServiceServicer):
     ) -> callback_pb.TaskStartedResponse:
         key, unfolded, result = await self._judge(self._handler.started, request, context)
         paths = [*unfolded, *await self._deps.orchestration.append([result.event])]
-        self._started_folds.fold(key, paths, _request_id(context))
+        self._started_folds.fold(key, paths, rpc_context.request_id(context))
         return callback_pb.TaskStartedResponse(
-            acknowledged=result.acknowledged, server_time=_timestamp(result.server_time_ms)
+            acknowledged=result.acknowledged, server_time=timestamp_from_ms(result.server_time_ms)
         )
 
     async def TaskHeartbeat(
@@ -185,7 +172,7 @@ class TaskCallbackServicer(callback_grpc.TaskCallbackServiceServicer):
         response = callback_pb.TaskHeartbeatResponse(
             acknowledged=result.acknowledged,
             should_cancel=result.should_cancel,
-            server_time=_timestamp(result.server_time_ms),
+            server_time=timestamp_from_ms(result.server_time_ms),
         )
         if result.cancel_reason is not None:
             response.cancel_reason = result.cancel_reason
@@ -199,5 +186,5 @@ class TaskCallbackServicer(callback_grpc.TaskCallbackServiceServicer):
         return callback_pb.TaskCompletedResponse(
             acknowledged=result.acknowledged,
             final_state=result.final_state,
-            server_time=_timestamp(result.server_time_ms),
+            server_time=timestamp_from_ms(result.server_time_ms),
         )

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import dataclasses
-import uuid
 from collections.abc import Callable
 from typing import Any, Final, TypeVar
 
@@ -76,7 +75,7 @@ from arco_core.paths import idempotency_path
 from arco_core.published import Snapshot
 from services.api import catalog_convert as convert
 from services.api.deps import ApiDeps
-from services.common.interceptors import REQUEST_ID_KEY
+from services.common import rpc_context
 from services.common.server import RpcContext as Context
 
 log = structlog.get_logger(__name__)
@@ -108,18 +107,6 @@ class _Answer:
 
     response: Any
     entity_id: str = ""
-
-
-def _metadata(context: Context, key: str) -> str | None:
-    for name, value in context.invocation_metadata() or ():
-        if name == key:
-            return value if isinstance(value, str) else value.decode("utf-8", "replace")
-    return None
-
-
-def _request_id(context: Context) -> str:
-    bound = structlog.contextvars.get_contextvars().get("request_id")
-    return str(bound or _metadata(context, REQUEST_ID_KEY) or uuid.uuid4().hex)
 
 
 def _watermark(snapshot: Snapshot) -> str | None:
@@ -165,7 +152,7 @@ class CatalogServicer(catalog_grpc.CatalogServiceServicer):
     def _idempotency(
         self, context: Context, op: str, path: dict[str, str], body: object
     ) -> _Idempotency | None:
-        key = validate_idempotency_key(_metadata(context, IDEMPOTENCY_KEY))
+        key = validate_idempotency_key(rpc_context.metadata(context, IDEMPOTENCY_KEY))
         if key is None:
             return None
         return _Idempotency(
@@ -263,7 +250,7 @@ class CatalogServicer(catalog_grpc.CatalogServiceServicer):
         state = await self._state()
         if not plan(state, self._deps.clock.now_ms()):
             return answer(state, []).response
-        request_id = _request_id(context)
+        request_id = rpc_context.request_id(context)
         holder_id = f"api-{self._instance_id}/{request_id}"
         lease = await self._acquire(holder_id)
         try:

@@ -32,19 +32,14 @@ from arco_core.partition import PartitionKey
 from arco_core.paths import idempotency_path, run_key_reservation_path, task_log_path
 from services.api import orchestration_convert as convert
 from services.api.deps import ApiDeps
+from services.common import rpc_context
 from services.common.identity import Identity
+from services.common.rpc_context import timestamp_from_ms
 from services.common.server import RpcContext as Context
 
 MAX_LOG_PAGE = 200
 DEFAULT_LOG_PAGE = 50
 MAX_LOG_RESPONSE_BYTES = 8 * 1024 * 1024
-
-
-def _metadata(context: Context, key: str) -> str:
-    for name, value in context.invocation_metadata() or ():
-        if name == key:
-            return value if isinstance(value, str) else value.decode()
-    return ""
 
 
 class OrchestrationServicer(orch_grpc.OrchestrationServiceServicer):
@@ -110,7 +105,7 @@ class OrchestrationServicer(orch_grpc.OrchestrationServiceServicer):
         manifest = convert.manifest_request_json(request)
         now = self._deps.clock.now_ms()
         fresh = {"manifest_id": new_ulid(), "event_id": new_ulid(), "deployed_at": rfc3339_ms(now)}
-        key = _metadata(context, "idempotency-key")
+        key = rpc_context.metadata(context, "idempotency-key")
         control.validate_manifest(manifest)  # before anything is reserved or hashed
         fingerprint = control.manifest_fingerprint(manifest)
         ids = fresh
@@ -149,7 +144,7 @@ class OrchestrationServicer(orch_grpc.OrchestrationServiceServicer):
             code_version_id=row.code_version_id,
             fingerprint=row.fingerprint,
             asset_count=row.asset_count,
-            deployed_at=convert.timestamp(row.deployed_at),
+            deployed_at=timestamp_from_ms(row.deployed_at),
             created=created and ids["manifest_id"] == fresh["manifest_id"],
         )
 
@@ -188,7 +183,7 @@ class OrchestrationServicer(orch_grpc.OrchestrationServiceServicer):
                 {p.key: p.value for p in request.partitions}
             ).canonical()
         run_key = request.run_key if request.HasField("run_key") else None
-        run_key = run_key or _metadata(context, "idempotency-key") or None
+        run_key = run_key or rpc_context.metadata(context, "idempotency-key") or None
         trigger = control.TriggerRequest(
             selection=tuple(request.selection),
             include_upstream=request.include_upstream,
@@ -197,7 +192,7 @@ class OrchestrationServicer(orch_grpc.OrchestrationServiceServicer):
             labels=dict(request.labels),
             partition_key=partition_key,
             user_id=identity.user,
-            traceparent=_metadata(context, "traceparent") or None,
+            traceparent=rpc_context.metadata(context, "traceparent") or None,
         )
         control.validate_trigger(trigger)
         state, _ = await self._state()
@@ -233,7 +228,7 @@ class OrchestrationServicer(orch_grpc.OrchestrationServiceServicer):
             plan_id=run.plan_id,
             state=convert.run_status(public),
             created=created,
-            created_at=convert.timestamp(run.triggered_at),
+            created_at=timestamp_from_ms(run.triggered_at),
         )
 
     async def GetRun(
@@ -281,7 +276,7 @@ class OrchestrationServicer(orch_grpc.OrchestrationServiceServicer):
         return orch_pb.CancelRunResponse(
             run_id=run.run_id,
             state=convert.run_status("CANCELLED" if public == "CANCELLED" else "CANCELLING"),
-            cancelled_at=convert.timestamp(self._deps.clock.now_ms()),
+            cancelled_at=timestamp_from_ms(self._deps.clock.now_ms()),
         )
 
     async def RerunRun(
@@ -334,7 +329,7 @@ class OrchestrationServicer(orch_grpc.OrchestrationServiceServicer):
             plan_id=run.plan_id,
             state=convert.run_status(public),
             created=created,
-            created_at=convert.timestamp(run.triggered_at),
+            created_at=timestamp_from_ms(run.triggered_at),
             parent_run_id=parent.run_id,
             rerun_kind=convert.RERUN_KINDS[mode],
             rerun_reason=run.rerun_reason or reason,
