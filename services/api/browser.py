@@ -27,6 +27,7 @@ from arco_core.browser import (
 )
 from arco_core.errors import ArcoError, FailedPrecondition, InvalidArgument, PermissionDenied
 from arco_core.published import ProjectionReader
+from services.api.auth import caller
 from services.api.deps import ApiDeps
 from services.common.identity import Identity
 from services.common.rpc_context import timestamp_from_ms
@@ -60,7 +61,7 @@ class BrowserServicer(browser_grpc.BrowserServiceServicer):
     async def MintUrls(
         self, request: browser_pb.MintUrlsRequest, context: Context
     ) -> browser_pb.MintUrlsResponse:
-        identity = self._deps.auth.identity(context)
+        identity = caller()
         paths = list(request.paths)
         domain = request.domain
         try:
@@ -121,7 +122,6 @@ class BrowserServicer(browser_grpc.BrowserServiceServicer):
     async def ListBrowsableFiles(
         self, request: browser_pb.ListBrowsableFilesRequest, context: Context
     ) -> browser_pb.ListBrowsableFilesResponse:
-        self._deps.auth.identity(context)
         domains = [parse_domain(request.domain)] if request.domain else list(BROWSER_DOMAINS)
         files: list[browser_pb.BrowsableFile] = []
         versions: dict[str, int] = {}

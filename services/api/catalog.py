@@ -298,7 +298,6 @@ class CatalogServicer(catalog_grpc.CatalogServiceServicer):
     async def ListNamespaces(
         self, request: pb.ListNamespacesRequest, context: Context
     ) -> pb.ListNamespacesResponse:
-        self._deps.auth.identity(context)
         limit, cursor = convert.page_args(request.limit, request.cursor)
         page = list_namespaces(await self._state(), limit=limit, cursor=cursor)
         return pb.ListNamespacesResponse(
@@ -309,7 +308,6 @@ class CatalogServicer(catalog_grpc.CatalogServiceServicer):
     async def CreateNamespace(
         self, request: pb.CreateNamespaceRequest, context: Context
     ) -> pb.CreateNamespaceResponse:
-        self._deps.auth.identity(context)
         body = convert.create_namespace_request(request)
         idem = self._idempotency(context, "create_namespace", {}, body)
         parse = pb.CreateNamespaceResponse.FromString
@@ -336,15 +334,12 @@ class CatalogServicer(catalog_grpc.CatalogServiceServicer):
     async def GetNamespace(
         self, request: pb.GetNamespaceRequest, context: Context
     ) -> pb.GetNamespaceResponse:
-        self._deps.auth.identity(context)
         view = get_namespace(await self._state(), request.name)
         return pb.GetNamespaceResponse(namespace=convert.namespace_to_proto(view))
 
     async def DeleteNamespace(
         self, request: pb.DeleteNamespaceRequest, context: Context
     ) -> pb.DeleteNamespaceResponse:
-        self._deps.auth.identity(context)
-
         def answer(state: CatalogState, payloads: list[CatalogEventPayload]) -> _Answer:
             for payload in payloads:
                 if payload.object_id in state.namespaces:
@@ -363,7 +358,6 @@ class CatalogServicer(catalog_grpc.CatalogServiceServicer):
     async def ListTables(
         self, request: pb.ListTablesRequest, context: Context
     ) -> pb.ListTablesResponse:
-        self._deps.auth.identity(context)
         limit, cursor = convert.page_args(request.limit, request.cursor)
         page = list_tables(await self._state(), request.namespace, limit=limit, cursor=cursor)
         return pb.ListTablesResponse(
@@ -374,7 +368,6 @@ class CatalogServicer(catalog_grpc.CatalogServiceServicer):
     async def RegisterTable(
         self, request: pb.RegisterTableRequest, context: Context
     ) -> pb.RegisterTableResponse:
-        self._deps.auth.identity(context)
         body = convert.register_table_request(request)
         idem = self._idempotency(context, "register_table", {"namespace": request.namespace}, body)
         parse = pb.RegisterTableResponse.FromString
@@ -398,14 +391,12 @@ class CatalogServicer(catalog_grpc.CatalogServiceServicer):
         return response
 
     async def GetTable(self, request: pb.GetTableRequest, context: Context) -> pb.GetTableResponse:
-        self._deps.auth.identity(context)
         view = get_table(await self._state(), request.namespace, request.name)
         return pb.GetTableResponse(table=convert.table_to_proto(view))
 
     async def UpdateTable(
         self, request: pb.UpdateTableRequest, context: Context
     ) -> pb.UpdateTableResponse:
-        self._deps.auth.identity(context)
         body = convert.update_table_request(request)
 
         def answer(state: CatalogState, payloads: list[CatalogEventPayload]) -> _Answer:
@@ -426,8 +417,6 @@ class CatalogServicer(catalog_grpc.CatalogServiceServicer):
     async def DropTable(
         self, request: pb.DropTableRequest, context: Context
     ) -> pb.DropTableResponse:
-        self._deps.auth.identity(context)
-
         def answer(state: CatalogState, payloads: list[CatalogEventPayload]) -> _Answer:
             for payload in payloads:
                 if payload.object_id in state.tables:
@@ -446,7 +435,6 @@ class CatalogServicer(catalog_grpc.CatalogServiceServicer):
     async def ListCatalogs(
         self, request: pb.ListCatalogsRequest, context: Context
     ) -> pb.ListCatalogsResponse:
-        self._deps.auth.identity(context)
         limit, cursor = convert.page_args(request.limit, request.cursor)
         page = list_catalogs(await self._state(), limit=limit, cursor=cursor)
         return pb.ListCatalogsResponse(
@@ -457,7 +445,6 @@ class CatalogServicer(catalog_grpc.CatalogServiceServicer):
     async def CreateCatalog(
         self, request: pb.CreateCatalogRequest, context: Context
     ) -> pb.CreateCatalogResponse:
-        self._deps.auth.identity(context)
         body = convert.create_catalog_request(request)
         idem = self._idempotency(context, "create_catalog", {}, body)
         parse = pb.CreateCatalogResponse.FromString
@@ -485,14 +472,12 @@ class CatalogServicer(catalog_grpc.CatalogServiceServicer):
     async def GetCatalog(
         self, request: pb.GetCatalogRequest, context: Context
     ) -> pb.GetCatalogResponse:
-        self._deps.auth.identity(context)
         view = get_catalog(await self._state(), request.name)
         return pb.GetCatalogResponse(catalog=convert.catalog_to_proto(view))
 
     async def ListSchemas(
         self, request: pb.ListSchemasRequest, context: Context
     ) -> pb.ListSchemasResponse:
-        self._deps.auth.identity(context)
         limit, cursor = convert.page_args(request.limit, request.cursor)
         page = list_schemas(await self._state(), request.catalog, limit=limit, cursor=cursor)
         return pb.ListSchemasResponse(
@@ -503,7 +488,6 @@ class CatalogServicer(catalog_grpc.CatalogServiceServicer):
     async def CreateSchema(
         self, request: pb.CreateSchemaRequest, context: Context
     ) -> pb.CreateSchemaResponse:
-        self._deps.auth.identity(context)
         body = convert.create_schema_request(request)
         idem = self._idempotency(context, "create_schema", {"catalog": request.catalog}, body)
         parse = pb.CreateSchemaResponse.FromString
@@ -529,7 +513,6 @@ class CatalogServicer(catalog_grpc.CatalogServiceServicer):
     async def ListSchemaTables(
         self, request: pb.ListSchemaTablesRequest, context: Context
     ) -> pb.ListSchemaTablesResponse:
-        self._deps.auth.identity(context)
         limit, cursor = convert.page_args(request.limit, request.cursor)
         page = list_schema_tables(
             await self._state(), request.catalog, request.schema, limit=limit, cursor=cursor
@@ -542,7 +525,6 @@ class CatalogServicer(catalog_grpc.CatalogServiceServicer):
     async def RegisterSchemaTable(
         self, request: pb.RegisterSchemaTableRequest, context: Context
     ) -> pb.RegisterSchemaTableResponse:
-        self._deps.auth.identity(context)
         body = convert.register_schema_table_request(request)
         idem = self._idempotency(
             context,
@@ -576,7 +558,6 @@ class CatalogServicer(catalog_grpc.CatalogServiceServicer):
     async def GetSchemaTable(
         self, request: pb.GetSchemaTableRequest, context: Context
     ) -> pb.GetSchemaTableResponse:
-        self._deps.auth.identity(context)
         view = get_schema_table(await self._state(), request.catalog, request.schema, request.name)
         return pb.GetSchemaTableResponse(table=convert.schema_table_to_proto(view))
 
@@ -585,7 +566,6 @@ class CatalogServicer(catalog_grpc.CatalogServiceServicer):
     async def AddLineageEdges(
         self, request: pb.AddLineageEdgesRequest, context: Context
     ) -> pb.AddLineageEdgesResponse:
-        self._deps.auth.identity(context)
         body = convert.add_edges_request(request)
 
         def plan(state: CatalogState, now: int) -> list[CatalogEventPayload]:
@@ -605,7 +585,6 @@ class CatalogServicer(catalog_grpc.CatalogServiceServicer):
     async def GetLineage(
         self, request: pb.GetLineageRequest, context: Context
     ) -> pb.GetLineageResponse:
-        self._deps.auth.identity(context)
         if not request.table_id:
             raise InvalidArgument("table_id is required", reason="missing_field")
         return convert.lineage_to_proto(get_lineage(await self._state(), request.table_id))

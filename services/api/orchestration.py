@@ -31,9 +31,9 @@ from arco_core.orchestration.fold import FoldState
 from arco_core.partition import PartitionKey
 from arco_core.paths import idempotency_path, run_key_reservation_path, task_log_path
 from services.api import orchestration_convert as convert
+from services.api.auth import caller
 from services.api.deps import ApiDeps
 from services.common import rpc_context
-from services.common.identity import Identity
 from services.common.rpc_context import timestamp_from_ms
 from services.common.server import RpcContext as Context
 
@@ -47,11 +47,6 @@ class OrchestrationServicer(orch_grpc.OrchestrationServiceServicer):
         self._deps = deps
 
     # -- helpers ------------------------------------------------------------------------
-
-    def _caller(self, context: Context, workspace_id: str) -> Identity:
-        identity = self._deps.auth.identity(context)
-        self._deps.auth.check_workspace(identity, workspace_id)
-        return identity
 
     def _event(self, payload: KnownPayload, *, event_id: str | None = None) -> EventEnvelope:
         scope = self._deps.scope
@@ -101,7 +96,7 @@ class OrchestrationServicer(orch_grpc.OrchestrationServiceServicer):
     async def DeployManifest(
         self, request: orch_pb.DeployManifestRequest, context: Context
     ) -> orch_pb.DeployManifestResponse:
-        identity = self._caller(context, request.workspace_id)
+        identity = caller()
         manifest = convert.manifest_request_json(request)
         now = self._deps.clock.now_ms()
         fresh = {"manifest_id": new_ulid(), "event_id": new_ulid(), "deployed_at": rfc3339_ms(now)}
@@ -151,7 +146,6 @@ class OrchestrationServicer(orch_grpc.OrchestrationServiceServicer):
     async def ListManifests(
         self, request: orch_pb.ListManifestsRequest, context: Context
     ) -> orch_pb.ListManifestsResponse:
-        self._caller(context, request.workspace_id)
         state, _ = await self._state()
         return orch_pb.ListManifestsResponse(
             manifests=[convert.manifest_item(row) for row in state.code_manifests()]
@@ -160,7 +154,6 @@ class OrchestrationServicer(orch_grpc.OrchestrationServiceServicer):
     async def GetManifest(
         self, request: orch_pb.GetManifestRequest, context: Context
     ) -> orch_pb.GetManifestResponse:
-        self._caller(context, request.workspace_id)
         state, _ = await self._state()
         row = state.get_code_manifest(request.manifest_id)
         if row is None:
@@ -174,7 +167,7 @@ class OrchestrationServicer(orch_grpc.OrchestrationServiceServicer):
     async def TriggerRun(
         self, request: orch_pb.TriggerRunRequest, context: Context
     ) -> orch_pb.TriggerRunResponse:
-        identity = self._caller(context, request.workspace_id)
+        identity = caller()
         if request.HasField("partition_key") and request.partitions:
             raise InvalidArgument("partitionKey and partitions are mutually exclusive")
         partition_key = request.partition_key if request.HasField("partition_key") else None
@@ -234,7 +227,7 @@ class OrchestrationServicer(orch_grpc.OrchestrationServiceServicer):
     async def GetRun(
         self, request: orch_pb.GetRunRequest, context: Context
     ) -> orch_pb.GetRunResponse:
-        identity = self._caller(context, request.workspace_id)
+        identity = caller()
         state, seq = await self._state()
         run = control.require_run(state, request.run_id)
         public = control.public_run_status(run, state.list_tasks(run.run_id))
@@ -243,7 +236,6 @@ class OrchestrationServicer(orch_grpc.OrchestrationServiceServicer):
     async def ListRuns(
         self, request: orch_pb.ListRunsRequest, context: Context
     ) -> orch_pb.ListRunsResponse:
-        self._caller(context, request.workspace_id)
         state, _ = await self._state()
         runs, cursor = control.list_runs(
             state,
@@ -261,7 +253,7 @@ class OrchestrationServicer(orch_grpc.OrchestrationServiceServicer):
     async def CancelRun(
         self, request: orch_pb.CancelRunRequest, context: Context
     ) -> orch_pb.CancelRunResponse:
-        identity = self._caller(context, request.workspace_id)
+        identity = caller()
         state, _ = await self._state()
         payload = control.plan_cancel(
             state,
@@ -282,7 +274,7 @@ class OrchestrationServicer(orch_grpc.OrchestrationServiceServicer):
     async def RerunRun(
         self, request: orch_pb.RerunRunRequest, context: Context
     ) -> orch_pb.RerunRunResponse:
-        identity = self._caller(context, request.workspace_id)
+        identity = caller()
         mode = convert.RERUN_MODES.get(request.mode)
         if mode is None:
             raise InvalidArgument("mode must be fromFailure or subset")
@@ -340,7 +332,6 @@ class OrchestrationServicer(orch_grpc.OrchestrationServiceServicer):
     async def UploadTaskLogs(
         self, request: orch_pb.UploadTaskLogsRequest, context: Context
     ) -> orch_pb.UploadTaskLogsResponse:
-        self._caller(context, request.workspace_id)
         if not request.task_key:
             raise InvalidArgument("taskKey is required")
         if request.attempt < 1:
@@ -372,7 +363,6 @@ class OrchestrationServicer(orch_grpc.OrchestrationServiceServicer):
     async def GetRunLogs(
         self, request: orch_pb.GetRunLogsRequest, context: Context
     ) -> orch_pb.GetRunLogsResponse:
-        self._caller(context, request.workspace_id)
         if request.limit > MAX_LOG_PAGE:
             raise InvalidArgument(f"limit must be at most {MAX_LOG_PAGE}")
         limit = request.limit or DEFAULT_LOG_PAGE

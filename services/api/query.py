@@ -36,7 +36,6 @@ class QueryServicer(query_grpc.QueryServiceServicer):
     async def Query(
         self, request: query_pb.QueryRequest, context: Context
     ) -> query_pb.QueryResponse:
-        self._deps.auth.identity(context)
         as_of = request.as_of if request.HasField("as_of") else None
         result = await self.engine.query(request.sql, _format(request.format), as_of=as_of)
         return query_pb.QueryResponse(
@@ -50,7 +49,6 @@ class QueryServicer(query_grpc.QueryServiceServicer):
     async def QueryData(
         self, request: query_pb.QueryDataRequest, context: Context
     ) -> query_pb.QueryDataResponse:
-        self._deps.auth.identity(context)
         as_of = request.as_of if request.HasField("as_of") else None
         result = await self.data.query(request.sql, _format(request.format), as_of=as_of)
         return query_pb.QueryDataResponse(
