@@ -13,7 +13,6 @@ from typing import Any
 from arco.orchestration.v1 import orchestration_service_pb2 as orch_pb
 from arco.orchestration.v1 import orchestration_service_pb2_grpc as orch_grpc
 
-from arco_core.canonical_json import canonical_bytes, parse_json_object
 from arco_core.clock import rfc3339_ms
 from arco_core.errors import (
     AlreadyExists,
@@ -29,10 +28,11 @@ from arco_core.orchestration import control
 from arco_core.orchestration.events import KnownPayload, make_event
 from arco_core.orchestration.fold import FoldState
 from arco_core.partition import PartitionKey
-from arco_core.paths import idempotency_path, run_key_reservation_path, task_log_path
+from arco_core.paths import run_key_reservation_path, task_log_path
 from services.api import orchestration_convert as convert
 from services.api.auth import caller
 from services.api.deps import ApiDeps
+from services.api.idempotency import IDEMPOTENCY_KEY, IdempotencyMarkers, reserve_record
 from services.common import rpc_context
 from services.common.rpc_context import timestamp_from_ms
 from services.common.server import RpcContext as Context
@@ -45,6 +45,7 @@ MAX_LOG_RESPONSE_BYTES = 8 * 1024 * 1024
 class OrchestrationServicer(orch_grpc.OrchestrationServiceServicer):
     def __init__(self, deps: ApiDeps) -> None:
         self._deps = deps
+        self._markers = IdempotencyMarkers(deps.storage, deps.clock)
 
     # -- helpers ------------------------------------------------------------------------
 
@@ -83,14 +84,6 @@ class OrchestrationServicer(orch_grpc.OrchestrationServiceServicer):
             )
         ]
 
-    async def _reserve(self, path: str, record: dict[str, Any]) -> dict[str, Any]:
-        """Create-if-absent reservation; returns the record that holds the key."""
-        try:
-            await self._deps.storage.create(path, canonical_bytes(record))
-        except ObjectAlreadyExists:
-            return parse_json_object(await self._deps.storage.get(path))
-        return record
-
     # -- deployments --------------------------------------------------------------------
 
     async def DeployManifest(
@@ -100,20 +93,14 @@ class OrchestrationServicer(orch_grpc.OrchestrationServiceServicer):
         manifest = convert.manifest_request_json(request)
         now = self._deps.clock.now_ms()
         fresh = {"manifest_id": new_ulid(), "event_id": new_ulid(), "deployed_at": rfc3339_ms(now)}
-        key = rpc_context.metadata(context, "idempotency-key")
         control.validate_manifest(manifest)  # before anything is reserved or hashed
-        fingerprint = control.manifest_fingerprint(manifest)
-        ids = fresh
-        if key:
-            held = await self._reserve(
-                idempotency_path("manifests", key), {**fresh, "fingerprint": fingerprint}
-            )
-            if held["fingerprint"] != fingerprint:
-                raise Conflict(
-                    "Idempotency-Key already used for a different manifest",
-                    reason="idempotency_key_conflict",
-                )
-            ids = held
+        marker = IdempotencyMarkers.key(
+            "manifests",
+            "deploy_manifest",
+            rpc_context.metadata(context, IDEMPOTENCY_KEY),
+            control.manifest_fingerprint(manifest),
+        )
+        ids = fresh if marker is None else await self._markers.reserve(marker, fresh)
         plan = control.plan_deploy(
             manifest,
             manifest_id=ids["manifest_id"],
@@ -176,7 +163,7 @@ class OrchestrationServicer(orch_grpc.OrchestrationServiceServicer):
                 {p.key: p.value for p in request.partitions}
             ).canonical()
         run_key = request.run_key if request.HasField("run_key") else None
-        run_key = run_key or rpc_context.metadata(context, "idempotency-key") or None
+        run_key = run_key or rpc_context.metadata(context, IDEMPOTENCY_KEY) or None
         trigger = control.TriggerRequest(
             selection=tuple(request.selection),
             include_upstream=request.include_upstream,
@@ -197,7 +184,8 @@ class OrchestrationServicer(orch_grpc.OrchestrationServiceServicer):
         ids = self._run_ids(run_id)
         if run_key:
             fingerprint = control.trigger_fingerprint(trigger, latest.manifest_id)
-            held = await self._reserve(
+            held = await reserve_record(
+                self._deps.storage,
                 run_key_reservation_path(run_key),
                 {**ids, "fingerprint": fingerprint, "run_key": run_key},
             )
@@ -293,8 +281,10 @@ class OrchestrationServicer(orch_grpc.OrchestrationServiceServicer):
         created = True
         if run_key:
             fingerprint = json.dumps([request.run_id, mode, sorted(chosen)])
-            held = await self._reserve(
-                run_key_reservation_path(run_key), {**ids, "fingerprint": fingerprint}
+            held = await reserve_record(
+                self._deps.storage,
+                run_key_reservation_path(run_key),
+                {**ids, "fingerprint": fingerprint},
             )
             if held["fingerprint"] != fingerprint:
                 raise Conflict(f"runKey {run_key!r} was already used", reason="run_key_conflict")
