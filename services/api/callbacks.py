@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from collections.abc import Iterable
+from typing import Any, Protocol, TypeVar
 
 import structlog
 from arco.orchestration.v1 import task_callback_service_pb2 as callback_pb
 from arco.orchestration.v1 import task_callback_service_pb2_grpc as callback_grpc
+from google.protobuf.message import Message
 
 from arco_core.errors import Unauthenticated
 from arco_core.ledger import EventEnvelope
@@ -53,7 +54,26 @@ def bearer_token(metadata: Iterable[tuple[str, Any]] | None) -> str | None:
     return None
 
 
+_Request = TypeVar("_Request", bound=Message)
 _Result = TypeVar("_Result")
+_Request_contra = TypeVar("_Request_contra", bound=Message, contravariant=True)
+_Result_co = TypeVar("_Result_co", covariant=True)
+
+
+class _Judge(Protocol[_Request_contra, _Result_co]):
+    """One of :class:`CallbackHandler`'s verdicts (started, heartbeat, completed)."""
+
+    def __call__(
+        self,
+        state: FoldState,
+        claims: TaskClaims,
+        request: _Request_contra,
+        /,
+        *,
+        now_ms: int,
+        started_unfolded: bool,
+    ) -> _Result_co: ...
+
 
 # (token task id, attempt): the same for every token of one attempt.
 AttemptKey = tuple[str, int]
@@ -128,7 +148,7 @@ class TaskCallbackServicer(callback_grpc.TaskCallbackServiceServicer):
         return state
 
     async def _judge(
-        self, judge: Callable[..., _Result], request: Any, context: Context
+        self, judge: _Judge[_Request, _Result], request: _Request, context: Context
     ) -> tuple[AttemptKey, list[str], _Result]:
         """The callback's attempt, its started paths not folded yet (a repeated start or a
         next callback), and the handler's verdict on the current state."""
