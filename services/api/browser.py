@@ -15,7 +15,6 @@ from datetime import timedelta
 import structlog
 from arco.browser.v1 import browser_service_pb2 as browser_pb
 from arco.browser.v1 import browser_service_pb2_grpc as browser_grpc
-from google.protobuf import timestamp_pb2
 
 from arco_core.browser import (
     BROWSER_DOMAINS,
@@ -28,8 +27,10 @@ from arco_core.browser import (
 )
 from arco_core.errors import ArcoError, FailedPrecondition, InvalidArgument, PermissionDenied
 from arco_core.published import ProjectionReader
+from services.api.auth import caller
 from services.api.deps import ApiDeps
 from services.common.identity import Identity
+from services.common.rpc_context import timestamp_from_ms
 from services.common.server import RpcContext as Context
 
 audit = structlog.get_logger("arco.audit")
@@ -60,7 +61,7 @@ class BrowserServicer(browser_grpc.BrowserServiceServicer):
     async def MintUrls(
         self, request: browser_pb.MintUrlsRequest, context: Context
     ) -> browser_pb.MintUrlsResponse:
-        identity = self._deps.auth.identity(context)
+        identity = caller()
         paths = list(request.paths)
         domain = request.domain
         try:
@@ -114,14 +115,13 @@ class BrowserServicer(browser_grpc.BrowserServiceServicer):
             ttl_seconds=ttl,
             signer="presign" if storage.can_sign else "gateway",
         )
-        stamp = timestamp_pb2.Timestamp()
-        stamp.FromSeconds(expires)
-        return browser_pb.MintUrlsResponse(urls=urls, ttl_seconds=ttl, expires_at=stamp)
+        return browser_pb.MintUrlsResponse(
+            urls=urls, ttl_seconds=ttl, expires_at=timestamp_from_ms(expires * 1000)
+        )
 
     async def ListBrowsableFiles(
         self, request: browser_pb.ListBrowsableFilesRequest, context: Context
     ) -> browser_pb.ListBrowsableFilesResponse:
-        self._deps.auth.identity(context)
         domains = [parse_domain(request.domain)] if request.domain else list(BROWSER_DOMAINS)
         files: list[browser_pb.BrowsableFile] = []
         versions: dict[str, int] = {}

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from collections.abc import Iterable
+from typing import Any, Protocol, TypeVar
 
 import structlog
 from arco.orchestration.v1 import task_callback_service_pb2 as callback_pb
 from arco.orchestration.v1 import task_callback_service_pb2_grpc as callback_grpc
-from google.protobuf import timestamp_pb2
+from google.protobuf.message import Message
 
 from arco_core.envelope import EventEnvelope
 from arco_core.errors import Unauthenticated
@@ -32,9 +32,10 @@ from arco_core.orchestration.callbacks import CallbackHandler
 from arco_core.orchestration.fold import FoldState
 from arco_core.tokens import TaskClaims
 from services.api.deps import ApiDeps
+from services.common import rpc_context
 from services.common.committer import EventCommitter
 from services.common.head_follower import HeadFollower
-from services.common.interceptors import REQUEST_ID_KEY
+from services.common.rpc_context import timestamp_from_ms
 from services.common.server import RpcContext as Context
 
 log = structlog.get_logger(__name__)
@@ -53,20 +54,26 @@ def bearer_token(metadata: Iterable[tuple[str, Any]] | None) -> str | None:
     return None
 
 
-def _timestamp(epoch_ms: int) -> timestamp_pb2.Timestamp:
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromMilliseconds(epoch_ms)
-    return stamp
-
-
-def _request_id(context: Context) -> str:
-    for key, value in context.invocation_metadata() or ():
-        if key == REQUEST_ID_KEY and isinstance(value, str):
-            return value
-    return ""
-
-
+_Request = TypeVar("_Request", bound=Message)
 _Result = TypeVar("_Result")
+_Request_contra = TypeVar("_Request_contra", bound=Message, contravariant=True)
+_Result_co = TypeVar("_Result_co", covariant=True)
+
+
+class _Judge(Protocol[_Request_contra, _Result_co]):
+    """One of :class:`CallbackHandler`'s verdicts (started, heartbeat, completed)."""
+
+    def __call__(
+        self,
+        state: FoldState,
+        claims: TaskClaims,
+        request: _Request_contra,
+        /,
+        *,
+        now_ms: int,
+        started_unfolded: bool,
+    ) -> _Result_co: ...
+
 
 # (token task id, attempt): the same for every token of one attempt.
 AttemptKey = tuple[str, int]
@@ -141,7 +148,7 @@ class TaskCallbackServicer(callback_grpc.TaskCallbackServiceServicer):
         return state
 
     async def _judge(
-        self, judge: Callable[..., _Result], request: Any, context: Context
+        self, judge: _Judge[_Request, _Result], request: _Request, context: Context
     ) -> tuple[AttemptKey, list[str], _Result]:
         """The callback's attempt, its started paths not folded yet (a repeated start or a
         next callback), and the handler's verdict on the current state."""
@@ -164,7 +171,7 @@ class TaskCallbackServicer(callback_grpc.TaskCallbackServiceServicer):
         """Append ``event`` and fold it, after the attempt's ``unfolded`` started paths."""
         committer = self._deps.orchestration
         paths = [*unfolded, *await committer.append([event])]
-        seq = await committer.compact(paths, request_id=_request_id(context))
+        seq = await committer.compact(paths, request_id=rpc_context.request_id(context))
         self._started_folds.folded(key, unfolded, seq)
 
     async def TaskStarted(
@@ -172,9 +179,9 @@ class TaskCallbackServicer(callback_grpc.TaskCallbackServiceServicer):
     ) -> callback_pb.TaskStartedResponse:
         key, unfolded, result = await self._judge(self._handler.started, request, context)
         paths = [*unfolded, *await self._deps.orchestration.append([result.event])]
-        self._started_folds.fold(key, paths, _request_id(context))
+        self._started_folds.fold(key, paths, rpc_context.request_id(context))
         return callback_pb.TaskStartedResponse(
-            acknowledged=result.acknowledged, server_time=_timestamp(result.server_time_ms)
+            acknowledged=result.acknowledged, server_time=timestamp_from_ms(result.server_time_ms)
         )
 
     async def TaskHeartbeat(
@@ -185,7 +192,7 @@ class TaskCallbackServicer(callback_grpc.TaskCallbackServiceServicer):
         response = callback_pb.TaskHeartbeatResponse(
             acknowledged=result.acknowledged,
             should_cancel=result.should_cancel,
-            server_time=_timestamp(result.server_time_ms),
+            server_time=timestamp_from_ms(result.server_time_ms),
         )
         if result.cancel_reason is not None:
             response.cancel_reason = result.cancel_reason
@@ -199,5 +206,5 @@ class TaskCallbackServicer(callback_grpc.TaskCallbackServiceServicer):
         return callback_pb.TaskCompletedResponse(
             acknowledged=result.acknowledged,
             final_state=result.final_state,
-            server_time=_timestamp(result.server_time_ms),
+            server_time=timestamp_from_ms(result.server_time_ms),
         )

@@ -14,7 +14,6 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from arco.catalog.v1 import catalog_service_pb2 as pb
-from google.protobuf import timestamp_pb2
 
 from arco_core.canonical_json import canonical_bytes
 from arco_core.catalog import (
@@ -38,6 +37,7 @@ from arco_core.catalog import (
     validate_register_table,
     validate_update_table,
 )
+from services.common.rpc_context import timestamp_from_ms
 
 __all__ = [
     "add_edges_request",
@@ -56,18 +56,11 @@ __all__ = [
     "schema_table_to_proto",
     "schema_to_proto",
     "table_to_proto",
-    "timestamp",
     "update_table_request",
 ]
 
 
 # Scalars ----------------------------------------------------------------------------------
-
-
-def timestamp(epoch_ms: int) -> timestamp_pb2.Timestamp:
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromMilliseconds(epoch_ms)
-    return stamp
 
 
 def _optional(message: Any, field: str) -> Any:
@@ -168,8 +161,8 @@ def namespace_to_proto(view: SchemaView) -> pb.Namespace:
         id=view.id,
         name=view.name,
         description=view.description,
-        created_at=timestamp(view.created_at),
-        updated_at=timestamp(view.updated_at),
+        created_at=timestamp_from_ms(view.created_at),
+        updated_at=timestamp_from_ms(view.updated_at),
     )
 
 
@@ -178,8 +171,8 @@ def catalog_to_proto(view: CatalogView) -> pb.Catalog:
         id=view.id,
         name=view.name,
         description=view.description,
-        created_at=timestamp(view.created_at),
-        updated_at=timestamp(view.updated_at),
+        created_at=timestamp_from_ms(view.created_at),
+        updated_at=timestamp_from_ms(view.updated_at),
     )
 
 
@@ -189,8 +182,8 @@ def schema_to_proto(view: SchemaView) -> pb.Schema:
         catalog=view.catalog,
         name=view.name,
         description=view.description,
-        created_at=timestamp(view.created_at),
-        updated_at=timestamp(view.updated_at),
+        created_at=timestamp_from_ms(view.created_at),
+        updated_at=timestamp_from_ms(view.updated_at),
     )
 
 
@@ -213,8 +206,8 @@ def table_to_proto(view: TableView) -> pb.Table:
         description=view.description,
         format=view.format,
         columns=[column_to_proto(c) for c in view.columns],
-        created_at=timestamp(view.created_at),
-        updated_at=timestamp(view.updated_at),
+        created_at=timestamp_from_ms(view.created_at),
+        updated_at=timestamp_from_ms(view.updated_at),
     )
 
 
@@ -228,8 +221,8 @@ def schema_table_to_proto(view: SchemaTableView) -> pb.SchemaTable:
         format=view.format,
         location=view.location,
         columns=[column_to_proto(c) for c in view.columns],
-        created_at=timestamp(view.created_at),
-        updated_at=timestamp(view.updated_at),
+        created_at=timestamp_from_ms(view.created_at),
+        updated_at=timestamp_from_ms(view.updated_at),
     )
 
 
@@ -240,7 +233,7 @@ def edge_to_proto(view: LineageEdgeView) -> pb.LineageEdge:
         target_id=view.target_id,
         edge_type=view.edge_type,
         run_id=view.run_id,
-        created_at=timestamp(view.created_at),
+        created_at=timestamp_from_ms(view.created_at),
     )
 
 

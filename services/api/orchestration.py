@@ -13,7 +13,6 @@ from typing import Any
 from arco.orchestration.v1 import orchestration_service_pb2 as orch_pb
 from arco.orchestration.v1 import orchestration_service_pb2_grpc as orch_grpc
 
-from arco_core.canonical_json import canonical_bytes, parse_json_object
 from arco_core.clock import rfc3339_ms
 from arco_core.envelope import EventEnvelope
 from arco_core.errors import (
@@ -29,10 +28,13 @@ from arco_core.orchestration import deployments, runs
 from arco_core.orchestration.events import KnownPayload, make_event
 from arco_core.orchestration.fold import FoldState
 from arco_core.partition import PartitionKey
-from arco_core.paths import idempotency_path, run_key_reservation_path, task_log_path
+from arco_core.paths import run_key_reservation_path, task_log_path
 from services.api import orchestration_convert as convert
+from services.api.auth import caller
 from services.api.deps import ApiDeps
-from services.common.identity import Identity
+from services.api.idempotency import IDEMPOTENCY_KEY, IdempotencyMarkers, reserve_record
+from services.common import rpc_context
+from services.common.rpc_context import timestamp_from_ms
 from services.common.server import RpcContext as Context
 
 MAX_LOG_PAGE = 200
@@ -40,23 +42,12 @@ DEFAULT_LOG_PAGE = 50
 MAX_LOG_RESPONSE_BYTES = 8 * 1024 * 1024
 
 
-def _metadata(context: Context, key: str) -> str:
-    for name, value in context.invocation_metadata() or ():
-        if name == key:
-            return value if isinstance(value, str) else value.decode()
-    return ""
-
-
 class OrchestrationServicer(orch_grpc.OrchestrationServiceServicer):
     def __init__(self, deps: ApiDeps) -> None:
         self._deps = deps
+        self._markers = IdempotencyMarkers(deps.storage, deps.clock)
 
     # -- helpers ------------------------------------------------------------------------
-
-    def _caller(self, context: Context, workspace_id: str) -> Identity:
-        identity = self._deps.auth.identity(context)
-        self._deps.auth.check_workspace(identity, workspace_id)
-        return identity
 
     def _event(self, payload: KnownPayload, *, event_id: str | None = None) -> EventEnvelope:
         scope = self._deps.scope
@@ -93,37 +84,23 @@ class OrchestrationServicer(orch_grpc.OrchestrationServiceServicer):
             )
         ]
 
-    async def _reserve(self, path: str, record: dict[str, Any]) -> dict[str, Any]:
-        """Create-if-absent reservation; returns the record that holds the key."""
-        try:
-            await self._deps.storage.create(path, canonical_bytes(record))
-        except ObjectAlreadyExists:
-            return parse_json_object(await self._deps.storage.get(path))
-        return record
-
     # -- deployments --------------------------------------------------------------------
 
     async def DeployManifest(
         self, request: orch_pb.DeployManifestRequest, context: Context
     ) -> orch_pb.DeployManifestResponse:
-        identity = self._caller(context, request.workspace_id)
+        identity = caller()
         manifest = convert.manifest_request_json(request)
         now = self._deps.clock.now_ms()
         fresh = {"manifest_id": new_ulid(), "event_id": new_ulid(), "deployed_at": rfc3339_ms(now)}
-        key = _metadata(context, "idempotency-key")
         deployments.validate_manifest(manifest)  # before anything is reserved or hashed
-        fingerprint = deployments.manifest_fingerprint(manifest)
-        ids = fresh
-        if key:
-            held = await self._reserve(
-                idempotency_path("manifests", key), {**fresh, "fingerprint": fingerprint}
-            )
-            if held["fingerprint"] != fingerprint:
-                raise Conflict(
-                    "Idempotency-Key already used for a different manifest",
-                    reason="idempotency_key_conflict",
-                )
-            ids = held
+        marker = IdempotencyMarkers.key(
+            "manifests",
+            "deploy_manifest",
+            rpc_context.metadata(context, IDEMPOTENCY_KEY),
+            deployments.manifest_fingerprint(manifest),
+        )
+        ids = fresh if marker is None else await self._markers.reserve(marker, fresh)
         plan = deployments.plan_deploy(
             manifest,
             manifest_id=ids["manifest_id"],
@@ -149,14 +126,13 @@ class OrchestrationServicer(orch_grpc.OrchestrationServiceServicer):
             code_version_id=row.code_version_id,
             fingerprint=row.fingerprint,
             asset_count=row.asset_count,
-            deployed_at=convert.timestamp(row.deployed_at),
+            deployed_at=timestamp_from_ms(row.deployed_at),
             created=created and ids["manifest_id"] == fresh["manifest_id"],
         )
 
     async def ListManifests(
         self, request: orch_pb.ListManifestsRequest, context: Context
     ) -> orch_pb.ListManifestsResponse:
-        self._caller(context, request.workspace_id)
         state, _ = await self._state()
         return orch_pb.ListManifestsResponse(
             manifests=[convert.manifest_item(row) for row in state.code_manifests()]
@@ -165,7 +141,6 @@ class OrchestrationServicer(orch_grpc.OrchestrationServiceServicer):
     async def GetManifest(
         self, request: orch_pb.GetManifestRequest, context: Context
     ) -> orch_pb.GetManifestResponse:
-        self._caller(context, request.workspace_id)
         state, _ = await self._state()
         row = state.get_code_manifest(request.manifest_id)
         if row is None:
@@ -179,7 +154,7 @@ class OrchestrationServicer(orch_grpc.OrchestrationServiceServicer):
     async def TriggerRun(
         self, request: orch_pb.TriggerRunRequest, context: Context
     ) -> orch_pb.TriggerRunResponse:
-        identity = self._caller(context, request.workspace_id)
+        identity = caller()
         if request.HasField("partition_key") and request.partitions:
             raise InvalidArgument("partitionKey and partitions are mutually exclusive")
         partition_key = request.partition_key if request.HasField("partition_key") else None
@@ -188,7 +163,7 @@ class OrchestrationServicer(orch_grpc.OrchestrationServiceServicer):
                 {p.key: p.value for p in request.partitions}
             ).canonical()
         run_key = request.run_key if request.HasField("run_key") else None
-        run_key = run_key or _metadata(context, "idempotency-key") or None
+        run_key = run_key or rpc_context.metadata(context, IDEMPOTENCY_KEY) or None
         trigger = runs.TriggerRequest(
             selection=tuple(request.selection),
             include_upstream=request.include_upstream,
@@ -197,7 +172,7 @@ class OrchestrationServicer(orch_grpc.OrchestrationServiceServicer):
             labels=dict(request.labels),
             partition_key=partition_key,
             user_id=identity.user,
-            traceparent=_metadata(context, "traceparent") or None,
+            traceparent=rpc_context.metadata(context, "traceparent") or None,
         )
         runs.validate_trigger(trigger)
         state, _ = await self._state()
@@ -209,7 +184,8 @@ class OrchestrationServicer(orch_grpc.OrchestrationServiceServicer):
         ids = self._run_ids(run_id)
         if run_key:
             fingerprint = runs.trigger_fingerprint(trigger, latest.manifest_id)
-            held = await self._reserve(
+            held = await reserve_record(
+                self._deps.storage,
                 run_key_reservation_path(run_key),
                 {**ids, "fingerprint": fingerprint, "run_key": run_key},
             )
@@ -233,13 +209,13 @@ class OrchestrationServicer(orch_grpc.OrchestrationServiceServicer):
             plan_id=run.plan_id,
             state=convert.run_status(public),
             created=created,
-            created_at=convert.timestamp(run.triggered_at),
+            created_at=timestamp_from_ms(run.triggered_at),
         )
 
     async def GetRun(
         self, request: orch_pb.GetRunRequest, context: Context
     ) -> orch_pb.GetRunResponse:
-        identity = self._caller(context, request.workspace_id)
+        identity = caller()
         state, seq = await self._state()
         run = runs.require_run(state, request.run_id)
         public = runs.public_run_status(run, state.list_tasks(run.run_id))
@@ -248,7 +224,6 @@ class OrchestrationServicer(orch_grpc.OrchestrationServiceServicer):
     async def ListRuns(
         self, request: orch_pb.ListRunsRequest, context: Context
     ) -> orch_pb.ListRunsResponse:
-        self._caller(context, request.workspace_id)
         state, _ = await self._state()
         listed, cursor = runs.list_runs(
             state,
@@ -266,7 +241,7 @@ class OrchestrationServicer(orch_grpc.OrchestrationServiceServicer):
     async def CancelRun(
         self, request: orch_pb.CancelRunRequest, context: Context
     ) -> orch_pb.CancelRunResponse:
-        identity = self._caller(context, request.workspace_id)
+        identity = caller()
         state, _ = await self._state()
         payload = runs.plan_cancel(
             state,
@@ -281,13 +256,13 @@ class OrchestrationServicer(orch_grpc.OrchestrationServiceServicer):
         return orch_pb.CancelRunResponse(
             run_id=run.run_id,
             state=convert.run_status("CANCELLED" if public == "CANCELLED" else "CANCELLING"),
-            cancelled_at=convert.timestamp(self._deps.clock.now_ms()),
+            cancelled_at=timestamp_from_ms(self._deps.clock.now_ms()),
         )
 
     async def RerunRun(
         self, request: orch_pb.RerunRunRequest, context: Context
     ) -> orch_pb.RerunRunResponse:
-        identity = self._caller(context, request.workspace_id)
+        identity = caller()
         mode = convert.RERUN_MODES.get(request.mode)
         if mode is None:
             raise InvalidArgument("mode must be fromFailure or subset")
@@ -306,8 +281,10 @@ class OrchestrationServicer(orch_grpc.OrchestrationServiceServicer):
         created = True
         if run_key:
             fingerprint = json.dumps([request.run_id, mode, sorted(chosen)])
-            held = await self._reserve(
-                run_key_reservation_path(run_key), {**ids, "fingerprint": fingerprint}
+            held = await reserve_record(
+                self._deps.storage,
+                run_key_reservation_path(run_key),
+                {**ids, "fingerprint": fingerprint},
             )
             if held["fingerprint"] != fingerprint:
                 raise Conflict(f"runKey {run_key!r} was already used", reason="run_key_conflict")
@@ -334,7 +311,7 @@ class OrchestrationServicer(orch_grpc.OrchestrationServiceServicer):
             plan_id=run.plan_id,
             state=convert.run_status(public),
             created=created,
-            created_at=convert.timestamp(run.triggered_at),
+            created_at=timestamp_from_ms(run.triggered_at),
             parent_run_id=parent.run_id,
             rerun_kind=convert.RERUN_KINDS[mode],
             rerun_reason=run.rerun_reason or reason,
@@ -345,7 +322,6 @@ class OrchestrationServicer(orch_grpc.OrchestrationServiceServicer):
     async def UploadTaskLogs(
         self, request: orch_pb.UploadTaskLogsRequest, context: Context
     ) -> orch_pb.UploadTaskLogsResponse:
-        self._caller(context, request.workspace_id)
         if not request.task_key:
             raise InvalidArgument("taskKey is required")
         if request.attempt < 1:
@@ -377,7 +353,6 @@ class OrchestrationServicer(orch_grpc.OrchestrationServiceServicer):
     async def GetRunLogs(
         self, request: orch_pb.GetRunLogsRequest, context: Context
     ) -> orch_pb.GetRunLogsResponse:
-        self._caller(context, request.workspace_id)
         if request.limit > MAX_LOG_PAGE:
             raise InvalidArgument(f"limit must be at most {MAX_LOG_PAGE}")
         limit = request.limit or DEFAULT_LOG_PAGE

@@ -7,26 +7,19 @@ from typing import Any
 
 from arco.orchestration.v1 import orchestration_service_pb2 as pb
 from arco.orchestration.v1 import types_pb2
-from google.protobuf import json_format, timestamp_pb2
+from google.protobuf import json_format
 
 from arco_core.orchestration.deployments import stored_manifest
 from arco_core.orchestration.fold import FoldState
 from arco_core.orchestration.runs import TASK_STATUS_OF, skip_attribution, task_counts
 from arco_core.orchestration.state import CodeManifestRow, RunRow, TaskRow
+from services.common.rpc_context import timestamp_from_ms
 
 RERUN_KINDS = {
     "FROM_FAILURE": types_pb2.RERUN_KIND_FROM_FAILURE,
     "SUBSET": types_pb2.RERUN_KIND_SUBSET,
 }
 RERUN_MODES = {pb.RERUN_MODE_FROM_FAILURE: "FROM_FAILURE", pb.RERUN_MODE_SUBSET: "SUBSET"}
-
-
-def timestamp(epoch_ms: int | None) -> timestamp_pb2.Timestamp | None:
-    if epoch_ms is None:
-        return None
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromMilliseconds(epoch_ms)
-    return stamp
 
 
 def run_status(public: str) -> str:
@@ -61,7 +54,7 @@ def manifest_item(row: CodeManifestRow) -> pb.ManifestListItem:
         code_version_id=row.code_version_id,
         fingerprint=row.fingerprint,
         asset_count=row.asset_count,
-        deployed_at=timestamp(row.deployed_at),
+        deployed_at=timestamp_from_ms(row.deployed_at),
         deployed_by=row.deployed_by,
     )
     if row.git_branch:
@@ -76,13 +69,13 @@ def task_summary(state: FoldState, task: TaskRow) -> pb.TaskSummary:
         task_key=task.task_key,
         state=f"TASK_STATUS_{TASK_STATUS_OF.get(task.state, 'PENDING')}",
         attempt=task.attempt,
-        started_at=timestamp(task.started_at),
-        completed_at=timestamp(task.completed_at),
+        started_at=timestamp_from_ms(task.started_at),
+        completed_at=timestamp_from_ms(task.completed_at),
         internal_state=f"TASK_STATE_{task.state}",
         max_attempts=task.max_attempts,
         depends_on=sorted(state.dependencies(task.run_id, task.task_key)),
-        ready_at=timestamp(task.ready_at),
-        published_at=timestamp(task.published_at),
+        ready_at=timestamp_from_ms(task.ready_at),
+        published_at=timestamp_from_ms(task.published_at),
     )
     for name in (
         "asset_key",
@@ -120,9 +113,9 @@ def run_response(
         workspace_id=workspace_id,
         plan_id=run.plan_id,
         state=run_status(public),
-        created_at=timestamp(run.triggered_at),
-        started_at=timestamp(min(started)) if started else None,
-        completed_at=timestamp(run.completed_at),
+        created_at=timestamp_from_ms(run.triggered_at),
+        started_at=timestamp_from_ms(min(started)) if started else None,
+        completed_at=timestamp_from_ms(run.completed_at),
         labels=json.loads(run.labels) if run.labels else {},
         task_counts=pb.TaskCounts(**task_counts(tasks)),
         tasks=[task_summary(state, t) for t in tasks],
@@ -142,8 +135,8 @@ def run_list_item(run: RunRow, public: str) -> pb.RunListItem:
     item = pb.RunListItem(
         run_id=run.run_id,
         state=run_status(public),
-        created_at=timestamp(run.triggered_at),
-        completed_at=timestamp(run.completed_at),
+        created_at=timestamp_from_ms(run.triggered_at),
+        completed_at=timestamp_from_ms(run.completed_at),
         task_count=run.tasks_total,
         tasks_succeeded=run.tasks_succeeded,
         tasks_failed=run.tasks_failed,

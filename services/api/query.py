@@ -7,6 +7,8 @@ manifest version inside the engines, so the servicer is a thin translation layer
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from arco.query.v1 import query_service_pb2 as query_pb
 from arco.query.v1 import query_service_pb2_grpc as query_grpc
 
@@ -19,14 +21,32 @@ from arco_core.query import (
 from services.api.deps import ApiDeps
 from services.common.server import RpcContext as Context
 
+# Query (system tables) and QueryData (registered tables) share one request and answer shape.
+_Response = TypeVar("_Response", query_pb.QueryResponse, query_pb.QueryDataResponse)
+
 
 def _format(value: int) -> ResultFormat:
     return ResultFormat.JSON if value == query_pb.RESULT_FORMAT_JSON else ResultFormat.ARROW
 
 
+async def _run(
+    engine: QueryEngine | QueryData,
+    request: query_pb.QueryRequest | query_pb.QueryDataRequest,
+    response: type[_Response],
+) -> _Response:
+    as_of = request.as_of if request.HasField("as_of") else None
+    result = await engine.query(request.sql, _format(request.format), as_of=as_of)
+    return response(
+        data=result.data,
+        content_type=result.content_type,
+        row_count=result.row_count,
+        truncated=result.truncated,
+        state_versions=result.state_versions,
+    )
+
+
 class QueryServicer(query_grpc.QueryServiceServicer):
     def __init__(self, deps: ApiDeps) -> None:
-        self._deps = deps
         provider = ReaderSnapshotProvider(
             {"orchestration": deps.orchestration.reader, "catalog": deps.catalog.reader}
         )
@@ -36,27 +56,9 @@ class QueryServicer(query_grpc.QueryServiceServicer):
     async def Query(
         self, request: query_pb.QueryRequest, context: Context
     ) -> query_pb.QueryResponse:
-        self._deps.auth.identity(context)
-        as_of = request.as_of if request.HasField("as_of") else None
-        result = await self.engine.query(request.sql, _format(request.format), as_of=as_of)
-        return query_pb.QueryResponse(
-            data=result.data,
-            content_type=result.content_type,
-            row_count=result.row_count,
-            truncated=result.truncated,
-            state_versions=result.state_versions,
-        )
+        return await _run(self.engine, request, query_pb.QueryResponse)
 
     async def QueryData(
         self, request: query_pb.QueryDataRequest, context: Context
     ) -> query_pb.QueryDataResponse:
-        self._deps.auth.identity(context)
-        as_of = request.as_of if request.HasField("as_of") else None
-        result = await self.data.query(request.sql, _format(request.format), as_of=as_of)
-        return query_pb.QueryDataResponse(
-            data=result.data,
-            content_type=result.content_type,
-            row_count=result.row_count,
-            truncated=result.truncated,
-            state_versions=result.state_versions,
-        )
+        return await _run(self.data, request, query_pb.QueryDataResponse)

@@ -20,7 +20,7 @@ from arco_core.projections import CatalogAdapter, OrchestrationAdapter
 from arco_core.published import ProjectionReader
 from arco_core.storage import Role, ScopedStorage, open_object_store
 from arco_core.tokens import TaskTokenVerifier
-from services.api.auth import CallerAuth
+from services.api.auth import AuthInterceptor, CallerAuth
 from services.api.callbacks import StartedFolds
 from services.api.config import ApiConfig
 from services.api.deps import ApiDeps
@@ -116,6 +116,7 @@ async def build(
                 "arco.browser.v1.BrowserService",
             ),
         ],
+        interceptors=[AuthInterceptor(deps.auth)],
         loops=[deps.orchestration_heads],
         close=close,
     )

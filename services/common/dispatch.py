@@ -22,7 +22,7 @@ import structlog
 from arco.orchestration.v1 import worker_protocol_pb2 as worker_pb
 from arco.worker.v1 import worker_service_pb2 as wpb
 from arco.worker.v1 import worker_service_pb2_grpc as wpb_grpc
-from google.protobuf import struct_pb2, timestamp_pb2
+from google.protobuf import struct_pb2
 
 from arco_core.ids import callback_task_id
 from arco_core.orchestration.decisions import DispatchAction
@@ -30,6 +30,7 @@ from arco_core.paths import Scope
 from arco_core.tokens import TaskTokenSigner
 from arco_core.wire.worker_protocol import to_json
 from services.common.config import ConfigError, env_float, env_str
+from services.common.rpc_context import timestamp_from_ms
 
 if TYPE_CHECKING:
     from services.common.cloud_tasks import CloudTasksAdapter
@@ -88,8 +89,6 @@ class EnvelopeBuilder:
             action.attempt,
             action.attempt_id,
         )
-        expires = timestamp_pb2.Timestamp()
-        expires.FromMilliseconds(expires_ms)
         envelope = worker_pb.WorkerDispatchEnvelope(
             tenant_id=self._scope.tenant_id,
             workspace_id=self._scope.workspace_id,
@@ -102,7 +101,7 @@ class EnvelopeBuilder:
             worker_queue=action.worker_queue,
             callback_base_url=self._callback_base_url,
             task_token=token,
-            token_expires_at=expires,
+            token_expires_at=timestamp_from_ms(expires_ms),
             payload=struct_pb2.Struct(),
             heartbeat_timeout_sec=action.heartbeat_timeout_sec,
         )

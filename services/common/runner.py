@@ -16,6 +16,7 @@ import signal
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
+import grpc
 import structlog
 from prometheus_client import CollectorRegistry, start_http_server
 
@@ -40,6 +41,8 @@ class ServiceParts:
     """What a service contributes to the shared lifecycle."""
 
     registrations: Sequence[Registration]
+    # Per-RPC checks of this service (e.g. the api's authentication).
+    interceptors: Sequence[grpc.aio.ServerInterceptor] = ()
     loops: Sequence[BackgroundLoop] = ()
     close: Callable[[], Awaitable[None]] | None = None
     # Extra fields for the ready file (e.g. the compactor's domain).
@@ -67,7 +70,9 @@ async def serve(
 
     registry = CollectorRegistry()
     parts = await build(registry)
-    built = await build_server(parts.registrations, config.listen_address, registry)
+    built = await build_server(
+        parts.registrations, config.listen_address, registry, parts.interceptors
+    )
     metrics_host, metrics_port = _split_address(config.metrics_address)
     metrics_server, metrics_thread = start_http_server(metrics_port, metrics_host, registry)
     loop_tasks = [asyncio.create_task(item.run(), name=type(item).__name__) for item in parts.loops]

@@ -53,10 +53,16 @@ async def build_server(
     registrations: Sequence[Registration],
     address: str,
     registry: CollectorRegistry,
+    interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
 ) -> BuiltServer:
-    """Create and start a grpc.aio server; health reports NOT_SERVING until set_serving."""
+    """Create and start a grpc.aio server; health reports NOT_SERVING until set_serving.
+
+    The service's own ``interceptors`` run inside the shared one, so what they raise is
+    mapped to a status and logged like any servicer error.
+    """
     server = grpc.aio.server(
-        interceptors=[ServerInterceptor(RpcMetrics(registry))], options=list(_SERVER_OPTIONS)
+        interceptors=[ServerInterceptor(RpcMetrics(registry)), *interceptors],
+        options=list(_SERVER_OPTIONS),
     )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

@@ -3,38 +3,39 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import TypeVar
 
 from arco.compactor.v1 import compactor_service_pb2 as pb
 from arco.compactor.v1 import compactor_service_pb2_grpc as pb_grpc
-from google.protobuf import timestamp_pb2
 
 from arco_core.clock import parse_rfc3339_ms
 from arco_core.compaction.engine import Compactor
 from arco_core.compaction.group import GroupCommitter
 from arco_core.errors import InvalidArgument
 from arco_core.published import Snapshot
+from services.common.rpc_context import timestamp_from_ms
 from services.common.server import RpcContext as Context
 
 WATCH_KEEPALIVE_SEC = 15.0
 
 
-def _timestamp(rfc3339: str | None) -> timestamp_pb2.Timestamp | None:
-    if not rfc3339:
-        return None
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromMilliseconds(parse_rfc3339_ms(rfc3339))
-    return stamp
+# WatchHead and GetHead answer with the same head fields.
+_Head = TypeVar("_Head", pb.WatchHeadResponse, pb.GetHeadResponse)
 
 
-def _head_fields(domain: str, snapshot: Snapshot) -> dict[str, object]:
+def _head(message: type[_Head], domain: str, snapshot: Snapshot) -> _Head:
     head = snapshot.head
-    return {
-        "domain": domain,
-        "manifest_seq": snapshot.seq or 0,
-        "manifest_path": head.path if head else "",
-        "published_at": _timestamp(head.published_at if head else None),
-        "last_event_id": (snapshot.manifest.last_event_id or "") if snapshot.manifest else "",
-    }
+    return message(
+        domain=domain,
+        manifest_seq=snapshot.seq or 0,
+        manifest_path=head.path if head else "",
+        published_at=(
+            timestamp_from_ms(parse_rfc3339_ms(head.published_at))
+            if head and head.published_at
+            else None
+        ),
+        last_event_id=(snapshot.manifest.last_event_id or "") if snapshot.manifest else "",
+    )
 
 
 class CompactorServicer(pb_grpc.CompactorServiceServicer):
@@ -85,16 +86,16 @@ class CompactorServicer(pb_grpc.CompactorServiceServicer):
         after: int | None = request.after_seq if request.after_seq else None
         current = self._engine.snapshot
         if current.seq is not None and (after is None or current.seq > after):
-            yield pb.WatchHeadResponse(**_head_fields(self._engine.domain, current))  # type: ignore[arg-type]
+            yield _head(pb.WatchHeadResponse, self._engine.domain, current)
             after = current.seq
         while True:
             snapshot = await self._engine.wait_for_head(after, timeout=WATCH_KEEPALIVE_SEC)
             if snapshot.seq is not None and (after is None or snapshot.seq > after):
-                yield pb.WatchHeadResponse(**_head_fields(self._engine.domain, snapshot))  # type: ignore[arg-type]
+                yield _head(pb.WatchHeadResponse, self._engine.domain, snapshot)
                 after = snapshot.seq
 
     async def GetHead(self, request: pb.GetHeadRequest, context: Context) -> pb.GetHeadResponse:
-        return pb.GetHeadResponse(**_head_fields(self._engine.domain, self._engine.snapshot))  # type: ignore[arg-type]
+        return _head(pb.GetHeadResponse, self._engine.domain, self._engine.snapshot)
 
     async def Rebuild(self, request: pb.RebuildRequest, context: Context) -> pb.RebuildResponse:
         if not request.event_paths:
