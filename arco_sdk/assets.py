@@ -30,6 +30,7 @@ from typing import Any, Literal, overload
 import pyarrow as pa
 
 from arco_core.errors import InvalidArgument
+from arco_core.orchestration.state import DEFAULT_WORKER_QUEUE
 from arco_core.partition import PartitionKey, ScalarValue
 from arco_sdk.errors import AssetDefinitionError, DataQualityError, TaskCancelled
 from arco_sdk.io import ParquetStore
@@ -217,7 +218,7 @@ class ExecutionPolicy:
     retry_delay_seconds: int = 60
     timeout_seconds: int = 3600
     heartbeat_timeout_seconds: int = 300
-    worker_queue: str = "default-queue"
+    worker_queue: str = DEFAULT_WORKER_QUEUE
 
     def __post_init__(self) -> None:
         for label in ("max_retries", "retry_delay_seconds"):
@@ -775,7 +776,7 @@ def asset(
     retry_delay_seconds: int = 60,
     timeout_seconds: int = 3600,
     heartbeat_timeout_seconds: int = 300,
-    worker_queue: str = "default-queue",
+    worker_queue: str = DEFAULT_WORKER_QUEUE,
     cpu_millicores: int = 1000,
     memory_mib: int = 1024,
     io_format: str = "parquet",
@@ -800,7 +801,7 @@ def asset(
     retry_delay_seconds: int = 60,
     timeout_seconds: int = 3600,
     heartbeat_timeout_seconds: int = 300,
-    worker_queue: str = "default-queue",
+    worker_queue: str = DEFAULT_WORKER_QUEUE,
     cpu_millicores: int = 1000,
     memory_mib: int = 1024,
     io_format: str = "parquet",

@@ -26,6 +26,7 @@ from google.protobuf import struct_pb2
 
 from arco_core.ids import callback_task_id
 from arco_core.orchestration.decisions import DispatchAction
+from arco_core.orchestration.state import DEFAULT_WORKER_QUEUE
 from arco_core.paths import Scope
 from arco_core.tokens import TaskTokenSigner
 from arco_core.wire.worker_protocol import to_json
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
-DEFAULT_QUEUE = "default-queue"
+DEFAULT_QUEUE = DEFAULT_WORKER_QUEUE
 DISPATCH_SECRET_HEADER = "X-Arco-Dispatch-Secret"
 
 
