@@ -168,6 +168,7 @@ class ArcoClient:
         )
 
     def close(self) -> None:
+        """Close the HTTP connection pool; the client cannot be used afterwards."""
         self._http.close()
 
     def __enter__(self) -> ArcoClient:
@@ -262,10 +263,12 @@ class ArcoClient:
         return dict(self._json(response))
 
     def list_manifests(self) -> list[dict[str, Any]]:
+        """The workspace's deployed manifests, as the public JSON objects."""
         body = self._json(self._request("GET", self._ws("/manifests"), idempotent=True))
         return list(body.get("manifests", []))
 
     def get_manifest(self, manifest_id: str) -> dict[str, Any]:
+        """One deployed manifest by id; ``ArcoApiError`` (404) when it does not exist."""
         path = self._ws(f"/manifests/{_quote(manifest_id)}")
         return dict(self._json(self._request("GET", path, idempotent=True)))
 
@@ -281,6 +284,11 @@ class ArcoClient:
         run_key: str | None = None,
         labels: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
+        """Trigger a run of ``selection`` (asset keys) on the latest manifest; returns the run.
+
+        A ``run_key`` makes the call idempotent (the same key returns the same run), so only
+        then is it retried on transient failures.
+        """
         if not selection:
             raise ValueError("selection cannot be empty")
         if partition_key == "":
@@ -302,16 +310,19 @@ class ArcoClient:
     def list_runs(
         self, *, limit: int | None = None, cursor: str | None = None, state: str | None = None
     ) -> dict[str, Any]:
+        """One page of the workspace's runs as the public JSON body, optionally by state."""
         params = {"limit": limit, "cursor": cursor, "state": state}
         return dict(
             self._json(self._request("GET", self._ws("/runs"), idempotent=True, params=params))
         )
 
     def get_run(self, run_id: str) -> dict[str, Any]:
+        """One run with its tasks' states, as the public JSON object; 404 when unknown."""
         path = self._ws(f"/runs/{_quote(run_id)}")
         return dict(self._json(self._request("GET", path, idempotent=True)))
 
     def cancel_run(self, run_id: str, *, reason: str | None = None) -> dict[str, Any]:
+        """Ask for a run to be cancelled; returns the run. Not retried (each call is new)."""
         body = {"reason": reason} if reason else {}
         path = self._ws(f"/runs/{_quote(run_id)}/cancel")
         return dict(self._json(self._request("POST", path, idempotent=False, json=body)))
@@ -327,6 +338,11 @@ class ArcoClient:
         run_key: str | None = None,
         labels: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
+        """Start a new run from ``run_id``: its failed tasks (``fromFailure``) or a ``subset``.
+
+        Returns the new run; like ``trigger_run``, idempotent (and retried) only with a
+        ``run_key``.
+        """
         if mode == "subset" and not selection:
             raise ValueError("a subset rerun needs a selection")
         if mode == "fromFailure" and (selection or include_upstream or include_downstream):
@@ -350,6 +366,7 @@ class ArcoClient:
     def upload_logs(
         self, run_id: str, task_key: str, attempt: int, *, stdout: str = "", stderr: str = ""
     ) -> dict[str, Any]:
+        """Store a task attempt's stdout and stderr with the run; returns the stored record."""
         body = {"taskKey": task_key, "attempt": attempt, "stdout": stdout, "stderr": stderr}
         path = self._ws(f"/runs/{_quote(run_id)}/logs")
         return dict(self._json(self._request("POST", path, idempotent=False, json=body)))
@@ -362,6 +379,7 @@ class ArcoClient:
         limit: int | None = None,
         cursor: str | None = None,
     ) -> LogPage:
+        """One page of a run's logs as text, with the cursor of the next page (or None)."""
         params = {"taskKey": task_key, "limit": limit, "cursor": cursor}
         path = self._ws(f"/runs/{_quote(run_id)}/logs")
         response = self._request("GET", path, idempotent=True, params=params)
@@ -405,9 +423,11 @@ class ArcoClient:
         return list(body)
 
     def list_namespaces(self) -> list[dict[str, Any]]:
+        """Every catalog namespace, following pagination to the end."""
         return self._paged("/api/v1/namespaces", "namespaces")
 
     def list_tables(self, namespace: str) -> list[dict[str, Any]]:
+        """Every table in ``namespace``, following pagination to the end."""
         return self._paged(f"/api/v1/namespaces/{_quote(namespace)}/tables", "tables")
 
     def _paged(self, path: str, field: str) -> list[dict[str, Any]]:
