@@ -11,14 +11,13 @@ import pytest
 from services.common.logging import configure_logging
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-# shared/ (contracts, fixtures, vectors) sits beside the checkout; tests read it in place.
-SHARED_DIR = REPO_ROOT.parent / "shared"
 VENV_BIN = Path(sys.executable).parent
 
 configure_logging("WARNING", "json")
 
 # Imported after REPO_ROOT exists: the support modules import it from here.
 from tests.support.backends import Backend, make_backend  # noqa: E402
+from tests.support.reference import reference_path  # noqa: E402
 from tests.support.seaweed import SeaweedServer, start_seaweed  # noqa: E402
 
 
@@ -29,9 +28,8 @@ def repo_root() -> Path:
 
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
-    if not SHARED_DIR.is_dir():
-        pytest.fail(f"shared contracts not found at {SHARED_DIR}")
-    return SHARED_DIR
+    """The reference data beside the checkout; tests using it skip when it is absent."""
+    return reference_path("contracts").parent
 
 
 @pytest.fixture(scope="session")

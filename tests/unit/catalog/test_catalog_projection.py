@@ -27,9 +27,10 @@ from arco_core.catalog.projection import (
     table_to_rows,
 )
 from arco_core.errors import InvalidArgument
+from tests.support.reference import reference_path
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
-GOLDEN_DIR = REPO_ROOT.parent / "shared" / "contracts" / "golden_schemas" / "catalog"
+GOLDEN = "contracts/golden_schemas/catalog"
 GOLDEN_TYPES = {
     "Utf8": pa.string(),
     "Int64": pa.int64(),
@@ -39,9 +40,7 @@ GOLDEN_TYPES = {
 
 
 def _golden_files() -> list[Path]:
-    if not GOLDEN_DIR.is_dir():
-        pytest.fail(f"golden schemas not found at {GOLDEN_DIR}")
-    return sorted(GOLDEN_DIR.glob("*.schema.json"))
+    return sorted(reference_path(GOLDEN).glob("*.schema.json"))
 
 
 def test_every_golden_table_has_a_schema() -> None:
@@ -54,8 +53,7 @@ def test_every_golden_table_has_a_schema() -> None:
     "name", ["catalogs", "namespaces", "tables", "columns", "lineage_edges", "commits"]
 )
 def test_schema_is_superset_of_golden(name: str) -> None:
-    _golden_files()
-    golden = json.loads((GOLDEN_DIR / f"{name}.schema.json").read_text())
+    golden = json.loads((reference_path(GOLDEN) / f"{name}.schema.json").read_text())
     schema = CATALOG_SCHEMAS[name]
     golden_names = set()
     for field in golden["fields"]:

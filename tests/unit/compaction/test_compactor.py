@@ -22,8 +22,8 @@ from arco_core.paths import Scope, ledger_event_path, ledger_segment_path
 from arco_core.projections import CatalogAdapter, OrchestrationAdapter
 from arco_core.published import ManifestBody, ProjectionReader, parquet_to_table
 from arco_core.storage import Role
-from tests.conftest import SHARED_DIR
 from tests.support.backends import Backend
+from tests.support.reference import reference_path
 from tests.unit.orchestration.orch_support import T0, TENANT, WORKSPACE, Events
 
 SCOPE = Scope(TENANT, WORKSPACE)
@@ -275,7 +275,7 @@ async def test_published_tables_match_the_golden_schemas(backend: Backend) -> No
     manifest = engine.snapshot.manifest
     assert manifest is not None and manifest.base is not None
     storage = backend.storage(Role.READER, scope=SCOPE)
-    golden_dir = SHARED_DIR / "contracts" / "golden_schemas" / "orchestration"
+    golden_dir = reference_path("contracts/golden_schemas/orchestration")
     types = {"Utf8": pa.string(), "UInt32": pa.uint32(), "Int64": pa.int64(), "Boolean": pa.bool_()}
     goldens = {path.name.removesuffix(".schema.json") for path in golden_dir.glob("*.schema.json")}
     assert {

@@ -6,16 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SHARED_DIR
 from tests.support.backends import Backend
+from tests.support.reference import reference_path
 
 __all__ = ["Backend"]
-
-VECTORS_DIR = SHARED_DIR / "contracts" / "vectors"
 
 
 @pytest.fixture(scope="session")
 def vectors_dir() -> Path:
-    if not VECTORS_DIR.is_dir():
-        pytest.fail(f"shared contract vectors not found at {VECTORS_DIR}")
-    return VECTORS_DIR
+    return reference_path("contracts/vectors")

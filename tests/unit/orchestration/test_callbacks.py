@@ -28,10 +28,9 @@ from arco_core.wire.worker_protocol import (
     parse_task_heartbeat,
     parse_task_started,
 )
-from tests.conftest import SHARED_DIR
+from tests.support.reference import reference_path
 from tests.unit.orchestration.orch_support import TENANT, WORKSPACE, Events, att
 
-FIXTURES = SHARED_DIR / "contracts" / "fixtures" / "worker_protocol"
 RUN = "r1"
 NOW = 1_767_229_200_000  # 2026-01-01T01:00:00Z: the "server receipt time" of every call
 
@@ -41,7 +40,9 @@ def ct1(key: str, run: str = RUN) -> str:
 
 
 def fixture(name: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((FIXTURES / name).read_text())
+    data: dict[str, Any] = json.loads(
+        reference_path(f"contracts/fixtures/worker_protocol/{name}").read_text()
+    )
     return data
 
 

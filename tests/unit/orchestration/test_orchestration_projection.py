@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pyarrow as pa
 import pytest
@@ -32,14 +31,8 @@ from arco_core.orchestration.projection import (
     tables_to_delta,
 )
 from arco_core.orchestration.state import TaskState
+from tests.support.reference import reference_path
 
-GOLDEN_DIR = (
-    Path(__file__).resolve().parents[3].parent
-    / "shared"
-    / "contracts"
-    / "golden_schemas"
-    / "orchestration"
-)
 GOLDEN_TYPES = {
     "Utf8": pa.string(),
     "UInt32": pa.uint32(),
@@ -54,9 +47,10 @@ OWN_TABLES = {"code_manifests"}
 
 @pytest.mark.parametrize("table_name", [t for t in TABLE_NAMES if t not in OWN_TABLES])
 def test_schema_is_a_superset_of_the_golden_file(table_name: str) -> None:
-    golden_path = GOLDEN_DIR / f"{table_name}.schema.json"
-    if not golden_path.exists():
-        pytest.fail(f"golden schemas not available at {GOLDEN_DIR}")
+    golden_path = (
+        reference_path("contracts/golden_schemas/orchestration") / f"{table_name}.schema.json"
+    )
+    assert golden_path.exists(), f"no golden schema for {table_name}"
     golden = json.loads(golden_path.read_text())
     schema = SCHEMAS[table_name]
     golden_names = [f["name"] for f in golden["fields"]]
