@@ -50,6 +50,13 @@ class Sender:
         self._limit = asyncio.Semaphore(concurrency)
         self._source = source
 
+    @property
+    def adapter_name(self) -> str:
+        return self._adapter.name
+
+    async def close(self) -> None:
+        await self._adapter.close()
+
     def event(self, payload: KnownPayload) -> EventEnvelope:
         return make_event(
             payload,

@@ -13,13 +13,11 @@ from arco_core.paths import Scope
 from arco_core.projections import OrchestrationAdapter
 from arco_core.published import ProjectionReader
 from arco_core.storage import Role, ScopedStorage, open_object_store
-from arco_core.tokens import TaskTokenSigner
 from services.common.committer import EventCommitter
 from services.common.compactor_client import CompactorClient
-from services.common.dispatch import EnvelopeBuilder, build_adapter
 from services.common.head_follower import HeadFollower
 from services.common.runner import ServiceParts
-from services.common.sender import Sender
+from services.common.sender_config import build_sender
 from services.common.server import Registration
 from services.dispatcher.config import DispatcherConfig
 from services.dispatcher.loop import DispatchLoop
@@ -38,39 +36,25 @@ async def build(
         compactor,
         ProjectionReader(ScopedStorage(store, scope, Role.READER), OrchestrationAdapter(), scope),
     )
-    adapter = build_adapter(
-        config.adapter,
-        config.worker_targets,
-        config.worker_dispatch_secret,
-        cloud_tasks=config.cloud_tasks,
-    )
-    signer = TaskTokenSigner(
-        config.task_token_secret,
-        config.task_token_issuer,
-        config.task_token_audience,
-        config.task_token_ttl_sec,
-        clock,
-    )
-    sender = Sender(
+    sender = build_sender(
+        config.sender,
         scope,
         clock,
-        adapter,
-        EnvelopeBuilder(scope, signer, config.callback_base_url),
-        concurrency=config.concurrency,
         source=f"arco-dispatcher/{scope.tenant_id}/{scope.workspace_id}",
+        concurrency=config.concurrency,
     )
     heads = HeadFollower(compactor, committer.reader)
     loop = DispatchLoop(committer, heads, sender, safety_tick_sec=config.safety_tick_sec)
 
     async def close() -> None:
-        await adapter.close()
+        await sender.close()
         await compactor.close()
 
     return ServiceParts(
         registrations=[
             Registration(
                 pb_grpc.add_DispatcherServiceServicer_to_server,
-                DispatcherServicer(loop, adapter.name),
+                DispatcherServicer(loop, sender.adapter_name),
                 "arco.dispatch.v1.DispatcherService",
             )
         ],

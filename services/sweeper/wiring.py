@@ -14,12 +14,10 @@ from arco_core.paths import Scope
 from arco_core.projections import OrchestrationAdapter
 from arco_core.published import ProjectionReader
 from arco_core.storage import Role, ScopedStorage, open_object_store
-from arco_core.tokens import TaskTokenSigner
 from services.common.committer import EventCommitter
 from services.common.compactor_client import CompactorClient
-from services.common.dispatch import EnvelopeBuilder, build_adapter
 from services.common.runner import ServiceParts
-from services.common.sender import Sender
+from services.common.sender_config import build_sender
 from services.common.server import Registration
 from services.sweeper.config import SweeperConfig
 from services.sweeper.loop import SweepLoop
@@ -39,24 +37,10 @@ async def build(
         compactor,
         ProjectionReader(ScopedStorage(store, scope, Role.READER), OrchestrationAdapter(), scope),
     )
-    adapter = build_adapter(
-        config.adapter,
-        config.worker_targets,
-        config.worker_dispatch_secret,
-        cloud_tasks=config.cloud_tasks,
-    )
-    signer = TaskTokenSigner(
-        config.task_token_secret,
-        config.task_token_issuer,
-        config.task_token_audience,
-        config.task_token_ttl_sec,
-        clock,
-    )
-    sender = Sender(
+    sender = build_sender(
+        config.sender,
         scope,
         clock,
-        adapter,
-        EnvelopeBuilder(scope, signer, config.callback_base_url),
         source=f"arco-sweeper/{scope.tenant_id}/{scope.workspace_id}",
     )
     thresholds = SweepThresholds(
@@ -74,7 +58,7 @@ async def build(
     )
 
     async def close() -> None:
-        await adapter.close()
+        await sender.close()
         await compactor.close()
 
     return ServiceParts(
