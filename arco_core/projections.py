@@ -21,8 +21,8 @@ from arco_core.catalog.model import CatalogState
 from arco_core.envelope import EventEnvelope
 from arco_core.ids import new_ulid
 from arco_core.orchestration import projection as orch_projection
-from arco_core.orchestration.fold import TABLE_NAMES as ORCH_TABLES
 from arco_core.orchestration.fold import FoldState
+from arco_core.orchestration.tables import TABLE_NAMES as ORCH_TABLES
 from arco_core.paths import Scope
 
 

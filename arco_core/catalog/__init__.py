@@ -34,8 +34,8 @@ from arco_core.catalog.events import (
 )
 from arco_core.catalog.fold import (
     CatalogFoldResult,
-    EventOutcome,
-    TableDelta,
+    CatalogTableDelta,
+    FoldedEvent,
     fold,
     make_commit_row,
 )
@@ -116,6 +116,7 @@ __all__ = [
     "CatalogFoldResult",
     "CatalogRow",
     "CatalogState",
+    "CatalogTableDelta",
     "CatalogView",
     "ColumnRecord",
     "ColumnRow",
@@ -127,7 +128,7 @@ __all__ = [
     "CreateSchemaRequest",
     "EdgeRecord",
     "EdgeSpec",
-    "EventOutcome",
+    "FoldedEvent",
     "LineageEdgeRow",
     "LineageEdgeView",
     "LineageEdgesAdded",
@@ -139,7 +140,6 @@ __all__ = [
     "SchemaCreated",
     "SchemaTableView",
     "SchemaView",
-    "TableDelta",
     "TableDropped",
     "TableRegistered",
     "TableRow",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import assert_never
 
 import structlog
 
@@ -39,12 +39,13 @@ from arco_core.catalog.model import (
 )
 from arco_core.envelope import EventEnvelope
 from arco_core.errors import InvalidArgument, ScopeViolation
+from arco_core.folding import EventOutcome, TableDelta
 
 __all__ = [
     "PROJECTION_TABLES",
     "CatalogFoldResult",
-    "EventOutcome",
-    "TableDelta",
+    "CatalogTableDelta",
+    "FoldedEvent",
     "apply_payload",
     "describe_payload",
     "fold",
@@ -53,43 +54,36 @@ __all__ = [
 
 PROJECTION_TABLES = ("catalogs", "namespaces", "tables", "columns", "lineage_edges")
 
-Outcome = Literal["applied", "duplicate", "rejected", "unknown", "malformed", "stale"]
 Row = CatalogRow | NamespaceRow | TableRow | ColumnRow | LineageEdgeRow
 
 
 # Fold -----------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class TableDelta:
-    """Net change of one projection table: final versions of changed rows, removed ids."""
-
-    upserts: tuple[Any, ...] = ()
-    deletes: tuple[str, ...] = ()
-
-    @property
-    def is_empty(self) -> bool:
-        return not self.upserts and not self.deletes
+# The change of one catalog table: whole rows, and the ids of removed rows.
+CatalogTableDelta = TableDelta[Row, str]
 
 
 @dataclass(frozen=True, slots=True)
-class EventOutcome:
+class FoldedEvent:
+    """What the fold did with one event, and why when it skipped it."""
+
     event_id: str
     data_type: str
-    outcome: Outcome
+    outcome: EventOutcome
     detail: str | None = None
 
 
 @dataclass(frozen=True)
 class CatalogFoldResult:
     state: CatalogState
-    deltas: Mapping[str, TableDelta]
-    outcomes: tuple[EventOutcome, ...]
+    deltas: Mapping[str, CatalogTableDelta]
+    outcomes: tuple[FoldedEvent, ...]
     last_applied: ParsedCatalogEvent | None = None
 
     @property
     def applied_event_ids(self) -> tuple[str, ...]:
-        return tuple(o.event_id for o in self.outcomes if o.outcome == "applied")
+        return tuple(o.event_id for o in self.outcomes if o.outcome == EventOutcome.APPLIED)
 
     @property
     def changed(self) -> bool:
@@ -122,122 +116,162 @@ def _current(state: CatalogState, table: str, row_id: str) -> Row | None:
 
 def _apply(
     state: CatalogState, payload: CatalogEventPayload, tracker: _Tracker
-) -> tuple[Outcome, str | None]:
-    if isinstance(payload, CatalogCreated):
-        if payload.catalog_id in state.catalogs:
-            return "duplicate", None
-        if state.catalog_by_name(payload.name) is not None:
-            return "rejected", f"catalog name taken: {payload.name}"
-        tracker.touch("catalogs", payload.catalog_id, None)
-        state.put_catalog(
-            CatalogRow(
-                payload.catalog_id,
-                payload.name,
-                payload.description,
-                payload.created_at,
-                payload.created_at,
-            )
-        )
-        return "applied", None
+) -> tuple[EventOutcome, str | None]:
+    match payload:
+        case CatalogCreated():
+            return _catalog_created(state, payload, tracker)
+        case SchemaCreated():
+            return _schema_created(state, payload, tracker)
+        case NamespaceDeleted():
+            return _namespace_deleted(state, payload, tracker)
+        case TableRegistered():
+            return _table_registered(state, payload, tracker)
+        case TableUpdated():
+            return _table_updated(state, payload, tracker)
+        case TableDropped():
+            return _table_dropped(state, payload, tracker)
+        case LineageEdgesAdded():
+            return _lineage_edges_added(state, payload, tracker)
+        case _:
+            assert_never(payload)
 
-    if isinstance(payload, SchemaCreated):
-        if payload.schema_id in state.namespaces:
-            return "duplicate", None
-        if payload.catalog_id not in state.catalogs:
-            return "rejected", f"unknown catalog {payload.catalog_id}"
-        if state.namespace_name_taken(payload.catalog_id, payload.name):
-            return "rejected", f"schema name taken: {payload.name}"
-        tracker.touch("namespaces", payload.schema_id, None)
-        state.put_namespace(
-            NamespaceRow(
-                payload.schema_id,
-                payload.catalog_id,
-                payload.name,
-                payload.description,
-                payload.created_at,
-                payload.created_at,
-            )
-        )
-        return "applied", None
 
-    if isinstance(payload, NamespaceDeleted):
-        existing = state.namespaces.get(payload.namespace_id)
-        if existing is None:
-            return "duplicate", None
-        if state.has_tables(payload.namespace_id):
-            return "rejected", f"namespace {payload.name} still has tables"
-        tracker.touch("namespaces", existing.id, existing)
-        state.remove_namespace(existing.id)
-        return "applied", None
-
-    if isinstance(payload, TableRegistered):
-        if payload.table_id in state.tables:
-            return "duplicate", None
-        if payload.namespace_id not in state.namespaces:
-            return "rejected", f"unknown namespace {payload.namespace_id}"
-        if state.table_in(payload.namespace_id, payload.name) is not None:
-            return "rejected", f"table name taken: {payload.name}"
-        tracker.touch("tables", payload.table_id, None)
-        state.put_table(
-            TableRow(
-                id=payload.table_id,
-                namespace_id=payload.namespace_id,
-                name=payload.name,
-                description=payload.description,
-                location=payload.location,
-                format=payload.format,
-                created_at=payload.created_at,
-                updated_at=payload.created_at,
-            )
+def _catalog_created(
+    state: CatalogState, payload: CatalogCreated, tracker: _Tracker
+) -> tuple[EventOutcome, str | None]:
+    if payload.catalog_id in state.catalogs:
+        return EventOutcome.DUPLICATE, None
+    if state.catalog_by_name(payload.name) is not None:
+        return EventOutcome.REJECTED, f"catalog name taken: {payload.name}"
+    tracker.touch("catalogs", payload.catalog_id, None)
+    state.put_catalog(
+        CatalogRow(
+            payload.catalog_id,
+            payload.name,
+            payload.description,
+            payload.created_at,
+            payload.created_at,
         )
-        columns = tuple(
-            ColumnRow(
-                c.column_id,
-                payload.table_id,
-                c.name,
-                c.data_type,
-                c.nullable,
-                c.ordinal,
-                c.description,
-            )
-            for c in sorted(payload.columns, key=lambda c: c.ordinal)
-        )
-        for column in columns:
-            tracker.touch("columns", column.id, None)
-        state.put_columns(payload.table_id, columns)
-        return "applied", None
+    )
+    return EventOutcome.APPLIED, None
 
-    if isinstance(payload, TableUpdated):
-        existing_table = state.tables.get(payload.table_id)
-        if existing_table is None:
-            return "rejected", f"unknown table {payload.table_id}"
-        updated = TableRow(
-            id=existing_table.id,
-            namespace_id=existing_table.namespace_id,
-            name=existing_table.name,
+
+def _schema_created(
+    state: CatalogState, payload: SchemaCreated, tracker: _Tracker
+) -> tuple[EventOutcome, str | None]:
+    if payload.schema_id in state.namespaces:
+        return EventOutcome.DUPLICATE, None
+    if payload.catalog_id not in state.catalogs:
+        return EventOutcome.REJECTED, f"unknown catalog {payload.catalog_id}"
+    if state.namespace_name_taken(payload.catalog_id, payload.name):
+        return EventOutcome.REJECTED, f"schema name taken: {payload.name}"
+    tracker.touch("namespaces", payload.schema_id, None)
+    state.put_namespace(
+        NamespaceRow(
+            payload.schema_id,
+            payload.catalog_id,
+            payload.name,
+            payload.description,
+            payload.created_at,
+            payload.created_at,
+        )
+    )
+    return EventOutcome.APPLIED, None
+
+
+def _namespace_deleted(
+    state: CatalogState, payload: NamespaceDeleted, tracker: _Tracker
+) -> tuple[EventOutcome, str | None]:
+    existing = state.namespaces.get(payload.namespace_id)
+    if existing is None:
+        return EventOutcome.DUPLICATE, None
+    if state.has_tables(payload.namespace_id):
+        return EventOutcome.REJECTED, f"namespace {payload.name} still has tables"
+    tracker.touch("namespaces", existing.id, existing)
+    state.remove_namespace(existing.id)
+    return EventOutcome.APPLIED, None
+
+
+def _table_registered(
+    state: CatalogState, payload: TableRegistered, tracker: _Tracker
+) -> tuple[EventOutcome, str | None]:
+    if payload.table_id in state.tables:
+        return EventOutcome.DUPLICATE, None
+    if payload.namespace_id not in state.namespaces:
+        return EventOutcome.REJECTED, f"unknown namespace {payload.namespace_id}"
+    if state.table_in(payload.namespace_id, payload.name) is not None:
+        return EventOutcome.REJECTED, f"table name taken: {payload.name}"
+    tracker.touch("tables", payload.table_id, None)
+    state.put_table(
+        TableRow(
+            id=payload.table_id,
+            namespace_id=payload.namespace_id,
+            name=payload.name,
             description=payload.description,
-            location=existing_table.location,
-            format=existing_table.format,
-            created_at=existing_table.created_at,
-            updated_at=max(existing_table.updated_at, payload.updated_at),
+            location=payload.location,
+            format=payload.format,
+            created_at=payload.created_at,
+            updated_at=payload.created_at,
         )
-        if updated == existing_table:
-            return "duplicate", None
-        tracker.touch("tables", existing_table.id, existing_table)
-        state.put_table(updated)
-        return "applied", None
+    )
+    columns = tuple(
+        ColumnRow(
+            c.column_id,
+            payload.table_id,
+            c.name,
+            c.data_type,
+            c.nullable,
+            c.ordinal,
+            c.description,
+        )
+        for c in sorted(payload.columns, key=lambda c: c.ordinal)
+    )
+    for column in columns:
+        tracker.touch("columns", column.id, None)
+    state.put_columns(payload.table_id, columns)
+    return EventOutcome.APPLIED, None
 
-    if isinstance(payload, TableDropped):
-        existing_table = state.tables.get(payload.table_id)
-        if existing_table is None:
-            return "duplicate", None
-        tracker.touch("tables", existing_table.id, existing_table)
-        for column in state.columns_of(existing_table.id):
-            tracker.touch("columns", column.id, column)
-        state.remove_table(existing_table.id)
-        return "applied", None
 
-    # LineageEdgesAdded: first write wins per content id.
+def _table_updated(
+    state: CatalogState, payload: TableUpdated, tracker: _Tracker
+) -> tuple[EventOutcome, str | None]:
+    existing_table = state.tables.get(payload.table_id)
+    if existing_table is None:
+        return EventOutcome.REJECTED, f"unknown table {payload.table_id}"
+    updated = TableRow(
+        id=existing_table.id,
+        namespace_id=existing_table.namespace_id,
+        name=existing_table.name,
+        description=payload.description,
+        location=existing_table.location,
+        format=existing_table.format,
+        created_at=existing_table.created_at,
+        updated_at=max(existing_table.updated_at, payload.updated_at),
+    )
+    if updated == existing_table:
+        return EventOutcome.DUPLICATE, None
+    tracker.touch("tables", existing_table.id, existing_table)
+    state.put_table(updated)
+    return EventOutcome.APPLIED, None
+
+
+def _table_dropped(
+    state: CatalogState, payload: TableDropped, tracker: _Tracker
+) -> tuple[EventOutcome, str | None]:
+    existing_table = state.tables.get(payload.table_id)
+    if existing_table is None:
+        return EventOutcome.DUPLICATE, None
+    tracker.touch("tables", existing_table.id, existing_table)
+    for column in state.columns_of(existing_table.id):
+        tracker.touch("columns", column.id, column)
+    state.remove_table(existing_table.id)
+    return EventOutcome.APPLIED, None
+
+
+def _lineage_edges_added(
+    state: CatalogState, payload: LineageEdgesAdded, tracker: _Tracker
+) -> tuple[EventOutcome, str | None]:
+    # First write wins per content id.
     added = 0
     for edge in payload.edges:
         if edge.edge_id in state.lineage_edges:
@@ -254,7 +288,7 @@ def _apply(
             )
         )
         added += 1
-    return ("applied", None) if added else ("duplicate", None)
+    return (EventOutcome.APPLIED if added else EventOutcome.DUPLICATE), None
 
 
 def apply_payload(state: CatalogState, payload: CatalogEventPayload) -> str:
@@ -263,7 +297,7 @@ def apply_payload(state: CatalogState, payload: CatalogEventPayload) -> str:
     return outcome
 
 
-def _deltas(state: CatalogState, tracker: _Tracker) -> dict[str, TableDelta]:
+def _deltas(state: CatalogState, tracker: _Tracker) -> dict[str, CatalogTableDelta]:
     columns_now: dict[str, ColumnRow] = {}
     if tracker.before["columns"]:
         touched_tables = {
@@ -272,7 +306,7 @@ def _deltas(state: CatalogState, tracker: _Tracker) -> dict[str, TableDelta]:
         for table_id in touched_tables:
             for column in state.columns_of(table_id):
                 columns_now[column.id] = column
-    deltas: dict[str, TableDelta] = {}
+    deltas: dict[str, CatalogTableDelta] = {}
     for table in PROJECTION_TABLES:
         upserts: list[Row] = []
         deletes: list[str] = []
@@ -320,14 +354,14 @@ def fold(
     if not in_place:
         target = target.copy()
     tracker = _Tracker()
-    outcomes: list[EventOutcome] = []
+    outcomes: list[FoldedEvent] = []
     last_applied: ParsedCatalogEvent | None = None
 
     for event_id in sorted(batch):
         envelope = batch[event_id]
         data_type = str(envelope.data.get("type", ""))
         if target.watermark_event_id is not None and event_id <= target.watermark_event_id:
-            outcomes.append(EventOutcome(event_id, data_type, "stale"))
+            outcomes.append(FoldedEvent(event_id, data_type, EventOutcome.STALE))
             continue
         # Every event that reached the fold advances the watermark, including the
         # skipped ones: they were seen and must not be re-examined by a later batch.
@@ -336,18 +370,18 @@ def fold(
             parsed = payload_from_data(envelope.data)
         except InvalidArgument as exc:
             log.warning("catalog_fold_malformed_event", event_id=event_id, error=exc.message)
-            outcomes.append(EventOutcome(event_id, data_type, "malformed", exc.message))
+            outcomes.append(FoldedEvent(event_id, data_type, EventOutcome.INVALID, exc.message))
             continue
         if isinstance(parsed, UnknownCatalogEvent):
             log.warning("catalog_fold_unknown_event_type", event_id=event_id, type=parsed.type)
-            outcomes.append(EventOutcome(event_id, data_type, "unknown"))
+            outcomes.append(FoldedEvent(event_id, data_type, EventOutcome.UNKNOWN))
             continue
         outcome, detail = _apply(target, parsed, tracker)
-        if outcome == "rejected":
+        if outcome == EventOutcome.REJECTED:
             log.warning("catalog_fold_rejected_event", event_id=event_id, detail=detail)
-        elif outcome == "applied":
+        elif outcome == EventOutcome.APPLIED:
             last_applied = parsed
-        outcomes.append(EventOutcome(event_id, data_type, outcome, detail))
+        outcomes.append(FoldedEvent(event_id, data_type, outcome, detail))
 
     return CatalogFoldResult(
         state=target,
@@ -362,21 +396,25 @@ def fold(
 
 def describe_payload(payload: ParsedCatalogEvent) -> tuple[str, str, str | None, str | None]:
     """``(operation, object_type, object_id, object_name)`` for a commits row."""
-    if isinstance(payload, CatalogCreated):
-        return "CreateCatalog", "catalog", payload.catalog_id, payload.name
-    if isinstance(payload, SchemaCreated):
-        return "CreateSchema", "schema", payload.schema_id, payload.name
-    if isinstance(payload, NamespaceDeleted):
-        return "DeleteNamespace", "schema", payload.namespace_id, payload.name
-    if isinstance(payload, TableRegistered):
-        return "RegisterTable", "table", payload.table_id, payload.name
-    if isinstance(payload, TableUpdated):
-        return "UpdateTable", "table", payload.table_id, None
-    if isinstance(payload, TableDropped):
-        return "DropTable", "table", payload.table_id, payload.name
-    if isinstance(payload, LineageEdgesAdded):
-        return "AddLineageEdges", "lineage_edge", payload.object_id or None, None
-    return "Unknown", payload.type, None, None
+    match payload:
+        case CatalogCreated():
+            return "CreateCatalog", "catalog", payload.catalog_id, payload.name
+        case SchemaCreated():
+            return "CreateSchema", "schema", payload.schema_id, payload.name
+        case NamespaceDeleted():
+            return "DeleteNamespace", "schema", payload.namespace_id, payload.name
+        case TableRegistered():
+            return "RegisterTable", "table", payload.table_id, payload.name
+        case TableUpdated():
+            return "UpdateTable", "table", payload.table_id, None
+        case TableDropped():
+            return "DropTable", "table", payload.table_id, payload.name
+        case LineageEdgesAdded():
+            return "AddLineageEdges", "lineage_edge", payload.object_id or None, None
+        case UnknownCatalogEvent():
+            return "Unknown", payload.type, None, None
+        case _:
+            assert_never(payload)
 
 
 def make_commit_row(

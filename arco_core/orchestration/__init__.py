@@ -6,6 +6,7 @@ Arrow conversion lives in :mod:`arco_core.orchestration.projection`.
 
 from __future__ import annotations
 
+from arco_core.folding import EventOutcome, TableDelta
 from arco_core.orchestration.events import (
     DispatchEnqueued,
     DispatchRequested,
@@ -27,13 +28,7 @@ from arco_core.orchestration.events import (
     make_event,
     parse_payload,
 )
-from arco_core.orchestration.fold import (
-    EventOutcome,
-    FoldDelta,
-    FoldResult,
-    FoldState,
-    TableDelta,
-)
+from arco_core.orchestration.fold import FoldResult, FoldState
 from arco_core.orchestration.retry import retry_backoff_ms, retry_deadline_ms
 from arco_core.orchestration.state import (
     DepRow,
@@ -45,6 +40,7 @@ from arco_core.orchestration.state import (
     TaskState,
     TimerRow,
 )
+from arco_core.orchestration.tables import FoldDelta
 from arco_core.orchestration.values import OutputVisibility, TaskDef, TaskError, TriggerInfo
 
 __all__ = [

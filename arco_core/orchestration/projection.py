@@ -18,19 +18,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from arco_core.errors import InvalidArgument
-from arco_core.orchestration.fold import (
-    CODE_MANIFESTS,
-    DEP_SATISFACTION,
-    DISPATCH_OUTBOX,
-    IDEMPOTENCY_KEYS,
-    RUNS,
-    TABLE_NAMES,
-    TASKS,
-    TIMERS,
-    FoldDelta,
-    FoldState,
-    TableDelta,
-)
+from arco_core.folding import TableDelta
+from arco_core.orchestration.fold import FoldState
 from arco_core.orchestration.state import (
     DEFAULT_WORKER_QUEUE,
     CodeManifestRow,
@@ -40,6 +29,18 @@ from arco_core.orchestration.state import (
     RunRow,
     TaskRow,
     TimerRow,
+)
+from arco_core.orchestration.tables import (
+    CODE_MANIFESTS,
+    DEP_SATISFACTION,
+    DISPATCH_OUTBOX,
+    IDEMPOTENCY_KEYS,
+    RUNS,
+    TABLE_NAMES,
+    TASKS,
+    TIMERS,
+    FoldDelta,
+    RowDelta,
 )
 
 __all__ = [
@@ -324,7 +325,7 @@ def delta_to_tables(delta: FoldDelta) -> dict[str, tuple[pa.Table, pa.Table]]:
     """Per table: (changed rows, tombstones). Tables without changes are left out."""
     out: dict[str, tuple[pa.Table, pa.Table]] = {}
     for name, table_delta in delta.tables.items():
-        if table_delta:
+        if not table_delta.is_empty:
             out[name] = (
                 rows_to_table(name, table_delta.upserts, sort=True),
                 tombstones_to_table(name, sorted(table_delta.deletes)),
@@ -337,7 +338,7 @@ def tables_to_delta(
 ) -> FoldDelta:
     """Inverse of :func:`delta_to_tables` (tables may be missing on either side)."""
     deletes = deletes or {}
-    tables: dict[str, TableDelta] = {}
+    tables: dict[str, RowDelta] = {}
     for name in TABLE_NAMES:
         rows = table_to_rows(name, upserts[name]) if name in upserts else []
         pks = table_to_tombstones(name, deletes[name]) if name in deletes else []

@@ -20,7 +20,8 @@ from typing import Any
 
 import pytest
 
-from arco_core.orchestration.fold import IDEMPOTENCY_KEYS, FoldState
+from arco_core.orchestration.fold import FoldState
+from arco_core.orchestration.tables import IDEMPOTENCY_KEYS
 from arco_sdk.client import ArcoClient
 from services.common.compactor_client import CompactorClient
 from services.mesh import Mesh

@@ -327,7 +327,7 @@ def test_unknown_and_malformed_events_are_noops(harness: Harness) -> None:
     unknown = make_event_raw({"type": "catalog_renamed", "catalog_id": "x"}, 900)
     malformed = make_event_raw({"type": "schema_created", "name": 3}, 901)
     result = fold([unknown, malformed], harness.state)
-    assert [o.outcome for o in result.outcomes] == ["unknown", "malformed"]
+    assert [o.outcome for o in result.outcomes] == ["unknown", "invalid"]
     assert result.state.catalogs == base.catalogs
     assert result.state.namespaces == base.namespaces
     assert result.state.watermark_event_id == ulid_like(901)

@@ -16,8 +16,8 @@ from arco_core.compaction.engine import Compactor
 from arco_core.errors import ScopeViolation, StaleFencingToken
 from arco_core.ledger import LedgerWriter
 from arco_core.locks import LeaseLock
-from arco_core.orchestration.fold import TABLE_NAMES
 from arco_core.orchestration.projection import state_to_tables
+from arco_core.orchestration.tables import TABLE_NAMES
 from arco_core.paths import Scope, ledger_event_path, ledger_segment_path
 from arco_core.projections import CatalogAdapter, OrchestrationAdapter
 from arco_core.published import ManifestBody, ProjectionReader, parquet_to_table

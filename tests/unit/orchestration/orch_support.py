@@ -22,8 +22,9 @@ from arco_core.orchestration.events import (
     TaskStarted,
     make_event,
 )
-from arco_core.orchestration.fold import TABLE_NAMES, FoldResult, FoldState
+from arco_core.orchestration.fold import FoldResult, FoldState
 from arco_core.orchestration.projection import state_to_tables
+from arco_core.orchestration.tables import TABLE_NAMES
 from arco_core.orchestration.values import TaskDef, TaskError, TriggerInfo
 
 TENANT = "acme"

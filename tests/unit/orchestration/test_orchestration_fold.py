@@ -17,15 +17,10 @@ from arco_core.orchestration.events import (
     TimerRequested,
     TimerType,
 )
-from arco_core.orchestration.fold import (
-    DEP_SATISFACTION,
-    DISPATCH_OUTBOX,
-    TASKS,
-    FoldState,
-    retry_deadline_ms,
-)
-from arco_core.orchestration.retry import retry_backoff_ms
+from arco_core.orchestration.fold import FoldState
+from arco_core.orchestration.retry import retry_backoff_ms, retry_deadline_ms
 from arco_core.orchestration.state import TaskState
+from arco_core.orchestration.tables import DEP_SATISFACTION, DISPATCH_OUTBOX, TASKS
 from arco_core.orchestration.values import TaskError, TriggerInfo
 
 
@@ -544,7 +539,7 @@ def test_incremental_folds_equal_one_batch(e: Events) -> None:
 def test_fold_touches_only_what_changed(e: Events) -> None:
     s = started_run(e, {"a": [], "b": ["a"]})
     result = s.fold([e.dispatch("r1", "a")])
-    tables = {name: len(td.upserts) for name, td in result.delta.tables.items() if td}
+    tables = {name: len(td.upserts) for name, td in result.delta.tables.items() if not td.is_empty}
     assert tables == {TASKS: 1, DISPATCH_OUTBOX: 1, "idempotency_keys": 1}
 
 

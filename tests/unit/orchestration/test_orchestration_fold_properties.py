@@ -17,18 +17,10 @@ from hypothesis import strategies as st
 from orch_support import Events, att, projection
 
 from arco_core.envelope import EventEnvelope
+from arco_core.folding import EventOutcome
 from arco_core.orchestration.events import TaskOutcome
-from arco_core.orchestration.fold import (
-    DEP_SATISFACTION,
-    DISPATCH_OUTBOX,
-    IDEMPOTENCY_KEYS,
-    RUNS,
-    TASKS,
-    EventOutcome,
-    FoldResult,
-    FoldState,
-    derive_run_state,
-)
+from arco_core.orchestration.fold import FoldResult, FoldState
+from arco_core.orchestration.handlers.lifecycle import derive_run_state
 from arco_core.orchestration.projection import (
     delta_to_tables,
     state_from_tables,
@@ -36,6 +28,13 @@ from arco_core.orchestration.projection import (
     tables_to_delta,
 )
 from arco_core.orchestration.state import TERMINAL_TASK_STATES, TaskState
+from arco_core.orchestration.tables import (
+    DEP_SATISFACTION,
+    DISPATCH_OUTBOX,
+    IDEMPOTENCY_KEYS,
+    RUNS,
+    TASKS,
+)
 
 SETTINGS = settings(
     max_examples=120,

@@ -9,16 +9,9 @@ import pytest
 from orch_support import TENANT, WORKSPACE, Events, projection
 
 from arco_core.errors import InvalidArgument
+from arco_core.folding import TableDelta
 from arco_core.ids import dispatch_id
-from arco_core.orchestration.fold import (
-    DISPATCH_OUTBOX,
-    TABLE_NAMES,
-    TASKS,
-    FoldDelta,
-    FoldState,
-    TableDelta,
-    merge_unordered,
-)
+from arco_core.orchestration.fold import FoldState
 from arco_core.orchestration.projection import (
     PRIMARY_KEYS,
     ROW_TYPES,
@@ -31,6 +24,13 @@ from arco_core.orchestration.projection import (
     tables_to_delta,
 )
 from arco_core.orchestration.state import TaskState
+from arco_core.orchestration.tables import (
+    DISPATCH_OUTBOX,
+    TABLE_NAMES,
+    TASKS,
+    FoldDelta,
+    merge_unordered,
+)
 from tests.support.reference import reference_path
 
 GOLDEN_TYPES = {
