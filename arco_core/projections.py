@@ -9,14 +9,14 @@ consistent, so every publish writes a full snapshot.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
 
 import pyarrow as pa
 
 from arco_core.catalog import projection as catalog_projection
+from arco_core.catalog.fold import CatalogFoldResult, make_commit_row
 from arco_core.catalog.fold import fold as fold_catalog
-from arco_core.catalog.fold import make_commit_row
 from arco_core.catalog.model import CatalogState
 from arco_core.envelope import EventEnvelope
 from arco_core.ids import new_ulid
@@ -25,9 +25,12 @@ from arco_core.orchestration.fold import FoldState
 from arco_core.orchestration.tables import TABLE_NAMES as ORCH_TABLES
 from arco_core.paths import Scope
 
+# A domain's in-memory state (FoldState, CatalogState); every adapter is typed by its own.
+S = TypeVar("S")
+
 
 @dataclass
-class FoldOutcome:
+class FoldOutcome(Generic[S]):
     """What one batch did to a state, ready to publish or to roll back."""
 
     upserts: dict[str, pa.Table]
@@ -37,31 +40,32 @@ class FoldOutcome:
     changed: bool
     rollback: Callable[[], None]
     # The state after the fold (adapters that fold by copy return a new object).
-    state: Any = None
+    state: S
     applied_ids: frozenset[str] = frozenset()
-    extra: dict[str, Any] = field(default_factory=dict)
+    # What the adapter's stamp_commit needs to describe the commit (the catalog's result).
+    commit_detail: object = None
 
 
-class DomainAdapter(Protocol):
+class DomainAdapter(Protocol[S]):
     domain: str
     # True: every publish writes the whole state as a new base (no L0 deltas).
     full_snapshots: bool
 
-    def empty_state(self, scope: Scope) -> Any: ...
+    def empty_state(self, scope: Scope) -> S: ...
 
-    def load(self, scope: Scope, base: Mapping[str, pa.Table]) -> Any: ...
+    def load(self, scope: Scope, base: Mapping[str, pa.Table]) -> S: ...
 
     def apply_delta(
-        self, state: Any, upserts: Mapping[str, pa.Table], tombstones: Mapping[str, pa.Table]
-    ) -> Any: ...
+        self, state: S, upserts: Mapping[str, pa.Table], tombstones: Mapping[str, pa.Table]
+    ) -> S: ...
 
-    def fold(self, state: Any, events: Sequence[EventEnvelope], scope: Scope) -> FoldOutcome: ...
+    def fold(self, state: S, events: Sequence[EventEnvelope], scope: Scope) -> FoldOutcome[S]: ...
 
-    def tables(self, state: Any) -> dict[str, pa.Table]: ...
+    def tables(self, state: S) -> dict[str, pa.Table]: ...
 
-    def row_count(self, state: Any) -> int: ...
+    def row_count(self, state: S) -> int: ...
 
-    def stamp_commit(self, outcome: FoldOutcome, *, seq: int, epoch: int, now_ms: int) -> None:
+    def stamp_commit(self, outcome: FoldOutcome[S], *, seq: int, epoch: int, now_ms: int) -> None:
         """Record the commit in the state being published (the catalog keeps a log)."""
 
 
@@ -86,7 +90,9 @@ class OrchestrationAdapter:
         state.apply_delta(orch_projection.tables_to_delta(upserts, tombstones))
         return state
 
-    def fold(self, state: FoldState, events: Sequence[EventEnvelope], scope: Scope) -> FoldOutcome:
+    def fold(
+        self, state: FoldState, events: Sequence[EventEnvelope], scope: Scope
+    ) -> FoldOutcome[FoldState]:
         result = state.fold(events)
         tables = orch_projection.delta_to_tables(result.delta)
         return FoldOutcome(
@@ -108,7 +114,9 @@ class OrchestrationAdapter:
     def row_count(self, state: FoldState) -> int:
         return sum(state.row_count(name) for name in ORCH_TABLES)
 
-    def stamp_commit(self, outcome: FoldOutcome, *, seq: int, epoch: int, now_ms: int) -> None:
+    def stamp_commit(
+        self, outcome: FoldOutcome[FoldState], *, seq: int, epoch: int, now_ms: int
+    ) -> None:
         return None
 
 
@@ -132,7 +140,7 @@ class CatalogAdapter:
 
     def fold(
         self, state: CatalogState, events: Sequence[EventEnvelope], scope: Scope
-    ) -> FoldOutcome:
+    ) -> FoldOutcome[CatalogState]:
         # Folding a copy keeps the published state intact until the commit wins.
         result = fold_catalog(
             events, state, tenant_id=scope.tenant_id, workspace_id=scope.workspace_id
@@ -147,7 +155,7 @@ class CatalogAdapter:
             rollback=lambda: None,
             state=result.state,
             applied_ids=frozenset(result.applied_event_ids),
-            extra={"result": result},
+            commit_detail=result,
         )
 
     def tables(self, state: CatalogState) -> dict[str, pa.Table]:
@@ -156,8 +164,11 @@ class CatalogAdapter:
     def row_count(self, state: CatalogState) -> int:
         return sum(table.num_rows for table in self.tables(state).values())
 
-    def stamp_commit(self, outcome: FoldOutcome, *, seq: int, epoch: int, now_ms: int) -> None:
-        result = outcome.extra["result"]
+    def stamp_commit(
+        self, outcome: FoldOutcome[CatalogState], *, seq: int, epoch: int, now_ms: int
+    ) -> None:
+        result = outcome.commit_detail
+        assert isinstance(result, CatalogFoldResult), "the catalog fold sets its result"
         row = make_commit_row(
             result,
             commit_ulid=new_ulid(),
@@ -169,8 +180,9 @@ class CatalogAdapter:
         outcome.state.commits.append(row)
 
 
-def adapter_for(domain: str) -> DomainAdapter:
-    adapters: dict[str, DomainAdapter] = {
+def adapter_for(domain: str) -> DomainAdapter[Any]:
+    """The adapter of ``domain``, for the domain-agnostic compactor process."""
+    adapters: dict[str, DomainAdapter[Any]] = {
         "orchestration": OrchestrationAdapter(),
         "catalog": CatalogAdapter(),
     }

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -31,7 +31,7 @@ import structlog
 from arco_core.commit import Head, ManifestStore
 from arco_core.errors import InternalError
 from arco_core.paths import Scope
-from arco_core.projections import DomainAdapter
+from arco_core.projections import DomainAdapter, S
 from arco_core.storage import ScopedStorage
 
 log = structlog.get_logger(__name__)
@@ -192,11 +192,11 @@ async def read_tables(
 
 
 @dataclass
-class Snapshot:
+class Snapshot(Generic[S]):
     """A domain's state as of one manifest sequence (None before the first publish)."""
 
     seq: int | None
-    state: Any
+    state: S
     manifest: ManifestBody | None
     head: Head | None = None
     applied_delta_ids: tuple[str, ...] = field(default_factory=tuple)
@@ -204,10 +204,10 @@ class Snapshot:
 
 async def load_snapshot(
     storage: ScopedStorage,
-    adapter: DomainAdapter,
+    adapter: DomainAdapter[S],
     scope: Scope,
     head: Head | None,
-) -> Snapshot:
+) -> Snapshot[S]:
     """Load the full state a manifest describes: its base, then its deltas in order."""
     if head is None:
         return Snapshot(seq=None, state=adapter.empty_state(scope), manifest=None)
@@ -226,7 +226,7 @@ async def load_snapshot(
 
 
 async def apply_delta(
-    storage: ScopedStorage, adapter: DomainAdapter, state: Any, delta: Delta
+    storage: ScopedStorage, adapter: DomainAdapter[S], state: Any, delta: Delta
 ) -> Any:
     upserts = await read_tables(storage, delta.tables)
     tombstones = await read_tables(storage, delta.tombstones)
@@ -235,11 +235,11 @@ async def apply_delta(
 
 async def advance_snapshot(
     storage: ScopedStorage,
-    adapter: DomainAdapter,
+    adapter: DomainAdapter[S],
     scope: Scope,
-    current: Snapshot,
+    current: Snapshot[S],
     head: Head,
-) -> Snapshot:
+) -> Snapshot[S]:
     """Move ``current`` to ``head``, applying only new deltas when the base is unchanged.
 
     Mutates ``current.state`` in place when it can (the caller owns it exclusively).
@@ -279,26 +279,26 @@ async def advance_snapshot(
     )
 
 
-class ProjectionReader:
+class ProjectionReader(Generic[S]):
     """Keeps one domain's published state in memory, refreshed from the manifest head.
 
     Used by the api, dispatcher and sweeper (any role can read). Refreshing is
     incremental; ``at(seq)`` loads an earlier published state for time travel.
     """
 
-    def __init__(self, storage: ScopedStorage, adapter: DomainAdapter, scope: Scope) -> None:
+    def __init__(self, storage: ScopedStorage, adapter: DomainAdapter[S], scope: Scope) -> None:
         self._storage = storage
         self._adapter = adapter
         self._scope = scope
         self._manifests = ManifestStore(storage, adapter.domain)
-        self._current: Snapshot | None = None
+        self._current: Snapshot[S] | None = None
         self._lock = asyncio.Lock()
 
     @property
-    def current(self) -> Snapshot | None:
+    def current(self) -> Snapshot[S] | None:
         return self._current
 
-    async def refresh(self, *, min_seq: int | None = None) -> Snapshot:
+    async def refresh(self, *, min_seq: int | None = None) -> Snapshot[S]:
         """The state at the head (at least ``min_seq`` when the caller knows of it)."""
         async with self._lock:
             current = self._current
@@ -311,7 +311,7 @@ class ProjectionReader:
                 return current
             return await self._move_to(current, await self._manifests.head())
 
-    async def advance_to(self, seq: int) -> Snapshot:
+    async def advance_to(self, seq: int) -> Snapshot[S]:
         """The state at manifest ``seq``, a head the compactor announced (one read of that
         manifest instead of probing for the head), or the current one if it is newer."""
         async with self._lock:
@@ -320,7 +320,7 @@ class ProjectionReader:
                 return current
             return await self._move_to(current, await self._manifests.read(seq))
 
-    async def _move_to(self, current: Snapshot | None, head: Head | None) -> Snapshot:
+    async def _move_to(self, current: Snapshot[S] | None, head: Head | None) -> Snapshot[S]:
         if head is None:
             snapshot = current or Snapshot(
                 seq=None, state=self._adapter.empty_state(self._scope), manifest=None
@@ -336,7 +336,7 @@ class ProjectionReader:
         self._current = snapshot
         return snapshot
 
-    async def at(self, seq: int) -> Snapshot:
+    async def at(self, seq: int) -> Snapshot[S]:
         """The state published at manifest ``seq`` (ObjectNotFound if it never was)."""
         head = await self._manifests.read(seq)
         return await load_snapshot(self._storage, self._adapter, self._scope, head)

@@ -17,6 +17,7 @@ import dataclasses
 import gc
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Generic
 
 import pyarrow as pa
 import structlog
@@ -30,7 +31,7 @@ from arco_core.ids import new_ulid
 from arco_core.ledger import LedgerReader
 from arco_core.locks import LeaseLock
 from arco_core.paths import Scope
-from arco_core.projections import DomainAdapter, FoldOutcome
+from arco_core.projections import DomainAdapter, FoldOutcome, S
 from arco_core.published import (
     Artifact,
     Base,
@@ -76,11 +77,11 @@ class CommitResult:
     event_ids: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
-class Compactor:
+class Compactor(Generic[S]):
     def __init__(
         self,
         storage: ScopedStorage,
-        adapter: DomainAdapter,
+        adapter: DomainAdapter[S],
         *,
         clock: Clock | None = None,
         l0_max_deltas: int = 10,
@@ -97,7 +98,7 @@ class Compactor:
         self._l0_max_deltas = l0_max_deltas
         self._l0_max_rows = l0_max_rows
         self._lock = asyncio.Lock()
-        self._snapshot: Snapshot | None = None
+        self._snapshot: Snapshot[S] | None = None
         self._head_changed = asyncio.Condition()
 
     @property
@@ -105,12 +106,12 @@ class Compactor:
         return self._adapter.domain
 
     @property
-    def snapshot(self) -> Snapshot:
+    def snapshot(self) -> Snapshot[S]:
         if self._snapshot is None:
             raise RuntimeError("Compactor.open() has not run")
         return self._snapshot
 
-    async def open(self) -> Snapshot:
+    async def open(self) -> Snapshot[S]:
         async with self._lock:
             head = await self._manifests.head()
             self._snapshot = await load_snapshot(self._storage, self._adapter, self._scope, head)
@@ -119,7 +120,9 @@ class Compactor:
 
     # -- watching ---------------------------------------------------------------------
 
-    async def wait_for_head(self, after_seq: int | None, timeout: float | None = None) -> Snapshot:
+    async def wait_for_head(
+        self, after_seq: int | None, timeout: float | None = None
+    ) -> Snapshot[S]:
         """Return once the published head is above ``after_seq`` (or on timeout)."""
 
         def moved() -> bool:
@@ -223,8 +226,8 @@ class Compactor:
 
     async def _publish(
         self,
-        snapshot: Snapshot,
-        outcome: FoldOutcome,
+        snapshot: Snapshot[S],
+        outcome: FoldOutcome[S],
         events: Sequence[EventEnvelope],
         watermark: str | None,
         fencing_token: int | None,
@@ -271,7 +274,7 @@ class Compactor:
         )
         return {name: art for name, (art, _) in built.items()}
 
-    async def _write_base(self, state: object) -> Base:
+    async def _write_base(self, state: S) -> Base:
         return await self._write_base_tables(self._adapter.tables(state))
 
     async def _write_base_tables(self, tables: Mapping[str, pa.Table]) -> Base:
@@ -281,7 +284,7 @@ class Compactor:
         built = await asyncio.to_thread(_encode, directory, tables)
         return Base(snapshot_id=snapshot_id, tables=await self._put_artifacts(built))
 
-    async def _write_delta(self, outcome: FoldOutcome, events: Sequence[EventEnvelope]) -> Delta:
+    async def _write_delta(self, outcome: FoldOutcome[S], events: Sequence[EventEnvelope]) -> Delta:
         delta_id = new_ulid()
         directory = f"state/{self.domain}/l0/{delta_id}"
         upserts = await self._write_tables(directory, outcome.upserts)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 
@@ -39,7 +40,7 @@ class GroupCommitter:
     """A background loop with ``run()``/``shutdown()`` that owns the compactor's writes."""
 
     def __init__(
-        self, engine: Compactor, *, max_batch_paths: int = 5000, merge_when_idle: bool = True
+        self, engine: Compactor[Any], *, max_batch_paths: int = 5000, merge_when_idle: bool = True
     ) -> None:
         self._engine = engine
         self._max_batch_paths = max_batch_paths

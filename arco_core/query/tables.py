@@ -151,7 +151,7 @@ def _builder(domain: str, state: Any) -> Callable[[str], pa.Table]:
 class ReaderSnapshotProvider:
     """Published state through the api's projection readers (one per domain)."""
 
-    def __init__(self, readers: Mapping[str, ProjectionReader]) -> None:
+    def __init__(self, readers: Mapping[str, ProjectionReader[Any]]) -> None:
         self._readers = dict(readers)
         self.loads = 0
 

@@ -11,6 +11,7 @@ URL refuses the HEAD that DuckDB-WASM would send first).
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import structlog
 from arco.browser.v1 import browser_service_pb2 as browser_pb
@@ -40,7 +41,7 @@ class BrowserServicer(browser_grpc.BrowserServiceServicer):
     def __init__(self, deps: ApiDeps) -> None:
         self._deps = deps
 
-    def _reader(self, domain: str) -> ProjectionReader:
+    def _reader(self, domain: str) -> ProjectionReader[Any]:
         if manifest_domain(domain) == "orchestration":
             return self._deps.orchestration.reader
         return self._deps.catalog.reader

@@ -92,7 +92,9 @@ class StartedFolds:
     RUNNING, which is what that fold makes it.
     """
 
-    def __init__(self, committer: EventCommitter, heads: HeadFollower) -> None:
+    def __init__(
+        self, committer: EventCommitter[FoldState], heads: HeadFollower[FoldState]
+    ) -> None:
         self._committer = committer
         self._heads = heads
         self._unfolded: dict[AttemptKey, list[str]] = {}

@@ -55,7 +55,7 @@ class Idempotent(Generic[_R]):
     parse: Callable[[bytes], _R]
 
 
-def _watermark(snapshot: Snapshot) -> str | None:
+def _watermark(snapshot: Snapshot[CatalogState]) -> str | None:
     """The highest event id the published catalog has folded (events at or below it are
     skipped as stale, so new ids must sort after it)."""
     candidates = [

@@ -5,8 +5,10 @@ from __future__ import annotations
 import dataclasses
 
 from arco_core.browser import LocalUrlSigner
+from arco_core.catalog import CatalogState
 from arco_core.clock import Clock
 from arco_core.locks import LeaseLock
+from arco_core.orchestration.fold import FoldState
 from arco_core.paths import Scope
 from arco_core.storage import ScopedStorage
 from arco_core.tokens import TaskTokenVerifier
@@ -26,10 +28,10 @@ class ApiDeps:
     # Reads of published state (Role.READER).
     reader_storage: ScopedStorage
     auth: CallerAuth
-    orchestration: EventCommitter
+    orchestration: EventCommitter[FoldState]
     # Follows the orchestration compactor's heads (a background loop of the api).
-    orchestration_heads: HeadFollower
-    catalog: EventCommitter
+    orchestration_heads: HeadFollower[FoldState]
+    catalog: EventCommitter[CatalogState]
     catalog_lock: LeaseLock
     # Verifies the bearer task tokens of worker callbacks.
     task_tokens: TaskTokenVerifier

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Generic
 
 from arco_core.envelope import EventEnvelope
 from arco_core.ledger import LedgerWriter
 from arco_core.ledger_batching import BatchingLedgerWriter
+from arco_core.projections import S
 from arco_core.published import ProjectionReader, Snapshot
 from services.common.compactor_client import CompactorClient
 
 
-class EventCommitter:
+class EventCommitter(Generic[S]):
     """Append events to one domain's ledger, have its compactor fold exactly those paths,
     and return the published state that contains them (read-your-writes).
 
@@ -21,7 +23,7 @@ class EventCommitter:
     """
 
     def __init__(
-        self, writer: LedgerWriter, compactor: CompactorClient, reader: ProjectionReader
+        self, writer: LedgerWriter, compactor: CompactorClient, reader: ProjectionReader[S]
     ) -> None:
         self.writer = BatchingLedgerWriter(writer)
         self.compactor = compactor
@@ -30,7 +32,7 @@ class EventCommitter:
     async def append(self, events: Sequence[EventEnvelope]) -> list[str]:
         return await self.writer.append(list(events))
 
-    async def commit(self, events: Sequence[EventEnvelope], *, request_id: str = "") -> Snapshot:
+    async def commit(self, events: Sequence[EventEnvelope], *, request_id: str = "") -> Snapshot[S]:
         seq = await self.compact(await self.append(events), request_id=request_id)
         return await self.reader.refresh(min_seq=seq)
 
@@ -42,7 +44,7 @@ class EventCommitter:
 
     async def commit_fenced(
         self, events: Sequence[EventEnvelope], *, token: int, lock_name: str, request_id: str = ""
-    ) -> Snapshot:
+    ) -> Snapshot[S]:
         paths = await self.append(events)
         answer = await self.compactor.sync_compact(
             paths, fencing_token=token, lock_name=lock_name, request_id=request_id

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
+from typing import Generic
 
 import grpc
 import structlog
 
+from arco_core.projections import S
 from arco_core.published import ProjectionReader, Snapshot
 from services.common.compactor_client import CompactorClient
 
@@ -18,7 +20,7 @@ RECONNECT_MIN_SEC = 0.1
 RECONNECT_MAX_SEC = 2.0
 
 
-class HeadFollower:
+class HeadFollower(Generic[S]):
     """A background loop (``run()``/``shutdown()``) on one compactor's WatchHead stream.
 
     It records the newest published sequence, calls the listeners, and has the reader
@@ -27,7 +29,7 @@ class HeadFollower:
     every reconnect, since heads may have been missed meanwhile.
     """
 
-    def __init__(self, compactor: CompactorClient, reader: ProjectionReader) -> None:
+    def __init__(self, compactor: CompactorClient, reader: ProjectionReader[S]) -> None:
         self._compactor = compactor
         self._reader = reader
         self._listeners: list[Callable[[], None]] = []
@@ -49,7 +51,7 @@ class HeadFollower:
         least that state, though the stream may not have announced it yet."""
         self._floor_seq = max(self._floor_seq, seq)
 
-    async def snapshot(self, *, min_seq: int | None = None) -> Snapshot:
+    async def snapshot(self, *, min_seq: int | None = None) -> Snapshot[S]:
         """The newest published state, at least ``min_seq`` and every noted commit: the
         head the live stream announced (no probing of storage for it), or the storage
         head while the stream is down."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from arco.compactor.v1 import compactor_service_pb2 as pb
 from arco.compactor.v1 import compactor_service_pb2_grpc as pb_grpc
@@ -23,7 +23,7 @@ WATCH_KEEPALIVE_SEC = 15.0
 _Head = TypeVar("_Head", pb.WatchHeadResponse, pb.GetHeadResponse)
 
 
-def _head(message: type[_Head], domain: str, snapshot: Snapshot) -> _Head:
+def _head(message: type[_Head], domain: str, snapshot: Snapshot[Any]) -> _Head:
     head = snapshot.head
     return message(
         domain=domain,
@@ -39,7 +39,7 @@ def _head(message: type[_Head], domain: str, snapshot: Snapshot) -> _Head:
 
 
 class CompactorServicer(pb_grpc.CompactorServiceServicer):
-    def __init__(self, engine: Compactor, committer: GroupCommitter) -> None:
+    def __init__(self, engine: Compactor[Any], committer: GroupCommitter) -> None:
         self._engine = engine
         self._committer = committer
 

@@ -14,6 +14,7 @@ from arco_core.orchestration.decisions import (
     ready_dispatches,
     requested_dispatches,
 )
+from arco_core.orchestration.fold import FoldState
 from services.common.committer import EventCommitter
 from services.common.head_follower import HeadFollower
 from services.common.sender import Sender, SendSummary
@@ -50,8 +51,8 @@ class DispatchLoop:
 
     def __init__(
         self,
-        committer: EventCommitter,
-        heads: HeadFollower,
+        committer: EventCommitter[FoldState],
+        heads: HeadFollower[FoldState],
         sender: Sender,
         *,
         safety_tick_sec: float = 5.0,

@@ -18,6 +18,7 @@ import structlog
 from arco_core.clock import Clock
 from arco_core.ledger import LedgerReader
 from arco_core.orchestration.decisions import SweepThresholds, plan_sweep
+from arco_core.orchestration.fold import FoldState
 from services.common.committer import EventCommitter
 from services.common.sender import Sender, SendSummary
 
@@ -38,7 +39,7 @@ class SweepSummary:
 class SweepLoop:
     def __init__(
         self,
-        committer: EventCommitter,
+        committer: EventCommitter[FoldState],
         ledger: LedgerReader,
         sender: Sender,
         clock: Clock,
