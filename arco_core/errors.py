@@ -1,8 +1,11 @@
 """The one domain error hierarchy.
 
-Every error carries a transport-neutral ``code`` and a stable ``reason`` string. The single
-mapping to gRPC status lives in ``services.common.status``; the single mapping from gRPC
-status to HTTP lives in ``gateway.errors``. Reasons are public contract: never rename one.
+Every error carries a transport-neutral ``code`` and a stable ``reason`` string. Each class
+registers itself under ``(code, default_reason)``; clients rebuild the specific class from
+the reason on the wire (:func:`error_class`). The gRPC status is the code's name
+(``services.common.status``); the HTTP status is the gateway's table for that gRPC status
+unless the class pins ``http_status`` (a status gRPC cannot express, such as 410). Reasons
+are public contract: never rename one.
 """
 
 from __future__ import annotations
@@ -29,11 +32,25 @@ class ErrorCode(enum.Enum):
     INTERNAL = "INTERNAL"
 
 
+_BY_REASON: dict[tuple[ErrorCode, str], type[ArcoError]] = {}
+_BY_CODE: dict[ErrorCode, type[ArcoError]] = {}
+
+
 class ArcoError(Exception):
     """Base of every domain error. Subclasses fix ``code`` and a default ``reason``."""
 
     code: ClassVar[ErrorCode] = ErrorCode.INTERNAL
     default_reason: ClassVar[str] = "internal"
+    # An HTTP status the gRPC code cannot express; None: the gateway's table decides.
+    http_status: ClassVar[int | None] = None
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        key = (cls.code, cls.default_reason)
+        if key in _BY_REASON:
+            raise TypeError(f"{cls.__name__} repeats {_BY_REASON[key].__name__}'s {key}")
+        _BY_REASON[key] = cls
+        _BY_CODE.setdefault(cls.code, cls)  # the first class of a code is its base
 
     def __init__(
         self,
@@ -108,6 +125,13 @@ class InternalError(ArcoError):
     default_reason = "internal"
 
 
+class DeadlineExceeded(Unavailable):
+    """The call ran out of time; callers retry it like any other unavailability."""
+
+    code = ErrorCode.DEADLINE_EXCEEDED
+    default_reason = "deadline_exceeded"
+
+
 # Storage-level errors -------------------------------------------------------------------
 
 
@@ -152,3 +176,51 @@ class CommitConflict(Conflict):
     """Another writer already published the sequence number this writer tried to create."""
 
     default_reason = "commit_conflict"
+
+
+# Task-callback errors: the worker protocol documents each reason and its HTTP status ---------
+
+
+class TaskNotFound(NotFound):
+    default_reason = "task_not_found"
+
+
+class TaskIdAmbiguous(InvalidArgument):
+    default_reason = "task_id_ambiguous"
+
+
+class InvalidToken(Unauthenticated):
+    default_reason = "invalid_token"
+
+
+class TaskAlreadyTerminal(Conflict):
+    default_reason = "task_already_terminal"
+
+
+class AttemptMismatch(Conflict):
+    default_reason = "attempt_mismatch"
+
+
+class AttemptIdMismatch(Conflict):
+    default_reason = "attempt_id_mismatch"
+
+
+class AttemptAlreadyCompleted(Conflict):
+    default_reason = "attempt_already_completed"
+
+
+class TaskExpired(FailedPrecondition):
+    """A heartbeat for a task that is no longer active: the worker must stop."""
+
+    default_reason = "task_expired"
+    http_status = 410  # Gone; gRPC has no such code
+
+
+def error_classes() -> tuple[type[ArcoError], ...]:
+    """Every registered error class (the contract tests walk them)."""
+    return tuple(_BY_REASON.values())
+
+
+def error_class(code: ErrorCode, reason: str) -> type[ArcoError]:
+    """The class a client rebuilds for ``(code, reason)``: the specific one, else the code's base."""
+    return _BY_REASON.get((code, reason)) or _BY_CODE.get(code, InternalError)

@@ -23,7 +23,7 @@ from typing import Any, Final
 import jwt
 
 from arco_core.clock import Clock, SystemClock
-from arco_core.errors import InvalidArgument, Unauthenticated
+from arco_core.errors import InvalidArgument, InvalidToken
 
 __all__ = [
     "DEFAULT_LEEWAY_SEC",
@@ -43,7 +43,6 @@ DEFAULT_LEEWAY_SEC: Final = 60
 # RFC 7518 §3.2: an HS256 key should be at least as long as the hash output.
 _MIN_KEY_BYTES: Final = 32
 
-INVALID_TOKEN: Final = "invalid_token"
 
 # camelCase claim name -> accepted legacy aliases (first match wins; two spellings of one
 # claim in the same token are refused rather than guessed between).
@@ -57,8 +56,8 @@ _ALIASES: Final[Mapping[str, tuple[str, ...]]] = {
 }
 
 
-def _invalid(message: str) -> Unauthenticated:
-    return Unauthenticated(message, reason=INVALID_TOKEN)
+def _invalid(message: str) -> InvalidToken:
+    return InvalidToken(message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,7 +246,7 @@ class TaskTokenVerifier:
     def decode(self, token: str) -> TaskClaims:
         """Check signature, ``exp``, ``nbf``, ``iss`` and ``aud`` and return the claims.
 
-        Any failure raises Unauthenticated(reason="invalid_token") whose message says why.
+        Any failure raises InvalidToken (reason ``invalid_token``) whose message says why.
         """
         if not isinstance(token, str) or not token:
             raise _invalid("missing bearer token")
@@ -338,7 +337,7 @@ def validate_claims(
 ) -> None:
     """Check decoded claims against the task they are presented for.
 
-    Raises Unauthenticated(reason="invalid_token") whose message is the first failing
+    Raises InvalidToken (reason ``invalid_token``) whose message is the first failing
     check, in this order: task_id_mismatch, tenant_mismatch, workspace_mismatch,
     missing_scope_claims (no runId, attempt or attemptId), run_id_mismatch,
     attempt_mismatch, attempt_id_mismatch.

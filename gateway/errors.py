@@ -1,4 +1,4 @@
-"""Errors: the one gRPC-status -> HTTP table, per-reason overrides and the response bodies.
+"""Errors: the one gRPC-status -> HTTP table and the response bodies.
 
 Every error the gateway answers is one of two shapes:
 
@@ -6,9 +6,12 @@ Every error the gateway answers is one of two shapes:
   a stable upper-case name derived from the HTTP status (``CODE_BY_HTTP``);
 * the callback body ``{error, message, state?, expectedAttempt?, receivedAttempt?,
   expectedAttemptId?, receivedAttemptId?}`` for 4xx answers of the three task-callback
-  routes, built from the ``CallbackError`` or ``google.rpc.ErrorInfo`` detail the api
-  attaches (reason -> ``error``; metadata ``state``/``expected_attempt``/... -> the
-  camelCase fields, attempts as JSON numbers). 5xx on callbacks use the envelope.
+  routes, built from the ``google.rpc.ErrorInfo`` detail the api attaches (reason ->
+  ``error``; metadata ``state``/``expected_attempt``/... -> the camelCase fields, attempts
+  as JSON numbers). 5xx on callbacks use the envelope.
+
+The HTTP status is ``HTTP_BY_GRPC`` of the gRPC code, unless the service's error class
+pins one gRPC cannot express (ErrorInfo metadata ``http_status``, e.g. 410 task_expired).
 
 Internal errors (INTERNAL, UNKNOWN, DATA_LOSS and anything the gateway did not expect)
 are redacted to "Internal server error" plus an error id that is logged with the cause.
@@ -19,19 +22,17 @@ from __future__ import annotations
 import dataclasses
 import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import grpc
 import structlog
-from arco.orchestration.v1 import worker_protocol_pb2
-from google.protobuf import json_format
-from google.rpc import error_details_pb2, status_pb2
 from starlette.responses import Response
+
+from arco_runtime.rpc_errors import HTTP_STATUS_KEY, parse_rpc_error
 
 log = structlog.get_logger(__name__)
 
-STATUS_DETAILS_KEY = "grpc-status-details-bin"
 INTERNAL_MESSAGE = "Internal server error"
 
 # THE table. Chosen to match the reference REST contract, not grpc-gateway: FAILED_PRECONDITION
@@ -55,21 +56,6 @@ HTTP_BY_GRPC: Mapping[grpc.StatusCode, int] = {
     grpc.StatusCode.UNIMPLEMENTED: 501,
     grpc.StatusCode.UNAVAILABLE: 503,
     grpc.StatusCode.DEADLINE_EXCEEDED: 504,
-}
-
-# Statuses gRPC cannot express, pinned by the stable ErrorInfo reason the api attaches.
-# The callback reasons are listed so callbacks get their documented status whichever
-# gRPC code the api picks for them.
-REASON_OVERRIDES: Mapping[str, int] = {
-    # heartbeat on a terminal task: the worker must stop (reference: 410 Gone)
-    "task_expired": 410,
-    "task_already_terminal": 409,
-    "attempt_mismatch": 409,
-    "attempt_id_mismatch": 409,
-    "attempt_already_completed": 409,
-    "task_not_found": 404,
-    "invalid_token": 401,
-    "task_id_ambiguous": 400,
 }
 
 CODE_BY_HTTP: Mapping[int, str] = {
@@ -226,58 +212,25 @@ class UpstreamError:
     message: str
     reason: str = ""
     metadata: Mapping[str, str] = dataclasses.field(default_factory=dict)
-    callback: Mapping[str, Any] | None = None
-    details: Sequence[Mapping[str, Any]] = ()
 
     @property
     def internal(self) -> bool:
         return self.status == 500
 
 
-def _status_details(call: grpc.aio.AioRpcError) -> status_pb2.Status | None:
-    for key, value in call.trailing_metadata() or ():
-        if key == STATUS_DETAILS_KEY and isinstance(value, bytes):
-            try:
-                return status_pb2.Status.FromString(value)
-            except Exception:  # a corrupt detail must not turn into a 500 of its own
-                log.warning("status_details_undecodable")
-                return None
-    return None
-
-
 def from_rpc_error(call: grpc.aio.AioRpcError) -> UpstreamError:
-    code = call.code()
-    reason = ""
-    metadata: dict[str, str] = {}
-    callback: dict[str, Any] | None = None
-    details: list[Mapping[str, Any]] = []
-    status = _status_details(call)
-    for detail in status.details if status is not None else ():
-        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            detail.Unpack(info)
-            reason, metadata = info.reason, dict(info.metadata)
-        elif detail.Is(worker_protocol_pb2.CallbackError.DESCRIPTOR):
-            cb = worker_protocol_pb2.CallbackError()
-            detail.Unpack(cb)
-            callback = json_format.MessageToDict(cb)
-        elif detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-            bad = error_details_pb2.BadRequest()
-            detail.Unpack(bad)
-            details.append(json_format.MessageToDict(bad))
-    http = REASON_OVERRIDES.get(reason) or HTTP_BY_GRPC.get(code, 500)
-    # A service may also pin a status explicitly (ErrorInfo metadata http_status).
-    pinned = metadata.get("http_status", "")
+    wire = parse_rpc_error(call)
+    http = HTTP_BY_GRPC.get(wire.code, 500)
+    # A status gRPC cannot express (410), pinned by the error class the service raised.
+    pinned = wire.metadata.get(HTTP_STATUS_KEY, "")
     if pinned.isdigit() and 400 <= int(pinned) <= 599:
         http = int(pinned)
     return UpstreamError(
-        grpc_code=code,
+        grpc_code=wire.code,
         status=http,
-        message=call.details() or code.name,
-        reason=reason,
-        metadata=metadata,
-        callback=callback,
-        details=tuple(details),
+        message=wire.message,
+        reason=wire.reason,
+        metadata={k: v for k, v in wire.metadata.items() if k != HTTP_STATUS_KEY},
     )
 
 
@@ -304,13 +257,6 @@ def render_upstream_error(error: UpstreamError, request_id: str, *, callback: bo
         )
         return internal_error(request_id, error_id)
     if callback and 400 <= error.status < 500 and error.status != 429:
-        if error.callback is not None:
-            body = dict(error.callback)
-            body.setdefault("error", error.reason or _CALLBACK_ERROR_BY_STATUS[error.status])
-            body.setdefault("message", error.message)
-            return callback_body(
-                error.status, body.pop("error"), body.pop("message"), request_id, fields=body
-            )
         return callback_body(
             error.status,
             error.reason or _CALLBACK_ERROR_BY_STATUS.get(error.status, "error"),
@@ -321,11 +267,8 @@ def render_upstream_error(error: UpstreamError, request_id: str, *, callback: bo
     details: dict[str, Any] = {}
     if error.reason:
         details["reason"] = error.reason
-    public_metadata = {k: v for k, v in error.metadata.items() if k != "http_status"}
-    if public_metadata:
-        details["metadata"] = public_metadata
-    for extra in error.details:
-        details.update(extra)
+    if error.metadata:
+        details["metadata"] = dict(error.metadata)
     headers: dict[str, str] = {}
     retry_after = error.metadata.get("retry_after_sec", "")
     if retry_after.isdigit():

@@ -41,10 +41,15 @@ from google.protobuf import json_format
 from arco_core.clock import datetime_to_ms
 from arco_core.envelope import EventEnvelope
 from arco_core.errors import (
-    Conflict,
-    FailedPrecondition,
+    AttemptAlreadyCompleted,
+    AttemptIdMismatch,
+    AttemptMismatch,
     InvalidArgument,
-    NotFound,
+    InvalidToken,
+    TaskAlreadyTerminal,
+    TaskExpired,
+    TaskIdAmbiguous,
+    TaskNotFound,
     Unauthenticated,
 )
 from arco_core.ids import (
@@ -130,23 +135,19 @@ class CompletedResult:
 # --- errors ---------------------------------------------------------------------------------
 
 
-def _task_not_found(task_id: str) -> NotFound:
-    return NotFound(f"Task not found: {task_id}", reason="task_not_found")
+def _task_not_found(task_id: str) -> TaskNotFound:
+    return TaskNotFound(f"Task not found: {task_id}")
 
 
-def _already_terminal(state: str) -> Conflict:
-    return Conflict(
+def _already_terminal(state: str) -> TaskAlreadyTerminal:
+    return TaskAlreadyTerminal(
         f"Task is already in terminal state: {state}",
-        reason="task_already_terminal",
         metadata={"state": state},
     )
 
 
-def _expired(state: str) -> FailedPrecondition:
-    # HTTP 410 Gone: gRPC has no such code; the gateway maps the reason to 410.
-    return FailedPrecondition(
-        "Task is no longer active", reason="task_expired", metadata={"state": state}
-    )
+def _expired(state: str) -> TaskExpired:
+    return TaskExpired("Task is no longer active", metadata={"state": state})
 
 
 # --- resolution -----------------------------------------------------------------------------
@@ -192,9 +193,8 @@ def resolve_task(state: FoldState, task_id: str, run_scope: str | None) -> Callb
     else:
         matches = [r for r in state.rows("tasks") if r.task_key == task_id]
         if len(matches) > 1:
-            raise InvalidArgument(
+            raise TaskIdAmbiguous(
                 f"Legacy task id is ambiguous; use opaque taskId: {task_id}",
-                reason="task_id_ambiguous",
             )
         row = matches[0] if matches else None
     if row is None:
@@ -239,7 +239,7 @@ def _as_dispatched(task: CallbackTask, claims: TaskClaims) -> CallbackTask:
 def check_path_token(claims: TaskClaims, path_task_id: str) -> None:
     """The token must be for the task the path names (before anything is looked up)."""
     if claims.task_id != path_task_id:
-        raise Unauthenticated("task_id_mismatch", reason="invalid_token")
+        raise InvalidToken("task_id_mismatch")
 
 
 # --- request validation ---------------------------------------------------------------------
@@ -418,15 +418,13 @@ class CallbackHandler:
     @staticmethod
     def _check_attempt(task: CallbackTask, attempt: int, attempt_id: str) -> None:
         if attempt != task.attempt:
-            raise Conflict(
+            raise AttemptMismatch(
                 f"Expected attempt {task.attempt}, received {attempt}",
-                reason="attempt_mismatch",
                 metadata={"expected_attempt": str(task.attempt), "received_attempt": str(attempt)},
             )
         if attempt_id != task.attempt_id:
-            raise Conflict(
+            raise AttemptIdMismatch(
                 f"Expected attempt_id {task.attempt_id}, received {attempt_id}",
-                reason="attempt_id_mismatch",
                 metadata={
                     "state": task.state,
                     "expected_attempt": str(task.attempt),
@@ -468,10 +466,9 @@ class CallbackHandler:
         if _is_terminal(task.state):
             raise _already_terminal(task.state)
         if task.state == TaskState.RETRY_WAIT and request.attempt == task.attempt:
-            raise Conflict(
+            raise AttemptAlreadyCompleted(
                 f"Attempt {task.attempt} already reported a terminal result; "
                 "task state is RETRY_WAIT",
-                reason="attempt_already_completed",
                 metadata={
                     "state": task.state,
                     "expected_attempt": str(task.attempt),

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from arco_core.canonical_json import canonical_bytes
-from arco_core.errors import Conflict, InvalidArgument, NotFound
+from arco_core.errors import Conflict, InvalidArgument, NotFound, TaskNotFound
 from arco_core.orchestration.deployments import MAX_KEY_LENGTH, AssetNode, asset_graph
 from arco_core.orchestration.events import (
     PlanCreated,
@@ -405,7 +405,7 @@ def log_objects(state: FoldState, run_id: str, task_key: str | None) -> list[tup
     if task_key:
         tasks = [t for t in tasks if t.task_key == task_key]
         if not tasks:
-            raise NotFound(f"task not found: {task_key}", reason="task_not_found")
+            raise TaskNotFound(f"task not found: {task_key}")
     return [
         (t.task_key, attempt)
         for t in sorted(tasks, key=lambda t: t.task_key)

@@ -27,7 +27,7 @@ from arco.orchestration.v1 import task_callback_service_pb2_grpc as callback_grp
 from google.protobuf.message import Message
 
 from arco_core.envelope import EventEnvelope
-from arco_core.errors import Unauthenticated
+from arco_core.errors import InvalidToken
 from arco_core.orchestration.callbacks import CallbackHandler
 from arco_core.orchestration.fold import FoldState
 from arco_core.tokens import TaskClaims
@@ -141,7 +141,7 @@ class TaskCallbackServicer(callback_grpc.TaskCallbackServiceServicer):
     def _claims(self, context: Context) -> TaskClaims:
         token = bearer_token(context.invocation_metadata())
         if token is None:
-            raise Unauthenticated("missing bearer token", reason="invalid_token")
+            raise InvalidToken("missing bearer token")
         return self._deps.task_tokens.decode(token)
 
     async def _state(self) -> FoldState:

@@ -22,6 +22,7 @@ from arco_core.errors import (
     NotFound,
     ObjectAlreadyExists,
     ObjectNotFound,
+    TaskNotFound,
 )
 from arco_core.ids import new_ulid
 from arco_core.orchestration import deployments, runs
@@ -329,7 +330,7 @@ class OrchestrationServicer(orch_grpc.OrchestrationServiceServicer):
         state, _ = await self._state()
         runs.require_run(state, request.run_id)
         if state.get_task(request.run_id, request.task_key) is None:
-            raise NotFound(f"task not found: {request.task_key}", reason="task_not_found")
+            raise TaskNotFound(f"task not found: {request.task_key}")
         parts = []
         if request.stdout:
             parts.append(request.stdout)

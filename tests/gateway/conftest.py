@@ -22,9 +22,11 @@ from google.protobuf.message import Message
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+from arco_core.errors import ArcoError
 from gateway.app import create_app
 from gateway.config import GatewayConfig, JwtConfig, RateLimitConfig
 from gateway.routes import RouteSpec, route_table
+from services.common.status import to_status
 
 JWT_SECRET = "test-jwt-secret-0123456789abcdef0123"
 IDENTITY_SECRET = "test-identity-secret"
@@ -36,13 +38,12 @@ WORKSPACE = "analytics"
 
 @dataclasses.dataclass
 class Fail:
-    """A scripted failure: status code, message and optional rich details."""
+    """A scripted failure: status code, message and an optional ErrorInfo."""
 
     code: grpc.StatusCode
     message: str
     reason: str = ""
     metadata: Mapping[str, str] = dataclasses.field(default_factory=dict)
-    extra: Sequence[Message] = ()
 
 
 @dataclasses.dataclass
@@ -53,7 +54,7 @@ class Call:
 
 
 class Upstream:
-    """The scripted api: ``script[rpc_name] = response | Fail | callable(request)``."""
+    """The scripted api: ``script[rpc_name] = response | Fail | ArcoError | callable(request)``."""
 
     def __init__(self) -> None:
         self.calls: list[Call] = []
@@ -82,6 +83,8 @@ class Upstream:
                 answer = answer(request)
             if answer is None:
                 await context.abort(grpc.StatusCode.UNIMPLEMENTED, f"{rpc} not scripted")
+            if isinstance(answer, ArcoError):  # what a real servicer sends for it
+                await context.abort_with_status(to_status(answer))
             if isinstance(answer, Fail):
                 details = []
                 if answer.reason or answer.metadata:
@@ -91,10 +94,6 @@ class Upstream:
                             reason=answer.reason, domain="arco.dev", metadata=answer.metadata
                         )
                     )
-                    details.append(packed)
-                for extra in answer.extra:
-                    packed = any_pb2.Any()
-                    packed.Pack(extra)
                     details.append(packed)
                 await context.abort_with_status(
                     rpc_status.to_status(

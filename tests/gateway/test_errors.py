@@ -11,9 +11,8 @@ from typing import Any
 import grpc
 import pytest
 from arco.catalog.v1 import catalog_service_pb2 as catalog_pb
-from arco.orchestration.v1 import worker_protocol_pb2
-from google.rpc import error_details_pb2
 
+from arco_core import errors
 from gateway.errors import HTTP_BY_GRPC
 from gateway.routes import route_table
 from tests.gateway.conftest import (
@@ -80,29 +79,13 @@ async def test_every_grpc_code_maps_to_the_envelope(
         assert body["details"] == {"reason": "r", "metadata": {"error_id": "e-1"}}
 
 
-async def test_unimplemented_without_details_and_bad_request_violations(gw: GatewayClient) -> None:
+async def test_unimplemented_without_details(gw: GatewayClient) -> None:
     gw.upstream.script["ListCatalogs"] = Fail(
         grpc.StatusCode.UNIMPLEMENTED, "ListCatalogs is not implemented yet"
     )
     response = await gw.request("GET", "/api/v1/catalogs")
     assert (response.status_code, response.json()["code"]) == (501, "NOT_IMPLEMENTED")
     assert "details" not in response.json()
-    violation = error_details_pb2.BadRequest(
-        field_violations=[
-            error_details_pb2.BadRequest.FieldViolation(field="name", description="required")
-        ]
-    )
-    gw.upstream.script["CreateCatalog"] = Fail(
-        grpc.StatusCode.INVALID_ARGUMENT,
-        "name is required",
-        reason="invalid_argument",
-        extra=[violation],
-    )
-    response = await gw.request("POST", "/api/v1/catalogs", json={})
-    assert response.status_code == 400
-    assert response.json()["details"]["fieldViolations"] == [
-        {"field": "name", "description": "required"}
-    ]
 
 
 async def test_internal_error_without_error_id_gets_one(gw: GatewayClient) -> None:
@@ -196,15 +179,16 @@ def _fixture(shared_dir: Path, name: str) -> Any:
     return json.loads((shared_dir / FIXTURES / name).read_text())
 
 
+# The error classes the api raises on callbacks, and the status each documents.
 CALLBACK_CASES = [
-    ("started", grpc.StatusCode.INVALID_ARGUMENT, "invalid_argument", {}, 400),
-    ("started", grpc.StatusCode.INVALID_ARGUMENT, "task_id_ambiguous", {}, 400),
-    ("heartbeat", grpc.StatusCode.UNAUTHENTICATED, "invalid_token", {}, 401),
-    ("completed", grpc.StatusCode.NOT_FOUND, "task_not_found", {}, 404),
-    ("started", grpc.StatusCode.FAILED_PRECONDITION, "task_already_terminal", {"state": "CANCELLED"}, 409),
-    ("completed", grpc.StatusCode.ABORTED, "attempt_mismatch", {"state": "RUNNING", "expected_attempt": "2", "received_attempt": "1"}, 409),
-    ("completed", grpc.StatusCode.FAILED_PRECONDITION, "attempt_already_completed", {"state": "RETRY_WAIT"}, 409),
-    ("heartbeat", grpc.StatusCode.FAILED_PRECONDITION, "task_expired", {"state": "SUCCEEDED"}, 410),
+    ("started", errors.InvalidArgument, {}, 400),
+    ("started", errors.TaskIdAmbiguous, {}, 400),
+    ("heartbeat", errors.InvalidToken, {}, 401),
+    ("completed", errors.TaskNotFound, {}, 404),
+    ("started", errors.TaskAlreadyTerminal, {"state": "CANCELLED"}, 409),
+    ("completed", errors.AttemptMismatch, {"state": "RUNNING", "expected_attempt": "2", "received_attempt": "1"}, 409),
+    ("completed", errors.AttemptAlreadyCompleted, {"state": "RETRY_WAIT"}, 409),
+    ("heartbeat", errors.TaskExpired, {"state": "SUCCEEDED"}, 410),
 ]  # fmt: skip
 REQUESTS = {
     "started": "task_started_request.json",
@@ -214,14 +198,17 @@ REQUESTS = {
 RPCS = {"started": "TaskStarted", "heartbeat": "TaskHeartbeat", "completed": "TaskCompleted"}
 
 
-@pytest.mark.parametrize("case", CALLBACK_CASES, ids=lambda case: f"{case[0]}-{case[2]}")
+@pytest.mark.parametrize(
+    "case", CALLBACK_CASES, ids=lambda case: f"{case[0]}-{case[1].default_reason}"
+)
 async def test_callback_errors_use_the_callback_body(
-    gw: GatewayClient, shared_dir: Path, case: tuple[str, grpc.StatusCode, str, dict[str, str], int]
+    gw: GatewayClient,
+    shared_dir: Path,
+    case: tuple[str, type[errors.ArcoError], dict[str, str], int],
 ) -> None:
-    route, code, reason, metadata, status = case
-    gw.upstream.script[RPCS[route]] = Fail(
-        code, f"{reason} happened", reason=reason, metadata=metadata
-    )
+    route, error_class, metadata, status = case
+    reason = error_class.default_reason
+    gw.upstream.script[RPCS[route]] = error_class(f"{reason} happened", metadata=metadata)
     response = await gw.request(
         "POST", f"/api/v1/tasks/ct1_x/{route}", json=_fixture(shared_dir, REQUESTS[route]),
         headers={"Authorization": "Bearer task-token", "X-Request-Id": "cb-1"},
@@ -258,25 +245,6 @@ async def test_callback_error_payload_fixture_shape_from_error_info(
     )  # fmt: skip
     assert response.status_code == 409
     assert response.json() == fixture  # exactly the fixture: keys, camelCase, numbers as numbers
-
-
-async def test_callback_error_payload_fixture_shape_from_callback_error_detail(
-    gw: GatewayClient, shared_dir: Path
-) -> None:
-    fixture = _fixture(shared_dir, "callback_error_payload.json")
-    detail = worker_protocol_pb2.CallbackError(
-        error=fixture["error"], message=fixture["message"], state=fixture["state"],
-        expected_attempt=fixture["expectedAttempt"], received_attempt=fixture["receivedAttempt"],
-        expected_attempt_id=fixture["expectedAttemptId"], received_attempt_id=fixture["receivedAttemptId"],
-    )  # fmt: skip
-    gw.upstream.script["TaskStarted"] = Fail(
-        grpc.StatusCode.ABORTED, "m", reason=fixture["error"], extra=[detail]
-    )
-    response = await gw.request(
-        "POST", "/api/v1/tasks/ct1_x/started", json=_fixture(shared_dir, "task_started_request.json"),
-        headers={"Authorization": "Bearer task-token"},
-    )  # fmt: skip
-    assert (response.status_code, response.json()) == (409, fixture)
 
 
 async def test_callback_gateway_side_errors(gw: GatewayClient, shared_dir: Path) -> None:

@@ -18,12 +18,12 @@ from google.protobuf import message_factory
 from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
 from prometheus_client import CollectorRegistry
 
+from arco_runtime.rpc_errors import parse_rpc_error
 from services.api import servicers, wiring
 from services.api.auth import OPEN_SERVICES
 from services.api.config import ApiConfig
 from services.common.identity import sign_identity
 from services.common.server import build_server
-from services.common.status import error_info
 
 TENANT, WORKSPACE = "acme", "prod"
 SECRET = "identity-secret-for-tests"
@@ -99,7 +99,7 @@ async def _call(
             await unary(request, metadata=metadata, timeout=10)
     except grpc.aio.AioRpcError as exc:
         if exc.code() == grpc.StatusCode.UNAUTHENTICATED:
-            assert error_info(exc).reason == "invalid_identity"
+            assert parse_rpc_error(exc).reason == "invalid_identity"
         return exc.code()
     return grpc.StatusCode.OK
 

@@ -32,7 +32,7 @@ from arco_core.projections import OrchestrationAdapter
 from arco_core.published import ProjectionReader
 from arco_core.storage import Role, ScopedStorage, open_object_store
 from arco_core.tokens import TaskTokenSigner
-from services.common.status import error_info
+from arco_runtime.rpc_errors import parse_rpc_error
 from tests.support.processes import ServiceProcess, start_service
 from tests.support.reference import reference_path, reference_present
 from tests.unit.orchestration.orch_support import TENANT, WORKSPACE, Events, att
@@ -164,7 +164,7 @@ async def refused(call: object, code: grpc.StatusCode, reason: str) -> dict[str,
     with pytest.raises(grpc.aio.AioRpcError) as exc:
         await call  # type: ignore[misc]
     assert exc.value.code() == code, exc.value
-    info = error_info(exc.value)
+    info = parse_rpc_error(exc.value)
     assert info is not None and info.reason == reason, (info, exc.value.details())
     metadata = dict(info.metadata)
     metadata["message"] = exc.value.details() or ""

@@ -25,7 +25,7 @@ from arco_core.locks import LeaseLock
 from arco_core.paths import Scope
 from arco_core.published import ManifestBody
 from arco_core.storage import Role, ScopedStorage, open_object_store
-from services.common.status import error_info
+from arco_runtime.rpc_errors import parse_rpc_error
 from tests.support.processes import ServiceProcess, start_service
 
 TENANT, WORKSPACE = "acme", "prod"
@@ -170,7 +170,7 @@ async def test_duplicates_missing_and_non_empty_delete(
     err = await _fails(
         client.CreateNamespace(pb.CreateNamespaceRequest(name=ns)), Code.ALREADY_EXISTS
     )
-    assert error_info(err).reason == "namespace_exists"  # type: ignore[union-attr]
+    assert parse_rpc_error(err).reason == "namespace_exists"
     await _fails(client.GetNamespace(pb.GetNamespaceRequest(name=_name("nope"))), Code.NOT_FOUND)
     await _fails(client.ListTables(pb.ListTablesRequest(namespace=_name("nope"))), Code.NOT_FOUND)
     await _fails(
@@ -528,7 +528,7 @@ async def test_held_lock_makes_writes_wait_then_fail_cleanly(
         )
         waited = time.monotonic() - started
         assert "catalog lock still held" in (err.details() or "")
-        assert error_info(err).reason == "catalog_lock_held"  # type: ignore[union-attr]
+        assert parse_rpc_error(err).reason == "catalog_lock_held"
         assert 4.0 <= waited < 15.0
         # Reads never wait for the lock.
         await client.ListNamespaces(pb.ListNamespacesRequest())

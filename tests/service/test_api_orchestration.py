@@ -13,7 +13,7 @@ from arco.orchestration.v1 import orchestration_service_pb2_grpc as pb_grpc
 from arco.orchestration.v1 import types_pb2
 from google.protobuf import json_format
 
-from services.common.status import error_info
+from arco_runtime.rpc_errors import parse_rpc_error
 from tests.support.mesh_parts import WORKSPACE, api_with_compactors
 
 
@@ -47,7 +47,7 @@ def manifest(code_version: str = "v1") -> pb.DeployManifestRequest:
 async def _code(call: Any) -> tuple[grpc.StatusCode, str]:
     with pytest.raises(grpc.aio.AioRpcError) as info:
         await call
-    detail = error_info(info.value)
+    detail = parse_rpc_error(info.value)
     return info.value.code(), detail.reason if detail else ""
 
 

@@ -31,7 +31,7 @@ from arco_core.clock import FakeClock, SystemClock
 from arco_core.ledger import LedgerWriter
 from arco_core.paths import Scope
 from arco_core.storage import Role, ScopedStorage, open_object_store
-from services.common.status import error_info
+from arco_runtime.rpc_errors import parse_rpc_error
 from tests.support.processes import ServiceProcess, start_service
 from tests.unit.orchestration.orch_support import TENANT, WORKSPACE, Events
 from tests.unit.query.query_support import (
@@ -419,7 +419,7 @@ async def test_mint_refusals(  # noqa: PLR0917
         with pytest.raises(grpc.aio.AioRpcError) as info:
             await stub.MintUrls(request)
         assert info.value.code().name == code
-        assert error_info(info.value).reason == reason
+        assert parse_rpc_error(info.value).reason == reason
     log = stack.procs["api"].log()
     assert "browser_url_deny" in log
     assert "sig=" not in log  # URLs are never logged

@@ -14,7 +14,7 @@ from arco_core.clock import FakeClock
 from arco_core.ledger import LedgerWriter
 from arco_core.paths import Scope
 from arco_core.storage import Role, ScopedStorage, open_object_store
-from services.common.status import error_info
+from arco_runtime.rpc_errors import parse_rpc_error
 from tests.support.processes import ServiceProcess, start_service
 from tests.unit.orchestration.orch_support import TENANT, WORKSPACE, Events
 
@@ -97,7 +97,7 @@ async def test_bad_requests_get_invalid_argument_and_change_nothing(tmp_path: Pa
                     pb.SyncCompactRequest(event_paths=paths, fencing_token=1, lock_name="catalog")
                 )
             assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-            assert error_info(info.value).reason == "unsupported_domain"
+            assert parse_rpc_error(info.value).reason == "unsupported_domain"
             assert (await stub.GetHead(pb.GetHeadRequest())).manifest_seq == 0
             assert not (tmp_path / "data" / "tenant=acme" / "workspace=prod" / "manifests").exists()
     finally:
