@@ -12,12 +12,17 @@ import pytest
 from arco_core.canonical_json import canonical_dumps
 from arco_core.errors import InvalidArgument
 from arco_core.wire import worker_protocol as wire
+from tests.support.fixtures import PROTOCOL_SOURCES, protocol_dir
 
-FIXTURES = "contracts/fixtures/worker_protocol"
+
+@pytest.fixture(params=PROTOCOL_SOURCES)
+def examples(request: pytest.FixtureRequest) -> Path:
+    """The owned examples, then the reference's (skipped when ../shared is absent)."""
+    return protocol_dir(request.param)
 
 
-def _load(shared_dir: Path, name: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((shared_dir / FIXTURES / name).read_text())
+def _load(examples: Path, name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((examples / name).read_text())
     return data
 
 
@@ -34,8 +39,8 @@ ROUND_TRIPS = {
 }
 
 
-def test_every_fixture_is_covered(shared_dir: Path) -> None:
-    names = {path.name for path in (shared_dir / FIXTURES).glob("*.json")}
+def test_every_fixture_is_covered(examples: Path) -> None:
+    names = {path.name for path in examples.glob("*.json")}
     covered = set(ROUND_TRIPS) | {
         "worker_dispatch_envelope_legacy_snake_case.json",
         "heartbeat_response.json",
@@ -44,17 +49,17 @@ def test_every_fixture_is_covered(shared_dir: Path) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(ROUND_TRIPS))
-def test_fixture_round_trips(shared_dir: Path, name: str) -> None:
-    fixture = _load(shared_dir, name)
+def test_fixture_round_trips(examples: Path, name: str) -> None:
+    fixture = _load(examples, name)
     message = ROUND_TRIPS[name](fixture)
     assert canonical_dumps(wire.to_json(message)) == canonical_dumps(fixture)
 
 
-def test_heartbeat_response_round_trips(shared_dir: Path) -> None:
+def test_heartbeat_response_round_trips(examples: Path) -> None:
     from arco.orchestration.v1 import task_callback_service_pb2 as pb
     from google.protobuf import json_format
 
-    fixture = _load(shared_dir, "heartbeat_response.json")
+    fixture = _load(examples, "heartbeat_response.json")
     message = json_format.ParseDict(fixture, pb.TaskHeartbeatResponse())
     assert message.acknowledged and not message.should_cancel
     assert canonical_dumps(wire.to_json(message)) == canonical_dumps(
@@ -62,14 +67,14 @@ def test_heartbeat_response_round_trips(shared_dir: Path) -> None:
     )
 
 
-def test_legacy_snake_case_envelope_reads_and_writes_camel_case(shared_dir: Path) -> None:
-    legacy = _load(shared_dir, "worker_dispatch_envelope_legacy_snake_case.json")
+def test_legacy_snake_case_envelope_reads_and_writes_camel_case(examples: Path) -> None:
+    legacy = _load(examples, "worker_dispatch_envelope_legacy_snake_case.json")
     envelope = wire.parse_envelope(legacy)
     expected = {_camel(key): value for key, value in legacy.items()}
     expected["taskId"] = legacy["task_key"]  # a missing taskId falls back to taskKey
     assert canonical_dumps(wire.to_json(envelope)) == canonical_dumps(expected)
     # Same content as the camelCase fixture wherever the legacy form carries a field.
-    modern = wire.to_json(wire.parse_envelope(_load(shared_dir, "worker_dispatch_envelope.json")))
+    modern = wire.to_json(wire.parse_envelope(_load(examples, "worker_dispatch_envelope.json")))
     for key, value in expected.items():
         if key != "taskId":
             assert modern[key] == value
@@ -93,7 +98,7 @@ def test_envelope_field_numbers_match_the_reference_contract() -> None:
     ],
 )
 def test_non_envelopes_are_rejected_naming_fields(
-    shared_dir: Path, payload: dict[str, Any], named: list[str]
+    payload: dict[str, Any], named: list[str]
 ) -> None:
     with pytest.raises(InvalidArgument) as info:
         wire.parse_envelope(payload)
@@ -107,33 +112,33 @@ def test_non_object_is_rejected() -> None:
         wire.parse_envelope(["not", "an", "envelope"])
 
 
-def test_envelope_with_zero_attempt_is_rejected(shared_dir: Path) -> None:
-    fixture = _load(shared_dir, "worker_dispatch_envelope.json")
+def test_envelope_with_zero_attempt_is_rejected(examples: Path) -> None:
+    fixture = _load(examples, "worker_dispatch_envelope.json")
     with pytest.raises(InvalidArgument, match="attempt must be >= 1"):
         wire.parse_envelope({**fixture, "attempt": 0})
 
 
-def test_field_given_in_both_spellings_is_rejected(shared_dir: Path) -> None:
-    fixture = _load(shared_dir, "worker_dispatch_envelope.json")
+def test_field_given_in_both_spellings_is_rejected(examples: Path) -> None:
+    fixture = _load(examples, "worker_dispatch_envelope.json")
     with pytest.raises(InvalidArgument, match="given twice"):
         wire.parse_envelope({**fixture, "run_id": "other"})
 
 
-def test_completed_accepts_legacy_result_alias(shared_dir: Path) -> None:
-    fixture = _load(shared_dir, "task_completed_request.json")
+def test_completed_accepts_legacy_result_alias(examples: Path) -> None:
+    fixture = _load(examples, "task_completed_request.json")
     request = wire.parse_task_completed(
         {**fixture, "outcome": "SUCCEEDED", "result": {"rowCount": 7}}
     )
     assert request.output.row_count == 7
 
 
-def test_heartbeat_progress_above_100_is_rejected(shared_dir: Path) -> None:
-    fixture = _load(shared_dir, "heartbeat_request.json")
+def test_heartbeat_progress_above_100_is_rejected(examples: Path) -> None:
+    fixture = _load(examples, "heartbeat_request.json")
     with pytest.raises(InvalidArgument, match="progressPct"):
         wire.parse_task_heartbeat({**fixture, "progressPct": 101})
 
 
-def test_unknown_outcome_is_rejected(shared_dir: Path) -> None:
-    fixture = _load(shared_dir, "task_completed_request.json")
+def test_unknown_outcome_is_rejected(examples: Path) -> None:
+    fixture = _load(examples, "task_completed_request.json")
     with pytest.raises(InvalidArgument, match="outcome"):
         wire.parse_task_completed({**fixture, "outcome": "DONE"})

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 import grpc
@@ -23,8 +22,8 @@ from tests.gateway.conftest import (
     make_config,
     open_client,
 )
+from tests.support.fixtures import PROTOCOL_SOURCES, protocol_dir, protocol_fixture
 
-FIXTURES = Path("contracts/fixtures/worker_protocol")
 ULID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
 
 EXPECTED = [
@@ -175,8 +174,8 @@ async def test_unsafe_request_id_is_replaced(gw: GatewayClient) -> None:
 # -- callback error bodies ---------------------------------------------------------------
 
 
-def _fixture(shared_dir: Path, name: str) -> Any:
-    return json.loads((shared_dir / FIXTURES / name).read_text())
+def _fixture(name: str) -> Any:
+    return protocol_fixture(name)
 
 
 # The error classes the api raises on callbacks, and the status each documents.
@@ -203,14 +202,13 @@ RPCS = {"started": "TaskStarted", "heartbeat": "TaskHeartbeat", "completed": "Ta
 )
 async def test_callback_errors_use_the_callback_body(
     gw: GatewayClient,
-    shared_dir: Path,
     case: tuple[str, type[errors.ArcoError], dict[str, str], int],
 ) -> None:
     route, error_class, metadata, status = case
     reason = error_class.default_reason
     gw.upstream.script[RPCS[route]] = error_class(f"{reason} happened", metadata=metadata)
     response = await gw.request(
-        "POST", f"/api/v1/tasks/ct1_x/{route}", json=_fixture(shared_dir, REQUESTS[route]),
+        "POST", f"/api/v1/tasks/ct1_x/{route}", json=_fixture(REQUESTS[route]),
         headers={"Authorization": "Bearer task-token", "X-Request-Id": "cb-1"},
     )  # fmt: skip
     assert response.status_code == status
@@ -223,10 +221,11 @@ async def test_callback_errors_use_the_callback_body(
     assert response.json() == expected
 
 
+@pytest.mark.parametrize("source", PROTOCOL_SOURCES)
 async def test_callback_error_payload_fixture_shape_from_error_info(
-    gw: GatewayClient, shared_dir: Path
+    gw: GatewayClient, source: str
 ) -> None:
-    fixture = _fixture(shared_dir, "callback_error_payload.json")
+    fixture = json.loads((protocol_dir(source) / "callback_error_payload.json").read_text())
     gw.upstream.script["TaskHeartbeat"] = Fail(
         grpc.StatusCode.ABORTED,
         fixture["message"],
@@ -240,15 +239,15 @@ async def test_callback_error_payload_fixture_shape_from_error_info(
         },
     )
     response = await gw.request(
-        "POST", "/api/v1/tasks/ct1_x/heartbeat", json=_fixture(shared_dir, "heartbeat_request.json"),
+        "POST", "/api/v1/tasks/ct1_x/heartbeat", json=_fixture("heartbeat_request.json"),
         headers={"Authorization": "Bearer task-token"},
     )  # fmt: skip
     assert response.status_code == 409
     assert response.json() == fixture  # exactly the fixture: keys, camelCase, numbers as numbers
 
 
-async def test_callback_gateway_side_errors(gw: GatewayClient, shared_dir: Path) -> None:
-    body = _fixture(shared_dir, "task_started_request.json")
+async def test_callback_gateway_side_errors(gw: GatewayClient) -> None:
+    body = _fixture("task_started_request.json")
     response = await gw.request("POST", "/api/v1/tasks/ct1_x/started", json=body, auth=False)
     assert response.status_code == 401
     assert response.json() == {"error": "invalid_token", "message": "missing bearer token"}

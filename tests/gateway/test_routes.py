@@ -3,9 +3,9 @@ public shape (casing, enums, int64 numbers, omitted optionals, status codes)."""
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,9 +20,9 @@ from google.protobuf import timestamp_pb2
 from gateway.routes import Content, route_table
 from services.common.identity import verify_identity
 from tests.gateway.conftest import IDENTITY_SECRET, TENANT, WORKSPACE, GatewayClient
+from tests.support.fixtures import PROTOCOL_SOURCES, protocol_dir
 
 WS = f"/api/v1/workspaces/{WORKSPACE}"
-FIXTURES = Path("contracts/fixtures/worker_protocol")
 
 
 def ts(seconds: int) -> timestamp_pb2.Timestamp:
@@ -258,54 +258,56 @@ async def test_browser_urls_and_files(gw: GatewayClient) -> None:
     assert gw.upstream.last().request.domain == "catalog"
 
 
-# -- task callbacks: camelCase, the shared fixtures --------------------------------------
+# -- task callbacks: camelCase, the worker-protocol examples -------------------------------
 
 
-async def test_callbacks_map_the_shared_fixtures(gw: GatewayClient, shared_dir: Path) -> None:
+def _epoch(rfc3339: str) -> int:
+    return int(datetime.datetime.fromisoformat(rfc3339.replace("Z", "+00:00")).timestamp())
+
+
+@pytest.mark.parametrize("source", PROTOCOL_SOURCES)
+async def test_callbacks_map_the_protocol_examples(gw: GatewayClient, source: str) -> None:
     def fixture(name: str) -> Any:
-        return json.loads((shared_dir / FIXTURES / name).read_text())
+        return json.loads((protocol_dir(source) / name).read_text())
 
     token = {"Authorization": "Bearer t0k3n.task"}
+    started_body = fixture("task_started_request.json")
     gw.upstream.script["TaskStarted"] = callback_pb.TaskStartedResponse(
         acknowledged=True, server_time=ts(1_767_225_606)
     )
     response = await gw.request(
-        "POST",
-        "/api/v1/tasks/ct1_abc/started",
-        json=fixture("task_started_request.json"),
-        headers=token,
+        "POST", "/api/v1/tasks/ct1_abc/started", json=started_body, headers=token
     )
     assert response.json() == {"acknowledged": True, "serverTime": "2026-01-01T00:00:06Z"}
     started = gw.upstream.last("TaskStarted")
     assert (started.request.task_id, started.request.attempt, started.request.attempt_id) == (
         "ct1_abc",
-        1,
-        "att-123",
+        started_body["attempt"],
+        started_body["attemptId"],
     )
-    assert started.request.worker_id == "worker-1"
-    assert started.request.traceparent.startswith("00-4bf92f35")
+    assert started.request.worker_id == started_body["workerId"]
+    assert started.request.traceparent == started_body["traceparent"]
     assert started.metadata["authorization"] == "Bearer t0k3n.task"
 
+    heartbeat_body = fixture("heartbeat_request.json")
+    expected_answer = fixture("heartbeat_response.json")
     gw.upstream.script["TaskHeartbeat"] = callback_pb.TaskHeartbeatResponse(
-        acknowledged=True, should_cancel=False, server_time=ts(1_767_225_606)
+        acknowledged=True,
+        should_cancel=False,
+        server_time=ts(_epoch(expected_answer["serverTime"])),
     )
     response = await gw.request(
-        "POST",
-        "/api/v1/tasks/ct1_abc/heartbeat",
-        json=fixture("heartbeat_request.json"),
-        headers=token,
+        "POST", "/api/v1/tasks/ct1_abc/heartbeat", json=heartbeat_body, headers=token
     )
-    assert response.json() == fixture("heartbeat_response.json")
-    assert gw.upstream.last().request.progress_pct == 45
+    assert response.json() == expected_answer
+    assert gw.upstream.last().request.progress_pct == heartbeat_body["progressPct"]
 
+    completed_body = fixture("task_completed_request.json")
     gw.upstream.script["TaskCompleted"] = callback_pb.TaskCompletedResponse(
         acknowledged=True, final_state="FAILED", server_time=ts(1_767_225_610)
     )
     response = await gw.request(
-        "POST",
-        "/api/v1/tasks/ct1_abc/completed",
-        json=fixture("task_completed_request.json"),
-        headers=token,
+        "POST", "/api/v1/tasks/ct1_abc/completed", json=completed_body, headers=token
     )
     assert response.json() == {
         "acknowledged": True,
@@ -313,9 +315,10 @@ async def test_callbacks_map_the_shared_fixtures(gw: GatewayClient, shared_dir: 
         "serverTime": "2026-01-01T00:00:10Z",
     }
     completed = gw.upstream.last().request
-    assert completed.outcome == "FAILED"
-    assert completed.error.category == "INFRASTRUCTURE" and completed.error.retryable is True
-    assert completed.metrics.peak_memory_bytes == 4096
+    assert completed.outcome == completed_body["outcome"]
+    assert completed.error.category == completed_body["error"]["category"]
+    assert completed.error.retryable is completed_body["error"]["retryable"]
+    assert completed.metrics.peak_memory_bytes == completed_body["metrics"]["peakMemoryBytes"]
 
 
 # -- orchestration and manifests: camelCase, enums, 201/200 ------------------------------

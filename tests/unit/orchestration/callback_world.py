@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
@@ -20,7 +19,7 @@ from arco_core.wire.worker_protocol import (
     parse_task_heartbeat,
     parse_task_started,
 )
-from tests.support.reference import reference_path
+from tests.support.fixtures import protocol_fixture
 from tests.unit.orchestration.orch_support import TENANT, WORKSPACE, Events, att
 
 RUN = "r1"
@@ -32,9 +31,7 @@ def ct1(key: str, run: str = RUN) -> str:
 
 
 def fixture(name: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(
-        reference_path(f"contracts/fixtures/worker_protocol/{name}").read_text()
-    )
+    data: dict[str, Any] = protocol_fixture(name)
     return data
 
 

@@ -79,7 +79,7 @@ def test_attempt_id_mismatch_carries_the_full_callback_body(w: World) -> None:
         received_attempt_id="att_stale",
     )
     assert err.message == f"Expected attempt_id {att(RUN, 'a', 1)}, received att_stale"
-    # The metadata keys are exactly the optional fields of the shared error fixture.
+    # The metadata keys are exactly the optional fields of the callback error example.
     body = fixture("callback_error_payload.json")
     camel = {"state", "expectedAttempt", "receivedAttempt", "expectedAttemptId"}
     camel |= {"receivedAttemptId"}

@@ -53,7 +53,7 @@ def test_started_heartbeat_completed_happy_path(w: World) -> None:
     assert w.task("b").state == "READY"
 
 
-def test_shared_fixtures_are_accepted(w: World) -> None:
+def test_protocol_examples_are_accepted(w: World) -> None:
     attempt_id = att(RUN, "a", 1)
     w.started_request(
         parse_task_started(
@@ -69,7 +69,8 @@ def test_shared_fixtures_are_accepted(w: World) -> None:
         ),
         now_ms=NOW,
     )
-    assert beat.should_cancel is False and beat.event.data["progress_pct"] == 45
+    progress = fixture("heartbeat_request.json")["progressPct"]
+    assert beat.should_cancel is False and beat.event.data["progress_pct"] == progress
     done = w.handler.completed(
         w.state,
         w.claims(),
@@ -79,12 +80,7 @@ def test_shared_fixtures_are_accepted(w: World) -> None:
         now_ms=NOW,
     )
     assert done.final_state == "FAILED"
-    assert done.event.data["metrics"] == {
-        "cpuTimeMs": 12,
-        "peakMemoryBytes": 4096,
-        "ioReadBytes": 1024,
-        "ioWriteBytes": 2048,
-    }
+    assert done.event.data["metrics"] == fixture("task_completed_request.json")["metrics"]
 
 
 def test_timestamps_are_server_receipt_time(w: World) -> None:
