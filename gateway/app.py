@@ -38,6 +38,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from arco_runtime.identity import sign_identity
+from arco_runtime.rpc import LATENCY_BUCKETS, MAX_MESSAGE_BYTES
 from gateway import errors
 from gateway.auth import Authenticator, bearer_token
 from gateway.config import GatewayConfig
@@ -47,7 +49,6 @@ from gateway.openapi import OPENAPI_PATH, build_openapi
 from gateway.ratelimit import RateLimiter
 from gateway.request_id import accept_or_new
 from gateway.routes import Auth, Content, RateClass, RouteSpec, route_table
-from services.common.identity import sign_identity
 
 log = structlog.get_logger(__name__)
 
@@ -56,7 +57,6 @@ FORWARDED_HEADERS = ("traceparent", "idempotency-key")
 # gRPC ASCII metadata values are printable ASCII only; anything else fails the call
 # client-side (a 500), so header values are checked before they are forwarded.
 _METADATA_VALUE = re.compile(r"[\x20-\x7e]*")
-MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 # Modules another engineer owns; mounted when present and exposing routes(config).
 OPTIONAL_ROUTE_MODULES = ("gateway.signed_files", "gateway.console")
 
@@ -106,7 +106,7 @@ class _Metrics:
             "REST request latency.",
             ["operation"],
             registry=registry,
-            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            buckets=LATENCY_BUCKETS,
         )
 
 

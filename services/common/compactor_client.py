@@ -19,12 +19,13 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from arco_runtime.rpc import MAX_MESSAGE_BYTES
 from services.common.status import from_rpc_error
 
 TRANSIENT = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
 CHANNEL_OPTIONS = (
     ("grpc.keepalive_time_ms", 30_000),
-    ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
 )
 
 

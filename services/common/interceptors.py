@@ -12,6 +12,7 @@ import structlog
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from arco_core.errors import ArcoError
+from arco_runtime.rpc import LATENCY_BUCKETS
 from services.common import status
 
 Ctx: TypeAlias = "grpc.aio.ServicerContext[Any, Any]"
@@ -37,7 +38,7 @@ class RpcMetrics:
             "RPC handling latency.",
             ["method"],
             registry=registry,
-            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            buckets=LATENCY_BUCKETS,
         )
 
 

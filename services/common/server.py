@@ -11,9 +11,8 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from prometheus_client import CollectorRegistry
 
+from arco_runtime.rpc import MAX_MESSAGE_BYTES
 from services.common.interceptors import RpcMetrics, ServerInterceptor
-
-MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 
 # SO_REUSEPORT is on by default in grpc: a second server would silently share a port.
 _SERVER_OPTIONS: Sequence[tuple[str, Any]] = (
