@@ -57,7 +57,7 @@ FORWARDED_HEADERS = ("traceparent", "idempotency-key")
 # gRPC ASCII metadata values are printable ASCII only; anything else fails the call
 # client-side (a 500), so header values are checked before they are forwarded.
 _METADATA_VALUE = re.compile(r"[\x20-\x7e]*")
-# Modules another engineer owns; mounted when present and exposing routes(config).
+# Optional route modules: each exposes routes(config) and is mounted when importable.
 OPTIONAL_ROUTE_MODULES = ("gateway.signed_files", "gateway.console")
 
 
