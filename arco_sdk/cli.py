@@ -46,6 +46,7 @@ from arco_sdk.manifest import (
     manifest_fingerprint,
     manifest_json,
 )
+from arco_sdk.types import Run
 from arco_sdk.worker.__main__ import main as worker_main
 
 __all__ = ["CliConfig", "app", "load_config", "main"]
@@ -404,47 +405,45 @@ def deploy(
         return
     answer = _client(ctx).deploy_manifest(manifest, idempotency_key=fingerprint)
     if as_json:
-        console.print_json(json.dumps(answer))
+        console.print_json(json.dumps(answer.to_json()))
         return
     console.print(
-        f"deployed manifest {answer.get('manifestId')} "
-        f"({answer.get('assetCount', len(graph))} assets, fingerprint "
-        f"{answer.get('fingerprint', fingerprint)})"
+        f"deployed manifest {answer.manifest_id} "
+        f"({answer.asset_count or len(graph)} assets, fingerprint "
+        f"{answer.fingerprint or fingerprint})"
     )
 
 
-def _run_table(run: Mapping[str, Any]) -> Group:
-    counts = run.get("taskCounts") or {}
+def _run_table(run: Run) -> Group:
+    counts = run.task_counts.to_json() if run.task_counts else {}
     summary = ", ".join(f"{k} {v}" for k, v in counts.items() if v and k != "total")
     extra = ""
-    if run.get("parentRunId"):
-        extra = f"  rerun of {run['parentRunId']} ({run.get('rerunKind', '')})"
-    header = Text(f"run {run.get('runId')}  {run.get('state')}  {summary}{extra}")
+    if run.parent_run_id:
+        extra = f"  rerun of {run.parent_run_id} ({run.rerun_kind or ''})"
+    header = Text(f"run {run.run_id}  {run.state}  {summary}{extra}")
     table = Table(show_edge=False)
     for column in ("task", "state", "attempt", "started", "completed", "error"):
         table.add_column(column)
-    for task in run.get("tasks") or []:
+    for task in run.tasks:
         table.add_row(
-            str(task.get("taskKey")),
-            str(task.get("state")),
-            str(task.get("attempt", "")),
-            str(task.get("startedAt") or "-"),
-            str(task.get("completedAt") or "-"),
-            str(task.get("errorMessage") or ""),
+            task.task_key,
+            task.state,
+            str(task.attempt),
+            task.started_at or "-",
+            task.completed_at or "-",
+            task.error_message or "",
         )
     return Group(header, table)
 
 
-def _watch(
-    client: ArcoClient, run_id: str, timeout: float, interval: float, live: bool
-) -> Mapping[str, Any]:
+def _watch(client: ArcoClient, run_id: str, timeout: float, interval: float, live: bool) -> Run:
     deadline = time.monotonic() + timeout
     run = client.get_run(run_id)
     console = _console()
 
-    def poll() -> Iterator[Mapping[str, Any]]:
+    def poll() -> Iterator[Run]:
         nonlocal run
-        while run.get("state") not in TERMINAL_RUN_STATES:
+        while run.state not in TERMINAL_RUN_STATES:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"run {run_id} not finished after {timeout:.0f}s")
             time.sleep(interval)
@@ -458,8 +457,8 @@ def _watch(
     else:
         last_states: dict[str, str] = {}
         for update in (run, *poll()):
-            for task in update.get("tasks") or []:
-                key, state = str(task.get("taskKey")), str(task.get("state"))
+            for task in update.tasks:
+                key, state = task.task_key, task.state
                 if last_states.get(key) != state:
                     last_states[key] = state
                     console.print(f"{key}: {state}")
@@ -467,17 +466,12 @@ def _watch(
     return run
 
 
-def _finish(run: Mapping[str, Any]) -> None:
-    state = run.get("state")
-    if state != "SUCCEEDED":
-        failed = [t for t in run.get("tasks") or [] if t.get("state") == "FAILED"]
-        details = "; ".join(
-            f"{t.get('taskKey')}: {t.get('errorMessage') or 'failed'}" for t in failed
-        )
-        raise _fail(
-            f"run {run.get('runId')} finished {state}" + (f" ({details})" if details else "")
-        )
-    _console().print(f"run {run.get('runId')} SUCCEEDED")
+def _finish(run: Run) -> None:
+    if run.state != "SUCCEEDED":
+        failed = [t for t in run.tasks if t.state == "FAILED"]
+        details = "; ".join(f"{t.task_key}: {t.error_message or 'failed'}" for t in failed)
+        raise _fail(f"run {run.run_id} finished {run.state}" + (f" ({details})" if details else ""))
+    _console().print(f"run {run.run_id} SUCCEEDED")
 
 
 @app.command()
@@ -520,9 +514,9 @@ def run(
         run_key=run_key,
         labels=_kv_pairs(label or [], "--label"),
     )
-    run_id = str(answer.get("runId"))
-    created = "" if answer.get("created", True) else " (existing run for this run key)"
-    _console().print(f"run {run_id} {answer.get('state')}{created}")
+    run_id = answer.run_id
+    created = "" if answer.created else " (existing run for this run key)"
+    _console().print(f"run {run_id} {answer.state}{created}")
     if wait:
         _finish(_watch(client, run_id, timeout, poll_interval, live=True))
 
@@ -545,20 +539,20 @@ def status(
         table = Table(title="runs")
         for column in ("run", "state", "created", "completed", "tasks", "failed"):
             table.add_column(column)
-        for item in body.get("runs", []):
+        for item in body.runs:
             table.add_row(
-                str(item.get("runId")),
-                str(item.get("state")),
-                str(item.get("createdAt") or "-"),
-                str(item.get("completedAt") or "-"),
-                str(item.get("taskCount", "")),
-                str(item.get("tasksFailed", "")),
+                item.run_id,
+                item.state,
+                item.created_at or "-",
+                item.completed_at or "-",
+                str(item.task_count),
+                str(item.tasks_failed),
             )
         console.print(table)
         return
     if watch:
         current = _watch(client, run_id, timeout, poll_interval, live=True)
-        if current.get("state") != "SUCCEEDED":
+        if current.state != "SUCCEEDED":
             raise typer.Exit(1)
         return
     console.print(_run_table(client.get_run(run_id)))
@@ -587,7 +581,7 @@ def cancel(
 ) -> None:
     """Cancel a run."""
     answer = _client(ctx).cancel_run(run_id, reason=reason)
-    _console().print(f"run {answer.get('runId', run_id)} {answer.get('state')}")
+    _console().print(f"run {answer.run_id} {answer.state}")
 
 
 @app.command()
@@ -620,10 +614,10 @@ def rerun(
         include_downstream=include_downstream,
         run_key=run_key,
     )
-    new_id = str(answer.get("runId"))
+    new_id = answer.run_id
     _console().print(
-        f"run {new_id} {answer.get('state')} (rerun of {answer.get('parentRunId', run_id)}, "
-        f"{answer.get('rerunKind', '')})"
+        f"run {new_id} {answer.state} (rerun of {answer.parent_run_id or run_id}, "
+        f"{answer.rerun_kind or ''})"
     )
     if wait:
         _finish(_watch(client, new_id, timeout, poll_interval, live=True))

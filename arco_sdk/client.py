@@ -17,7 +17,7 @@ import time
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar, overload
+from typing import Any, ClassVar, Literal, TypeVar, overload
 
 import httpx
 import pyarrow as pa
@@ -26,6 +26,20 @@ import tenacity
 
 from arco_core.ids import new_ulid
 from arco_sdk.errors import ArcoApiError, ArcoConnectionError, CallbackRejected
+from arco_sdk.types import (
+    ApiObject,
+    CancelledRun,
+    DeployedManifest,
+    InvalidResponse,
+    Manifest,
+    ManifestSummary,
+    Namespace,
+    Run,
+    RunPage,
+    StoredLogs,
+    Table,
+    TriggeredRun,
+)
 
 __all__ = [
     "ApiAuth",
@@ -127,8 +141,33 @@ def _is_transient(exc: BaseException) -> bool:
     )
 
 
+_Obj = TypeVar("_Obj", bound=ApiObject)
+
+
+@dataclass(frozen=True, slots=True)
+class _ManifestList(ApiObject):
+    manifests: tuple[ManifestSummary, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class _Page(ApiObject):
+    """A catalog list page: its items stay JSON until the caller's type reads them."""
+
+    CAMEL_CASE: ClassVar[bool] = False
+
+    namespaces: tuple[Any, ...] = ()
+    tables: tuple[Any, ...] = ()
+    next_cursor: str | None = None
+
+    def items(self, field: str) -> tuple[Any, ...]:
+        items: tuple[Any, ...] = getattr(self, field)
+        return items
+
+
 @dataclass(frozen=True, slots=True)
 class LogPage:
+    """One page of a run's logs as text, and the cursor of the next page (None at the end)."""
+
     text: str
     next_cursor: str | None
 
@@ -245,11 +284,27 @@ class ArcoClient:
             )
         return body
 
+    def _object(self, cls: type[_Obj], response: httpx.Response) -> _Obj:
+        """The typed object of a JSON answer; a body of the wrong shape is INVALID_RESPONSE."""
+        return self._parse(cls, self._json(response), response)
+
+    @staticmethod
+    def _parse(object_type: type[_Obj], data: object, response: httpx.Response) -> _Obj:
+        try:
+            return object_type.from_json(data)
+        except InvalidResponse as exc:
+            raise ArcoApiError(
+                response.status_code,
+                "INVALID_RESPONSE",
+                f"unexpected answer from {response.request.url.path}: {exc}",
+                response.headers.get("x-request-id"),
+            ) from None
+
     # -- manifests -----------------------------------------------------------------------
 
     def deploy_manifest(
         self, manifest: Mapping[str, Any], *, idempotency_key: str | None = None
-    ) -> dict[str, Any]:
+    ) -> DeployedManifest:
         """POST the manifest. With an Idempotency-Key (the CLI sends the fingerprint) a
         retry is safe, so it is retried on transient failures."""
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
@@ -260,17 +315,17 @@ class ArcoClient:
             json=manifest,
             headers=headers,
         )
-        return dict(self._json(response))
+        return self._object(DeployedManifest, response)
 
-    def list_manifests(self) -> list[dict[str, Any]]:
-        """The workspace's deployed manifests, as the public JSON objects."""
-        body = self._json(self._request("GET", self._ws("/manifests"), idempotent=True))
-        return list(body.get("manifests", []))
+    def list_manifests(self) -> list[ManifestSummary]:
+        """The workspace's deployed manifests."""
+        response = self._request("GET", self._ws("/manifests"), idempotent=True)
+        return list(self._object(_ManifestList, response).manifests)
 
-    def get_manifest(self, manifest_id: str) -> dict[str, Any]:
+    def get_manifest(self, manifest_id: str) -> Manifest:
         """One deployed manifest by id; ``ArcoApiError`` (404) when it does not exist."""
         path = self._ws(f"/manifests/{_quote(manifest_id)}")
-        return dict(self._json(self._request("GET", path, idempotent=True)))
+        return self._object(Manifest, self._request("GET", path, idempotent=True))
 
     # -- runs ----------------------------------------------------------------------------
 
@@ -283,7 +338,7 @@ class ArcoClient:
         include_downstream: bool = False,
         run_key: str | None = None,
         labels: Mapping[str, str] | None = None,
-    ) -> dict[str, Any]:
+    ) -> TriggeredRun:
         """Trigger a run of ``selection`` (asset keys) on the latest manifest; returns the run.
 
         A ``run_key`` makes the call idempotent (the same key returns the same run), so only
@@ -305,27 +360,26 @@ class ArcoClient:
         if labels:
             body["labels"] = dict(labels)
         response = self._request("POST", self._ws("/runs"), idempotent=bool(run_key), json=body)
-        return dict(self._json(response))
+        return self._object(TriggeredRun, response)
 
     def list_runs(
         self, *, limit: int | None = None, cursor: str | None = None, state: str | None = None
-    ) -> dict[str, Any]:
-        """One page of the workspace's runs as the public JSON body, optionally by state."""
+    ) -> RunPage:
+        """One page of the workspace's runs, newest first, optionally only those in ``state``."""
         params = {"limit": limit, "cursor": cursor, "state": state}
-        return dict(
-            self._json(self._request("GET", self._ws("/runs"), idempotent=True, params=params))
-        )
+        response = self._request("GET", self._ws("/runs"), idempotent=True, params=params)
+        return self._object(RunPage, response)
 
-    def get_run(self, run_id: str) -> dict[str, Any]:
-        """One run with its tasks' states, as the public JSON object; 404 when unknown."""
+    def get_run(self, run_id: str) -> Run:
+        """One run with its tasks' states; ``ArcoApiError`` (404) when unknown."""
         path = self._ws(f"/runs/{_quote(run_id)}")
-        return dict(self._json(self._request("GET", path, idempotent=True)))
+        return self._object(Run, self._request("GET", path, idempotent=True))
 
-    def cancel_run(self, run_id: str, *, reason: str | None = None) -> dict[str, Any]:
-        """Ask for a run to be cancelled; returns the run. Not retried (each call is new)."""
+    def cancel_run(self, run_id: str, *, reason: str | None = None) -> CancelledRun:
+        """Ask for a run to be cancelled. Not retried (each call is new)."""
         body = {"reason": reason} if reason else {}
         path = self._ws(f"/runs/{_quote(run_id)}/cancel")
-        return dict(self._json(self._request("POST", path, idempotent=False, json=body)))
+        return self._object(CancelledRun, self._request("POST", path, idempotent=False, json=body))
 
     def rerun(
         self,
@@ -337,7 +391,7 @@ class ArcoClient:
         include_downstream: bool = False,
         run_key: str | None = None,
         labels: Mapping[str, str] | None = None,
-    ) -> dict[str, Any]:
+    ) -> TriggeredRun:
         """Start a new run from ``run_id``: its failed tasks (``fromFailure``) or a ``subset``.
 
         Returns the new run; like ``trigger_run``, idempotent (and retried) only with a
@@ -359,17 +413,18 @@ class ArcoClient:
         if labels:
             body["labels"] = dict(labels)
         path = self._ws(f"/runs/{_quote(run_id)}/rerun")
-        return dict(self._json(self._request("POST", path, idempotent=bool(run_key), json=body)))
+        response = self._request("POST", path, idempotent=bool(run_key), json=body)
+        return self._object(TriggeredRun, response)
 
     # -- logs ----------------------------------------------------------------------------
 
     def upload_logs(
         self, run_id: str, task_key: str, attempt: int, *, stdout: str = "", stderr: str = ""
-    ) -> dict[str, Any]:
-        """Store a task attempt's stdout and stderr with the run; returns the stored record."""
+    ) -> StoredLogs:
+        """Store a task attempt's stdout and stderr with the run; returns where and how much."""
         body = {"taskKey": task_key, "attempt": attempt, "stdout": stdout, "stderr": stderr}
         path = self._ws(f"/runs/{_quote(run_id)}/logs")
-        return dict(self._json(self._request("POST", path, idempotent=False, json=body)))
+        return self._object(StoredLogs, self._request("POST", path, idempotent=False, json=body))
 
     def get_logs(
         self,
@@ -422,23 +477,22 @@ class ArcoClient:
             return list(body["rows"])
         return list(body)
 
-    def list_namespaces(self) -> list[dict[str, Any]]:
+    def list_namespaces(self) -> list[Namespace]:
         """Every catalog namespace, following pagination to the end."""
-        return self._paged("/api/v1/namespaces", "namespaces")
+        return self._paged(Namespace, "/api/v1/namespaces", "namespaces")
 
-    def list_tables(self, namespace: str) -> list[dict[str, Any]]:
+    def list_tables(self, namespace: str) -> list[Table]:
         """Every table in ``namespace``, following pagination to the end."""
-        return self._paged(f"/api/v1/namespaces/{_quote(namespace)}/tables", "tables")
+        return self._paged(Table, f"/api/v1/namespaces/{_quote(namespace)}/tables", "tables")
 
-    def _paged(self, path: str, field: str) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
+    def _paged(self, cls: type[_Obj], path: str, field: str) -> list[_Obj]:
+        items: list[_Obj] = []
         cursor: str | None = None
         while True:
-            body = self._json(
-                self._request("GET", path, idempotent=True, params={"cursor": cursor})
-            )
-            items.extend(body.get(field, []))
-            cursor = body.get("next_cursor")
+            response = self._request("GET", path, idempotent=True, params={"cursor": cursor})
+            page = self._object(_Page, response)
+            items.extend(self._parse(cls, item, response) for item in page.items(field))
+            cursor = page.next_cursor
             if not cursor:
                 return items
 

@@ -178,23 +178,23 @@ def run_on_mesh(
 ) -> MeshResult:
     before = scrape(metrics_address)
     started = time.perf_counter()
-    run_id = client.trigger_run(keys)["runId"]
+    run_id = client.trigger_run(keys).run_id
     deadline = time.monotonic() + timeout
     while True:
         run = client.get_run(run_id)
-        if run["state"] in TERMINAL:
+        if run.state in TERMINAL:
             break
         if time.monotonic() > deadline:
             states: dict[str, int] = {}
-            for task in run.get("tasks", []):
-                states[task["state"]] = states.get(task["state"], 0) + 1
+            for task in run.tasks:
+                states[task.state] = states.get(task.state, 0) + 1
             raise SystemExit(f"{name}: run {run_id} not done after {timeout:.0f}s: {states}")
         time.sleep(0.05)
     wall = time.perf_counter() - started
-    if run["state"] != "SUCCEEDED":
-        raise SystemExit(f"{name}: run {run_id} ended {run['state']}")
-    if len(run.get("tasks", [])) != len(keys):
-        raise SystemExit(f"{name}: {len(run.get('tasks', []))} tasks, expected {len(keys)}")
+    if run.state != "SUCCEEDED":
+        raise SystemExit(f"{name}: run {run_id} ended {run.state}")
+    if len(run.tasks) != len(keys):
+        raise SystemExit(f"{name}: {len(run.tasks)} tasks, expected {len(keys)}")
     time.sleep(0.5)  # let the last callbacks' histogram observations land
     return MeshResult(name, len(keys), wall, delta(scrape(metrics_address), before))
 

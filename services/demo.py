@@ -18,6 +18,7 @@ from rich.table import Table
 
 from arco_sdk.client import ArcoClient
 from arco_sdk.manifest import AssetGraph, build_manifest, discover
+from arco_sdk.types import Run, TaskCounts, TaskSummary
 from services.mesh import Mesh, MeshError
 
 EXAMPLE = "examples.lakehouse_demo"
@@ -32,9 +33,9 @@ STYLE = {
 }
 
 
-def _seconds(task: dict[str, object]) -> str:
-    started, completed = task.get("startedAt"), task.get("completedAt")
-    if not isinstance(started, str) or not isinstance(completed, str):
+def _seconds(task: TaskSummary) -> str:
+    started, completed = task.started_at, task.completed_at
+    if started is None or completed is None:
         return "-"
     delta = datetime.fromisoformat(completed.replace("Z", "+00:00")) - datetime.fromisoformat(
         started.replace("Z", "+00:00")
@@ -48,24 +49,22 @@ def _rows(output_dir: Path, task_key: str) -> str:
     return str(sum(pq.ParquetFile(f).metadata.num_rows for f in files)) if files else "-"
 
 
-def _table(run: dict[str, object], output_dir: Path, *, final: bool) -> Table:
-    table = Table(title=f"run {run['runId']} — {run['state']}")
+def _table(run: Run, output_dir: Path, *, final: bool) -> Table:
+    table = Table(title=f"run {run.run_id} — {run.state}")
     table.add_column("task")
     table.add_column("state")
     table.add_column("attempt", justify="right")
     if final:
         table.add_column("time", justify="right")
         table.add_column("rows", justify="right")
-    tasks: list[dict[str, object]] = run.get("tasks", [])  # type: ignore[assignment]
-    for task in tasks:
-        state = str(task["state"])
+    for task in run.tasks:
         cells = [
-            str(task["taskKey"]),
-            f"[{STYLE.get(state, 'white')}]{state}",
-            str(task["attempt"]),
+            task.task_key,
+            f"[{STYLE.get(task.state, 'white')}]{task.state}",
+            str(task.attempt),
         ]
         if final:
-            cells += [_seconds(task), _rows(output_dir, str(task["taskKey"]))]
+            cells += [_seconds(task), _rows(output_dir, task.task_key)]
         table.add_row(*cells)
     return table
 
@@ -93,27 +92,27 @@ def run_demo(home: Path, storage_url: str | None, timeout_sec: float = 300.0) ->
                 build_manifest(graph, schedules=schedules, deployed_by="make demo")
             )
             console.print(
-                f"deployed manifest {deployed['manifestId']} ({deployed['assetCount']} assets)"
+                f"deployed manifest {deployed.manifest_id} ({deployed.asset_count} assets)"
             )
             keys = [str(key) for key in graph.asset_keys()]
             run = client.trigger_run(keys)
-            console.print(f"triggered run {run['runId']} over {len(keys)} assets")
+            console.print(f"triggered run {run.run_id} over {len(keys)} assets")
             output_dir = mesh.home / "output"
             deadline = time.monotonic() + timeout_sec
             with Live(console=console, refresh_per_second=8) as live:
                 while True:
-                    current = client.get_run(run["runId"])
+                    current = client.get_run(run.run_id)
                     live.update(_table(current, output_dir, final=False))
-                    if current["state"] in TERMINAL or time.monotonic() > deadline:
+                    if current.state in TERMINAL or time.monotonic() > deadline:
                         break
                     time.sleep(0.25)
             console.print(_table(current, output_dir, final=True))
-            counts = current["taskCounts"]
+            counts = current.task_counts or TaskCounts()
             console.print(
-                f"run {current['runId']}: {current['state']} — "
-                f"{counts['succeeded']}/{counts['total']} tasks succeeded"
+                f"run {current.run_id}: {current.state} — "
+                f"{counts.succeeded}/{counts.total} tasks succeeded"
             )
-            ok = current["state"] == "SUCCEEDED"
+            ok = current.state == "SUCCEEDED"
     finally:
         codes = mesh.stop()
     clean = all(code == 0 for code in codes.values())

@@ -497,15 +497,15 @@ def test_a_run_goes_end_to_end_through_the_emulator(emulator: Emulator, tmp_path
             f"http://{mesh.address('gateway')}", tenant_id="local", workspace_id="default"
         ) as client:
             client.deploy_manifest(manifest)
-            run_id = client.trigger_run(keys)["runId"]
+            run_id = client.trigger_run(keys).run_id
             deadline = time.monotonic() + 120
             run = client.get_run(run_id)
-            while run["state"] not in ("SUCCEEDED", "FAILED", "CANCELLED"):
+            while run.state not in ("SUCCEEDED", "FAILED", "CANCELLED"):
                 assert time.monotonic() < deadline, (run, emulator.log()[-3000:])
                 time.sleep(0.3)
                 run = client.get_run(run_id)
-            assert run["state"] == "SUCCEEDED", run
-            task_keys = sorted(t["taskKey"] for t in run["tasks"])
+            assert run.state == "SUCCEEDED", run
+            task_keys = sorted(t.task_key for t in run.tasks)
     finally:
         codes = mesh.stop()
     assert all(code == 0 for code in codes.values()), codes

@@ -73,7 +73,7 @@ def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
 
 def _state_or_none(client: ArcoClient, run_id: str) -> str | None:
     try:
-        return str(client.get_run(run_id)["state"])
+        return client.get_run(run_id).state
     except Exception:  # the api (or its compactor) may be down right now
         return None
 
@@ -83,8 +83,7 @@ def _trigger(client: ArcoClient, run_key: str) -> str:
     deadline = time.monotonic() + 60
     while True:
         try:
-            answer = client.trigger_run(task_keys(), run_key=run_key)
-            return str(answer["runId"])
+            return client.trigger_run(task_keys(), run_key=run_key).run_id
         except Exception:
             if time.monotonic() > deadline:
                 raise

@@ -48,7 +48,7 @@ def test_http_adapter_runs_a_dag_on_json_only_workers(mesh: Mesh) -> None:
     client: ArcoClient
     with client_for(mesh) as client:
         deploy(client, DAG_MODULE)
-        run_id = str(client.trigger_run(["e2e.sink"], include_upstream=True)["runId"])
+        run_id = client.trigger_run(["e2e.sink"], include_upstream=True).run_id
         run = wait_run(client, run_id, timeout=90, mesh=mesh)
 
     assert run["state"] == "SUCCEEDED"

@@ -67,7 +67,7 @@ def client(mesh: Mesh) -> Iterator[ArcoClient]:
 
 
 def trigger(client: ArcoClient, *keys: str) -> str:
-    return str(client.trigger_run(list(keys), include_upstream=True)["runId"])
+    return client.trigger_run(list(keys), include_upstream=True).run_id
 
 
 def signer(mesh: Mesh) -> TaskTokenSigner:
@@ -210,7 +210,7 @@ def test_retryable_failure_is_retried_after_the_published_deadline(
     # A late callback of the stale attempt changes nothing (its token no longer matches).
     late = callback(mesh, stale, "completed")
     assert late.status_code in (401, 409), late.text
-    assert tasks_of(client.get_run(run_id))["e2e.flaky"]["attempt"] == 2
+    assert client.get_run(run_id).task("e2e.flaky").attempt == 2
 
 
 # -- 3. non-retryable failure ------------------------------------------------------------
@@ -260,7 +260,7 @@ def test_cancel_mid_run_stops_running_workers(mesh: Mesh, client: ArcoClient) ->
         lambda: read_marker(mesh, run_id, "slow.attempt1"),
         timeout=RUN_TIMEOUT,
     )
-    assert tasks_of(client.get_run(run_id))["e2e.slow"]["state"] == "RUNNING"
+    assert client.get_run(run_id).task("e2e.slow").state == "RUNNING"
 
     client.cancel_run(run_id, reason="e2e")
     # The blocked downstream is cancelled at once; the running task keeps running until
@@ -345,7 +345,7 @@ def test_duplicate_envelope_delivery_executes_once(mesh: Mesh, client: ArcoClien
     assert [e.event_type for e in events].count("TaskStarted") == 1
     (finished,) = completions(events, "e2e.counted")
     assert finished.data["outcome"] == "succeeded" and finished.data["worker_id"] == runner
-    task = tasks_of(client.get_run(run_id))["e2e.counted"]
+    task = client.get_run(run_id).task("e2e.counted").to_json()
     assert task["state"] == "SUCCEEDED" and task["attempt"] == 1
 
     # End to end through the gateway: callbacks of the finished attempt get 409.

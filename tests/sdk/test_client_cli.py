@@ -112,6 +112,8 @@ class CannedApi:
                 return JSONResponse(
                     {"code": "NOT_FOUND", "message": "run not found: MISSING"}, status_code=404
                 )
+            if run_id == "BROKEN":  # a body that is not a run
+                return JSONResponse({"state": "RUNNING", "tasks": [{"taskKey": 7}]})
             polls = self.hits[f"GET {request.url.path}"]
             final = "FAILED" if run_id == "RUNF" else "SUCCEEDED"
             state = "RUNNING" if polls < 3 else final
@@ -188,8 +190,8 @@ class CannedApi:
         async def namespaces(request: Request) -> Response:
             await record(request)
             if request.query_params.get("cursor") == "n1":
-                return JSONResponse({"namespaces": [{"name": "b"}]})
-            return JSONResponse({"namespaces": [{"name": "a"}], "next_cursor": "n1"})
+                return JSONResponse({"namespaces": [{"id": "ns-b", "name": "b"}]})
+            return JSONResponse({"namespaces": [{"id": "ns-a", "name": "a"}], "next_cursor": "n1"})
 
         async def garbage(request: Request) -> Response:
             return PlainTextResponse("upstream exploded", status_code=500)
@@ -227,7 +229,7 @@ def _client(url: str, **kwargs: Any) -> ArcoClient:
 def test_client_sends_auth_and_request_ids(api: tuple[CannedApi, str]) -> None:
     canned, url = api
     with _client(url) as client:
-        assert client.list_runs(limit=5)["runs"][0]["runId"] == "RUN1"
+        assert client.list_runs(limit=5).runs[0].run_id == "RUN1"
     _, full_url, headers, _ = canned.requests[-1]
     assert headers["x-tenant-id"] == "t1" and headers["x-workspace-id"] == "default"
     assert "authorization" not in headers and len(headers["x-request-id"]) == 26
@@ -257,7 +259,7 @@ def test_client_error_carries_server_message_and_request_id(api: tuple[CannedApi
 def test_idempotent_reads_retry_transient_failures(api: tuple[CannedApi, str]) -> None:
     canned, url = api
     with _client(url) as client:
-        assert client.list_runs(state="FLAKY")["runs"]
+        assert client.list_runs(state="FLAKY").runs
     assert canned.hits["GET /api/v1/workspaces/default/runs"] == 3
     ids = {r[2]["x-request-id"] for r in canned.requests}
     assert len(ids) == 1  # one logical call, one request id across attempts
@@ -297,7 +299,15 @@ def test_query_json_and_arrow(api: tuple[CannedApi, str]) -> None:
         assert client.query("SELECT 1") == [{"a": 1, "b": "x"}, {"a": 2, "b": None}]
         table = client.query("SELECT 1", format="arrow")
         assert table.column("a").to_pylist() == [1, 2]
-        assert [n["name"] for n in client.list_namespaces()] == ["a", "b"]
+        assert [n.name for n in client.list_namespaces()] == ["a", "b"]
+
+
+def test_an_answer_of_the_wrong_shape_is_an_invalid_response(api: tuple[CannedApi, str]) -> None:
+    _, url = api
+    with _client(url) as client, pytest.raises(ArcoApiError) as info:
+        client.get_run("BROKEN")
+    assert (info.value.status, info.value.code) == (200, "INVALID_RESPONSE")
+    assert "Run lacks runId" in info.value.message
 
 
 def test_trigger_and_rerun_bodies(api: tuple[CannedApi, str]) -> None:

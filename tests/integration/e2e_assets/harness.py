@@ -63,7 +63,7 @@ def client_for(mesh: Mesh) -> ArcoClient:
 def deploy(client: ArcoClient, module: str, code_version_id: str = "v1") -> dict[str, Any]:
     definitions, _ = discover(module)
     manifest = build_manifest(AssetGraph(definitions), code_version_id=code_version_id)
-    return dict(client.deploy_manifest(manifest))
+    return client.deploy_manifest(manifest).to_json()
 
 
 def tasks_of(run: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -96,7 +96,7 @@ def wait_run(
     run: dict[str, Any] = {}
     while time.monotonic() < deadline:
         try:
-            run = client.get_run(run_id)
+            run = client.get_run(run_id).to_json()  # the public JSON the tests assert on
         except Exception:  # the api may be restarting (chaos); keep polling
             run = run or {}
         else:
