@@ -15,11 +15,11 @@ import structlog
 import uvicorn
 import uvloop
 
+from arco_runtime.logging import configure_logging
+from arco_runtime.process import ignore_late_signals, write_ready_file
 from gateway.app import create_app
 from gateway.config import SERVICE_ENV, GatewayConfig
 from services.common.config import ConfigError, redacted
-from services.common.logging import configure_logging
-from services.common.process import ignore_late_signals, write_ready_file
 
 log = structlog.get_logger(__name__)
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import uvloop
 
+from arco_runtime.process import ignore_late_signals
 from services.common.config import ConfigError
-from services.common.process import ignore_late_signals
 
 COMMON_ENV = (
     ("ARCO_TENANT_ID", "tenant served by this process (default: local)"),
