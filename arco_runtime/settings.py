@@ -8,7 +8,7 @@ the ``--help`` epilog (:func:`epilog`) and the tables in docs/operations.md
 (:func:`markdown_table`, written by ``scripts/gen_settings_docs.py``).
 
 The rows that more than one kind of process reads (logging, ready file, shutdown grace,
-environment posture, the forwarded-identity secret) are declared at the end of this
+environment posture, the forwarded-identity and dispatch secrets) are declared at the end of this
 module; each package declares the rest next to the config dataclass that uses them.
 """
 
@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Generic, TypeVar, cast
 
 __all__ = [
+    "DISPATCH_SECRET",
     "ENVIRONMENT",
     "ENVIRONMENTS",
     "IDENTITY_SECRET",
@@ -259,6 +260,14 @@ IDENTITY_SECRET = text(
     "HMAC key of the caller identity the gateway forwards to the api (the same in both)",
     secret=True,
     required="outside dev",
+)
+
+DISPATCH_SECRET = text(
+    "ARCO_WORKER_DISPATCH_SECRET",
+    "shared secret the dispatcher and sweeper present and workers require on every dispatch "
+    "(X-Arco-Dispatch-Secret)",
+    secret=True,
+    required="by workers, and by senders unless ARCO_DISPATCH_ADAPTER=memory",
 )
 
 

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from arco_runtime.settings import Setting, describe, redacted, setting_field
+from arco_runtime.settings import DISPATCH_SECRET, Setting, describe, redacted, setting_field
 
 __all__ = ["ENV_PREFIX", "WORKER_SETTINGS", "WorkerConfig", "build_parser", "config_from_args"]
 
@@ -88,14 +88,6 @@ WORKSPACE_ID = _row(
     "the only workspace whose envelopes are accepted",
     required="always",
     fallback="ARCO_WORKSPACE_ID",
-)
-DISPATCH_SECRET = _row(
-    "dispatch_secret",
-    str,
-    None,
-    "shared secret senders present (X-Arco-Dispatch-Secret)",
-    secret=True,
-    required="always",
 )
 GRPC_ADDRESS = _row(
     "grpc_address", str, "127.0.0.1:0", "gRPC listen address host:port (port 0 = any; '' disables)"

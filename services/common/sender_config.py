@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from arco_core.clock import Clock
 from arco_core.paths import Scope
 from arco_core.tokens import TaskTokenSigner
-from arco_runtime.settings import ConfigError, setting_field, text
+from arco_runtime.settings import DISPATCH_SECRET, ConfigError, setting_field, text
 from services.common.config import (
     TASK_TOKEN_AUDIENCE,
     TASK_TOKEN_ISSUER,
@@ -36,13 +36,6 @@ DISPATCH_ADAPTER = text("ARCO_DISPATCH_ADAPTER", "grpc, http, cloud_tasks or mem
 WORKER_TARGETS = text(
     "ARCO_WORKER_TARGETS", "queue=addr,addr;queue2=addr (grpc host:port or http base URLs)"
 )
-WORKER_DISPATCH_SECRET = text(
-    "ARCO_WORKER_DISPATCH_SECRET",
-    "shared secret workers require on every dispatch",
-    secret=True,
-    required="unless ARCO_DISPATCH_ADAPTER=memory",
-)
-
 SENDER_SETTINGS = (
     CALLBACK_BASE_URL,
     DISPATCH_ADAPTER,
@@ -51,7 +44,7 @@ SENDER_SETTINGS = (
     TASK_TOKEN_ISSUER,
     TASK_TOKEN_AUDIENCE,
     TASK_TOKEN_TTL_SEC,
-    WORKER_DISPATCH_SECRET,
+    DISPATCH_SECRET,
     *CLOUD_TASKS_SETTINGS,
 )
 
@@ -66,7 +59,7 @@ class SenderConfig:
     task_token_ttl_sec: int
     cloud_tasks: CloudTasksConfig
     task_token_secret: str = setting_field(TASK_TOKEN_SECRET)
-    worker_dispatch_secret: str = setting_field(WORKER_DISPATCH_SECRET)
+    worker_dispatch_secret: str = setting_field(DISPATCH_SECRET)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> SenderConfig:
@@ -79,7 +72,7 @@ class SenderConfig:
             task_token_ttl_sec=TASK_TOKEN_TTL_SEC.read(env),
             cloud_tasks=CloudTasksConfig.from_env(env),
             task_token_secret=TASK_TOKEN_SECRET.read(env),
-            worker_dispatch_secret=WORKER_DISPATCH_SECRET.read(env),
+            worker_dispatch_secret=DISPATCH_SECRET.read(env),
         )
         if not config.task_token_secret:
             raise ConfigError("ARCO_TASK_TOKEN_SECRET is required to mint task tokens")
