@@ -36,8 +36,8 @@ import httpx  # noqa: E402
 from arco.orchestration.v1 import orchestration_service_pb2 as orch_pb  # noqa: E402
 from arco.orchestration.v1 import orchestration_service_pb2_grpc as orch_grpc  # noqa: E402
 
+from arco_runtime.identity import sign_identity  # noqa: E402
 from arco_sdk.manifest import AssetGraph, build_manifest, discover  # noqa: E402
-from services.common.identity import sign_identity  # noqa: E402
 from services.mesh import Mesh  # noqa: E402
 
 TARGET_RATIO = 0.5

@@ -38,6 +38,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from arco_runtime.identity import sign_identity
 from gateway import errors
 from gateway.auth import Authenticator, bearer_token
 from gateway.config import GatewayConfig
@@ -47,7 +48,6 @@ from gateway.openapi import OPENAPI_PATH, build_openapi
 from gateway.ratelimit import RateLimiter
 from gateway.request_id import accept_or_new
 from gateway.routes import Auth, Content, RateClass, RouteSpec, route_table
-from services.common.identity import sign_identity
 
 log = structlog.get_logger(__name__)
 

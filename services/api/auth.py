@@ -22,7 +22,7 @@ from grpc_reflection.v1alpha import reflection
 from arco_core.clock import Clock
 from arco_core.errors import InternalError, NotFound, Unauthenticated
 from arco_core.paths import Scope
-from services.common.identity import IDENTITY_KEY, Identity, IdentityError, verify_identity
+from arco_runtime.identity import IDENTITY_KEY, Identity, IdentityError, verify_identity
 from services.common.server import RpcContext
 
 # Services that do not take a user identity: worker callbacks judge their bearer task

@@ -27,9 +27,9 @@ from arco_core.browser import (
 )
 from arco_core.errors import ArcoError, FailedPrecondition, InvalidArgument, PermissionDenied
 from arco_core.published import ProjectionReader
+from arco_runtime.identity import Identity
 from services.api.auth import caller
 from services.api.deps import ApiDeps
-from services.common.identity import Identity
 from services.common.rpc_context import timestamp_from_ms
 from services.common.server import RpcContext as Context
 

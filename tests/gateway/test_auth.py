@@ -12,9 +12,9 @@ from arco.orchestration.v1 import orchestration_service_pb2 as orch_pb
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from arco_runtime.identity import verify_identity
 from arco_runtime.settings import ConfigError
 from gateway.config import GatewayConfig, JwtConfig
-from services.common.identity import verify_identity
 from tests.gateway.conftest import (
     AUDIENCE,
     IDENTITY_SECRET,

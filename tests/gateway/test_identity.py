@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from services.common.identity import (
+from arco_runtime.identity import (
     IDENTITY_KEY,
     SIGNATURE_KEY,
     Identity,

@@ -17,8 +17,8 @@ from arco.orchestration.v1 import types_pb2
 from arco.query.v1 import query_service_pb2 as query_pb
 from google.protobuf import timestamp_pb2
 
+from arco_runtime.identity import verify_identity
 from gateway.routes import Content, route_table
-from services.common.identity import verify_identity
 from tests.gateway.conftest import IDENTITY_SECRET, TENANT, WORKSPACE, GatewayClient
 
 WS = f"/api/v1/workspaces/{WORKSPACE}"

@@ -18,10 +18,10 @@ from google.protobuf import message_factory
 from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
 from prometheus_client import CollectorRegistry
 
+from arco_runtime.identity import sign_identity
 from services.api import servicers, wiring
 from services.api.auth import OPEN_SERVICES
 from services.api.config import ApiConfig
-from services.common.identity import sign_identity
 from services.common.server import build_server
 from services.common.status import error_info
 
