@@ -15,11 +15,11 @@ import structlog
 import uvicorn
 import uvloop
 
+from arco_runtime.logging import configure_logging
+from arco_runtime.process import ignore_late_signals, write_ready_file
+from arco_runtime.settings import ConfigError, epilog, redacted
 from gateway.app import create_app
-from gateway.config import SERVICE_ENV, GatewayConfig
-from services.common.config import ConfigError, redacted
-from services.common.logging import configure_logging
-from services.common.process import ignore_late_signals, write_ready_file
+from gateway.config import SERVICE_SETTINGS, GatewayConfig
 
 log = structlog.get_logger(__name__)
 
@@ -84,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m gateway",
         description="Arco gateway: the public /api/v1 HTTP/JSON surface over the api's gRPC.",
-        epilog="environment:\n" + "\n".join(f"  {name:<36} {text}" for name, text in SERVICE_ENV),
+        epilog=epilog(SERVICE_SETTINGS),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.parse_args(argv)

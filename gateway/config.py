@@ -6,54 +6,111 @@ import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 
-from services.common.config import (
+from arco_runtime.settings import (
+    ENVIRONMENT,
+    ENVIRONMENTS,
+    IDENTITY_SECRET,
+    LOG_FORMAT,
+    LOG_LEVEL,
+    READY_FILE,
+    SHUTDOWN_GRACE_SEC,
     ConfigError,
-    env_bool,
-    env_float,
-    env_int,
-    env_str,
-    secret_field,
+    flag,
+    integer,
+    number,
+    read_log_format,
+    setting_field,
+    text,
 )
 
-ENVIRONMENTS = ("dev", "staging", "prod")
+LISTEN_ADDRESS = text(
+    "ARCO_GATEWAY_LISTEN_ADDRESS", "HTTP listen host:port (port 0 picks one)", "127.0.0.1:8080"
+)
+API_ADDRESS = text("ARCO_API_ADDRESS", "api gRPC host:port", "127.0.0.1:50051")
+DEV_AUTH = flag(
+    "ARCO_GATEWAY_DEV_AUTH",
+    "accept X-Tenant-Id/X-Workspace-Id (+ X-User-Id, X-Groups) headers instead of a JWT; "
+    "refused unless ARCO_ENVIRONMENT=dev",
+    False,
+)
+JWT_SECRET = text(
+    "ARCO_JWT_SECRET",
+    "HS256 key of user bearer tokens (outside dev this or an RS256 public key is required)",
+    secret=True,
+)
+JWT_PUBLIC_KEY_PEM = text(
+    "ARCO_JWT_PUBLIC_KEY_PEM", "RS256 public key, PEM text (\\n escapes allowed)"
+)
+JWT_PUBLIC_KEY_PATH = text(
+    "ARCO_JWT_PUBLIC_KEY_PATH", "RS256 public key, PEM file (exclusive with the other keys)"
+)
+JWT_ISSUER = text("ARCO_JWT_ISSUER", "required iss of user tokens", required="outside dev")
+JWT_AUDIENCE = text("ARCO_JWT_AUDIENCE", "required aud of user tokens", required="outside dev")
+JWT_TENANT_CLAIM = text("ARCO_JWT_TENANT_CLAIM", "claim holding the tenant id", "tenant")
+JWT_WORKSPACE_CLAIM = text(
+    "ARCO_JWT_WORKSPACE_CLAIM", "claim holding the workspace id", "workspace"
+)
+JWT_USER_CLAIM = text(
+    "ARCO_JWT_USER_CLAIM", "claim holding the user id (every token must carry it)", "sub"
+)
+JWT_GROUPS_CLAIM = text(
+    "ARCO_JWT_GROUPS_CLAIM", "claim holding the groups, a string or a list", "groups"
+)
+JWT_LEEWAY_SEC = number("ARCO_JWT_LEEWAY_SEC", "clock skew allowed on exp/nbf, seconds", 60.0)
+IDENTITY_TTL_SEC = number(
+    "ARCO_IDENTITY_TTL_SEC", "lifetime of a forwarded identity signature, seconds", 60.0
+)
+RATE_LIMIT_PER_MIN = integer(
+    "ARCO_GATEWAY_RATE_LIMIT_PER_MIN", "requests per minute per tenant (0 turns limiting off)", 500
+)
+RATE_LIMIT_BURST = integer("ARCO_GATEWAY_RATE_LIMIT_BURST", "burst per tenant", 50)
+URL_RATE_LIMIT_PER_MIN = integer(
+    "ARCO_GATEWAY_URL_RATE_LIMIT_PER_MIN", "POST /browser/urls mints per minute per tenant", 100
+)
+URL_RATE_LIMIT_BURST = integer(
+    "ARCO_GATEWAY_URL_RATE_LIMIT_BURST", "POST /browser/urls burst per tenant", 25
+)
+RATE_LIMIT_MAX_KEYS = integer(
+    "ARCO_GATEWAY_RATE_LIMIT_MAX_KEYS", "tenants tracked before LRU eviction", 10_000, minimum=1
+)
+MAX_BODY_BYTES = integer(
+    "ARCO_GATEWAY_MAX_BODY_BYTES",
+    "request body limit in bytes; larger bodies get 413",
+    10 * 1024 * 1024,
+    minimum=1,
+)
+UPSTREAM_TIMEOUT_SEC = number(
+    "ARCO_GATEWAY_UPSTREAM_TIMEOUT_SEC", "deadline of each api call, seconds", 30.0
+)
 
-SERVICE_ENV = (
-    (
-        "ARCO_GATEWAY_LISTEN_ADDRESS",
-        "HTTP listen host:port (default 127.0.0.1:8080; port 0 picks one)",
-    ),
-    ("ARCO_API_ADDRESS", "api gRPC host:port (default 127.0.0.1:50051)"),
-    ("ARCO_ENVIRONMENT", "dev (default), staging or prod; outside dev iss/aud are required"),
-    (
-        "ARCO_GATEWAY_DEV_AUTH",
-        "true: accept X-Tenant-Id/X-Workspace-Id headers (dev environment only; default false)",
-    ),
-    ("ARCO_JWT_SECRET", "HS256 key for user bearer tokens (secret)"),
-    ("ARCO_JWT_PUBLIC_KEY_PEM", "RS256 public key, PEM text (\\n escapes allowed)"),
-    ("ARCO_JWT_PUBLIC_KEY_PATH", "RS256 public key, PEM file (exclusive with the other keys)"),
-    ("ARCO_JWT_ISSUER", "required `iss` of user tokens (required outside dev)"),
-    ("ARCO_JWT_AUDIENCE", "required `aud` of user tokens (required outside dev)"),
-    ("ARCO_JWT_TENANT_CLAIM", "claim holding the tenant id (default tenant)"),
-    ("ARCO_JWT_WORKSPACE_CLAIM", "claim holding the workspace id (default workspace)"),
-    ("ARCO_JWT_USER_CLAIM", "claim holding the user id, required (default sub)"),
-    ("ARCO_JWT_GROUPS_CLAIM", "claim holding groups, string or list (default groups)"),
-    ("ARCO_JWT_LEEWAY_SEC", "clock skew allowed on exp/nbf (default 60)"),
-    (
-        "ARCO_IDENTITY_SECRET",
-        "HMAC key signing the identity forwarded to the api (secret; required outside dev)",
-    ),
-    ("ARCO_IDENTITY_TTL_SEC", "lifetime of a forwarded identity signature (default 60)"),
-    ("ARCO_GATEWAY_RATE_LIMIT_PER_MIN", "requests per minute per tenant (default 500; 0 = off)"),
-    ("ARCO_GATEWAY_RATE_LIMIT_BURST", "burst per tenant (default 50)"),
-    ("ARCO_GATEWAY_URL_RATE_LIMIT_PER_MIN", "browser/urls mints per minute (default 100)"),
-    ("ARCO_GATEWAY_URL_RATE_LIMIT_BURST", "browser/urls burst (default 25)"),
-    ("ARCO_GATEWAY_RATE_LIMIT_MAX_KEYS", "tenants tracked before LRU eviction (default 10000)"),
-    ("ARCO_GATEWAY_MAX_BODY_BYTES", "request body limit, 413 above it (default 10485760)"),
-    ("ARCO_GATEWAY_UPSTREAM_TIMEOUT_SEC", "deadline of each api call (default 30)"),
-    ("ARCO_LOG_LEVEL", "DEBUG, INFO (default), WARNING, ERROR"),
-    ("ARCO_LOG_FORMAT", "json (default) or console"),
-    ("ARCO_READY_FILE", "write the bound address here as JSON once listening"),
-    ("ARCO_SHUTDOWN_GRACE_SEC", "seconds in-flight requests get on SIGTERM (default 5)"),
+SERVICE_SETTINGS = (
+    LISTEN_ADDRESS,
+    API_ADDRESS,
+    ENVIRONMENT,
+    DEV_AUTH,
+    JWT_SECRET,
+    JWT_PUBLIC_KEY_PEM,
+    JWT_PUBLIC_KEY_PATH,
+    JWT_ISSUER,
+    JWT_AUDIENCE,
+    JWT_TENANT_CLAIM,
+    JWT_WORKSPACE_CLAIM,
+    JWT_USER_CLAIM,
+    JWT_GROUPS_CLAIM,
+    JWT_LEEWAY_SEC,
+    IDENTITY_SECRET,
+    IDENTITY_TTL_SEC,
+    RATE_LIMIT_PER_MIN,
+    RATE_LIMIT_BURST,
+    URL_RATE_LIMIT_PER_MIN,
+    URL_RATE_LIMIT_BURST,
+    RATE_LIMIT_MAX_KEYS,
+    MAX_BODY_BYTES,
+    UPSTREAM_TIMEOUT_SEC,
+    LOG_LEVEL,
+    LOG_FORMAT,
+    READY_FILE,
+    SHUTDOWN_GRACE_SEC,
 )
 
 
@@ -61,15 +118,15 @@ SERVICE_ENV = (
 class JwtConfig:
     """How user bearer tokens are verified."""
 
-    secret: str = secret_field()
-    public_key_pem: str = ""
-    issuer: str = ""
-    audience: str = ""
-    tenant_claim: str = "tenant"
-    workspace_claim: str = "workspace"
-    user_claim: str = "sub"
-    groups_claim: str = "groups"
-    leeway_sec: float = 60.0
+    secret: str = setting_field(JWT_SECRET)
+    public_key_pem: str = ""  # ARCO_JWT_PUBLIC_KEY_PEM, or the file ARCO_JWT_PUBLIC_KEY_PATH
+    issuer: str = setting_field(JWT_ISSUER)
+    audience: str = setting_field(JWT_AUDIENCE)
+    tenant_claim: str = setting_field(JWT_TENANT_CLAIM)
+    workspace_claim: str = setting_field(JWT_WORKSPACE_CLAIM)
+    user_claim: str = setting_field(JWT_USER_CLAIM)
+    groups_claim: str = setting_field(JWT_GROUPS_CLAIM)
+    leeway_sec: float = setting_field(JWT_LEEWAY_SEC)
 
     @property
     def algorithm(self) -> str:
@@ -88,11 +145,11 @@ class JwtConfig:
 class RateLimitConfig:
     """Per-tenant GCRA limits; a stricter class applies to browser URL minting."""
 
-    per_minute: int = 500
-    burst: int = 50
-    url_per_minute: int = 100
-    url_burst: int = 25
-    max_keys: int = 10_000
+    per_minute: int = setting_field(RATE_LIMIT_PER_MIN)
+    burst: int = setting_field(RATE_LIMIT_BURST)
+    url_per_minute: int = setting_field(URL_RATE_LIMIT_PER_MIN)
+    url_burst: int = setting_field(URL_RATE_LIMIT_BURST)
+    max_keys: int = setting_field(RATE_LIMIT_MAX_KEYS)
 
     @property
     def enabled(self) -> bool:
@@ -101,20 +158,20 @@ class RateLimitConfig:
 
 @dataclasses.dataclass(frozen=True)
 class GatewayConfig:
-    listen_address: str = "127.0.0.1:8080"
-    api_address: str = "127.0.0.1:50051"
-    log_level: str = "INFO"
-    log_format: str = "json"
-    ready_file: str = ""
-    shutdown_grace_sec: float = 5.0
-    environment: str = "dev"
-    dev_auth: bool = False
+    listen_address: str = setting_field(LISTEN_ADDRESS)
+    api_address: str = setting_field(API_ADDRESS)
+    log_level: str = setting_field(LOG_LEVEL)
+    log_format: str = setting_field(LOG_FORMAT)
+    ready_file: str = setting_field(READY_FILE)
+    shutdown_grace_sec: float = setting_field(SHUTDOWN_GRACE_SEC)
+    environment: str = setting_field(ENVIRONMENT)
+    dev_auth: bool = setting_field(DEV_AUTH)
     jwt: JwtConfig = dataclasses.field(default_factory=JwtConfig)
-    identity_secret: str = secret_field()
-    identity_ttl_sec: float = 60.0
+    identity_secret: str = setting_field(IDENTITY_SECRET)
+    identity_ttl_sec: float = setting_field(IDENTITY_TTL_SEC)
     rate_limit: RateLimitConfig = dataclasses.field(default_factory=RateLimitConfig)
-    max_body_bytes: int = 10 * 1024 * 1024
-    upstream_timeout_sec: float = 30.0
+    max_body_bytes: int = setting_field(MAX_BODY_BYTES)
+    upstream_timeout_sec: float = setting_field(UPSTREAM_TIMEOUT_SEC)
 
     def __post_init__(self) -> None:
         if self.environment not in ENVIRONMENTS:
@@ -158,11 +215,9 @@ class GatewayConfig:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> GatewayConfig:
-        log_format = env_str(env, "ARCO_LOG_FORMAT", "json")
-        if log_format not in {"json", "console"}:
-            raise ConfigError(f"ARCO_LOG_FORMAT must be json or console, got {log_format!r}")
-        pem = env_str(env, "ARCO_JWT_PUBLIC_KEY_PEM").replace("\\n", "\n")
-        pem_path = env_str(env, "ARCO_JWT_PUBLIC_KEY_PATH")
+        log_format = read_log_format(env)
+        pem = JWT_PUBLIC_KEY_PEM.read(env).replace("\\n", "\n")
+        pem_path = JWT_PUBLIC_KEY_PATH.read(env)
         if pem and pem_path:
             raise ConfigError("set ARCO_JWT_PUBLIC_KEY_PEM or ARCO_JWT_PUBLIC_KEY_PATH, not both")
         if pem_path:
@@ -171,34 +226,34 @@ class GatewayConfig:
             except OSError as exc:
                 raise ConfigError(f"ARCO_JWT_PUBLIC_KEY_PATH unreadable: {exc}") from None
         return cls(
-            listen_address=env_str(env, "ARCO_GATEWAY_LISTEN_ADDRESS", "127.0.0.1:8080"),
-            api_address=env_str(env, "ARCO_API_ADDRESS", "127.0.0.1:50051"),
-            log_level=env_str(env, "ARCO_LOG_LEVEL", "INFO"),
+            listen_address=LISTEN_ADDRESS.read(env),
+            api_address=API_ADDRESS.read(env),
+            log_level=LOG_LEVEL.read(env),
             log_format=log_format,
-            ready_file=env_str(env, "ARCO_READY_FILE"),
-            shutdown_grace_sec=env_float(env, "ARCO_SHUTDOWN_GRACE_SEC", 5.0),
-            environment=env_str(env, "ARCO_ENVIRONMENT", "dev").lower(),
-            dev_auth=env_bool(env, "ARCO_GATEWAY_DEV_AUTH", False),
+            ready_file=READY_FILE.read(env),
+            shutdown_grace_sec=SHUTDOWN_GRACE_SEC.read(env),
+            environment=ENVIRONMENT.read(env).lower(),
+            dev_auth=DEV_AUTH.read(env),
             jwt=JwtConfig(
-                secret=env_str(env, "ARCO_JWT_SECRET"),
+                secret=JWT_SECRET.read(env),
                 public_key_pem=pem,
-                issuer=env_str(env, "ARCO_JWT_ISSUER"),
-                audience=env_str(env, "ARCO_JWT_AUDIENCE"),
-                tenant_claim=env_str(env, "ARCO_JWT_TENANT_CLAIM", "tenant"),
-                workspace_claim=env_str(env, "ARCO_JWT_WORKSPACE_CLAIM", "workspace"),
-                user_claim=env_str(env, "ARCO_JWT_USER_CLAIM", "sub"),
-                groups_claim=env_str(env, "ARCO_JWT_GROUPS_CLAIM", "groups"),
-                leeway_sec=env_float(env, "ARCO_JWT_LEEWAY_SEC", 60.0),
+                issuer=JWT_ISSUER.read(env),
+                audience=JWT_AUDIENCE.read(env),
+                tenant_claim=JWT_TENANT_CLAIM.read(env),
+                workspace_claim=JWT_WORKSPACE_CLAIM.read(env),
+                user_claim=JWT_USER_CLAIM.read(env),
+                groups_claim=JWT_GROUPS_CLAIM.read(env),
+                leeway_sec=JWT_LEEWAY_SEC.read(env),
             ),
-            identity_secret=env_str(env, "ARCO_IDENTITY_SECRET"),
-            identity_ttl_sec=env_float(env, "ARCO_IDENTITY_TTL_SEC", 60.0),
+            identity_secret=IDENTITY_SECRET.read(env),
+            identity_ttl_sec=IDENTITY_TTL_SEC.read(env),
             rate_limit=RateLimitConfig(
-                per_minute=env_int(env, "ARCO_GATEWAY_RATE_LIMIT_PER_MIN", 500),
-                burst=env_int(env, "ARCO_GATEWAY_RATE_LIMIT_BURST", 50),
-                url_per_minute=env_int(env, "ARCO_GATEWAY_URL_RATE_LIMIT_PER_MIN", 100),
-                url_burst=env_int(env, "ARCO_GATEWAY_URL_RATE_LIMIT_BURST", 25),
-                max_keys=env_int(env, "ARCO_GATEWAY_RATE_LIMIT_MAX_KEYS", 10_000, minimum=1),
+                per_minute=RATE_LIMIT_PER_MIN.read(env),
+                burst=RATE_LIMIT_BURST.read(env),
+                url_per_minute=URL_RATE_LIMIT_PER_MIN.read(env),
+                url_burst=URL_RATE_LIMIT_BURST.read(env),
+                max_keys=RATE_LIMIT_MAX_KEYS.read(env),
             ),
-            max_body_bytes=env_int(env, "ARCO_GATEWAY_MAX_BODY_BYTES", 10 * 1024 * 1024, minimum=1),
-            upstream_timeout_sec=env_float(env, "ARCO_GATEWAY_UPSTREAM_TIMEOUT_SEC", 30.0),
+            max_body_bytes=MAX_BODY_BYTES.read(env),
+            upstream_timeout_sec=UPSTREAM_TIMEOUT_SEC.read(env),
         )

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from services.common.logging import configure_logging
+from arco_runtime.logging import configure_logging
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent

@@ -8,53 +8,20 @@ exit 0.
 from __future__ import annotations
 
 import asyncio
-import logging
 import signal
 import sys
 from collections.abc import Sequence
-from typing import Any
 
 import structlog
 
+from arco_runtime.logging import configure_logging
+from arco_runtime.process import ignore_late_signals
 from arco_sdk.errors import DiscoveryError, GraphError
 from arco_sdk.manifest import AssetGraph, discover
 from arco_sdk.worker.config import WorkerConfig, build_parser, config_from_args
 from arco_sdk.worker.server import WorkerServer
 
-__all__ = ["configure_logging", "main", "serve"]
-
-
-class _StderrProxy:
-    """Resolves sys.stderr at write time, so the worker's own logs bypass task capture
-    (they are emitted outside any task context) yet follow redirection."""
-
-    def write(self, text: str) -> int:
-        return sys.stderr.write(text)
-
-    def flush(self) -> None:
-        sys.stderr.flush()
-
-
-def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
-    renderer: Any = (
-        structlog.processors.JSONRenderer()
-        if fmt == "json"
-        else structlog.dev.ConsoleRenderer(colors=False)
-    )
-    structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.dict_tracebacks,
-            renderer,
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(
-            logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
-        ),
-        logger_factory=structlog.WriteLoggerFactory(file=_StderrProxy()),  # type: ignore[arg-type]
-        cache_logger_on_first_use=False,
-    )
+__all__ = ["main", "serve"]
 
 
 async def serve(config: WorkerConfig, graph: AssetGraph) -> None:
@@ -77,7 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    configure_logging(config.log_level, config.log_format)
+    configure_logging(config.log_level, config.log_format, cache_loggers=False)
     log = structlog.get_logger("arco_sdk.worker")
     if not config.modules:
         print("error: no asset modules given (arguments or ARCO_WORKER_MODULES)", file=sys.stderr)
@@ -90,9 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     log.info("worker_config", config=config.redacted(), assets=len(graph))
     asyncio.run(serve(config, graph))
-    # Drained: a late signal during interpreter teardown must not turn exit 0 into a kill.
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, signal.SIG_IGN)
+    ignore_late_signals()
     return 0
 
 

@@ -7,10 +7,12 @@ import argparse
 import os
 import socket
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ENV_PREFIX", "WorkerConfig", "build_parser", "config_from_args"]
+from arco_runtime.settings import DISPATCH_SECRET, Setting, describe, redacted, setting_field
+
+__all__ = ["ENV_PREFIX", "WORKER_SETTINGS", "WorkerConfig", "build_parser", "config_from_args"]
 
 ENV_PREFIX = "ARCO_WORKER_"
 
@@ -19,33 +21,153 @@ def _default_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def _row(
+    field_name: str,
+    kind: type[Any],
+    default: Any,
+    help: str,
+    *,
+    secret: bool = False,
+    required: str = "",
+    fallback: str = "",
+    default_doc: str = "",
+) -> Setting[Any]:
+    """A worker setting: flag ``--field-name``, variable ``ARCO_WORKER_FIELD_NAME``."""
+    return Setting(
+        ENV_PREFIX + field_name.upper(),
+        kind,
+        default,
+        help,
+        secret=secret,
+        required=required,
+        fallback=fallback,
+        default_doc=default_doc,
+    )
+
+
+def field_name(setting: Setting[Any]) -> str:
+    """The WorkerConfig field (and flag) a worker row sets."""
+    return setting.name.removeprefix(ENV_PREFIX).lower()
+
+
+MODULES = _row(
+    "modules",
+    tuple,
+    (),
+    "asset modules, packages or paths to load, comma-separated",
+    required="always",
+)
+API_URL = _row(
+    "api_url",
+    str,
+    None,
+    "gateway root the envelopes' callbackBaseUrl must equal",
+    required="always",
+    fallback="ARCO_API_URL",
+)
+API_TOKEN = _row(
+    "api_token",
+    str,
+    None,
+    "bearer token for log uploads (dev headers are sent otherwise)",
+    secret=True,
+    fallback="ARCO_TOKEN",
+)
+TENANT_ID = _row(
+    "tenant_id",
+    str,
+    None,
+    "the only tenant whose envelopes are accepted",
+    required="always",
+    fallback="ARCO_TENANT_ID",
+)
+WORKSPACE_ID = _row(
+    "workspace_id",
+    str,
+    None,
+    "the only workspace whose envelopes are accepted",
+    required="always",
+    fallback="ARCO_WORKSPACE_ID",
+)
+GRPC_ADDRESS = _row(
+    "grpc_address", str, "127.0.0.1:0", "gRPC listen address host:port (port 0 = any; '' disables)"
+)
+HTTP_ADDRESS = _row(
+    "http_address", str, "127.0.0.1:0", "HTTP listen address host:port (port 0 = any; '' disables)"
+)
+READY_FILE = _row(
+    "ready_file",
+    str,
+    None,
+    "write {pid, addresses} here (atomically) once listening",
+    fallback="ARCO_READY_FILE",
+)
+CONCURRENCY = _row("concurrency", int, 4, "tasks executed at the same time")
+WORKER_ID = _row("worker_id", str, None, "worker id sent with callbacks", default_doc="host:pid")
+OUTPUT_DIR = _row("output_dir", str, ".arco/outputs", "root directory for asset outputs (Parquet)")
+ACK_MODE = _row("ack_mode", str, "started", "answer a dispatch after 'started' or 'completed'")
+HEARTBEAT_FLOOR_SEC = _row("heartbeat_floor_sec", float, 1.0, "shortest heartbeat interval")
+SHUTDOWN_GRACE_SEC = _row(
+    "shutdown_grace_sec", float, 30.0, "on SIGTERM, how long running tasks may finish"
+)
+CANCEL_GRACE_SEC = _row(
+    "cancel_grace_sec", float, 10.0, "how long a cancelled asset may take to stop"
+)
+UPLOAD_LOGS = _row("upload_logs", bool, True, "upload captured task output")
+LOG_LEVEL = _row("log_level", str, "INFO", "DEBUG, INFO, WARNING, ERROR")
+LOG_FORMAT = _row("log_format", str, "json", "json or console")
+
+# The rows that are plain ``--flag VALUE`` options (modules are positional, and upload_logs
+# is the ``--no-upload-logs`` switch).
+_OPTIONS = (
+    API_URL,
+    API_TOKEN,
+    TENANT_ID,
+    WORKSPACE_ID,
+    DISPATCH_SECRET,
+    GRPC_ADDRESS,
+    HTTP_ADDRESS,
+    READY_FILE,
+    CONCURRENCY,
+    WORKER_ID,
+    OUTPUT_DIR,
+    ACK_MODE,
+    HEARTBEAT_FLOOR_SEC,
+    SHUTDOWN_GRACE_SEC,
+    CANCEL_GRACE_SEC,
+    LOG_LEVEL,
+    LOG_FORMAT,
+)
+WORKER_SETTINGS = (MODULES, *_OPTIONS, UPLOAD_LOGS)
+
+
 @dataclass(frozen=True)
 class WorkerConfig:
-    api_url: str
-    tenant_id: str
-    workspace_id: str
-    dispatch_secret: str
-    modules: tuple[str, ...]
-    api_token: str | None = None
-    grpc_address: str | None = "127.0.0.1:0"
-    http_address: str | None = "127.0.0.1:0"
-    ready_file: str | None = None
-    concurrency: int = 4
-    worker_id: str = field(default_factory=_default_worker_id)
-    output_dir: str = ".arco/outputs"
+    api_url: str = setting_field(API_URL, without_default=True)
+    tenant_id: str = setting_field(TENANT_ID, without_default=True)
+    workspace_id: str = setting_field(WORKSPACE_ID, without_default=True)
+    dispatch_secret: str = setting_field(DISPATCH_SECRET, without_default=True)
+    modules: tuple[str, ...] = setting_field(MODULES, without_default=True)
+    api_token: str | None = setting_field(API_TOKEN)
+    grpc_address: str | None = setting_field(GRPC_ADDRESS)
+    http_address: str | None = setting_field(HTTP_ADDRESS)
+    ready_file: str | None = setting_field(READY_FILE)
+    concurrency: int = setting_field(CONCURRENCY)
+    worker_id: str = setting_field(WORKER_ID, default_factory=_default_worker_id)
+    output_dir: str = setting_field(OUTPUT_DIR)
     # "started": answer a dispatch once `started` is acknowledged (execution continues in
     # the background); "completed": answer only after the completed callback.
-    ack_mode: str = "started"
-    heartbeat_floor_sec: float = 1.0
+    ack_mode: str = setting_field(ACK_MODE)
+    heartbeat_floor_sec: float = setting_field(HEARTBEAT_FLOOR_SEC)
     heartbeat_ceiling_sec: float = 60.0
-    shutdown_grace_sec: float = 30.0
-    cancel_grace_sec: float = 10.0
+    shutdown_grace_sec: float = setting_field(SHUTDOWN_GRACE_SEC)
+    cancel_grace_sec: float = setting_field(CANCEL_GRACE_SEC)
     slot_wait_sec: float = 30.0
     completion_deadline_sec: float = 60.0
     recent_dispatch_limit: int = 1024
-    upload_logs: bool = True
-    log_level: str = "INFO"
-    log_format: str = "json"
+    upload_logs: bool = setting_field(UPLOAD_LOGS)
+    log_level: str = setting_field(LOG_LEVEL)
+    log_format: str = setting_field(LOG_FORMAT)
 
     def __post_init__(self) -> None:
         missing = [
@@ -68,34 +190,10 @@ class WorkerConfig:
             raise ValueError("need 0 < heartbeat_floor_sec <= heartbeat_ceiling_sec")
 
     def redacted(self) -> dict[str, Any]:
-        out = {f.name: getattr(self, f.name) for f in fields(self)}
-        for secret in ("dispatch_secret", "api_token"):
-            if out.get(secret):
-                out[secret] = "***"
-        return out
+        return redacted(self)
 
 
 _BOOL_TRUE = frozenset({"1", "true", "yes", "on"})
-# (flag/field name, type, help). Every field is also read from ARCO_WORKER_<NAME>.
-_OPTIONS: tuple[tuple[str, type, str], ...] = (
-    ("api_url", str, "gateway root the envelopes' callbackBaseUrl must equal"),
-    ("api_token", str, "bearer token for log uploads (dev headers are sent otherwise)"),
-    ("tenant_id", str, "the only tenant whose envelopes are accepted"),
-    ("workspace_id", str, "the only workspace whose envelopes are accepted"),
-    ("dispatch_secret", str, "shared secret senders present (X-Arco-Dispatch-Secret)"),
-    ("grpc_address", str, "gRPC listen address host:port (port 0 = any; '' disables)"),
-    ("http_address", str, "HTTP listen address host:port (port 0 = any; '' disables)"),
-    ("ready_file", str, "write {pid, addresses} here (atomically) once listening"),
-    ("concurrency", int, "tasks executed at the same time"),
-    ("worker_id", str, "worker id sent with callbacks (default host:pid)"),
-    ("output_dir", str, "root directory for asset outputs (Parquet)"),
-    ("ack_mode", str, "answer a dispatch after 'started' (default) or 'completed'"),
-    ("heartbeat_floor_sec", float, "shortest heartbeat interval"),
-    ("shutdown_grace_sec", float, "on SIGTERM, how long running tasks may finish"),
-    ("cancel_grace_sec", float, "how long a cancelled asset may take to stop"),
-    ("log_level", str, "DEBUG, INFO, WARNING, ERROR"),
-    ("log_format", str, "json or console"),
-)
 
 
 def build_parser(prog: str = "python -m arco_sdk.worker") -> argparse.ArgumentParser:
@@ -105,31 +203,36 @@ def build_parser(prog: str = "python -m arco_sdk.worker") -> argparse.ArgumentPa
             "Run an Arco worker: serves gRPC arco.worker.v1.WorkerService/Dispatch and HTTP "
             "POST /dispatch, executes the assets of the given modules and reports back "
             f"through the task callbacks. Every option can also be set as {ENV_PREFIX}<NAME> "
-            f"(e.g. {ENV_PREFIX}API_URL); ARCO_API_URL, ARCO_TOKEN, ARCO_TENANT_ID, "
-            "ARCO_WORKSPACE_ID and ARCO_READY_FILE are used as fallbacks."
+            f"(e.g. {ENV_PREFIX}API_URL); {_fallbacks()} are used as fallbacks."
         ),
     )
-    parser.add_argument(
-        "modules",
-        nargs="*",
-        help=f"asset modules, packages or paths to load ({ENV_PREFIX}MODULES, comma-separated)",
-    )
-    for name, kind, help_text in _OPTIONS:
+    parser.add_argument("modules", nargs="*", help=f"{describe(MODULES)} [{MODULES.name}]")
+    for setting in _OPTIONS:
+        name = field_name(setting)
         parser.add_argument(
             "--" + name.replace("_", "-"),
             dest=name,
-            type=kind,
+            type=setting.type,
             default=None,
-            help=f"{help_text} [{ENV_PREFIX}{name.upper()}]",
+            help=f"{_percent_safe(describe(setting))} [{setting.name}]",
         )
     parser.add_argument(
         "--no-upload-logs",
         dest="upload_logs",
         action="store_false",
         default=None,
-        help=f"do not upload captured task output [{ENV_PREFIX}UPLOAD_LOGS=false]",
+        help=f"do not upload captured task output [{UPLOAD_LOGS.name}=false]",
     )
     return parser
+
+
+def _fallbacks() -> str:
+    names = [setting.fallback for setting in WORKER_SETTINGS if setting.fallback]
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _percent_safe(text: str) -> str:
+    return text.replace("%", "%%")  # argparse formats help strings with %
 
 
 def config_from_args(
@@ -138,20 +241,14 @@ def config_from_args(
     """Flags > ARCO_WORKER_* env > (for the four shared settings) ARCO_* env > defaults."""
     environ = os.environ if env is None else env
     given = vars(args) if isinstance(args, argparse.Namespace) else dict(args)
-    fallbacks = {
-        "api_url": "ARCO_API_URL",
-        "api_token": "ARCO_TOKEN",
-        "tenant_id": "ARCO_TENANT_ID",
-        "workspace_id": "ARCO_WORKSPACE_ID",
-        "ready_file": "ARCO_READY_FILE",
-    }
     values: dict[str, Any] = {}
-    for name, kind, _ in (*_OPTIONS, ("upload_logs", bool, ""), ("modules", tuple, "")):
+    for setting in (*_OPTIONS, UPLOAD_LOGS, MODULES):
+        name, kind = field_name(setting), setting.type
         value = given.get(name)
         if value in (None, [], ()):
-            raw = environ.get(ENV_PREFIX + name.upper())
-            if raw is None and name in fallbacks:
-                raw = environ.get(fallbacks[name])
+            raw = environ.get(setting.name)
+            if raw is None and setting.fallback:
+                raw = environ.get(setting.fallback)
             if raw is None:
                 continue
             if kind is bool:
@@ -162,9 +259,7 @@ def config_from_args(
                 try:
                     value = kind(raw)
                 except ValueError:
-                    raise ValueError(
-                        f"{ENV_PREFIX}{name.upper()}={raw!r} is not a number"
-                    ) from None
+                    raise ValueError(f"{setting.name}={raw!r} is not a number") from None
             else:
                 value = raw
         if name == "modules" and isinstance(value, Sequence) and not isinstance(value, str):

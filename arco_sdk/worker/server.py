@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import socket
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import grpc
 import httpx
@@ -23,6 +20,7 @@ import structlog
 import uvicorn
 from arco.worker.v1 import worker_service_pb2_grpc as pb_grpc
 
+from arco_runtime.process import write_ready_file
 from arco_sdk.client import ApiAuth
 from arco_sdk.io import ParquetStore
 from arco_sdk.manifest import AssetGraph
@@ -32,23 +30,9 @@ from arco_sdk.worker.grpc_servicer import WorkerServicer
 from arco_sdk.worker.http_app import create_app
 from arco_sdk.worker.runtime import RuntimeSettings, WorkerRuntime
 
-__all__ = ["WorkerServer", "write_ready_file"]
+__all__ = ["WorkerServer"]
 
 log = structlog.get_logger(__name__)
-
-
-def write_ready_file(path: str, info: dict[str, Any]) -> None:
-    """Publish ``info`` atomically (write a temp file beside it, then rename)."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".ready-")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(info, handle)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _split(address: str) -> tuple[str, int]:

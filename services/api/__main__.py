@@ -6,7 +6,7 @@ import sys
 from collections.abc import Mapping
 
 from services.api import wiring
-from services.api.config import SERVICE_ENV, ApiConfig
+from services.api.config import SERVICE_SETTINGS, ApiConfig
 from services.common.cli import run_main
 from services.common.runner import serve
 
@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
         "python -m services.api",
         "Arco api: event APIs, worker callbacks, catalog DDL, read-only SQL and signed URLs. "
         "It never writes Parquet state.",
-        SERVICE_ENV,
+        SERVICE_SETTINGS,
         _run,
         argv,
     )

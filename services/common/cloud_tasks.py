@@ -35,7 +35,7 @@ from google.cloud.tasks_v2.services.cloud_tasks.transports import CloudTasksGrpc
 from google.protobuf import duration_pb2
 
 from arco_core.wire.worker_protocol import to_json
-from services.common.config import ConfigError
+from arco_runtime.settings import ConfigError
 from services.common.dispatch import (
     DEFAULT_QUEUE,
     DISPATCH_SECRET_HEADER,

@@ -1,8 +1,9 @@
 """Client of the compactor service: idempotent calls retried on transient failures.
 
 Folding the same ledger paths twice is a no-op, so CompactEvents and SyncCompact may be
-retried; retries stop at one overall deadline and only on UNAVAILABLE or
-DEADLINE_EXCEEDED (the compactor restarting or briefly overloaded).
+retried; retries stop at one overall deadline (each attempt gets the time left, at most
+``attempt_timeout_sec``) and only on UNAVAILABLE or DEADLINE_EXCEEDED (the compactor
+restarting or briefly overloaded).
 """
 
 from __future__ import annotations
@@ -12,13 +13,8 @@ from collections.abc import Sequence
 import grpc
 from arco.compactor.v1 import compactor_service_pb2 as pb
 from arco.compactor.v1 import compactor_service_pb2_grpc as pb_grpc
-from tenacity import (
-    AsyncRetrying,
-    retry_if_exception,
-    stop_after_delay,
-    wait_exponential_jitter,
-)
 
+from arco_runtime.retry import RetryPolicy
 from arco_runtime.rpc import MAX_MESSAGE_BYTES
 from services.common.status import from_rpc_error
 
@@ -42,31 +38,29 @@ class CompactorClient:
         self.address = address
         self._channel = grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS)
         self._stub = pb_grpc.CompactorServiceStub(self._channel)
-        self._deadline = deadline_sec
-        self._attempt_timeout = attempt_timeout_sec
-
-    def _retrying(self) -> AsyncRetrying:
-        return AsyncRetrying(
-            retry=retry_if_exception(_transient),
-            stop=stop_after_delay(self._deadline),
-            wait=wait_exponential_jitter(multiplier=0.05, max=1.0, jitter=0.05),
-            reraise=True,
+        self._retry = RetryPolicy(
+            initial_backoff_sec=0.05,
+            max_backoff_sec=1.0,
+            jitter_sec=0.05,
+            deadline_sec=deadline_sec,
+            attempt_timeout_sec=attempt_timeout_sec,
         )
 
     async def compact(
         self, paths: Sequence[str], *, request_id: str = ""
     ) -> pb.CompactEventsResponse:
         request = pb.CompactEventsRequest(event_paths=list(paths), request_id=request_id)
+
+        async def attempt(timeout: float) -> pb.CompactEventsResponse:
+            response: pb.CompactEventsResponse = await self._stub.CompactEvents(
+                request, timeout=timeout, wait_for_ready=True
+            )
+            return response
+
         try:
-            async for attempt in self._retrying():
-                with attempt:
-                    response: pb.CompactEventsResponse = await self._stub.CompactEvents(
-                        request, timeout=self._attempt_timeout, wait_for_ready=True
-                    )
-                    return response
+            return await self._retry.call_async(attempt, retry_if=_transient)
         except grpc.aio.AioRpcError as exc:
             raise from_rpc_error(exc) from None
-        raise AssertionError("unreachable")
 
     async def sync_compact(
         self, paths: Sequence[str], *, fencing_token: int, lock_name: str, request_id: str = ""
@@ -77,16 +71,17 @@ class CompactorClient:
             lock_name=lock_name,
             request_id=request_id,
         )
+
+        async def attempt(timeout: float) -> pb.SyncCompactResponse:
+            response: pb.SyncCompactResponse = await self._stub.SyncCompact(
+                request, timeout=timeout, wait_for_ready=True
+            )
+            return response
+
         try:
-            async for attempt in self._retrying():
-                with attempt:
-                    response: pb.SyncCompactResponse = await self._stub.SyncCompact(
-                        request, timeout=self._attempt_timeout, wait_for_ready=True
-                    )
-                    return response
+            return await self._retry.call_async(attempt, retry_if=_transient)
         except grpc.aio.AioRpcError as exc:
             raise from_rpc_error(exc) from None
-        raise AssertionError("unreachable")
 
     def watch(
         self, after_seq: int = 0

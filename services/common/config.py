@@ -1,8 +1,8 @@
-"""Frozen service configuration read from ARCO_* environment variables.
+"""The settings every service process shares, and the rows more than one service reads.
 
-Each service defines one frozen dataclass built by ``from_env``; secrets are declared with
-``secret_field`` so ``redacted`` can log the effective configuration once at start-up
-without leaking them.
+Each service defines one frozen config dataclass built by ``from_env`` from ``Setting`` rows
+(``arco_runtime.settings``); its ``SERVICE_SETTINGS`` tuple lists the rows for ``--help``
+and the docs. ``redacted`` logs the effective configuration once at start-up.
 """
 
 from __future__ import annotations
@@ -10,76 +10,65 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
-_SECRET = "secret"
+from arco_runtime.settings import (
+    LOG_FORMAT,
+    LOG_LEVEL,
+    READY_FILE,
+    SHUTDOWN_GRACE_SEC,
+    integer,
+    read_log_format,
+    text,
+)
 
-
-class ConfigError(ValueError):
-    """An invalid setting: the process refuses to start with one clear line."""
-
-
-REDACTED = "***"
 DEFAULT_DATA_DIR = Path(".arco") / "data"
 
+TENANT_ID = text("ARCO_TENANT_ID", "tenant served by this process", "local")
+WORKSPACE_ID = text("ARCO_WORKSPACE_ID", "workspace served by this process", "default")
+STORAGE_URL = text(
+    "ARCO_STORAGE_URL",
+    "object store URL: file:///abs/dir, memory:// or s3://bucket/prefix",
+    default_doc="file://$PWD/.arco/data",
+)
+LISTEN_ADDRESS = text(
+    "ARCO_LISTEN_ADDRESS",
+    "gRPC listen host:port (port 0 picks a free port)",
+    default_doc="per service",
+)
+METRICS_ADDRESS = text("ARCO_METRICS_ADDRESS", "Prometheus /metrics host:port", "127.0.0.1:0")
 
-def secret_field(default: str = "") -> Any:
-    """A string field whose value must never be logged."""
-    return dataclasses.field(default=default, metadata={_SECRET: True})
+COMMON_SETTINGS = (
+    TENANT_ID,
+    WORKSPACE_ID,
+    STORAGE_URL,
+    LISTEN_ADDRESS,
+    METRICS_ADDRESS,
+    LOG_LEVEL,
+    LOG_FORMAT,
+    READY_FILE,
+    SHUTDOWN_GRACE_SEC,
+)
 
-
-def redacted(config: Any) -> dict[str, Any]:
-    """The config as a dict with secret fields masked (empty secrets stay visibly empty)."""
-    out: dict[str, Any] = {}
-    for field in dataclasses.fields(config):
-        value = getattr(config, field.name)
-        if field.metadata.get(_SECRET) and value:
-            value = REDACTED
-        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
-            value = redacted(value)
-        out[field.name] = value
-    return out
-
-
-def env_str(env: Mapping[str, str], name: str, default: str = "") -> str:
-    return env.get(name, default).strip()
-
-
-def env_int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 0) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
-    if value < minimum:
-        raise ConfigError(f"{name} must be >= {minimum}, got {value}")
-    return value
-
-
-def env_float(env: Mapping[str, str], name: str, default: float, *, minimum: float = 0.0) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
-    if value < minimum:
-        raise ConfigError(f"{name} must be >= {minimum}, got {value}")
-    return value
-
-
-def env_bool(env: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = env.get(name, "").strip().lower()
-    if not raw:
-        return default
-    if raw in {"1", "true", "yes", "on"}:
-        return True
-    if raw in {"0", "false", "no", "off"}:
-        return False
-    raise ConfigError(f"{name} must be a boolean (true/false), got {raw!r}")
+# Rows several services read (declared once, listed by each service that reads them).
+ORCH_COMPACTOR_ADDRESS = text(
+    "ARCO_ORCH_COMPACTOR_ADDRESS", "orchestration compactor gRPC host:port", "127.0.0.1:50061"
+)
+CATALOG_COMPACTOR_ADDRESS = text(
+    "ARCO_CATALOG_COMPACTOR_ADDRESS", "catalog compactor gRPC host:port", "127.0.0.1:50062"
+)
+TASK_TOKEN_SECRET = text(
+    "ARCO_TASK_TOKEN_SECRET",
+    "HS256 key of worker task tokens (the dispatcher and sweeper mint them, the api verifies)",
+    secret=True,
+    required="always",
+)
+TASK_TOKEN_ISSUER = text("ARCO_TASK_TOKEN_ISSUER", "task-token iss claim", "arco")
+TASK_TOKEN_AUDIENCE = text(
+    "ARCO_TASK_TOKEN_AUDIENCE", "task-token aud claim", "arco-worker-callbacks"
+)
+TASK_TOKEN_TTL_SEC = integer(
+    "ARCO_TASK_TOKEN_TTL_SEC", "task-token lifetime in seconds", 3600, minimum=1
+)
 
 
 def default_storage_url() -> str:
@@ -105,18 +94,16 @@ class CommonConfig:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], *, service: str, default_listen: str) -> CommonConfig:
-        log_format = env_str(env, "ARCO_LOG_FORMAT", "json")
-        if log_format not in {"json", "console"}:
-            raise ConfigError(f"ARCO_LOG_FORMAT must be json or console, got {log_format!r}")
+        log_format = read_log_format(env)
         return cls(
             service=service,
-            tenant_id=env_str(env, "ARCO_TENANT_ID", "local"),
-            workspace_id=env_str(env, "ARCO_WORKSPACE_ID", "default"),
-            storage_url=env_str(env, "ARCO_STORAGE_URL") or default_storage_url(),
-            listen_address=env_str(env, "ARCO_LISTEN_ADDRESS", default_listen),
-            metrics_address=env_str(env, "ARCO_METRICS_ADDRESS", "127.0.0.1:0"),
-            log_level=env_str(env, "ARCO_LOG_LEVEL", "INFO"),
+            tenant_id=TENANT_ID.read(env),
+            workspace_id=WORKSPACE_ID.read(env),
+            storage_url=STORAGE_URL.read(env) or default_storage_url(),
+            listen_address=LISTEN_ADDRESS.read(env, default=default_listen),
+            metrics_address=METRICS_ADDRESS.read(env),
+            log_level=LOG_LEVEL.read(env),
             log_format=log_format,
-            ready_file=env_str(env, "ARCO_READY_FILE"),
-            shutdown_grace_sec=env_float(env, "ARCO_SHUTDOWN_GRACE_SEC", 5.0),
+            ready_file=READY_FILE.read(env),
+            shutdown_grace_sec=SHUTDOWN_GRACE_SEC.read(env),
         )

@@ -30,7 +30,7 @@ from arco_core.orchestration.state import DEFAULT_WORKER_QUEUE
 from arco_core.paths import Scope
 from arco_core.tokens import TaskTokenSigner
 from arco_core.wire.worker_protocol import to_json
-from services.common.config import ConfigError, env_float, env_str
+from arco_runtime.settings import ConfigError, number, setting_field, text
 from services.common.rpc_context import timestamp_from_ms
 
 if TYPE_CHECKING:
@@ -127,32 +127,59 @@ def parse_targets(spec: str) -> dict[str, list[str]]:
     return targets
 
 
-CLOUD_TASKS_ENV = (
-    ("ARCO_CLOUD_TASKS_PROJECT", "cloud_tasks adapter: GCP project id"),
-    ("ARCO_CLOUD_TASKS_LOCATION", "cloud_tasks adapter: queue location (region)"),
-    (
-        "ARCO_CLOUD_TASKS_QUEUE",
-        "cloud_tasks adapter: queue for the default worker queue (default default-queue); "
-        "other worker queues use the Cloud Tasks queue of the same name",
-    ),
-    ("ARCO_CLOUD_TASKS_TARGET_URL", "cloud_tasks adapter: worker POST /dispatch URL"),
-    (
-        "ARCO_CLOUD_TASKS_TARGETS",
-        "cloud_tasks adapter: per worker queue /dispatch URLs, queue=url,url;queue2=url",
-    ),
-    (
-        "ARCO_CLOUD_TASKS_EMULATOR_HOST",
-        "cloud_tasks adapter: host:port of an emulator (insecure channel, no credentials)",
-    ),
-    (
-        "ARCO_CLOUD_TASKS_SERVICE_ACCOUNT_EMAIL",
-        "cloud_tasks adapter: attach an OIDC token for this service account (optional)",
-    ),
-    ("ARCO_CLOUD_TASKS_AUDIENCE", "cloud_tasks adapter: OIDC audience (default: target URL)"),
-    (
-        "ARCO_CLOUD_TASKS_DISPATCH_DEADLINE_SEC",
-        "cloud_tasks adapter: how long Cloud Tasks waits for the worker (default 1800)",
-    ),
+_WITH_CLOUD_TASKS = "with ARCO_DISPATCH_ADAPTER=cloud_tasks"
+CLOUD_TASKS_PROJECT = text(
+    "ARCO_CLOUD_TASKS_PROJECT", "cloud_tasks adapter: GCP project id", required=_WITH_CLOUD_TASKS
+)
+CLOUD_TASKS_LOCATION = text(
+    "ARCO_CLOUD_TASKS_LOCATION",
+    "cloud_tasks adapter: queue location (region)",
+    required=_WITH_CLOUD_TASKS,
+)
+CLOUD_TASKS_QUEUE = text(
+    "ARCO_CLOUD_TASKS_QUEUE",
+    "cloud_tasks adapter: the Cloud Tasks queue of the default worker queue; other worker "
+    "queues use the Cloud Tasks queue of the same name",
+    DEFAULT_QUEUE,
+    required=_WITH_CLOUD_TASKS,
+)
+CLOUD_TASKS_TARGET_URL = text(
+    "ARCO_CLOUD_TASKS_TARGET_URL",
+    "cloud_tasks adapter: worker POST /dispatch URL of the default worker queue "
+    "(this or ARCO_CLOUD_TASKS_TARGETS is required)",
+)
+CLOUD_TASKS_TARGETS = text(
+    "ARCO_CLOUD_TASKS_TARGETS",
+    "cloud_tasks adapter: per worker queue /dispatch URLs, queue=url,url;queue2=url",
+)
+CLOUD_TASKS_EMULATOR_HOST = text(
+    "ARCO_CLOUD_TASKS_EMULATOR_HOST",
+    "cloud_tasks adapter: host:port of an emulator (insecure channel, no credentials)",
+)
+CLOUD_TASKS_SERVICE_ACCOUNT_EMAIL = text(
+    "ARCO_CLOUD_TASKS_SERVICE_ACCOUNT_EMAIL",
+    "cloud_tasks adapter: attach an OIDC token for this service account",
+)
+CLOUD_TASKS_AUDIENCE = text(
+    "ARCO_CLOUD_TASKS_AUDIENCE", "cloud_tasks adapter: OIDC audience", default_doc="the target URL"
+)
+CLOUD_TASKS_DISPATCH_DEADLINE_SEC = number(
+    "ARCO_CLOUD_TASKS_DISPATCH_DEADLINE_SEC",
+    "cloud_tasks adapter: seconds Cloud Tasks waits for the worker",
+    1800.0,
+    minimum=15.0,
+)
+
+CLOUD_TASKS_SETTINGS = (
+    CLOUD_TASKS_PROJECT,
+    CLOUD_TASKS_LOCATION,
+    CLOUD_TASKS_QUEUE,
+    CLOUD_TASKS_TARGET_URL,
+    CLOUD_TASKS_TARGETS,
+    CLOUD_TASKS_EMULATOR_HOST,
+    CLOUD_TASKS_SERVICE_ACCOUNT_EMAIL,
+    CLOUD_TASKS_AUDIENCE,
+    CLOUD_TASKS_DISPATCH_DEADLINE_SEC,
 )
 
 
@@ -160,30 +187,28 @@ CLOUD_TASKS_ENV = (
 class CloudTasksConfig:
     """Where the ``cloud_tasks`` adapter creates tasks and where they are delivered."""
 
-    project: str = ""
-    location: str = ""
-    queue: str = DEFAULT_QUEUE
-    target_url: str = ""
-    targets: str = ""  # queue=url,url;queue2=url (per worker queue)
-    emulator_host: str = ""
-    service_account_email: str = ""
-    audience: str = ""
-    dispatch_deadline_sec: float = 1800.0
+    project: str = setting_field(CLOUD_TASKS_PROJECT)
+    location: str = setting_field(CLOUD_TASKS_LOCATION)
+    queue: str = setting_field(CLOUD_TASKS_QUEUE)
+    target_url: str = setting_field(CLOUD_TASKS_TARGET_URL)
+    targets: str = setting_field(CLOUD_TASKS_TARGETS)  # queue=url,url;queue2=url
+    emulator_host: str = setting_field(CLOUD_TASKS_EMULATOR_HOST)
+    service_account_email: str = setting_field(CLOUD_TASKS_SERVICE_ACCOUNT_EMAIL)
+    audience: str = setting_field(CLOUD_TASKS_AUDIENCE)
+    dispatch_deadline_sec: float = setting_field(CLOUD_TASKS_DISPATCH_DEADLINE_SEC)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> CloudTasksConfig:
         return cls(
-            project=env_str(env, "ARCO_CLOUD_TASKS_PROJECT"),
-            location=env_str(env, "ARCO_CLOUD_TASKS_LOCATION"),
-            queue=env_str(env, "ARCO_CLOUD_TASKS_QUEUE", DEFAULT_QUEUE),
-            target_url=env_str(env, "ARCO_CLOUD_TASKS_TARGET_URL"),
-            targets=env_str(env, "ARCO_CLOUD_TASKS_TARGETS"),
-            emulator_host=env_str(env, "ARCO_CLOUD_TASKS_EMULATOR_HOST"),
-            service_account_email=env_str(env, "ARCO_CLOUD_TASKS_SERVICE_ACCOUNT_EMAIL"),
-            audience=env_str(env, "ARCO_CLOUD_TASKS_AUDIENCE"),
-            dispatch_deadline_sec=env_float(
-                env, "ARCO_CLOUD_TASKS_DISPATCH_DEADLINE_SEC", 1800.0, minimum=15.0
-            ),
+            project=CLOUD_TASKS_PROJECT.read(env),
+            location=CLOUD_TASKS_LOCATION.read(env),
+            queue=CLOUD_TASKS_QUEUE.read(env),
+            target_url=CLOUD_TASKS_TARGET_URL.read(env),
+            targets=CLOUD_TASKS_TARGETS.read(env),
+            emulator_host=CLOUD_TASKS_EMULATOR_HOST.read(env),
+            service_account_email=CLOUD_TASKS_SERVICE_ACCOUNT_EMAIL.read(env),
+            audience=CLOUD_TASKS_AUDIENCE.read(env),
+            dispatch_deadline_sec=CLOUD_TASKS_DISPATCH_DEADLINE_SEC.read(env),
         )
 
     def target_map(self) -> dict[str, list[str]]:

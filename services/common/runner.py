@@ -20,9 +20,10 @@ import grpc
 import structlog
 from prometheus_client import CollectorRegistry, start_http_server
 
-from services.common.config import CommonConfig, redacted
-from services.common.logging import configure_logging
-from services.common.process import write_ready_file
+from arco_runtime.logging import configure_logging
+from arco_runtime.process import write_ready_file
+from arco_runtime.settings import redacted
+from services.common.config import CommonConfig
 from services.common.server import Registration, build_server
 
 log = structlog.get_logger(__name__)

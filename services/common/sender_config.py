@@ -12,25 +12,40 @@ from collections.abc import Mapping
 from arco_core.clock import Clock
 from arco_core.paths import Scope
 from arco_core.tokens import TaskTokenSigner
-from services.common.config import ConfigError, env_int, env_str, secret_field
+from arco_runtime.settings import DISPATCH_SECRET, ConfigError, setting_field, text
+from services.common.config import (
+    TASK_TOKEN_AUDIENCE,
+    TASK_TOKEN_ISSUER,
+    TASK_TOKEN_SECRET,
+    TASK_TOKEN_TTL_SEC,
+)
 from services.common.dispatch import (
-    CLOUD_TASKS_ENV,
+    CLOUD_TASKS_SETTINGS,
     CloudTasksConfig,
     EnvelopeBuilder,
     build_adapter,
 )
 from services.common.sender import Sender
 
-SENDER_ENV = (
-    ("ARCO_CALLBACK_BASE_URL", "api root URL workers call back to (the gateway)"),
-    ("ARCO_DISPATCH_ADAPTER", "grpc (default), http, cloud_tasks or memory"),
-    ("ARCO_WORKER_TARGETS", "queue=addr,addr;queue2=addr (grpc host:port or http base URLs)"),
-    ("ARCO_TASK_TOKEN_SECRET", "HS256 secret for minted task tokens (secret; required)"),
-    ("ARCO_TASK_TOKEN_ISSUER", "task-token iss (default arco)"),
-    ("ARCO_TASK_TOKEN_AUDIENCE", "task-token aud (default arco-worker-callbacks)"),
-    ("ARCO_TASK_TOKEN_TTL_SEC", "task-token lifetime in seconds (default 3600)"),
-    ("ARCO_WORKER_DISPATCH_SECRET", "shared secret for HTTP dispatch (secret)"),
-    *CLOUD_TASKS_ENV,
+CALLBACK_BASE_URL = text(
+    "ARCO_CALLBACK_BASE_URL",
+    "api root URL workers call back to (the gateway)",
+    "http://127.0.0.1:8080",
+)
+DISPATCH_ADAPTER = text("ARCO_DISPATCH_ADAPTER", "grpc, http, cloud_tasks or memory", "grpc")
+WORKER_TARGETS = text(
+    "ARCO_WORKER_TARGETS", "queue=addr,addr;queue2=addr (grpc host:port or http base URLs)"
+)
+SENDER_SETTINGS = (
+    CALLBACK_BASE_URL,
+    DISPATCH_ADAPTER,
+    WORKER_TARGETS,
+    TASK_TOKEN_SECRET,
+    TASK_TOKEN_ISSUER,
+    TASK_TOKEN_AUDIENCE,
+    TASK_TOKEN_TTL_SEC,
+    DISPATCH_SECRET,
+    *CLOUD_TASKS_SETTINGS,
 )
 
 
@@ -43,21 +58,21 @@ class SenderConfig:
     task_token_audience: str
     task_token_ttl_sec: int
     cloud_tasks: CloudTasksConfig
-    task_token_secret: str = secret_field()
-    worker_dispatch_secret: str = secret_field()
+    task_token_secret: str = setting_field(TASK_TOKEN_SECRET)
+    worker_dispatch_secret: str = setting_field(DISPATCH_SECRET)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> SenderConfig:
         config = cls(
-            callback_base_url=env_str(env, "ARCO_CALLBACK_BASE_URL", "http://127.0.0.1:8080"),
-            adapter=env_str(env, "ARCO_DISPATCH_ADAPTER", "grpc"),
-            worker_targets=env_str(env, "ARCO_WORKER_TARGETS"),
-            task_token_issuer=env_str(env, "ARCO_TASK_TOKEN_ISSUER", "arco"),
-            task_token_audience=env_str(env, "ARCO_TASK_TOKEN_AUDIENCE", "arco-worker-callbacks"),
-            task_token_ttl_sec=env_int(env, "ARCO_TASK_TOKEN_TTL_SEC", 3600, minimum=1),
+            callback_base_url=CALLBACK_BASE_URL.read(env),
+            adapter=DISPATCH_ADAPTER.read(env),
+            worker_targets=WORKER_TARGETS.read(env),
+            task_token_issuer=TASK_TOKEN_ISSUER.read(env),
+            task_token_audience=TASK_TOKEN_AUDIENCE.read(env),
+            task_token_ttl_sec=TASK_TOKEN_TTL_SEC.read(env),
             cloud_tasks=CloudTasksConfig.from_env(env),
-            task_token_secret=env_str(env, "ARCO_TASK_TOKEN_SECRET"),
-            worker_dispatch_secret=env_str(env, "ARCO_WORKER_DISPATCH_SECRET"),
+            task_token_secret=TASK_TOKEN_SECRET.read(env),
+            worker_dispatch_secret=DISPATCH_SECRET.read(env),
         )
         if not config.task_token_secret:
             raise ConfigError("ARCO_TASK_TOKEN_SECRET is required to mint task tokens")

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from services.common.cli import run_main
 from services.common.runner import serve
 from services.compactor import wiring
-from services.compactor.config import SERVICE_ENV, CompactorConfig
+from services.compactor.config import SERVICE_SETTINGS, CompactorConfig
 
 
 async def _run(env: Mapping[str, str]) -> int:
@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
         "python -m services.compactor",
         "Arco compactor: the sole writer of Parquet state and manifests for one domain "
         "(catalog or orchestration) of one tenant/workspace.",
-        SERVICE_ENV,
+        SERVICE_SETTINGS,
         _run,
         argv,
     )

@@ -5,16 +5,21 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 
-from services.common.config import CommonConfig, ConfigError, env_int, env_str
+from arco_runtime.settings import ConfigError, integer, text
+from services.common.config import CommonConfig
 
 DOMAINS = ("orchestration", "catalog")
 _DEFAULT_PORTS = {"orchestration": 50061, "catalog": 50062}
 
-SERVICE_ENV = (
-    ("ARCO_COMPACTOR_DOMAIN", "required: orchestration or catalog"),
-    ("ARCO_COMPACTOR_MAX_BATCH_EVENTS", "events folded into one publish at most (default 5000)"),
-    ("ARCO_COMPACTOR_L0_MAX_DELTAS", "deltas before merging into a new base (default 10)"),
+DOMAIN = text("ARCO_COMPACTOR_DOMAIN", "orchestration or catalog", required="always")
+MAX_BATCH_EVENTS = integer(
+    "ARCO_COMPACTOR_MAX_BATCH_EVENTS", "events folded into one publish at most", 5000, minimum=1
 )
+L0_MAX_DELTAS = integer(
+    "ARCO_COMPACTOR_L0_MAX_DELTAS", "deltas before they are merged into a new base", 10, minimum=1
+)
+
+SERVICE_SETTINGS = (DOMAIN, MAX_BATCH_EVENTS, L0_MAX_DELTAS)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,7 +31,7 @@ class CompactorConfig:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> CompactorConfig:
-        domain = env_str(env, "ARCO_COMPACTOR_DOMAIN")
+        domain = DOMAIN.read(env)
         if domain not in DOMAINS:
             raise ConfigError(
                 f"ARCO_COMPACTOR_DOMAIN must be one of {', '.join(DOMAINS)}, got {domain!r}"
@@ -38,6 +43,6 @@ class CompactorConfig:
                 default_listen=f"127.0.0.1:{_DEFAULT_PORTS[domain]}",
             ),
             domain=domain,
-            max_batch_events=env_int(env, "ARCO_COMPACTOR_MAX_BATCH_EVENTS", 5000, minimum=1),
-            l0_max_deltas=env_int(env, "ARCO_COMPACTOR_L0_MAX_DELTAS", 10, minimum=1),
+            max_batch_events=MAX_BATCH_EVENTS.read(env),
+            l0_max_deltas=L0_MAX_DELTAS.read(env),
         )

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from services.common.cli import run_main
 from services.common.runner import serve
 from services.dispatcher import wiring
-from services.dispatcher.config import SERVICE_ENV, DispatcherConfig
+from services.dispatcher.config import SERVICE_SETTINGS, DispatcherConfig
 
 
 async def _run(env: Mapping[str, str]) -> int:
@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
         "python -m services.dispatcher",
         "Arco dispatcher: turns READY tasks and outbox rows into WorkerDispatchEnvelopes "
         "sent through a provider adapter.",
-        SERVICE_ENV,
+        SERVICE_SETTINGS,
         _run,
         argv,
     )

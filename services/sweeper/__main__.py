@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from services.common.cli import run_main
 from services.common.runner import serve
 from services.sweeper import wiring
-from services.sweeper.config import SERVICE_ENV, SweeperConfig
+from services.sweeper.config import SERVICE_SETTINGS, SweeperConfig
 
 
 async def _run(env: Mapping[str, str]) -> int:
@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
         "python -m services.sweeper",
         "Arco sweeper: anti-entropy for READY tasks without dispatch, stale outbox rows, "
         "due retries and RUNNING tasks whose heartbeats stopped.",
-        SERVICE_ENV,
+        SERVICE_SETTINGS,
         _run,
         argv,
     )

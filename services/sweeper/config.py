@@ -5,32 +5,39 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 
-from services.common.config import (
-    CommonConfig,
-    env_float,
-    env_str,
-)
-from services.common.sender_config import SENDER_ENV, SenderConfig
+from arco_runtime.settings import number
+from services.common.config import ORCH_COMPACTOR_ADDRESS, CommonConfig
+from services.common.sender_config import SENDER_SETTINGS, SenderConfig
 
-SERVICE_ENV = (
-    ("ARCO_ORCH_COMPACTOR_ADDRESS", "orchestration compactor gRPC host:port"),
-    (
-        "ARCO_SWEEP_INTERVAL_SEC",
-        "longest pause between sweeps (default 30); due repairs wake it sooner",
-    ),
-    (
-        "ARCO_SWEEP_READY_TIMEOUT_SEC",
-        "READY without dispatch for longer is re-requested (default 300)",
-    ),
-    (
-        "ARCO_SWEEP_DISPATCH_TIMEOUT_SEC",
-        "an unstarted dispatch older than this is re-sent (default 600)",
-    ),
-    (
-        "ARCO_SWEEP_RUNNING_GRACE_SEC",
-        "heartbeat timeout grace before a RUNNING task is failed (default 30)",
-    ),
-    *SENDER_ENV,
+SWEEP_INTERVAL_SEC = number(
+    "ARCO_SWEEP_INTERVAL_SEC",
+    "longest pause between sweeps in seconds; due repairs wake it sooner",
+    30.0,
+    minimum=0.05,
+)
+READY_TIMEOUT_SEC = number(
+    "ARCO_SWEEP_READY_TIMEOUT_SEC",
+    "a READY task without dispatch for longer (seconds) is re-requested",
+    300.0,
+)
+DISPATCH_TIMEOUT_SEC = number(
+    "ARCO_SWEEP_DISPATCH_TIMEOUT_SEC",
+    "an unstarted dispatch older than this (seconds) is re-sent",
+    600.0,
+)
+RUNNING_GRACE_SEC = number(
+    "ARCO_SWEEP_RUNNING_GRACE_SEC",
+    "seconds past the heartbeat timeout before a silent RUNNING task is failed",
+    30.0,
+)
+
+SERVICE_SETTINGS = (
+    ORCH_COMPACTOR_ADDRESS,
+    SWEEP_INTERVAL_SEC,
+    READY_TIMEOUT_SEC,
+    DISPATCH_TIMEOUT_SEC,
+    RUNNING_GRACE_SEC,
+    *SENDER_SETTINGS,
 )
 
 
@@ -48,11 +55,11 @@ class SweeperConfig:
     def from_env(cls, env: Mapping[str, str]) -> SweeperConfig:
         return cls(
             common=CommonConfig.from_env(env, service="sweeper", default_listen="127.0.0.1:50072"),
-            orch_compactor_address=env_str(env, "ARCO_ORCH_COMPACTOR_ADDRESS", "127.0.0.1:50061"),
-            sweep_interval_sec=env_float(env, "ARCO_SWEEP_INTERVAL_SEC", 30.0, minimum=0.05),
-            ready_timeout_sec=env_float(env, "ARCO_SWEEP_READY_TIMEOUT_SEC", 300.0),
-            dispatch_timeout_sec=env_float(env, "ARCO_SWEEP_DISPATCH_TIMEOUT_SEC", 600.0),
-            running_grace_sec=env_float(env, "ARCO_SWEEP_RUNNING_GRACE_SEC", 30.0),
+            orch_compactor_address=ORCH_COMPACTOR_ADDRESS.read(env),
+            sweep_interval_sec=SWEEP_INTERVAL_SEC.read(env),
+            ready_timeout_sec=READY_TIMEOUT_SEC.read(env),
+            dispatch_timeout_sec=DISPATCH_TIMEOUT_SEC.read(env),
+            running_grace_sec=RUNNING_GRACE_SEC.read(env),
             # last, so its required-secret check follows the per-field parse errors
             sender=SenderConfig.from_env(env),
         )

@@ -13,8 +13,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from arco_runtime.identity import verify_identity
+from arco_runtime.settings import ConfigError
 from gateway.config import GatewayConfig, JwtConfig
-from services.common.config import ConfigError
 from tests.gateway.conftest import (
     AUDIENCE,
     IDENTITY_SECRET,

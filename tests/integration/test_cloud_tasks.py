@@ -39,8 +39,8 @@ from arco_core.ledger import LedgerReader
 from arco_core.paths import Scope
 from arco_core.storage import Role, ScopedStorage, open_object_store
 from arco_core.wire.worker_protocol import parse_envelope
+from arco_runtime.settings import ConfigError
 from services.common.cloud_tasks import CloudTasksAdapter
-from services.common.config import ConfigError
 from services.common.dispatch import (
     DISPATCH_SECRET_HEADER,
     CloudTasksConfig,

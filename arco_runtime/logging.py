@@ -1,4 +1,8 @@
-"""structlog setup for service processes (libraries never configure logging)."""
+"""structlog set-up for Arco processes: services, the gateway and the SDK worker.
+
+Libraries never configure logging; each process entry point calls ``configure_logging``
+once, before it logs anything.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,12 @@ from typing import Any, TextIO
 
 import structlog
 
+__all__ = ["configure_logging"]
+
 
 class _StderrProxy:
-    """Resolve sys.stderr at write time, so test capture and redirection keep working."""
+    """Resolves sys.stderr at write time, so test capture and redirection keep working (and
+    the SDK worker's own lines, written outside any task context, bypass task capture)."""
 
     def write(self, text: str) -> int:
         return sys.stderr.write(text)
@@ -19,8 +26,18 @@ class _StderrProxy:
         sys.stderr.flush()
 
 
-def configure_logging(level: str = "INFO", fmt: str = "json", stream: TextIO | None = None) -> None:
-    """Configure structlog once per process: JSON lines (default) or console output."""
+def configure_logging(
+    level: str = "INFO",
+    fmt: str = "json",
+    stream: TextIO | None = None,
+    *,
+    cache_loggers: bool = True,
+) -> None:
+    """JSON lines (``fmt="json"``, the default) or plain console lines, filtered at ``level``.
+
+    ``cache_loggers=False`` lets a later call reconfigure loggers already used; the SDK
+    worker needs that because ``arco worker`` runs it inside the CLI process.
+    """
     renderer: Any = (
         structlog.processors.JSONRenderer()
         if fmt == "json"
@@ -39,5 +56,5 @@ def configure_logging(level: str = "INFO", fmt: str = "json", stream: TextIO | N
             logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
         ),
         logger_factory=structlog.WriteLoggerFactory(file=stream or _StderrProxy()),  # type: ignore[arg-type]
-        cache_logger_on_first_use=True,
+        cache_logger_on_first_use=cache_loggers,
     )

@@ -1,0 +1,87 @@
+#!/usr/bin/env python
+"""Write the settings tables of docs/operations.md from the ``Setting`` rows.
+
+Each table sits between ``<!-- settings:NAME -->`` and ``<!-- /settings:NAME -->``; the
+text outside the markers is left alone. ``--check`` exits 1 when the docs differ from the
+rows (tests/unit/runtime/test_settings_docs.py runs it in the suite).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "gen"), str(ROOT)]
+
+from arco_runtime.settings import Setting, markdown_table  # noqa: E402
+
+DOCS = (ROOT / "docs" / "operations.md",)
+
+
+def groups() -> dict[str, tuple[Setting[Any], ...]]:
+    """Every documented table: its marker name and rows (each row in exactly one table)."""
+    from arco_sdk.worker.config import WORKER_SETTINGS  # noqa: PLC0415
+    from gateway.config import SERVICE_SETTINGS as GATEWAY  # noqa: PLC0415
+    from services.api.config import SERVICE_SETTINGS as API  # noqa: PLC0415
+    from services.common.config import COMMON_SETTINGS  # noqa: PLC0415
+    from services.common.dispatch import CLOUD_TASKS_SETTINGS  # noqa: PLC0415
+    from services.common.sender_config import SENDER_SETTINGS  # noqa: PLC0415
+    from services.compactor.config import SERVICE_SETTINGS as COMPACTOR  # noqa: PLC0415
+    from services.dispatcher.config import SERVICE_SETTINGS as DISPATCHER  # noqa: PLC0415
+    from services.sweeper.config import SERVICE_SETTINGS as SWEEPER  # noqa: PLC0415
+
+    def own(rows: tuple[Setting[Any], ...], *shared: tuple[Setting[Any], ...]) -> tuple:
+        return tuple(row for row in rows if not any(row in group for group in shared))
+
+    return {
+        "common": COMMON_SETTINGS,
+        "api": API,
+        "compactor": COMPACTOR,
+        "dispatcher": own(DISPATCHER, SENDER_SETTINGS),
+        "sweeper": own(SWEEPER, SENDER_SETTINGS),
+        "sender": own(SENDER_SETTINGS, CLOUD_TASKS_SETTINGS),
+        "cloud_tasks": CLOUD_TASKS_SETTINGS,
+        "gateway": GATEWAY,
+        "worker": WORKER_SETTINGS,
+    }
+
+
+def render(text: str, tables: dict[str, tuple[Setting[Any], ...]]) -> str:
+    """``text`` with every marked table replaced by the one its rows give."""
+    for name, rows in tables.items():
+        pattern = re.compile(
+            rf"(<!-- settings:{name} -->\n).*?(<!-- /settings:{name} -->)", re.DOTALL
+        )
+        text = pattern.sub(
+            lambda match, rows=rows: f"{match[1]}{markdown_table(rows)}\n{match[2]}", text
+        )
+    return text
+
+
+def main(argv: list[str]) -> int:
+    check = "--check" in argv
+    tables = groups()
+    stale = []
+    for path in DOCS:
+        text = path.read_text()
+        missing = [name for name in tables if f"<!-- settings:{name} -->" not in text]
+        if missing and path.name == "operations.md":
+            print(f"{path}: no markers for {', '.join(missing)}", file=sys.stderr)
+            return 1
+        new = render(text, tables)
+        if new != text:
+            stale.append(path)
+            if not check:
+                path.write_text(new)
+    if check and stale:
+        names = ", ".join(str(p.relative_to(ROOT)) for p in stale)
+        print(f"{names}: settings tables differ from the rows; run {__file__}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
