@@ -19,7 +19,8 @@ from google.protobuf import json_format
 
 from arco_sdk.manifest import AssetGraph, discover
 from arco_sdk.worker.config import WorkerConfig
-from arco_sdk.worker.runtime import heartbeat_interval, normalize_url
+from arco_sdk.worker.heartbeat import heartbeat_interval
+from arco_sdk.worker.runtime import normalize_url
 from arco_sdk.worker.server import WorkerServer
 from tests.sdk.support import SECRET, TENANT, WORKSPACE, Recorder, ThreadedServer, envelope
 
