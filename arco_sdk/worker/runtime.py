@@ -56,8 +56,8 @@ from arco_sdk.assets import (
     AssetDefinition,
     AssetInput,
     AssetKey,
-    run_checks,
 )
+from arco_sdk.assets.definition import run_checks
 from arco_sdk.client import ApiAuth, CallbackClient, upload_task_logs
 from arco_sdk.errors import (
     ArcoApiError,
