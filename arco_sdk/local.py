@@ -19,8 +19,8 @@ from arco_sdk.assets import (
     AssetInput,
     AssetKey,
     AssetResult,
-    run_checks,
 )
+from arco_sdk.assets.definition import run_checks
 from arco_sdk.io import ParquetStore
 from arco_sdk.manifest import AssetGraph
 

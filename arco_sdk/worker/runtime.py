@@ -25,24 +25,24 @@ Per dispatch:
    transient failures). Only then does the dispatch id count as done; if completion
    could not be delivered the id is released, so a redelivery runs the attempt again
    (and ``started`` decides whether it may).
+
+This module is the lifecycle; the pieces it drives live beside it: the dedupe ledger
+(:mod:`.dedupe`), the heartbeat loop (:mod:`.heartbeat`) and the completion building
+(:mod:`.outcomes`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import resource
 import time
-import traceback
 import urllib.parse
-from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import httpx
-import pyarrow as pa
 import structlog
 import tenacity
 from arco.orchestration.v1 import worker_protocol_pb2 as worker_pb
@@ -56,9 +56,8 @@ from arco_sdk.assets import (
     AssetDefinition,
     AssetInput,
     AssetKey,
-    AssetResult,
-    run_checks,
 )
+from arco_sdk.assets.definition import run_checks
 from arco_sdk.client import ApiAuth, CallbackClient, upload_task_logs
 from arco_sdk.errors import (
     ArcoApiError,
@@ -66,41 +65,32 @@ from arco_sdk.errors import (
     AssetDefinitionError,
     CallbackRejected,
     TaskCancelled,
-    TaskFailure,
 )
 from arco_sdk.io import ParquetStore
 from arco_sdk.manifest import AssetGraph
 from arco_sdk.worker.capture import OutputRouter, TaskCapture
+from arco_sdk.worker.dedupe import DispatchLedger
+from arco_sdk.worker.heartbeat import HeartbeatLoop, heartbeat_interval
+from arco_sdk.worker.outcomes import (
+    Completion,
+    exception_completion,
+    failed,
+    format_exc,
+    normalize_result,
+)
 
 __all__ = [
-    "DispatchLedger",
     "DispatchOutcome",
-    "HeartbeatLoop",
     "RuntimeSettings",
     "ScopeMismatch",
     "WorkerRuntime",
-    "heartbeat_interval",
     "normalize_url",
 ]
 
 log = structlog.get_logger(__name__)
 
-DEFAULT_HEARTBEAT_TIMEOUT_SEC = 300
 Disposition = Literal["ACCEPTED", "DUPLICATE", "IN_FLIGHT", "BUSY", "UNAVAILABLE", "REJECTED"]
 CancelReason = Literal["cancel_requested", "task_expired", "superseded", "timeout", "shutdown"]
-
-
-def heartbeat_interval(
-    heartbeat_timeout_sec: int | None, floor: float = 1.0, ceiling: float = 60.0
-) -> float:
-    """``clamp(timeout / 5, floor, ceiling)``; a missing or zero timeout means 300 s.
-
-    Five beats per timeout window tolerate a few lost heartbeats. The floor (1 s by
-    default) keeps short test timeouts workable without letting a tiny timeout turn the
-    worker into a callback flood.
-    """
-    timeout = heartbeat_timeout_sec or DEFAULT_HEARTBEAT_TIMEOUT_SEC
-    return min(max(timeout / 5.0, floor), ceiling)
 
 
 def normalize_url(url: str) -> str:
@@ -122,38 +112,6 @@ class ScopeMismatch(Exception):
 class DispatchOutcome:
     disposition: Disposition
     message: str = ""
-
-
-class DispatchLedger:
-    """In-flight and recently completed dispatch ids (process memory; the durable guard
-    is the control plane's answer to ``started``). Used from the event loop only."""
-
-    def __init__(self, recent_limit: int = 1024) -> None:
-        self._limit = recent_limit
-        self._in_flight: set[str] = set()
-        self._recent: OrderedDict[str, None] = OrderedDict()
-
-    def claim(self, dispatch_id: str) -> Literal["claimed", "in_flight", "duplicate"]:
-        if dispatch_id in self._recent:
-            self._recent.move_to_end(dispatch_id)
-            return "duplicate"
-        if dispatch_id in self._in_flight:
-            return "in_flight"
-        self._in_flight.add(dispatch_id)
-        return "claimed"
-
-    def finish(self, dispatch_id: str, *, done: bool) -> None:
-        """Release the claim; ``done`` records the id as completed."""
-        self._in_flight.discard(dispatch_id)
-        if done:
-            self._recent[dispatch_id] = None
-            self._recent.move_to_end(dispatch_id)
-            while len(self._recent) > self._limit:
-                self._recent.popitem(last=False)
-
-    @property
-    def in_flight(self) -> int:
-        return len(self._in_flight)
 
 
 @dataclass(frozen=True)
@@ -196,107 +154,6 @@ class _Task:
     @property
     def dispatch_id(self) -> str:
         return self.envelope.dispatch_id
-
-
-@dataclass
-class _Completion:
-    outcome: Literal["SUCCEEDED", "FAILED", "CANCELLED"]
-    output: dict[str, Any] | None = None
-    error: dict[str, Any] | None = None
-    cancelled_during_phase: str | None = None
-    cpu_time_ms: int | None = None
-
-
-class HeartbeatLoop:
-    """Heartbeats one task until shut down; turns the answers into cancellation."""
-
-    def __init__(
-        self,
-        task: _Task,
-        interval: float,
-        worker_id: str,
-        clock: Clock,
-    ) -> None:
-        self._task = task
-        self._interval = interval
-        self._worker_id = worker_id
-        self._clock = clock
-        self._stop = asyncio.Event()
-        self.beats = 0
-
-    async def run(self) -> None:
-        envelope = self._task.envelope
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), timeout=self._interval)
-            if self._stop.is_set():
-                return
-            progress = self._task.context.progress() if self._task.context else None
-            try:
-                answer = await self._task.callback.heartbeat(
-                    attempt=envelope.attempt,
-                    attempt_id=envelope.attempt_id,
-                    worker_id=self._worker_id,
-                    heartbeat_at=rfc3339_ms(self._clock.now_ms()),
-                    progress_pct=progress[0] if progress else None,
-                    message=progress[1] if progress else None,
-                )
-            except CallbackRejected as exc:
-                if exc.status in (409, 410):
-                    log.info(
-                        "heartbeat_rejected_cancelling",
-                        task_key=envelope.task_key,
-                        status=exc.status,
-                        error=exc.error,
-                    )
-                    self._task.request_cancel("task_expired" if exc.status == 410 else "superseded")
-                    return
-                log.warning("heartbeat_rejected", task_key=envelope.task_key, error=str(exc))
-                continue
-            except ArcoApiError as exc:
-                log.warning("heartbeat_failed", task_key=envelope.task_key, error=str(exc))
-                continue
-            self.beats += 1
-            if answer.should_cancel:
-                log.info(
-                    "cancel_requested", task_key=envelope.task_key, reason=answer.cancel_reason
-                )
-                self._task.request_cancel("cancel_requested")
-                return
-
-    def shutdown(self) -> None:
-        self._stop.set()
-
-
-def _error(category: str, message: str, *, retryable: bool, trace: str | None) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "category": category,
-        "message": message or category,
-        "retryable": retryable,
-    }
-    if trace:
-        body["stackTrace"] = trace
-    return body
-
-
-def _format_exc(exc: BaseException) -> str:
-    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-
-
-def _exception_completion(exc: BaseException) -> _Completion:
-    trace = _format_exc(exc)
-    if isinstance(exc, TaskCancelled):
-        return _Completion("CANCELLED", cancelled_during_phase="execute")
-    if isinstance(exc, TaskFailure):
-        return _Completion(
-            "FAILED", error=_error(exc.category, exc.message, retryable=exc.retryable, trace=trace)
-        )
-    if isinstance(exc, TimeoutError):
-        return _Completion(
-            "FAILED", error=_error("TIMEOUT", str(exc) or "timed out", retryable=True, trace=trace)
-        )
-    message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-    return _Completion("FAILED", error=_error("USER_CODE", message, retryable=True, trace=trace))
 
 
 def _log_crash(runner: asyncio.Task[None]) -> None:
@@ -460,14 +317,11 @@ class WorkerRuntime:
                 completion = await self._execute(task)
             except Exception as exc:  # a bug in the runtime itself: still report
                 bound.exception("runtime_error")
-                completion = _Completion(
-                    "FAILED",
-                    error=_error(
-                        "INFRASTRUCTURE",
-                        f"worker error: {exc}",
-                        retryable=True,
-                        trace=_format_exc(exc),
-                    ),
+                completion = failed(
+                    "INFRASTRUCTURE",
+                    f"worker error: {exc}",
+                    retryable=True,
+                    trace=format_exc(exc),
                 )
             heartbeats.shutdown()
             await asyncio.gather(beating, return_exceptions=True)
@@ -502,24 +356,18 @@ class WorkerRuntime:
             inputs[dep.parameter_name] = AssetInput(dep.upstream, projected, self.store)
         return inputs
 
-    async def _execute(self, task: _Task) -> _Completion:
+    async def _execute(self, task: _Task) -> Completion:
         envelope = task.envelope
         try:
             key = AssetKey.parse(envelope.task_key)
         except AssetDefinitionError as exc:
-            return _Completion(
-                "FAILED", error=_error("CONFIGURATION", str(exc), retryable=False, trace=None)
-            )
+            return failed("CONFIGURATION", str(exc), retryable=False)
         definition = self.graph.assets.get(key)
         if definition is None:
-            return _Completion(
-                "FAILED",
-                error=_error(
-                    "CONFIGURATION",
-                    f"asset {key} is not loaded by worker {self.settings.worker_id}",
-                    retryable=False,
-                    trace=None,
-                ),
+            return failed(
+                "CONFIGURATION",
+                f"asset {key} is not loaded by worker {self.settings.worker_id}",
+                retryable=False,
             )
         try:
             partition = (
@@ -529,15 +377,7 @@ class WorkerRuntime:
             )
             definition.validate_partition(partition)
         except InvalidArgument as exc:
-            return _Completion(
-                "FAILED",
-                error=_error(
-                    "CONFIGURATION",
-                    f"invalid partition key: {exc.message}",
-                    retryable=False,
-                    trace=None,
-                ),
-            )
+            return failed("CONFIGURATION", f"invalid partition key: {exc.message}", retryable=False)
         payload = (
             json_format.MessageToDict(envelope.payload) if envelope.HasField("payload") else {}
         )
@@ -618,62 +458,35 @@ class WorkerRuntime:
         definition: AssetDefinition,
         context: AssetContext,
         work: asyncio.Future[Any],
-    ) -> _Completion:
+    ) -> Completion:
         reason = task.cancel_reason
         if reason == "timeout":
-            return _Completion(
-                "FAILED",
-                error=_error(
-                    "TIMEOUT",
-                    f"asset {definition.key} exceeded its timeout of "
-                    f"{definition.execution.timeout_seconds}s",
-                    retryable=True,
-                    trace=None,
-                ),
+            return failed(
+                "TIMEOUT",
+                f"asset {definition.key} exceeded its timeout of "
+                f"{definition.execution.timeout_seconds}s",
+                retryable=True,
             )
         if reason == "shutdown":
-            return _Completion(
-                "FAILED",
-                error=_error(
-                    "INFRASTRUCTURE",
-                    f"worker {self.settings.worker_id} shut down while the task was running",
-                    retryable=True,
-                    trace=None,
-                ),
+            return failed(
+                "INFRASTRUCTURE",
+                f"worker {self.settings.worker_id} shut down while the task was running",
+                retryable=True,
             )
         if reason is not None:
             # Cancelled by the control plane (shouldCancel, 410 or a superseded attempt).
-            return _Completion("CANCELLED", cancelled_during_phase="execute")
+            return Completion("CANCELLED", cancelled_during_phase="execute")
         if not work.done():  # pragma: no cover - only reachable through a cancel reason
-            return _Completion("CANCELLED", cancelled_during_phase="execute")
+            return Completion("CANCELLED", cancelled_during_phase="execute")
         exc = work.exception() if not work.cancelled() else TaskCancelled("cancelled")
         if exc is not None:
-            return _exception_completion(exc)
+            return exception_completion(exc)
         try:
-            result, table = self._normalize_result(context, work.result())
+            result, table = normalize_result(context, work.result())
             run_checks(definition, result, table)
         except Exception as check_exc:
-            return _exception_completion(check_exc)
-        return _Completion("SUCCEEDED", output=result.to_wire() if result else None)
-
-    @staticmethod
-    def _normalize_result(
-        context: AssetContext, value: Any
-    ) -> tuple[AssetResult | None, pa.Table | None]:
-        if value is None:
-            return None, None
-        if isinstance(value, AssetResult):
-            return value, None
-        if isinstance(value, pa.Table):
-            return context.write_parquet(value), value
-        if isinstance(value, pa.RecordBatch):
-            table = pa.Table.from_batches([value])
-            return context.write_parquet(table), table
-        if inspect.isawaitable(value):
-            raise TypeError("asset returned an awaitable: declare it with 'async def'")
-        raise TypeError(
-            f"asset returned {type(value).__name__}; return a pyarrow.Table, an AssetResult or None"
-        )
+            return exception_completion(check_exc)
+        return Completion("SUCCEEDED", output=result.to_wire() if result else None)
 
     # -- reporting ------------------------------------------------------------------------
 
@@ -696,7 +509,7 @@ class WorkerRuntime:
         except ArcoApiError as exc:
             bound.warning("log_upload_failed", error=str(exc))
 
-    async def _report(self, task: _Task, completion: _Completion, bound: Any) -> bool:
+    async def _report(self, task: _Task, completion: Completion, bound: Any) -> bool:
         envelope = task.envelope
         body: dict[str, Any] = {
             "attempt": envelope.attempt,

@@ -1,0 +1,118 @@
+"""Heartbeats for a running task: how often to beat, and the loop that beats and turns
+the control plane's answers (``shouldCancel``, 410, 409) into a cancellation request."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Literal, Protocol
+
+import structlog
+from arco.orchestration.v1 import worker_protocol_pb2 as worker_pb
+
+from arco_core.clock import Clock, rfc3339_ms
+from arco_sdk.assets import AssetContext
+from arco_sdk.client import CallbackClient
+from arco_sdk.errors import ArcoApiError, CallbackRejected
+
+__all__ = [
+    "DEFAULT_HEARTBEAT_TIMEOUT_SEC",
+    "HeartbeatCancel",
+    "HeartbeatLoop",
+    "HeartbeatTarget",
+    "heartbeat_interval",
+]
+
+log = structlog.get_logger(__name__)
+
+DEFAULT_HEARTBEAT_TIMEOUT_SEC = 300
+HeartbeatCancel = Literal["cancel_requested", "task_expired", "superseded"]
+
+
+def heartbeat_interval(
+    heartbeat_timeout_sec: int | None, floor: float = 1.0, ceiling: float = 60.0
+) -> float:
+    """``clamp(timeout / 5, floor, ceiling)``; a missing or zero timeout means 300 s.
+
+    Five beats per timeout window tolerate a few lost heartbeats. The floor (1 s by
+    default) keeps short test timeouts workable without letting a tiny timeout turn the
+    worker into a callback flood.
+    """
+    timeout = heartbeat_timeout_sec or DEFAULT_HEARTBEAT_TIMEOUT_SEC
+    return min(max(timeout / 5.0, floor), ceiling)
+
+
+class HeartbeatTarget(Protocol):
+    """What the loop needs of a running task (the runtime's task record)."""
+
+    @property
+    def envelope(self) -> worker_pb.WorkerDispatchEnvelope: ...
+
+    @property
+    def callback(self) -> CallbackClient: ...
+
+    @property
+    def context(self) -> AssetContext | None: ...
+
+    def request_cancel(self, reason: HeartbeatCancel) -> None: ...
+
+
+class HeartbeatLoop:
+    """Heartbeats one task until shut down; turns the answers into cancellation."""
+
+    def __init__(
+        self,
+        task: HeartbeatTarget,
+        interval: float,
+        worker_id: str,
+        clock: Clock,
+    ) -> None:
+        self._task = task
+        self._interval = interval
+        self._worker_id = worker_id
+        self._clock = clock
+        self._stop = asyncio.Event()
+        self.beats = 0
+
+    async def run(self) -> None:
+        envelope = self._task.envelope
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), timeout=self._interval)
+            if self._stop.is_set():
+                return
+            progress = self._task.context.progress() if self._task.context else None
+            try:
+                answer = await self._task.callback.heartbeat(
+                    attempt=envelope.attempt,
+                    attempt_id=envelope.attempt_id,
+                    worker_id=self._worker_id,
+                    heartbeat_at=rfc3339_ms(self._clock.now_ms()),
+                    progress_pct=progress[0] if progress else None,
+                    message=progress[1] if progress else None,
+                )
+            except CallbackRejected as exc:
+                if exc.status in (409, 410):
+                    log.info(
+                        "heartbeat_rejected_cancelling",
+                        task_key=envelope.task_key,
+                        status=exc.status,
+                        error=exc.error,
+                    )
+                    self._task.request_cancel("task_expired" if exc.status == 410 else "superseded")
+                    return
+                log.warning("heartbeat_rejected", task_key=envelope.task_key, error=str(exc))
+                continue
+            except ArcoApiError as exc:
+                log.warning("heartbeat_failed", task_key=envelope.task_key, error=str(exc))
+                continue
+            self.beats += 1
+            if answer.should_cancel:
+                log.info(
+                    "cancel_requested", task_key=envelope.task_key, reason=answer.cancel_reason
+                )
+                self._task.request_cancel("cancel_requested")
+                return
+
+    def shutdown(self) -> None:
+        self._stop.set()
