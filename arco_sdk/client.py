@@ -22,9 +22,9 @@ from typing import Any, ClassVar, Literal, TypeVar, overload
 import httpx
 import pyarrow as pa
 import structlog
-import tenacity
 
 from arco_core.ids import new_ulid
+from arco_runtime.retry import RetryPolicy
 from arco_sdk.errors import ArcoApiError, ArcoConnectionError, CallbackRejected
 from arco_sdk.types import (
     ApiObject,
@@ -199,6 +199,15 @@ class ArcoClient:
         self.deadline = deadline
         self.max_attempts = max_attempts
         self._sleep = sleep
+        # Idempotent calls only; each attempt gets the time left, at most ``timeout``.
+        self._retry = RetryPolicy(
+            initial_backoff_sec=0.2,
+            max_backoff_sec=2.0,
+            jitter_sec=0.2,
+            deadline_sec=deadline,
+            attempt_timeout_sec=timeout,
+            max_attempts=max_attempts,
+        )
         self._http = httpx.Client(
             base_url=self.api_url,
             headers={"User-Agent": USER_AGENT, **self.auth.headers()},
@@ -232,12 +241,9 @@ class ArcoClient:
         headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         request_id = new_ulid()
-        started = time.monotonic()
         query = {k: v for k, v in (params or {}).items() if v is not None}
 
-        def attempt() -> httpx.Response:
-            remaining = self.deadline - (time.monotonic() - started)
-            per_try = max(0.1, min(self.timeout, remaining))
+        def attempt(per_try: float) -> httpx.Response:
             try:
                 response = self._http.request(
                     method,
@@ -256,19 +262,15 @@ class ArcoClient:
             return response
 
         if not idempotent:
-            return attempt()
-        retrying = tenacity.Retrying(
-            stop=tenacity.stop_after_delay(self.deadline)
-            | tenacity.stop_after_attempt(self.max_attempts),
-            wait=tenacity.wait_exponential_jitter(multiplier=0.2, max=2.0, jitter=0.2),
-            retry=tenacity.retry_if_exception(_is_transient),
+            return attempt(self._retry.attempt_timeout(0.0))
+        return self._retry.call(
+            attempt,
+            retry_if=_is_transient,
             sleep=self._sleep,
-            reraise=True,
             before_sleep=lambda state: log.info(
                 "api_retry", method=method, path=path, attempt=state.attempt_number
             ),
         )
-        return retrying(attempt)
 
     def _json(self, response: httpx.Response) -> Any:
         if response.status_code == 204 or not response.content:

@@ -44,13 +44,13 @@ from typing import Any, Literal
 
 import httpx
 import structlog
-import tenacity
 from arco.orchestration.v1 import worker_protocol_pb2 as worker_pb
 from google.protobuf import json_format
 
 from arco_core.clock import Clock, SystemClock, rfc3339_ms
 from arco_core.errors import InvalidArgument
 from arco_core.partition import PartitionKey, parse_partition_key
+from arco_runtime.retry import RetryPolicy
 from arco_sdk.assets import (
     AssetContext,
     AssetDefinition,
@@ -538,14 +538,16 @@ class WorkerRuntime:
             )
 
         try:
-            async for attempt in tenacity.AsyncRetrying(
-                stop=tenacity.stop_after_delay(self.settings.completion_deadline_sec),
-                wait=tenacity.wait_exponential_jitter(multiplier=0.2, max=5.0, jitter=0.2),
-                retry=tenacity.retry_if_exception(transient),
-                reraise=True,
-            ):
-                with attempt:
-                    await task.callback.completed(body)
+            # The callback client bounds each attempt itself; the policy bounds them all.
+            policy = RetryPolicy(
+                initial_backoff_sec=0.2,
+                max_backoff_sec=5.0,
+                jitter_sec=0.2,
+                deadline_sec=self.settings.completion_deadline_sec,
+            )
+            await policy.call_async(
+                lambda _timeout: task.callback.completed(body), retry_if=transient
+            )
         except CallbackRejected as exc:
             if exc.status == 409:
                 # The attempt is already terminal (cancelled, reaped, or reported by a
