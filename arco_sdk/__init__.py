@@ -21,7 +21,8 @@ from arco_sdk.assets import (
     StaticPartition,
     asset,
 )
-from arco_sdk.client import ArcoClient, CallbackClient, LogPage
+from arco_sdk.callbacks import CallbackClient
+from arco_sdk.client import ArcoClient, LogPage
 from arco_sdk.errors import (
     ArcoApiError,
     ArcoConnectionError,

@@ -5,6 +5,10 @@ Settings come from, in order of precedence: command-line flags, the environment
 project's ``arco.toml`` (found in the current directory or a parent). Expected failures
 (server errors, invalid assets, bad arguments) print a message — with the server's
 request id when there is one — and exit non-zero, never with a traceback.
+
+One module on purpose (~700 lines): it is the whole ``arco`` surface, its commands in
+``--help`` order with the few private helpers they share; each command is a thin layer
+over ``ArcoClient``, the manifest builder or the worker.
 """
 
 # Typer commands take their options as parameters; the framework calls them by keyword.

@@ -12,7 +12,7 @@ from arco.orchestration.v1 import worker_protocol_pb2 as worker_pb
 
 from arco_core.clock import Clock, rfc3339_ms
 from arco_sdk.assets import AssetContext
-from arco_sdk.client import CallbackClient
+from arco_sdk.callbacks import CallbackClient
 from arco_sdk.errors import ArcoApiError, CallbackRejected
 
 __all__ = [

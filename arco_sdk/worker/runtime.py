@@ -58,7 +58,8 @@ from arco_sdk.assets import (
     AssetKey,
 )
 from arco_sdk.assets.definition import run_checks
-from arco_sdk.client import ApiAuth, CallbackClient, upload_task_logs
+from arco_sdk.callbacks import CallbackClient, upload_task_logs
+from arco_sdk.client import ApiAuth
 from arco_sdk.errors import (
     ArcoApiError,
     ArcoConnectionError,
