@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Generic, TypeVar, cast
 
 __all__ = [
+    "BROWSER_URL_BASE",
+    "BROWSER_URL_SECRET",
     "DISPATCH_SECRET",
     "ENVIRONMENT",
     "ENVIRONMENTS",
@@ -251,15 +253,26 @@ SHUTDOWN_GRACE_SEC = number(
 )
 ENVIRONMENT = text(
     "ARCO_ENVIRONMENT",
-    "dev, staging or prod; outside dev the api trusts only a signed forwarded identity and "
-    "the gateway needs a JWT key, ARCO_JWT_ISSUER, ARCO_JWT_AUDIENCE and ARCO_IDENTITY_SECRET",
-    "dev",
+    "dev, staging or prod; the default is production posture. Dev must be asked for, binds "
+    "loopback only and is the only posture that allows plaintext and missing or short secrets",
+    "prod",
 )
 IDENTITY_SECRET = text(
     "ARCO_IDENTITY_SECRET",
     "HMAC key of the caller identity the gateway forwards to the api (the same in both)",
     secret=True,
     required="outside dev",
+)
+
+BROWSER_URL_SECRET = text(
+    "ARCO_BROWSER_URL_SECRET",
+    "HMAC key of the browser file URLs the api signs and the gateway serves for a local "
+    "store (the same in both; without it a local store mints no URLs)",
+    secret=True,
+    required="outside dev, when the storage is local",
+)
+BROWSER_URL_BASE = text(
+    "ARCO_BROWSER_URL_BASE", "public base URL of the gateway's /files route in signed URLs"
 )
 
 DISPATCH_SECRET = text(

@@ -31,12 +31,12 @@ sys.path[:0] = [
     str(Path(__file__).resolve().parent.parent),
 ]
 
-import grpc  # noqa: E402
 import httpx  # noqa: E402
 from arco.orchestration.v1 import orchestration_service_pb2 as orch_pb  # noqa: E402
 from arco.orchestration.v1 import orchestration_service_pb2_grpc as orch_grpc  # noqa: E402
 
 from arco_runtime.identity import sign_identity  # noqa: E402
+from arco_runtime.tls import Role, TlsConfig, aio_channel  # noqa: E402
 from arco_sdk.manifest import AssetGraph, build_manifest, discover  # noqa: E402
 from services.mesh import Mesh  # noqa: E402
 
@@ -67,7 +67,7 @@ async def _drive(call: object, concurrency: int, duration: float) -> int:
 
 
 async def _grpc_client(
-    address: str, secret: str, run_id: str, concurrency: int, duration: float
+    address: str, tls: TlsConfig, secret: str, run_id: str, *, concurrency: int, duration: float
 ) -> int:
     metadata = (
         ("x-request-id", "bench"),
@@ -76,7 +76,9 @@ async def _grpc_client(
         ),
     )
     request = orch_pb.GetRunRequest(workspace_id="default", run_id=run_id)
-    async with grpc.aio.insecure_channel(address) as channel:
+    # The api takes a signed identity only from the gateway's certificate: the direct
+    # client stands in for the gateway, over the same mutual TLS.
+    async with aio_channel(address, tls) as channel:
         stub = orch_grpc.OrchestrationServiceStub(channel)  # type: ignore[no-untyped-call]
 
         async def call() -> None:
@@ -126,9 +128,12 @@ async def _rest_client(base: str, run_id: str, concurrency: int, duration: float
 
 def _worker(kind: str, args: tuple[object, ...], results: multiprocessing.Queue[int]) -> None:
     if kind == "grpc":
-        address, secret, run_id, concurrency, duration = args
+        address, tls, secret, run_id, concurrency, duration = args
+        assert isinstance(tls, TlsConfig)
         count = asyncio.run(
-            _grpc_client(str(address), str(secret), str(run_id), int(concurrency), float(duration))  # type: ignore[call-overload]
+            _grpc_client(
+                str(address), tls, str(secret), str(run_id), int(concurrency), float(duration)
+            )  # type: ignore[call-overload]
         )
     else:
         base, run_id, concurrency, duration = args
@@ -183,7 +188,10 @@ def main() -> int:
             secret = mesh.secrets["ARCO_IDENTITY_SECRET"]
             common = (args.concurrency, args.duration)
             direct = _measure(
-                "grpc", (mesh.address("api"), secret, run_id, *common), args.clients, args.duration
+                "grpc",
+                (mesh.address("api"), mesh.tls_config(Role.GATEWAY), secret, run_id, *common),
+                args.clients,
+                args.duration,
             )
             rest = _measure("rest", (base, run_id, *common), args.clients, args.duration)
         finally:

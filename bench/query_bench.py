@@ -36,10 +36,11 @@ sys.path[:0] = [
     str(Path(__file__).resolve().parent.parent),
 ]
 
-import grpc  # noqa: E402
 import pyarrow as pa  # noqa: E402
 from arco.query.v1 import query_service_pb2 as query_pb  # noqa: E402
 from arco.query.v1 import query_service_pb2_grpc as query_grpc  # noqa: E402
+
+from tests.support.tls import mesh_channel  # noqa: E402
 
 POINT = "SELECT * FROM lake.sales.big WHERE id = 987654"
 GROUP = "SELECT region, count(*) AS n, avg(amount) AS a FROM lake.sales.big GROUP BY region"
@@ -140,7 +141,7 @@ async def main(rows: int, iterations: int, browser: bool) -> int:
                 values.append((time.perf_counter() - started) * 1000)
             engine_floor[name] = pct(values, 0.5)
 
-        async with grpc.aio.insecure_channel(stack.api) as channel:
+        async with mesh_channel(stack.api) as channel:
             stub = query_grpc.QueryServiceStub(channel)
             fmt = query_pb.RESULT_FORMAT_JSON
 

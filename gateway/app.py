@@ -40,6 +40,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from arco_runtime.identity import sign_identity
 from arco_runtime.rpc import LATENCY_BUCKETS, MAX_MESSAGE_BYTES
+from arco_runtime.tls import aio_channel
 from gateway import errors
 from gateway.auth import Authenticator, bearer_token
 from gateway.config import GatewayConfig
@@ -383,9 +384,10 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # grpc.aio channels are bound to the running loop: create them here, never at import.
-        channel = grpc.aio.insecure_channel(
+        channel = aio_channel(
             config.api_address,
-            options=[
+            config.tls,
+            [
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
             ],

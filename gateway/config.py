@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 
+from arco_runtime.posture import check_binds
 from arco_runtime.settings import (
     ENVIRONMENT,
     ENVIRONMENTS,
@@ -22,6 +23,7 @@ from arco_runtime.settings import (
     setting_field,
     text,
 )
+from arco_runtime.tls import TLS_SETTINGS, TlsConfig
 
 LISTEN_ADDRESS = text(
     "ARCO_GATEWAY_LISTEN_ADDRESS", "HTTP listen host:port (port 0 picks one)", "127.0.0.1:8080"
@@ -107,6 +109,7 @@ SERVICE_SETTINGS = (
     RATE_LIMIT_MAX_KEYS,
     MAX_BODY_BYTES,
     UPSTREAM_TIMEOUT_SEC,
+    *TLS_SETTINGS,
     LOG_LEVEL,
     LOG_FORMAT,
     READY_FILE,
@@ -172,6 +175,8 @@ class GatewayConfig:
     rate_limit: RateLimitConfig = dataclasses.field(default_factory=RateLimitConfig)
     max_body_bytes: int = setting_field(MAX_BODY_BYTES)
     upstream_timeout_sec: float = setting_field(UPSTREAM_TIMEOUT_SEC)
+    # Mutual TLS of the channel to the api (the gateway's certificate names role gateway).
+    tls: TlsConfig = dataclasses.field(default_factory=TlsConfig)
 
     def __post_init__(self) -> None:
         if self.environment not in ENVIRONMENTS:
@@ -179,6 +184,7 @@ class GatewayConfig:
                 f"ARCO_ENVIRONMENT must be one of {', '.join(ENVIRONMENTS)}, "
                 f"got {self.environment!r}"
             )
+        check_binds(self.environment, self.tls, [(LISTEN_ADDRESS.name, self.listen_address)])
         if self.dev_auth and self.environment != "dev":
             raise ConfigError(
                 "ARCO_GATEWAY_DEV_AUTH=true is only allowed with ARCO_ENVIRONMENT=dev"
@@ -256,4 +262,5 @@ class GatewayConfig:
             ),
             max_body_bytes=MAX_BODY_BYTES.read(env),
             upstream_timeout_sec=UPSTREAM_TIMEOUT_SEC.read(env),
+            tls=TlsConfig.from_env(env),
         )

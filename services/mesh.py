@@ -6,6 +6,11 @@ directory), waits until every one is healthy, prints where each listens, and sto
 all cleanly on Ctrl-C. Services bind port 0 and report their addresses through ready
 files, so several meshes (or test runs) can share a machine.
 
+Every gRPC hop is mutual TLS: at start the launcher mints a mesh CA and one certificate
+per role under ``<home>/run/tls`` (the same files a deployment brings from its own CA)
+and hands each service its own; ``tls=False`` runs the mesh plaintext (dev debugging,
+and the benchmark's cost-of-the-boundary comparison).
+
 ``Mesh.restart(name)`` kills a service with SIGKILL and starts the same spec again on the
 addresses it had (chaos tests); ``worker_transport="http"`` makes the dispatcher and the
 sweeper push envelopes to the workers' HTTP ``/dispatch`` (the JSON contract) instead of
@@ -31,6 +36,8 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from arco_runtime.tls import MeshCertificates, Role, TlsConfig, mint_mesh, sync_channel
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT_SEC = 30.0
 STOP_TIMEOUT_SEC = 15.0
@@ -41,6 +48,7 @@ class ServiceSpec:
     name: str
     module: str
     env: Mapping[str, str]
+    role: Role
 
 
 @dataclasses.dataclass
@@ -76,6 +84,7 @@ class Mesh:
         worker_modules: Sequence[str] = (),
         worker_env: Mapping[str, str] | None = None,
         worker_transport: str = "grpc",
+        tls: bool = True,
     ) -> None:
         if worker_transport not in ("grpc", "http"):
             raise ValueError("worker_transport must be 'grpc' or 'http'")
@@ -100,11 +109,15 @@ class Mesh:
             "ARCO_BROWSER_URL_SECRET": secrets.token_urlsafe(32),
         }
         self.services: dict[str, RunningService] = {}
+        self.tls = tls
+        self.certs: MeshCertificates | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
 
     def start(self) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        if self.tls and self.certs is None:
+            self.certs = mint_mesh(self.run_dir / "tls")
         if self.storage_url.startswith("file://"):
             Path(self.storage_url.removeprefix("file://")).mkdir(parents=True, exist_ok=True)
         try:
@@ -113,11 +126,15 @@ class Mesh:
                     "compactor-orchestration",
                     "services.compactor",
                     {"ARCO_COMPACTOR_DOMAIN": "orchestration"},
+                    Role.COMPACTOR,
                 )
             )
             catalog = self._start(
                 ServiceSpec(
-                    "compactor-catalog", "services.compactor", {"ARCO_COMPACTOR_DOMAIN": "catalog"}
+                    "compactor-catalog",
+                    "services.compactor",
+                    {"ARCO_COMPACTOR_DOMAIN": "catalog"},
+                    Role.COMPACTOR,
                 )
             )
             api = self._start(
@@ -128,6 +145,7 @@ class Mesh:
                         "ARCO_ORCH_COMPACTOR_ADDRESS": orch.address,
                         "ARCO_CATALOG_COMPACTOR_ADDRESS": catalog.address,
                     },
+                    Role.API,
                 )
             )
             gateway = self._start(
@@ -138,6 +156,7 @@ class Mesh:
                         "ARCO_API_ADDRESS": api.address,
                         "ARCO_GATEWAY_LISTEN_ADDRESS": "127.0.0.1:0",
                     },
+                    Role.GATEWAY,
                 )
             )
             callback_base = f"http://{gateway.address}"
@@ -154,8 +173,8 @@ class Mesh:
                 "ARCO_DISPATCH_ADAPTER": self.worker_transport,
                 "ARCO_WORKER_TARGETS": ",".join(targets),
             }
-            self._start(ServiceSpec("dispatcher", "services.dispatcher", peers))
-            self._start(ServiceSpec("sweeper", "services.sweeper", peers))
+            self._start(ServiceSpec("dispatcher", "services.dispatcher", peers, Role.DISPATCHER))
+            self._start(ServiceSpec("sweeper", "services.sweeper", peers, Role.SWEEPER))
         except BaseException:
             self.stop()
             raise
@@ -202,13 +221,25 @@ class Mesh:
                 "ARCO_LISTEN_ADDRESS": "127.0.0.1:0",
                 "ARCO_METRICS_ADDRESS": "127.0.0.1:0",
                 "ARCO_LOG_FORMAT": self.log_format,
-                # The local mesh is a dev posture: the gateway takes X-Tenant-Id headers.
+                # The local mesh is dev posture on loopback (mTLS on unless tls=False): the
+                # gateway takes X-Tenant-Id headers.
+                "ARCO_ENVIRONMENT": "dev",
                 "ARCO_GATEWAY_DEV_AUTH": "true",
                 **self.secrets,
                 **self.extra_env,
             }
         )
         return env
+
+    def tls_env(self, role: Role) -> dict[str, str]:
+        """The ARCO_TLS_* settings of a process of ``role``."""
+        if self.certs is None:
+            return {"ARCO_TLS": "false"}
+        return self.certs.for_role(role).env()
+
+    def tls_config(self, role: Role = Role.OPERATOR) -> TlsConfig:
+        """Credentials of ``role`` for clients of this mesh (tests, tools, the demo)."""
+        return self.certs.config(role) if self.certs is not None else TlsConfig.plaintext()
 
     def start_worker(self, name: str, callback_base: str | None = None) -> RunningService:
         """Start (or restart) a worker process serving gRPC and HTTP dispatch."""
@@ -229,6 +260,7 @@ class Mesh:
                     "ARCO_WORKER_MODULES": ",".join(self.worker_modules),
                     **self.worker_env,
                 },
+                Role.WORKER,
             ),
             ready_env="ARCO_WORKER_READY_FILE",
         )
@@ -249,6 +281,7 @@ class Mesh:
             running.spec.name,
             running.spec.module,
             {**running.spec.env, **_pinned_addresses(running)},
+            running.spec.role,
         )
         for attempt in range(attempts):
             try:
@@ -267,7 +300,7 @@ class Mesh:
         ready_file = self.run_dir / f"{spec.name}.ready.json"
         ready_file.unlink(missing_ok=True)
         log_path = self.run_dir / f"{spec.name}.log"
-        env = {**self.base_env(), **spec.env, ready_env: str(ready_file)}
+        env = {**self.base_env(), **self.tls_env(spec.role), **spec.env, ready_env: str(ready_file)}
         with log_path.open("ab") as log_file:
             process = subprocess.Popen(
                 [sys.executable, "-m", spec.module],
@@ -295,7 +328,7 @@ class Mesh:
                 )
             if ready_file.exists():
                 info: dict[str, object] = json.loads(ready_file.read_text())
-                if _healthy(info):
+                if _healthy(info, self.tls_config()):
                     return info
             time.sleep(0.05)
         raise MeshError(
@@ -333,12 +366,12 @@ def _pinned_addresses(running: RunningService) -> dict[str, str]:
     return {"ARCO_LISTEN_ADDRESS": str(ready["grpc_address"])}
 
 
-def _healthy(info: Mapping[str, object]) -> bool:
+def _healthy(info: Mapping[str, object], tls: TlsConfig) -> bool:
     """Services answer gRPC health; workers and the gateway answer HTTP /health(z)."""
     if info.get("service") == "worker":
         return http_ok(f"http://{info['http_address']}/health")
     if "grpc_address" in info:
-        return grpc_serving(str(info["grpc_address"]))
+        return grpc_serving(str(info["grpc_address"]), tls)
     return True
 
 
@@ -350,8 +383,8 @@ def http_ok(url: str, timeout: float = 2.0) -> bool:
         return False
 
 
-def grpc_serving(address: str, service: str = "", timeout: float = 2.0) -> bool:
-    with grpc.insecure_channel(address) as channel:
+def grpc_serving(address: str, tls: TlsConfig, service: str = "", timeout: float = 2.0) -> bool:
+    with sync_channel(address, tls) as channel:
         try:
             answer = health_pb2_grpc.HealthStub(channel).Check(  # type: ignore[attr-defined]
                 health_pb2.HealthCheckRequest(service=service), timeout=timeout
@@ -396,6 +429,10 @@ def _up(args: argparse.Namespace) -> int:
     for name, pid, address, metrics in mesh.describe():
         print(f"{name:<26}{pid:>8}  {address:<22} {metrics}")
     print(f"REST: http://{mesh.address('gateway')}/api/v1  logs: {mesh.run_dir}")
+    if mesh.certs is not None:
+        print(
+            f"mTLS: CA and per-role certificates in {mesh.certs.ca_cert.parent} (tools: operator.crt)"
+        )
     print("press Ctrl-C to stop", flush=True)
     try:
         while not stop["now"]:

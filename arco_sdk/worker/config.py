@@ -10,7 +10,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from arco_runtime.settings import DISPATCH_SECRET, Setting, describe, redacted, setting_field
+from arco_runtime.posture import check_binds, check_environment, check_secrets
+from arco_runtime.settings import (
+    DISPATCH_SECRET,
+    ENVIRONMENT,
+    Setting,
+    describe,
+    epilog,
+    redacted,
+    setting_field,
+)
+from arco_runtime.tls import TLS_SETTINGS, TlsConfig
 
 __all__ = ["ENV_PREFIX", "WORKER_SETTINGS", "WorkerConfig", "build_parser", "config_from_args"]
 
@@ -138,7 +148,8 @@ _OPTIONS = (
     LOG_LEVEL,
     LOG_FORMAT,
 )
-WORKER_SETTINGS = (MODULES, *_OPTIONS, UPLOAD_LOGS)
+# The process-wide rows the worker reads under their own names (posture and mutual TLS).
+WORKER_SETTINGS = (MODULES, *_OPTIONS, UPLOAD_LOGS, ENVIRONMENT, *TLS_SETTINGS)
 
 
 @dataclass(frozen=True)
@@ -168,6 +179,10 @@ class WorkerConfig:
     upload_logs: bool = setting_field(UPLOAD_LOGS)
     log_level: str = setting_field(LOG_LEVEL)
     log_format: str = setting_field(LOG_FORMAT)
+    # dev, staging or prod (ARCO_ENVIRONMENT, default prod): see arco_runtime.posture
+    environment: str = setting_field(ENVIRONMENT)
+    # Mutual TLS of the gRPC listener (ARCO_TLS_*); None is refused when gRPC is on.
+    tls: TlsConfig | None = None
 
     def __post_init__(self) -> None:
         missing = [
@@ -188,6 +203,21 @@ class WorkerConfig:
             raise ValueError("ack_mode must be 'started' or 'completed'")
         if not 0 < self.heartbeat_floor_sec <= self.heartbeat_ceiling_sec:
             raise ValueError("need 0 < heartbeat_floor_sec <= heartbeat_ceiling_sec")
+        check_environment(self.environment)
+        if self.grpc_address and self.tls is None:
+            raise ValueError(
+                "the worker's gRPC listener needs ARCO_TLS_CERT, ARCO_TLS_KEY and ARCO_TLS_CA "
+                "(or ARCO_TLS=false in dev on loopback)"
+            )
+        check_binds(
+            self.environment,
+            self.tls or TlsConfig.plaintext(),
+            [
+                (GRPC_ADDRESS.name, self.grpc_address or ""),
+                (HTTP_ADDRESS.name, self.http_address or ""),
+            ],
+        )
+        check_secrets(self.environment, [(DISPATCH_SECRET, self.dispatch_secret)])
 
     def redacted(self) -> dict[str, Any]:
         return redacted(self)
@@ -205,6 +235,8 @@ def build_parser(prog: str = "python -m arco_sdk.worker") -> argparse.ArgumentPa
             f"through the task callbacks. Every option can also be set as {ENV_PREFIX}<NAME> "
             f"(e.g. {ENV_PREFIX}API_URL); {_fallbacks()} are used as fallbacks."
         ),
+        epilog=epilog((ENVIRONMENT, *TLS_SETTINGS)),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("modules", nargs="*", help=f"{describe(MODULES)} [{MODULES.name}]")
     for setting in _OPTIONS:
@@ -270,4 +302,7 @@ def config_from_args(
     values.setdefault("modules", ())
     for required in ("api_url", "tenant_id", "workspace_id", "dispatch_secret"):
         values.setdefault(required, "")
+    values["environment"] = ENVIRONMENT.read(environ)
+    if values.get("grpc_address", GRPC_ADDRESS.default):
+        values["tls"] = TlsConfig.from_env(environ)
     return WorkerConfig(**values)

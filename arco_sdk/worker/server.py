@@ -20,7 +20,9 @@ import structlog
 import uvicorn
 from arco.worker.v1 import worker_service_pb2_grpc as pb_grpc
 
+from arco_runtime.authz import AuthorizationInterceptor
 from arco_runtime.process import write_ready_file
+from arco_runtime.tls import TlsConfig, add_port
 from arco_sdk.client import ApiAuth
 from arco_sdk.io import ParquetStore
 from arco_sdk.manifest import AssetGraph
@@ -98,12 +100,16 @@ class WorkerServer:
         web_task: asyncio.Task[None] | None = None
         try:
             if config.grpc_address:
-                grpc_server = grpc.aio.server()
+                tls = config.tls or TlsConfig.plaintext()
+                # Only the dispatcher and the sweeper may dispatch (the matrix).
+                grpc_server = grpc.aio.server(
+                    interceptors=[AuthorizationInterceptor(enforce=tls.enabled)]
+                )
                 pb_grpc.add_WorkerServiceServicer_to_server(
                     WorkerServicer(runtime, config.dispatch_secret), grpc_server
                 )
                 host, _ = _split(config.grpc_address)
-                port = grpc_server.add_insecure_port(config.grpc_address)
+                port = add_port(grpc_server, config.grpc_address, tls)
                 await grpc_server.start()
                 self.grpc_address = f"{host}:{port}"
             if config.http_address:

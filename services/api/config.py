@@ -6,8 +6,8 @@ import dataclasses
 from collections.abc import Mapping
 
 from arco_runtime.settings import (
-    ENVIRONMENT,
-    ENVIRONMENTS,
+    BROWSER_URL_BASE,
+    BROWSER_URL_SECRET,
     IDENTITY_SECRET,
     ConfigError,
     integer,
@@ -27,13 +27,14 @@ LOG_MAX_BYTES = integer(
 )
 
 SERVICE_SETTINGS = (
-    ENVIRONMENT,
     ORCH_COMPACTOR_ADDRESS,
     CATALOG_COMPACTOR_ADDRESS,
     TASK_TOKEN_SECRET,
     TASK_TOKEN_ISSUER,
     TASK_TOKEN_AUDIENCE,
     IDENTITY_SECRET,
+    BROWSER_URL_SECRET,
+    BROWSER_URL_BASE,
     LOG_MAX_BYTES,
 )
 
@@ -41,27 +42,24 @@ SERVICE_SETTINGS = (
 @dataclasses.dataclass(frozen=True)
 class ApiConfig:
     common: CommonConfig
-    environment: str
     orch_compactor_address: str
     catalog_compactor_address: str
     task_token_issuer: str
     task_token_audience: str
     log_max_bytes: int
+    browser_url_base: str
     task_token_secret: str = setting_field(TASK_TOKEN_SECRET)
     identity_secret: str = setting_field(IDENTITY_SECRET)
+    browser_url_secret: str = setting_field(BROWSER_URL_SECRET)
 
     @property
     def dev(self) -> bool:
-        return self.environment == "dev"
+        return self.common.dev
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ApiConfig:
-        environment = ENVIRONMENT.read(env)
-        if environment not in ENVIRONMENTS:
-            raise ConfigError(f"ARCO_ENVIRONMENT must be one of {', '.join(ENVIRONMENTS)}")
         config = cls(
             common=CommonConfig.from_env(env, service="api", default_listen="127.0.0.1:50051"),
-            environment=environment,
             orch_compactor_address=ORCH_COMPACTOR_ADDRESS.read(env),
             catalog_compactor_address=CATALOG_COMPACTOR_ADDRESS.read(env),
             task_token_issuer=TASK_TOKEN_ISSUER.read(env),
@@ -69,12 +67,16 @@ class ApiConfig:
             log_max_bytes=LOG_MAX_BYTES.read(env),
             task_token_secret=TASK_TOKEN_SECRET.read(env),
             identity_secret=IDENTITY_SECRET.read(env),
+            browser_url_secret=BROWSER_URL_SECRET.read(env),
+            browser_url_base=BROWSER_URL_BASE.read(env),
         )
         if not config.task_token_secret:
             raise ConfigError("ARCO_TASK_TOKEN_SECRET is required (worker callbacks are signed)")
-        if not config.dev and not config.identity_secret:
-            raise ConfigError(
-                "ARCO_IDENTITY_SECRET is required outside dev: the api never trusts an "
-                "unverified identity"
-            )
+        secrets = [
+            (TASK_TOKEN_SECRET, config.task_token_secret),
+            (IDENTITY_SECRET, config.identity_secret),
+        ]
+        if config.common.storage_url.startswith("file://"):
+            secrets.append((BROWSER_URL_SECRET, config.browser_url_secret))
+        config.common.require_secrets(*secrets)
         return config

@@ -46,7 +46,7 @@ def build_deps(config: ApiConfig, env: Mapping[str, str]) -> ApiDeps:
     clock = SystemClock()
     orchestration = EventCommitter(
         LedgerWriter(storage, "orchestration", clock),
-        CompactorClient(config.orch_compactor_address),
+        CompactorClient(config.orch_compactor_address, config.common.tls),
         ProjectionReader(reader_storage, OrchestrationAdapter(), scope),
     )
     return ApiDeps(
@@ -60,7 +60,7 @@ def build_deps(config: ApiConfig, env: Mapping[str, str]) -> ApiDeps:
         orchestration_heads=HeadFollower(orchestration.compactor, orchestration.reader),
         catalog=EventCommitter(
             LedgerWriter(storage, "catalog", clock),
-            CompactorClient(config.catalog_compactor_address),
+            CompactorClient(config.catalog_compactor_address, config.common.tls),
             ProjectionReader(reader_storage, CatalogAdapter(), scope),
         ),
         catalog_lock=LeaseLock(storage, "catalog", clock),
@@ -71,8 +71,8 @@ def build_deps(config: ApiConfig, env: Mapping[str, str]) -> ApiDeps:
             clock,
         ),
         url_signer=(
-            LocalUrlSigner(env["ARCO_BROWSER_URL_SECRET"], env.get("ARCO_BROWSER_URL_BASE", ""))
-            if env.get("ARCO_BROWSER_URL_SECRET")
+            LocalUrlSigner(config.browser_url_secret, config.browser_url_base)
+            if config.browser_url_secret
             else None
         ),
     )

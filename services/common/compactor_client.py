@@ -16,6 +16,7 @@ from arco.compactor.v1 import compactor_service_pb2_grpc as pb_grpc
 
 from arco_runtime.retry import RetryPolicy
 from arco_runtime.rpc import MAX_MESSAGE_BYTES
+from arco_runtime.tls import TlsConfig, aio_channel
 from services.common.status import from_rpc_error
 
 TRANSIENT = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
@@ -33,10 +34,15 @@ class CompactorClient:
     """One long-lived channel to one compactor; call ``close()`` when done."""
 
     def __init__(
-        self, address: str, *, deadline_sec: float = 60.0, attempt_timeout_sec: float = 30.0
+        self,
+        address: str,
+        tls: TlsConfig,
+        *,
+        deadline_sec: float = 60.0,
+        attempt_timeout_sec: float = 30.0,
     ) -> None:
         self.address = address
-        self._channel = grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS)
+        self._channel = aio_channel(address, tls, CHANNEL_OPTIONS)
         self._stub = pb_grpc.CompactorServiceStub(self._channel)
         self._retry = RetryPolicy(
             initial_backoff_sec=0.05,

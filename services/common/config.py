@@ -10,16 +10,21 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
+from arco_runtime.posture import check_binds, check_environment, check_secrets
 from arco_runtime.settings import (
+    ENVIRONMENT,
     LOG_FORMAT,
     LOG_LEVEL,
     READY_FILE,
     SHUTDOWN_GRACE_SEC,
+    Setting,
     integer,
     read_log_format,
     text,
 )
+from arco_runtime.tls import TLS_SETTINGS, TlsConfig
 
 DEFAULT_DATA_DIR = Path(".arco") / "data"
 
@@ -38,6 +43,8 @@ LISTEN_ADDRESS = text(
 METRICS_ADDRESS = text("ARCO_METRICS_ADDRESS", "Prometheus /metrics host:port", "127.0.0.1:0")
 
 COMMON_SETTINGS = (
+    ENVIRONMENT,
+    *TLS_SETTINGS,
     TENANT_ID,
     WORKSPACE_ID,
     STORAGE_URL,
@@ -81,6 +88,9 @@ class CommonConfig:
     """Settings every service process shares."""
 
     service: str
+    # dev, staging or prod (default prod); see arco_runtime.posture
+    environment: str
+    tls: TlsConfig
     tenant_id: str
     workspace_id: str
     storage_url: str
@@ -95,8 +105,10 @@ class CommonConfig:
     @classmethod
     def from_env(cls, env: Mapping[str, str], *, service: str, default_listen: str) -> CommonConfig:
         log_format = read_log_format(env)
-        return cls(
+        config = cls(
             service=service,
+            environment=check_environment(ENVIRONMENT.read(env)),
+            tls=TlsConfig.from_env(env),
             tenant_id=TENANT_ID.read(env),
             workspace_id=WORKSPACE_ID.read(env),
             storage_url=STORAGE_URL.read(env) or default_storage_url(),
@@ -107,3 +119,20 @@ class CommonConfig:
             ready_file=READY_FILE.read(env),
             shutdown_grace_sec=SHUTDOWN_GRACE_SEC.read(env),
         )
+        check_binds(
+            config.environment,
+            config.tls,
+            (
+                (LISTEN_ADDRESS.name, config.listen_address),
+                (METRICS_ADDRESS.name, config.metrics_address),
+            ),
+        )
+        return config
+
+    @property
+    def dev(self) -> bool:
+        return self.environment == "dev"
+
+    def require_secrets(self, *secrets: tuple[Setting[Any], str]) -> None:
+        """Outside dev every secret this service holds is set and long enough."""
+        check_secrets(self.environment, secrets)

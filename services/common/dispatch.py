@@ -31,6 +31,7 @@ from arco_core.paths import Scope
 from arco_core.tokens import TaskTokenSigner
 from arco_core.wire.worker_protocol import to_json
 from arco_runtime.settings import ConfigError, number, setting_field, text
+from arco_runtime.tls import TlsConfig, aio_channel
 from services.common.rpc_context import timestamp_from_ms
 
 if TYPE_CHECKING:
@@ -268,11 +269,17 @@ class GrpcPushAdapter:
     name = "grpc"
 
     def __init__(
-        self, targets: Mapping[str, Sequence[str]], secret: str, *, timeout_sec: float = 10.0
+        self,
+        targets: Mapping[str, Sequence[str]],
+        secret: str,
+        tls: TlsConfig,
+        *,
+        timeout_sec: float = 10.0,
     ) -> None:
         if not secret:
             raise ConfigError("gRPC dispatch needs ARCO_WORKER_DISPATCH_SECRET")
         self._router = _Router(targets)
+        self._tls = tls
         self._timeout = timeout_sec
         # Workers refuse envelopes without the shared dispatch secret.
         self._metadata = ((DISPATCH_SECRET_HEADER.lower(), secret),)
@@ -281,7 +288,7 @@ class GrpcPushAdapter:
     def _stub(self, address: str) -> wpb_grpc.WorkerServiceAsyncStub:
         channel = self._channels.get(address)
         if channel is None:
-            channel = self._channels[address] = grpc.aio.insecure_channel(address)
+            channel = self._channels[address] = aio_channel(address, self._tls)
         return wpb_grpc.WorkerServiceStub(channel)
 
     async def send(
@@ -383,6 +390,7 @@ def build_adapter(
     kind: str,
     targets_spec: str,
     secret: str,
+    tls: TlsConfig,
     cloud_tasks: CloudTasksConfig | None = None,
 ) -> DispatchAdapter:
     if kind == "memory":
@@ -391,7 +399,7 @@ def build_adapter(
         return _cloud_tasks_adapter(cloud_tasks or CloudTasksConfig(), secret)
     targets = parse_targets(targets_spec)
     if kind == "grpc":
-        return GrpcPushAdapter(targets, secret)
+        return GrpcPushAdapter(targets, secret, tls)
     if kind == "http":
         return HttpPushAdapter(targets, secret)
     raise ConfigError(f"unknown dispatch adapter {kind!r}: use grpc, http, cloud_tasks or memory")

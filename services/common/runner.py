@@ -63,6 +63,8 @@ async def serve(
     configure_logging(config.log_level, config.log_format)
     structlog.contextvars.bind_contextvars(service=config.service)
     log.info("service_config", config=redacted(service_config))
+    if not config.tls.enabled:
+        log.warning("plaintext_dev_mode", why="ARCO_TLS=false: no mesh identities, no matrix")
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -72,7 +74,7 @@ async def serve(
     registry = CollectorRegistry()
     parts = await build(registry)
     built = await build_server(
-        parts.registrations, config.listen_address, registry, parts.interceptors
+        parts.registrations, config.listen_address, registry, config.tls, parts.interceptors
     )
     metrics_host, metrics_port = _split_address(config.metrics_address)
     metrics_server, metrics_thread = start_http_server(metrics_port, metrics_host, registry)

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
+from typing import Any
 
 from arco_core.clock import Clock
 from arco_core.paths import Scope
 from arco_core.tokens import TaskTokenSigner
-from arco_runtime.settings import DISPATCH_SECRET, ConfigError, setting_field, text
+from arco_runtime.settings import DISPATCH_SECRET, ConfigError, Setting, setting_field, text
+from arco_runtime.tls import TlsConfig
 from services.common.config import (
     TASK_TOKEN_AUDIENCE,
     TASK_TOKEN_ISSUER,
@@ -80,15 +82,29 @@ class SenderConfig:
             config.cloud_tasks.validate()
         return config
 
+    def secrets(self) -> tuple[tuple[Setting[Any], str], ...]:
+        """The secrets this sender holds, for the posture check."""
+        held: list[tuple[Setting[Any], str]] = [(TASK_TOKEN_SECRET, self.task_token_secret)]
+        if self.adapter != "memory":
+            held.append((DISPATCH_SECRET, self.worker_dispatch_secret))
+        return tuple(held)
+
 
 def build_sender(
-    config: SenderConfig, scope: Scope, clock: Clock, *, source: str, concurrency: int = 32
+    config: SenderConfig,
+    scope: Scope,
+    clock: Clock,
+    tls: TlsConfig,
+    *,
+    source: str,
+    concurrency: int = 32,
 ) -> Sender:
     """The adapter, the token signer and the envelope builder this configuration names."""
     adapter = build_adapter(
         config.adapter,
         config.worker_targets,
         config.worker_dispatch_secret,
+        tls,
         cloud_tasks=config.cloud_tasks,
     )
     signer = TaskTokenSigner(

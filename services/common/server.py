@@ -1,4 +1,5 @@
-"""The shared gRPC server builder: health, reflection, interceptors, no SO_REUSEPORT."""
+"""The shared gRPC server builder: mutual TLS, the authorization matrix, health, reflection,
+interceptors, no SO_REUSEPORT."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from prometheus_client import CollectorRegistry
 
+from arco_runtime.authz import AuthorizationInterceptor
 from arco_runtime.rpc import MAX_MESSAGE_BYTES
+from arco_runtime.tls import TlsConfig, add_port
 from services.common.interceptors import RpcMetrics, ServerInterceptor
 
 # SO_REUSEPORT is on by default in grpc: a second server would silently share a port.
@@ -52,15 +55,22 @@ async def build_server(
     registrations: Sequence[Registration],
     address: str,
     registry: CollectorRegistry,
+    tls: TlsConfig,
     interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
 ) -> BuiltServer:
     """Create and start a grpc.aio server; health reports NOT_SERVING until set_serving.
 
-    The service's own ``interceptors`` run inside the shared one, so what they raise is
-    mapped to a status and logged like any servicer error.
+    The port is mutual TLS unless ``tls`` is off (dev on loopback); every RPC is checked
+    against the authorization matrix before the service's own ``interceptors``, which run
+    inside the shared one, so what they raise is mapped to a status and logged like any
+    servicer error.
     """
     server = grpc.aio.server(
-        interceptors=[ServerInterceptor(RpcMetrics(registry)), *interceptors],
+        interceptors=[
+            ServerInterceptor(RpcMetrics(registry)),
+            AuthorizationInterceptor(enforce=tls.enabled),
+            *interceptors,
+        ],
         options=list(_SERVER_OPTIONS),
     )
     health_servicer = health.aio.HealthServicer()
@@ -71,7 +81,7 @@ async def build_server(
     reflection.enable_server_reflection(
         (*names, health.SERVICE_NAME, reflection.SERVICE_NAME), server
     )
-    port = server.add_insecure_port(address)
+    port = add_port(server, address, tls)
     await server.start()
     built = BuiltServer(server=server, port=port, health=health_servicer, service_names=names)
     await built.set_serving(False)

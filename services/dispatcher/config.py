@@ -30,7 +30,7 @@ class DispatcherConfig:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> DispatcherConfig:
-        return cls(
+        config = cls(
             common=CommonConfig.from_env(
                 env, service="dispatcher", default_listen="127.0.0.1:50071"
             ),
@@ -40,3 +40,5 @@ class DispatcherConfig:
             # last, so its required-secret check follows the per-field parse errors
             sender=SenderConfig.from_env(env),
         )
+        config.common.require_secrets(*config.sender.secrets())
+        return config

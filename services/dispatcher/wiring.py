@@ -30,7 +30,7 @@ async def build(
     scope = Scope(config.common.tenant_id, config.common.workspace_id)
     store = open_object_store(config.common.storage_url, env)
     clock = SystemClock()
-    compactor = CompactorClient(config.orch_compactor_address)
+    compactor = CompactorClient(config.orch_compactor_address, config.common.tls)
     committer = EventCommitter(
         LedgerWriter(ScopedStorage(store, scope, Role.DISPATCHER), "orchestration", clock),
         compactor,
@@ -40,6 +40,7 @@ async def build(
         config.sender,
         scope,
         clock,
+        config.common.tls,
         source=f"arco-dispatcher/{scope.tenant_id}/{scope.workspace_id}",
         concurrency=config.concurrency,
     )

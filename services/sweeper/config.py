@@ -53,7 +53,7 @@ class SweeperConfig:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> SweeperConfig:
-        return cls(
+        config = cls(
             common=CommonConfig.from_env(env, service="sweeper", default_listen="127.0.0.1:50072"),
             orch_compactor_address=ORCH_COMPACTOR_ADDRESS.read(env),
             sweep_interval_sec=SWEEP_INTERVAL_SEC.read(env),
@@ -63,3 +63,5 @@ class SweeperConfig:
             # last, so its required-secret check follows the per-field parse errors
             sender=SenderConfig.from_env(env),
         )
+        config.common.require_secrets(*config.sender.secrets())
+        return config

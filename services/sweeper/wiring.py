@@ -31,7 +31,7 @@ async def build(
     store = open_object_store(config.common.storage_url, env)
     clock = SystemClock()
     storage = ScopedStorage(store, scope, Role.SWEEPER)  # the only role that may list
-    compactor = CompactorClient(config.orch_compactor_address)
+    compactor = CompactorClient(config.orch_compactor_address, config.common.tls)
     committer = EventCommitter(
         LedgerWriter(storage, "orchestration", clock),
         compactor,
@@ -41,6 +41,7 @@ async def build(
         config.sender,
         scope,
         clock,
+        config.common.tls,
         source=f"arco-sweeper/{scope.tenant_id}/{scope.workspace_id}",
     )
     thresholds = SweepThresholds(

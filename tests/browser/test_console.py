@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import grpc
 import pytest
 from arco.query.v1 import query_service_pb2 as query_pb
 from arco.query.v1 import query_service_pb2_grpc as query_grpc
 
 from tests.conftest import REPO_ROOT
 from tests.service.test_api_query import Stack, start_stack
+from tests.support.tls import mesh_channel
 from tests.unit.orchestration.orch_support import TENANT, WORKSPACE
 
 CHROMIUM = "/usr/bin/chromium"
@@ -113,7 +113,7 @@ async def test_console_runs_sql_in_duckdb_wasm_with_parity(
 ) -> None:
     gateway = stack.procs["gateway"].ready["http_address"]
     browser_rows, requests, _ = await run_in_console(gateway, browser_sql)
-    async with grpc.aio.insecure_channel(stack.api) as channel:
+    async with mesh_channel(stack.api) as channel:
         answer = await query_grpc.QueryServiceStub(channel).Query(
             query_pb.QueryRequest(sql=server_sql, format=query_pb.RESULT_FORMAT_JSON)
         )

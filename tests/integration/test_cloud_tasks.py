@@ -40,6 +40,7 @@ from arco_core.paths import Scope
 from arco_core.storage import Role, ScopedStorage, open_object_store
 from arco_core.wire.worker_protocol import parse_envelope
 from arco_runtime.settings import ConfigError
+from arco_runtime.tls import TlsConfig
 from services.common.cloud_tasks import CloudTasksAdapter
 from services.common.dispatch import (
     DISPATCH_SECRET_HEADER,
@@ -330,7 +331,11 @@ async def test_task_is_created_by_name_and_delivered_to_the_worker_endpoint(
     emulator: Emulator, receiver: Receiver
 ) -> None:
     adapter = build_adapter(
-        "cloud_tasks", "", SECRET, cloud_tasks=adapter_config(emulator, receiver)
+        "cloud_tasks",
+        "",
+        SECRET,
+        TlsConfig.plaintext(),
+        cloud_tasks=adapter_config(emulator, receiver),
     )
     assert isinstance(adapter, CloudTasksAdapter)
     envelope = make_envelope("run-1", "raw.events")
@@ -427,16 +432,18 @@ def test_sends_rotate_over_every_target_of_a_queue() -> None:
 
 def test_configuration_is_checked() -> None:
     with pytest.raises(ConfigError, match="ARCO_CLOUD_TASKS_PROJECT"):
-        build_adapter("cloud_tasks", "", SECRET, cloud_tasks=CloudTasksConfig())
+        build_adapter(
+            "cloud_tasks", "", SECRET, TlsConfig.plaintext(), cloud_tasks=CloudTasksConfig()
+        )
     config = CloudTasksConfig(project="p", location="l")
     with pytest.raises(ConfigError, match="TARGET_URL"):
-        build_adapter("cloud_tasks", "", SECRET, cloud_tasks=config)
+        build_adapter("cloud_tasks", "", SECRET, TlsConfig.plaintext(), cloud_tasks=config)
     config = CloudTasksConfig(project="p", location="l", target_url="127.0.0.1:1")
     with pytest.raises(ConfigError, match="http"):
-        build_adapter("cloud_tasks", "", SECRET, cloud_tasks=config)
+        build_adapter("cloud_tasks", "", SECRET, TlsConfig.plaintext(), cloud_tasks=config)
     config = CloudTasksConfig(project="p", location="l", target_url="http://127.0.0.1:1/d")
     with pytest.raises(ConfigError, match="SECRET"):
-        build_adapter("cloud_tasks", "", "", cloud_tasks=config)
+        build_adapter("cloud_tasks", "", "", TlsConfig.plaintext(), cloud_tasks=config)
 
 
 # -- the whole mesh through the emulator ------------------------------------------------
@@ -471,6 +478,7 @@ class CloudTasksMesh(Mesh):
                     "ARCO_CLOUD_TASKS_TARGETS": "default-queue=" + ",".join(self.worker_urls),
                     "ARCO_CLOUD_TASKS_EMULATOR_HOST": self.emulator.address,
                 },
+                spec.role,
             )
         running = super()._start(spec, ready_env)
         if spec.module == "arco_sdk.worker":

@@ -25,6 +25,7 @@ from arco_core.ids import callback_task_id, cloud_task_id, dispatch_id, ulid_tim
 from arco_core.orchestration.decisions import ANTI_ENTROPY_WORKER, DispatchAction
 from arco_core.paths import Scope
 from arco_core.tokens import TaskTokenSigner
+from arco_runtime.tls import Role, TlsConfig, aio_channel
 from arco_sdk.client import ArcoClient
 from services.common.dispatch import DISPATCH_SECRET_HEADER, EnvelopeBuilder
 from services.mesh import Mesh
@@ -286,8 +287,10 @@ def test_cancel_mid_run_stops_running_workers(mesh: Mesh, client: ArcoClient) ->
 # -- 5. duplicate delivery -----------------------------------------------------------------
 
 
-async def _dispatch(address: str, envelope: Any, secret: str) -> tuple[str, grpc.StatusCode | None]:
-    async with grpc.aio.insecure_channel(address) as channel:
+async def _dispatch(
+    address: str, envelope: Any, secret: str, tls: TlsConfig
+) -> tuple[str, grpc.StatusCode | None]:
+    async with aio_channel(address, tls) as channel:
         try:
             answer = await wpb_grpc.WorkerServiceStub(channel).Dispatch(
                 wpb.DispatchRequest(envelope=envelope),
@@ -318,7 +321,14 @@ def test_duplicate_envelope_delivery_executes_once(mesh: Mesh, client: ArcoClien
     other_grpc = str(mesh.services[other].ready["grpc_address"])
 
     async def twice(address: str) -> list[tuple[str, grpc.StatusCode | None]]:
-        return list(await asyncio.gather(*(_dispatch(address, envelope, secret) for _ in range(2))))
+        return list(
+            await asyncio.gather(
+                *(
+                    _dispatch(address, envelope, secret, mesh.tls_config(Role.DISPATCHER))
+                    for _ in range(2)
+                )
+            )
+        )
 
     # While it runs: the same envelope twice to the worker running it.
     during = asyncio.run(twice(runner_grpc))
@@ -334,7 +344,7 @@ def test_duplicate_envelope_delivery_executes_once(mesh: Mesh, client: ArcoClien
     # dispatch) and twice to the other one (whose `started` is refused with 409 because
     # the task is terminal, so it does not execute either).
     after = [
-        asyncio.run(_dispatch(address, envelope, secret))
+        asyncio.run(_dispatch(address, envelope, secret, mesh.tls_config(Role.DISPATCHER)))
         for address in (runner_grpc, runner_grpc, other_grpc, other_grpc)
     ]
     assert after == [("DISPATCH_DISPOSITION_DUPLICATE", None)] * 4, after

@@ -34,7 +34,7 @@ def test_mesh_starts_every_service_and_stops_them_cleanly(tmp_path: Path) -> Non
         for name, running in mesh.services.items():
             assert running.process.poll() is None, name
             if name != "gateway":
-                assert grpc_serving(running.address), name
+                assert grpc_serving(running.address, mesh.tls_config()), name
                 assert running.address.startswith("127.0.0.1:")
         gateway = mesh.address("gateway")
         with urllib.request.urlopen(f"http://{gateway}/readyz", timeout=5) as response:

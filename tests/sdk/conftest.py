@@ -9,11 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from arco_runtime.tls import Role
 from arco_sdk.manifest import AssetGraph, discover
 from arco_sdk.worker.config import WorkerConfig
 from arco_sdk.worker.server import WorkerServer
 from tests.sdk.support import SECRET, TENANT, WORKSPACE, Recorder, ThreadedServer
 from tests.sdk.worker_harness import Running
+from tests.support.tls import tls_config
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +48,8 @@ async def worker(recorder: Recorder, graph: AssetGraph, tmp_path: Path) -> Async
         cancel_grace_sec=1.0,
         shutdown_grace_sec=5.0,
         completion_deadline_sec=5.0,
+        environment="dev",
+        tls=tls_config(Role.WORKER),
     )
     server = WorkerServer(config, graph)
     started = asyncio.Event()

@@ -14,8 +14,10 @@ from arco.worker.v1 import worker_service_pb2 as wpb
 from arco.worker.v1 import worker_service_pb2_grpc as wpb_grpc
 from google.protobuf import json_format
 
+from arco_runtime.tls import Role
 from tests.sdk.support import SECRET
 from tests.sdk.worker_harness import AUTH, Running
+from tests.support.tls import mesh_channel
 
 # -- duplicate delivery -------------------------------------------------------------------------------
 
@@ -205,7 +207,7 @@ def _grpc_request(body: dict[str, Any]) -> wpb.DispatchRequest:
 async def test_grpc_dispatch_accepts_and_dedupes(worker: Running) -> None:
     body = worker.envelope("t.sleepy", payload={"seconds": 0}, dispatch_id="dispatch:grpc:1")
     metadata = (("x-arco-dispatch-secret", SECRET),)
-    async with grpc.aio.insecure_channel(str(worker.server.grpc_address)) as channel:
+    async with mesh_channel(str(worker.server.grpc_address), Role.DISPATCHER) as channel:
         stub = wpb_grpc.WorkerServiceStub(channel)
         answer = await stub.Dispatch(_grpc_request(body), metadata=metadata, timeout=10)
         assert answer.disposition == wpb.DISPATCH_DISPOSITION_ACCEPTED
@@ -219,7 +221,7 @@ async def test_grpc_dispatch_accepts_and_dedupes(worker: Running) -> None:
 async def test_grpc_in_flight_disposition(worker: Running) -> None:
     body = worker.envelope("t.sleepy", payload={"seconds": 0.5}, dispatch_id="dispatch:grpc:2")
     metadata = (("authorization", f"Bearer {SECRET}"),)
-    async with grpc.aio.insecure_channel(str(worker.server.grpc_address)) as channel:
+    async with mesh_channel(str(worker.server.grpc_address), Role.DISPATCHER) as channel:
         stub = wpb_grpc.WorkerServiceStub(channel)
         first = await stub.Dispatch(_grpc_request(body), metadata=metadata, timeout=10)
         second = await stub.Dispatch(_grpc_request(body), metadata=metadata, timeout=10)
@@ -256,7 +258,7 @@ async def test_grpc_refusals(
     code: grpc.StatusCode,
 ) -> None:
     body = {**worker.envelope("t.sleepy"), **override}
-    async with grpc.aio.insecure_channel(str(worker.server.grpc_address)) as channel:
+    async with mesh_channel(str(worker.server.grpc_address), Role.DISPATCHER) as channel:
         stub = wpb_grpc.WorkerServiceStub(channel)
         with pytest.raises(grpc.aio.AioRpcError) as info:
             await stub.Dispatch(_grpc_request(body), metadata=metadata, timeout=10)
@@ -279,7 +281,7 @@ async def test_dispatch_cancelled_while_waiting_for_a_slot_stays_redeliverable(
         assert (await worker.dispatch(body)).json()["disposition"] == "ACCEPTED"
     waiting = worker.envelope("t.sleepy", payload={"seconds": 0}, dispatch_id="dispatch:slot:5")
     metadata = (("authorization", f"Bearer {SECRET}"),)
-    async with grpc.aio.insecure_channel(str(worker.server.grpc_address)) as channel:
+    async with mesh_channel(str(worker.server.grpc_address), Role.DISPATCHER) as channel:
         stub = wpb_grpc.WorkerServiceStub(channel)
         with pytest.raises(grpc.aio.AioRpcError) as gave_up:
             await stub.Dispatch(_grpc_request(waiting), metadata=metadata, timeout=0.3)

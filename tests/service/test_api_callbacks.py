@@ -33,8 +33,10 @@ from arco_core.published import ProjectionReader
 from arco_core.storage import Role, ScopedStorage, open_object_store
 from arco_core.tokens import TaskTokenSigner
 from arco_runtime.rpc_errors import parse_rpc_error
+from arco_runtime.tls import Role as MeshRole
 from tests.support.processes import ServiceProcess, start_service
 from tests.support.reference import reference_path, reference_present
+from tests.support.tls import mesh_channel
 from tests.unit.orchestration.orch_support import TENANT, WORKSPACE, Events, att
 
 SECRET = "service-test-task-token-secret-0123456789"
@@ -60,7 +62,7 @@ class Mesh:
         return await writer.append_all(events)
 
     async def compact(self, paths: list[str]) -> compactor_pb.CompactEventsResponse:
-        async with grpc.aio.insecure_channel(self.compactor.grpc_address) as channel:
+        async with mesh_channel(self.compactor.grpc_address, MeshRole.API) as channel:
             stub = compactor_grpc.CompactorServiceStub(channel)
             answer: compactor_pb.CompactEventsResponse = await stub.CompactEvents(
                 compactor_pb.CompactEventsRequest(event_paths=paths)
@@ -124,7 +126,7 @@ def mesh(tmp_path: Path) -> Iterator[Mesh]:
 
 @pytest.fixture
 async def stub(mesh: Mesh) -> AsyncIterator[pb_grpc.TaskCallbackServiceStub]:
-    async with grpc.aio.insecure_channel(mesh.api.grpc_address) as channel:
+    async with mesh_channel(mesh.api.grpc_address, MeshRole.WORKER) as channel:
         yield pb_grpc.TaskCallbackServiceStub(channel)
 
 

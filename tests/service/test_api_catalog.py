@@ -27,6 +27,7 @@ from arco_core.published import ManifestBody
 from arco_core.storage import Role, ScopedStorage, open_object_store
 from arco_runtime.rpc_errors import parse_rpc_error
 from tests.support.processes import ServiceProcess, start_service
+from tests.support.tls import mesh_channel
 
 TENANT, WORKSPACE = "acme", "prod"
 SCOPE_ENV = {"ARCO_TENANT_ID": TENANT, "ARCO_WORKSPACE_ID": WORKSPACE}
@@ -81,7 +82,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 @pytest.fixture
 async def client(stack: Stack) -> AsyncIterator[catalog_grpc.CatalogServiceStub]:
-    async with grpc.aio.insecure_channel(stack.address) as channel:
+    async with mesh_channel(stack.address) as channel:
         yield catalog_grpc.CatalogServiceStub(channel)
 
 
@@ -131,7 +132,7 @@ async def test_namespace_lifecycle_with_pagination(
     assert first.created_at == first.updated_at
 
     # Read-your-writes on the other api process too (it reads the published head).
-    async with grpc.aio.insecure_channel(stack.apis[1].grpc_address) as channel:
+    async with mesh_channel(stack.apis[1].grpc_address) as channel:
         other = catalog_grpc.CatalogServiceStub(channel)
         got = await other.GetNamespace(pb.GetNamespaceRequest(name=names[2]))
         assert got.namespace == created[2]
@@ -451,7 +452,7 @@ async def test_idempotency_key_replays_and_conflicts(
     assert replay == first  # same entity, no second event
     assert await stack.head_seq() == seq
     # The marker is visible to the other api process as well.
-    async with grpc.aio.insecure_channel(stack.apis[1].grpc_address) as channel:
+    async with mesh_channel(stack.apis[1].grpc_address) as channel:
         other = catalog_grpc.CatalogServiceStub(channel)
         assert (
             await other.CreateNamespace(
@@ -486,7 +487,7 @@ async def test_idempotency_key_replays_and_conflicts(
 
 async def test_concurrent_creates_of_one_namespace_from_two_apis(stack: Stack) -> None:
     ns = _name("race")
-    channels = [grpc.aio.insecure_channel(api.grpc_address) for api in stack.apis for _ in range(3)]
+    channels = [mesh_channel(api.grpc_address) for api in stack.apis for _ in range(3)]
     try:
         stubs = [catalog_grpc.CatalogServiceStub(ch) for ch in channels]
         results = await asyncio.gather(

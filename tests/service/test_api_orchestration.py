@@ -15,6 +15,7 @@ from google.protobuf import json_format
 
 from arco_runtime.rpc_errors import parse_rpc_error
 from tests.support.mesh_parts import WORKSPACE, api_with_compactors
+from tests.support.tls import mesh_channel
 
 
 def manifest(code_version: str = "v1") -> pb.DeployManifestRequest:
@@ -53,7 +54,7 @@ async def _code(call: Any) -> tuple[grpc.StatusCode, str]:
 
 async def test_deploy_trigger_inspect_cancel_and_logs(tmp_path: Path) -> None:
     with api_with_compactors(tmp_path) as procs:
-        async with grpc.aio.insecure_channel(procs["api"].grpc_address) as channel:
+        async with mesh_channel(procs["api"].grpc_address) as channel:
             stub = pb_grpc.OrchestrationServiceStub(channel)
             # Nothing deployed yet: a clear 400-class error, nothing planned.
             code, reason = await _code(
@@ -151,7 +152,7 @@ async def test_deploy_trigger_inspect_cancel_and_logs(tmp_path: Path) -> None:
 
 async def test_run_key_and_idempotency_key_replays(tmp_path: Path) -> None:
     with api_with_compactors(tmp_path) as procs:
-        async with grpc.aio.insecure_channel(procs["api"].grpc_address) as channel:
+        async with mesh_channel(procs["api"].grpc_address) as channel:
             stub = pb_grpc.OrchestrationServiceStub(channel)
             key = (("idempotency-key", "deploy-1"),)
             first = await stub.DeployManifest(manifest(), metadata=key)
@@ -178,7 +179,7 @@ async def test_run_key_and_idempotency_key_replays(tmp_path: Path) -> None:
 
 async def test_logs_upload_and_paged_read(tmp_path: Path) -> None:
     with api_with_compactors(tmp_path) as procs:
-        async with grpc.aio.insecure_channel(procs["api"].grpc_address) as channel:
+        async with mesh_channel(procs["api"].grpc_address) as channel:
             stub = pb_grpc.OrchestrationServiceStub(channel)
             await stub.DeployManifest(manifest())
             run = await stub.TriggerRun(
@@ -217,7 +218,7 @@ async def test_logs_upload_and_paged_read(tmp_path: Path) -> None:
 async def test_malformed_manifests_are_invalid_argument_not_internal(tmp_path: Path) -> None:
     # Found by schemathesis: an asset without a key crashed the fingerprint (500).
     with api_with_compactors(tmp_path) as procs:
-        async with grpc.aio.insecure_channel(procs["api"].grpc_address) as channel:
+        async with mesh_channel(procs["api"].grpc_address) as channel:
             stub = pb_grpc.OrchestrationServiceStub(channel)
             broken = [
                 {"manifestVersion": "1.0", "codeVersionId": "v", "assets": [{"id": "x"}]},

@@ -33,6 +33,8 @@ from arco_core.paths import Scope
 from arco_core.storage import Role, ScopedStorage, open_object_store
 from arco_runtime.rpc_errors import parse_rpc_error
 from tests.support.processes import ServiceProcess, start_service
+from arco_runtime.tls import Role as MeshRole
+from tests.support.tls import mesh_channel
 from tests.unit.orchestration.orch_support import TENANT, WORKSPACE, Events
 from tests.unit.query.query_support import (
     catalog_events_for_table,
@@ -90,7 +92,7 @@ class Stack:
 
     async def compact(self, domain: str, paths: list[str]) -> int:
         address = self.procs[f"compactor-{domain}"].grpc_address
-        async with grpc.aio.insecure_channel(address) as channel:
+        async with mesh_channel(address, MeshRole.API) as channel:
             answer = await comp_grpc.CompactorServiceStub(channel).CompactEvents(
                 comp_pb.CompactEventsRequest(event_paths=paths)
             )
@@ -191,7 +193,7 @@ JSON = query_pb.RESULT_FORMAT_JSON
 
 
 async def test_query_system_tasks_over_grpc(stack: Stack) -> None:
-    async with grpc.aio.insecure_channel(stack.api) as channel:
+    async with mesh_channel(stack.api) as channel:
         stub = query_grpc.QueryServiceStub(channel)
         answer = await stub.Query(
             query_pb.QueryRequest(
@@ -218,7 +220,7 @@ async def test_query_system_tasks_over_grpc(stack: Stack) -> None:
 
 
 async def test_query_as_of_an_earlier_manifest(stack: Stack) -> None:
-    async with grpc.aio.insecure_channel(stack.api) as channel:
+    async with mesh_channel(stack.api) as channel:
         stub = query_grpc.QueryServiceStub(channel)
         sql = "SELECT run_id FROM system.orchestration.runs ORDER BY run_id"
         then = await stub.Query(
@@ -231,7 +233,7 @@ async def test_query_as_of_an_earlier_manifest(stack: Stack) -> None:
 
 
 async def test_query_data_over_a_registered_parquet_table(stack: Stack) -> None:
-    async with grpc.aio.insecure_channel(stack.api) as channel:
+    async with mesh_channel(stack.api) as channel:
         stub = query_grpc.QueryServiceStub(channel)
         answer = await stub.QueryData(
             query_pb.QueryDataRequest(
@@ -257,7 +259,7 @@ async def test_query_data_over_a_registered_parquet_table(stack: Stack) -> None:
     ],
 )
 async def test_bad_queries_are_invalid_argument(stack: Stack, sql: str, needle: str) -> None:
-    async with grpc.aio.insecure_channel(stack.api) as channel:
+    async with mesh_channel(stack.api) as channel:
         stub = query_grpc.QueryServiceStub(channel)
         with pytest.raises(grpc.aio.AioRpcError) as info:
             await stub.Query(query_pb.QueryRequest(sql=sql, format=JSON))
@@ -306,7 +308,7 @@ def _fetch(
 
 async def test_minted_local_urls_serve_head_get_and_range(stack: Stack) -> None:
     gateway = stack.procs["gateway"].ready["http_address"]
-    async with grpc.aio.insecure_channel(stack.api) as channel:
+    async with mesh_channel(stack.api) as channel:
         stub = browser_grpc.BrowserServiceStub(channel)
         files = await _files(stub, "catalog")
         assert {f.table for f in files} == {
@@ -345,7 +347,7 @@ async def test_minted_local_urls_serve_head_get_and_range(stack: Stack) -> None:
 
 async def test_expired_urls_are_refused(stack: Stack) -> None:
     gateway = stack.procs["gateway"].ready["http_address"]
-    async with grpc.aio.insecure_channel(stack.api) as channel:
+    async with mesh_channel(stack.api) as channel:
         stub = browser_grpc.BrowserServiceStub(channel)
         target = (await _files(stub, "catalog"))[0]
         minted = await stub.MintUrls(
@@ -409,7 +411,7 @@ async def test_expired_urls_are_refused(stack: Stack) -> None:
 async def test_mint_refusals(  # noqa: PLR0917
     stack: Stack, domain: str, path: str, ttl: int | None, code: str, reason: str
 ) -> None:
-    async with grpc.aio.insecure_channel(stack.api) as channel:
+    async with mesh_channel(stack.api) as channel:
         stub = browser_grpc.BrowserServiceStub(channel)
         if path == "FILE":
             path = (await _files(stub, "catalog"))[0].path
@@ -426,7 +428,7 @@ async def test_mint_refusals(  # noqa: PLR0917
 
 
 async def test_grants_are_audited_without_the_url(stack: Stack) -> None:
-    async with grpc.aio.insecure_channel(stack.api) as channel:
+    async with mesh_channel(stack.api) as channel:
         stub = browser_grpc.BrowserServiceStub(channel)
         target = (await _files(stub, "catalog"))[0]
         minted = await stub.MintUrls(
@@ -445,7 +447,7 @@ async def test_s3_presigned_urls_against_seaweedfs(tmp_path: Path, seaweed: Any)
     url = seaweed.url(f"q-{uuid.uuid4().hex[:10]}")
     stack = await start_stack(tmp_path, url, seaweed.env(), gateway=False)
     try:
-        async with grpc.aio.insecure_channel(stack.api) as channel:
+        async with mesh_channel(stack.api) as channel:
             stub = browser_grpc.BrowserServiceStub(channel)
             target = next(f for f in await _files(stub, "catalog") if f.table == "catalog.tables")
             minted = await stub.MintUrls(

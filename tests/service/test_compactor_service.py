@@ -15,7 +15,9 @@ from arco_core.ledger import LedgerWriter
 from arco_core.paths import Scope
 from arco_core.storage import Role, ScopedStorage, open_object_store
 from arco_runtime.rpc_errors import parse_rpc_error
+from arco_runtime.tls import Role as MeshRole
 from tests.support.processes import ServiceProcess, start_service
+from tests.support.tls import mesh_channel
 from tests.unit.orchestration.orch_support import TENANT, WORKSPACE, Events
 
 ENV = {"ARCO_TENANT_ID": TENANT, "ARCO_WORKSPACE_ID": WORKSPACE}
@@ -50,7 +52,7 @@ async def test_concurrent_requests_are_group_committed_and_streamed(tmp_path: Pa
     paths = [await _append(tmp_path, h) for h in histories]
     proc = _start(tmp_path)
     try:
-        async with grpc.aio.insecure_channel(proc.grpc_address) as channel:
+        async with mesh_channel(proc.grpc_address, MeshRole.API) as channel:
             stub = pb_grpc.CompactorServiceStub(channel)
             seen: list[int] = []
 
@@ -82,7 +84,7 @@ async def test_bad_requests_get_invalid_argument_and_change_nothing(tmp_path: Pa
     paths = await _append(tmp_path, _history(ev, "r1"))
     proc = _start(tmp_path)
     try:
-        async with grpc.aio.insecure_channel(proc.grpc_address) as channel:
+        async with mesh_channel(proc.grpc_address, MeshRole.API) as channel:
             stub = pb_grpc.CompactorServiceStub(channel)
             for request in (
                 pb.CompactEventsRequest(),
@@ -109,13 +111,13 @@ async def test_state_survives_kill_and_restart_and_rebuild_matches(tmp_path: Pat
     first = await _append(tmp_path, _history(ev, "r1"))
     second = await _append(tmp_path, _history(ev, "r2"))
     proc = _start(tmp_path)
-    async with grpc.aio.insecure_channel(proc.grpc_address) as channel:
+    async with mesh_channel(proc.grpc_address, MeshRole.API) as channel:
         stub = pb_grpc.CompactorServiceStub(channel)
         await stub.CompactEvents(pb.CompactEventsRequest(event_paths=first))
     proc.kill()  # kill -9: no clean shutdown
     proc = _start(tmp_path)
     try:
-        async with grpc.aio.insecure_channel(proc.grpc_address) as channel:
+        async with mesh_channel(proc.grpc_address, MeshRole.API) as channel:
             stub = pb_grpc.CompactorServiceStub(channel)
             before = await stub.GetHead(pb.GetHeadRequest())
             assert before.manifest_seq == 0
@@ -123,7 +125,10 @@ async def test_state_survives_kill_and_restart_and_rebuild_matches(tmp_path: Pat
                 pb.CompactEventsRequest(event_paths=[*first, *second])
             )
             assert answer.events_applied == len(second)  # the first run was not applied twice
-            rebuilt = await stub.Rebuild(pb.RebuildRequest(event_paths=[*second, *first]))
+        async with mesh_channel(proc.grpc_address, MeshRole.OPERATOR) as operator:
+            rebuilt = await pb_grpc.CompactorServiceStub(operator).Rebuild(
+                pb.RebuildRequest(event_paths=[*second, *first])
+            )
             assert rebuilt.manifest_seq == answer.manifest_seq + 1
             assert rebuilt.events_applied == len(first) + len(second)
     finally:

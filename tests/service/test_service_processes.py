@@ -8,13 +8,13 @@ import time
 import urllib.request
 from pathlib import Path
 
-import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from tests.conftest import REPO_ROOT
 from tests.support.processes import service_env, start_service
+from tests.support.tls import mesh_sync_channel
 
 GRPC_SERVICES = [
     pytest.param("services.api", {}, "arco.orchestration.v1.OrchestrationService", id="api"),
@@ -36,7 +36,7 @@ GRPC_SERVICES = [
 
 
 def _reflected_services(address: str) -> set[str]:
-    with grpc.insecure_channel(address) as channel:
+    with mesh_sync_channel(address) as channel:
         stub = reflection_pb2_grpc.ServerReflectionStub(channel)
         responses = stub.ServerReflectionInfo(
             iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=5
@@ -53,7 +53,7 @@ def test_service_serves_and_stops_cleanly(
     proc = start_service(module, tmp_path, env)
     try:
         ready = proc.wait_ready(timeout=10.0)
-        with grpc.insecure_channel(proc.grpc_address) as channel:
+        with mesh_sync_channel(proc.grpc_address) as channel:
             health = health_pb2_grpc.HealthStub(channel)
             for name in ("", service):
                 answer = health.Check(health_pb2.HealthCheckRequest(service=name), timeout=5)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.conftest import REPO_ROOT
+from tests.support.tls import MODULE_ROLES, tls_env
 
 
 @dataclass
@@ -65,10 +66,16 @@ class ServiceProcess:
         return str(self.ready["grpc_address"])
 
 
-def service_env(tmp_path: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+def service_env(
+    tmp_path: Path, extra: Mapping[str, str] | None = None, *, module: str = "services.api"
+) -> dict[str, str]:
+    """The environment of a test service: dev posture on loopback, mutual TLS with the
+    certificate of the module's role (``extra`` overrides any of it)."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("ARCO_")}
     env.update(
         {
+            "ARCO_ENVIRONMENT": "dev",
+            **tls_env(MODULE_ROLES[module]),
             "PYTHONPATH": os.pathsep.join([str(REPO_ROOT / "gen"), str(REPO_ROOT)]),
             "ARCO_STORAGE_URL": (tmp_path / "data").as_uri(),
             "ARCO_LISTEN_ADDRESS": "127.0.0.1:0",
@@ -91,7 +98,7 @@ def start_service(
     ready_file = tmp_path / f"{label}.ready.json"
     ready_file.unlink(missing_ok=True)
     log_path = tmp_path / f"{label}.log"
-    env = service_env(tmp_path, extra_env)
+    env = service_env(tmp_path, extra_env, module=module)
     env["ARCO_READY_FILE"] = str(ready_file)
     with log_path.open("ab") as log_file:
         process = subprocess.Popen(

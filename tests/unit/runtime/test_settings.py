@@ -84,6 +84,10 @@ def test_text_strips_and_keeps_an_explicit_empty_value() -> None:
     assert row.read({}, default="per-process") == "per-process"
 
 
+# Dev posture in plaintext: the tests below are about other settings.
+PLAIN_DEV = {"ARCO_ENVIRONMENT": "dev", "ARCO_TLS": "false"}
+
+
 def test_service_config_errors_keep_their_messages() -> None:
     from services.compactor.config import CompactorConfig
     from services.dispatcher.config import DispatcherConfig
@@ -92,11 +96,14 @@ def test_service_config_errors_keep_their_messages() -> None:
         CompactorConfig.from_env({})
     with pytest.raises(ConfigError, match="ARCO_LOG_FORMAT must be json or console, got 'xml'"):
         CompactorConfig.from_env({"ARCO_COMPACTOR_DOMAIN": "catalog", "ARCO_LOG_FORMAT": "xml"})
+    # the posture comes first: production needs mesh certificates
+    with pytest.raises(ConfigError, match="ARCO_TLS_CERT, ARCO_TLS_KEY, ARCO_TLS_CA required"):
+        CompactorConfig.from_env({"ARCO_COMPACTOR_DOMAIN": "catalog"})
     # per-field parse errors come before the required secret
     with pytest.raises(ConfigError, match="ARCO_DISPATCH_CONCURRENCY must be >= 1"):
-        DispatcherConfig.from_env({"ARCO_DISPATCH_CONCURRENCY": "0"})
+        DispatcherConfig.from_env({**PLAIN_DEV, "ARCO_DISPATCH_CONCURRENCY": "0"})
     with pytest.raises(ConfigError, match="ARCO_TASK_TOKEN_SECRET is required to mint"):
-        DispatcherConfig.from_env({})
+        DispatcherConfig.from_env(PLAIN_DEV)
 
 
 # -- redaction ---------------------------------------------------------------------------------
@@ -130,12 +137,14 @@ def test_redacted_masks_secret_rows_nested_and_leaves_empty_secrets_visible() ->
 
 
 def test_real_configs_redact_every_secret() -> None:
+    from arco_runtime.tls import TlsConfig
     from arco_sdk.worker.config import WorkerConfig
     from gateway.config import GatewayConfig
     from services.api.config import ApiConfig
 
     api = ApiConfig.from_env(
         {
+            **PLAIN_DEV,
             "ARCO_TASK_TOKEN_SECRET": "tts-value",
             "ARCO_IDENTITY_SECRET": "ids-value",
             "ARCO_STORAGE_URL": "memory://",
@@ -143,6 +152,7 @@ def test_real_configs_redact_every_secret() -> None:
     )
     gateway = GatewayConfig.from_env(
         {
+            **PLAIN_DEV,
             "ARCO_JWT_SECRET": "jwt-value",
             "ARCO_IDENTITY_SECRET": "ids-value",
         }
@@ -154,6 +164,8 @@ def test_real_configs_redact_every_secret() -> None:
         dispatch_secret="ds-value",
         modules=("m",),
         api_token="tok-value",
+        environment="dev",
+        tls=TlsConfig.plaintext(),
     )
     logged = repr([redacted(api), redacted(gateway), worker.redacted()])
     for value in ("tts-value", "ids-value", "jwt-value", "ds-value", "tok-value"):
@@ -232,6 +244,7 @@ class _Recording(Mapping[str, str]):
 
 
 def test_every_variable_a_config_reads_is_a_row_of_its_help() -> None:
+    from arco_runtime.tls import Role as MeshRole
     from arco_sdk.worker.config import WORKER_SETTINGS, config_from_args
     from gateway.config import SERVICE_SETTINGS as GATEWAY
     from gateway.config import GatewayConfig
@@ -240,6 +253,7 @@ def test_every_variable_a_config_reads_is_a_row_of_its_help() -> None:
     from services.compactor.config import CompactorConfig
     from services.dispatcher.config import DispatcherConfig
     from services.sweeper.config import SweeperConfig
+    from tests.support.tls import tls_env
 
     def rows_of(service: str) -> tuple[Setting[Any], ...]:
         rows: tuple[Setting[Any], ...] = importlib.import_module(
@@ -247,7 +261,12 @@ def test_every_variable_a_config_reads_is_a_row_of_its_help() -> None:
         ).SERVICE_SETTINGS
         return rows
 
-    base = {"ARCO_TASK_TOKEN_SECRET": "s", "ARCO_STORAGE_URL": "memory://"}
+    base = {
+        "ARCO_ENVIRONMENT": "dev",
+        **tls_env(MeshRole.API),
+        "ARCO_TASK_TOKEN_SECRET": "s",
+        "ARCO_STORAGE_URL": "memory://",
+    }
     cases: list[tuple[Any, dict[str, str], tuple[Setting[Any], ...]]] = [
         (ApiConfig.from_env, base, rows_of("api")),
         (
@@ -262,7 +281,7 @@ def test_every_variable_a_config_reads_is_a_row_of_its_help() -> None:
         recording = _Recording(dict(env))
         from_env(recording)
         assert recording.read == {row.name for row in (*COMMON_SETTINGS, *rows)}, from_env
-    recording = _Recording({})
+    recording = _Recording({"ARCO_ENVIRONMENT": "dev", **tls_env(MeshRole.GATEWAY)})
     GatewayConfig.from_env(recording)
     assert recording.read == {row.name for row in GATEWAY}
     recording = _Recording(
@@ -271,6 +290,8 @@ def test_every_variable_a_config_reads_is_a_row_of_its_help() -> None:
             "ARCO_WORKER_TENANT_ID": "t",
             "ARCO_WORKER_WORKSPACE_ID": "w",
             "ARCO_WORKER_DISPATCH_SECRET": "d",
+            "ARCO_ENVIRONMENT": "dev",
+            **tls_env(MeshRole.WORKER),
         }
     )
     config_from_args({}, recording)
