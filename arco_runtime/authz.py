@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextvars import ContextVar
 from typing import Any, Final
 
 import grpc
 import structlog
 
+from arco_runtime.rpc import admitting
 from arco_runtime.tls import Role, peer_role
 
 log = structlog.get_logger(__name__)
@@ -182,11 +183,6 @@ def refusal(role: Role | None, method: str) -> str:
     return f"{who} may not call {method}"
 
 
-# A grpc.aio behaviour: a coroutine (unary) or async generator (streaming) function of the
-# request (or request iterator) and the context; the grpc stubs describe the sync ones.
-_Behaviour = Callable[[Any, Any], Any]
-
-
 class AuthorizationInterceptor(grpc.aio.ServerInterceptor):
     """Admits an RPC only when the matrix grants it to the caller's certificate role.
 
@@ -212,27 +208,11 @@ class AuthorizationInterceptor(grpc.aio.ServerInterceptor):
         method: str = details.method
         service, name = split_method(method)
         grant = self._matrix.get(service, {}).get(name)
-        codec = {
-            "request_deserializer": handler.request_deserializer,
-            "response_serializer": handler.response_serializer,
-        }
-        if handler.unary_unary is not None:
-            return grpc.unary_unary_rpc_method_handler(
-                self._unary(handler.unary_unary, method, grant), **codec
-            )
-        if handler.unary_stream is not None:
-            return grpc.unary_stream_rpc_method_handler(
-                self._streaming(handler.unary_stream, method, grant), **codec
-            )
-        if handler.stream_unary is not None:
-            return grpc.stream_unary_rpc_method_handler(
-                self._unary(handler.stream_unary, method, grant), **codec
-            )
-        if handler.stream_stream is not None:
-            return grpc.stream_stream_rpc_method_handler(
-                self._streaming(handler.stream_stream, method, grant), **codec
-            )
-        return None
+
+        async def admit(request: Any, context: Any) -> None:
+            await self._admit(context, method, grant)
+
+        return admitting(handler, admit)
 
     async def _admit(self, context: Any, method: str, grant: Grant | None) -> None:
         role = peer_role(context.auth_context()) if self._enforce else None
@@ -247,22 +227,3 @@ class AuthorizationInterceptor(grpc.aio.ServerInterceptor):
             log.warning("rpc_refused", method=method, role=role, why="role_not_granted")
             await context.abort(grpc.StatusCode.PERMISSION_DENIED, refusal(role, method))
         _PEER.set(role)
-
-    def _unary(
-        self, inner: _Behaviour, method: str, grant: Grant | None
-    ) -> Callable[[Any, Any], Awaitable[Any]]:
-        async def guarded(request: Any, context: Any) -> Any:
-            await self._admit(context, method, grant)
-            return await inner(request, context)
-
-        return guarded
-
-    def _streaming(
-        self, inner: _Behaviour, method: str, grant: Grant | None
-    ) -> Callable[[Any, Any], AsyncIterator[Any]]:
-        async def guarded(request: Any, context: Any) -> AsyncIterator[Any]:
-            await self._admit(context, method, grant)
-            async for response in inner(request, context):
-                yield response
-
-        return guarded

@@ -12,7 +12,7 @@ import structlog
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from arco_core.errors import ArcoError
-from arco_runtime.rpc import LATENCY_BUCKETS
+from arco_runtime.rpc import LATENCY_BUCKETS, Behaviour, rewrap_handler
 from services.common import status
 
 Ctx: TypeAlias = "grpc.aio.ServicerContext[Any, Any]"
@@ -64,19 +64,13 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
             return handler
         method: str = details.method
         metadata = dict(details.invocation_metadata or ())
-        if handler.unary_unary is not None:
-            return grpc.unary_unary_rpc_method_handler(
-                self._wrap_unary(handler.unary_unary, method, metadata),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.unary_stream is not None:
-            return grpc.unary_stream_rpc_method_handler(
-                self._wrap_stream(handler.unary_stream, method, metadata),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        return handler
+
+        def wrap(inner: Behaviour, streaming: bool) -> Behaviour:
+            if streaming:
+                return self._wrap_stream(inner, method, metadata)
+            return self._wrap_unary(inner, method, metadata)
+
+        return rewrap_handler(handler, wrap)
 
     def _bind(self, method: str, metadata: dict[str, Any]) -> None:
         structlog.contextvars.clear_contextvars()
