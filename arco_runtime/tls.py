@@ -164,7 +164,9 @@ class TlsConfig:
             return material.server_configuration()
 
         return grpc.dynamic_ssl_server_credentials(
-            initial.server_configuration(), fetch, require_client_authentication=True
+            initial.server_configuration(),
+            fetch,  # type: ignore[arg-type]  # grpc reads None as "unchanged"; the stub says no
+            require_client_authentication=True,
         )
 
     def channel_credentials(self) -> grpc.ChannelCredentials:
