@@ -1,7 +1,7 @@
 """Fail closed: the checks every process runs on its posture before it serves.
 
 The default posture is production. Dev (``ARCO_ENVIRONMENT=dev``) must be asked for and
-only binds loopback; plaintext (``ARCO_TLS=false``) additionally needs dev. Outside dev
+only binds loopback; plaintext (``ARCO_TLS=off``) additionally needs dev. Outside dev
 every secret the process holds must be set and at least :data:`MIN_SECRET_BYTES` long.
 Each refusal is a :class:`ConfigError`: one clear line, exit code 2.
 """
@@ -41,7 +41,7 @@ def check_binds(environment: str, tls: TlsConfig, binds: Iterable[tuple[str, str
     """Dev posture and plaintext stay on loopback; plaintext only in dev."""
     if not tls.enabled and environment != "dev":
         raise ConfigError(
-            f"{TLS.name}=false (plaintext) is allowed only with ARCO_ENVIRONMENT=dev, "
+            f"{TLS.name}=off (plaintext) is allowed only with ARCO_ENVIRONMENT=dev, "
             f"not {environment}"
         )
     for name, address in binds:
@@ -54,7 +54,7 @@ def check_binds(environment: str, tls: TlsConfig, binds: Iterable[tuple[str, str
             )
         if not tls.enabled:
             raise ConfigError(
-                f"{TLS.name}=false is refused on a non-loopback bind ({name}={address})"
+                f"{TLS.name}=off is refused on a non-loopback bind ({name}={address})"
             )
 
 

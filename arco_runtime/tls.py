@@ -55,7 +55,7 @@ class Role(enum.StrEnum):
 
 TLS = flag(
     "ARCO_TLS",
-    "mutual TLS on every gRPC hop; false (plaintext) only with ARCO_ENVIRONMENT=dev on a "
+    "mutual TLS on every gRPC hop (on/off); off (plaintext) only with ARCO_ENVIRONMENT=dev on a "
     "loopback bind",
     True,
 )
@@ -63,13 +63,13 @@ TLS_CERT = text(
     "ARCO_TLS_CERT",
     "PEM certificate of this process, signed by the mesh CA, role in a URI SAN "
     "spiffe://arco/<role>",
-    required="unless ARCO_TLS=false",
+    required="unless ARCO_TLS=off",
 )
-TLS_KEY = text("ARCO_TLS_KEY", "PEM private key of ARCO_TLS_CERT", required="unless ARCO_TLS=false")
+TLS_KEY = text("ARCO_TLS_KEY", "PEM private key of ARCO_TLS_CERT", required="unless ARCO_TLS=off")
 TLS_CA = text(
     "ARCO_TLS_CA",
     "PEM bundle of the mesh CA certificates peers must chain to (several during a rotation)",
-    required="unless ARCO_TLS=false",
+    required="unless ARCO_TLS=off",
 )
 TLS_SETTINGS: tuple[Setting[Any], ...] = (TLS, TLS_CERT, TLS_KEY, TLS_CA)
 
@@ -89,7 +89,7 @@ class TlsFiles:
     def env(self) -> dict[str, str]:
         """The settings that make a process use these files."""
         return {
-            TLS.name: "true",
+            TLS.name: "on",
             TLS_CERT.name: str(self.cert),
             TLS_KEY.name: str(self.key),
             TLS_CA.name: str(self.ca),
@@ -112,7 +112,7 @@ class TlsConfig:
         if missing:
             raise TlsError(
                 f"{', '.join(missing)} required: every gRPC hop is mutual TLS "
-                "(ARCO_TLS=false only for dev debugging on loopback)"
+                "(ARCO_TLS=off only for dev debugging on loopback)"
             )
         files = TlsFiles(
             Path(paths[TLS_CERT.name]), Path(paths[TLS_KEY.name]), Path(paths[TLS_CA.name])

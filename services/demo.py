@@ -82,6 +82,11 @@ def run_demo(home: Path, storage_url: str | None, timeout_sec: float = 300.0) ->
     try:
         for name, pid, address, _ in mesh.describe():
             console.print(f"  {name:<26} pid {pid:<8} {address}")
+        if mesh.certs is not None:
+            console.print(
+                f"every gRPC hop is mutual TLS (mesh CA and per-role certificates in "
+                f"{mesh.certs.ca_cert.parent})"
+            )
         gateway = f"http://{mesh.address('gateway')}"
         with ArcoClient(
             gateway, tenant_id=mesh.tenant_id, workspace_id=mesh.workspace_id

@@ -234,7 +234,7 @@ class Mesh:
     def tls_env(self, role: Role) -> dict[str, str]:
         """The ARCO_TLS_* settings of a process of ``role``."""
         if self.certs is None:
-            return {"ARCO_TLS": "false"}
+            return {"ARCO_TLS": "off"}
         return self.certs.for_role(role).env()
 
     def tls_config(self, role: Role = Role.OPERATOR) -> TlsConfig:

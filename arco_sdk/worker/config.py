@@ -207,7 +207,7 @@ class WorkerConfig:
         if self.grpc_address and self.tls is None:
             raise ValueError(
                 "the worker's gRPC listener needs ARCO_TLS_CERT, ARCO_TLS_KEY and ARCO_TLS_CA "
-                "(or ARCO_TLS=false in dev on loopback)"
+                "(or ARCO_TLS=off in dev on loopback)"
             )
         check_binds(
             self.environment,

@@ -64,7 +64,7 @@ async def serve(
     structlog.contextvars.bind_contextvars(service=config.service)
     log.info("service_config", config=redacted(service_config))
     if not config.tls.enabled:
-        log.warning("plaintext_dev_mode", why="ARCO_TLS=false: no mesh identities, no matrix")
+        log.warning("plaintext_dev_mode", why="ARCO_TLS=off: no mesh identities, no matrix")
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -22,9 +22,10 @@ import pytest
 
 from arco_core.orchestration.fold import FoldState
 from arco_core.orchestration.tables import IDEMPOTENCY_KEYS
+from arco_runtime.tls import Role, TlsConfig
 from arco_sdk.client import ArcoClient
 from services.common.compactor_client import CompactorClient
-from services.mesh import Mesh
+from services.mesh import Mesh, grpc_serving
 from tests.integration.e2e_assets.chaos import task_keys
 from tests.integration.e2e_assets.harness import (
     CHAOS_MODULE,
@@ -96,6 +97,10 @@ def test_chaos_kills_converge_with_exactly_once_success(mesh: Mesh) -> None:
     rng = random.Random(seed)
     schedule = [name for name, count in KILLS.items() for _ in range(count)]
     rng.shuffle(schedule)
+    # Production posture: every hop is mutual TLS, a plaintext peer is not even answered.
+    for name in ("api", "compactor-orchestration", "dispatcher", "sweeper"):
+        assert not grpc_serving(mesh.address(name), TlsConfig.plaintext()), name
+        assert grpc_serving(mesh.address(name), mesh.tls_config(Role.API)), name
 
     with client_for(mesh) as client:
         deploy(client, CHAOS_MODULE)
@@ -154,7 +159,10 @@ def _assert_no_event_lost(mesh: Mesh, state: FoldState, runs: list[str]) -> None
     paths = ledger_paths(mesh)
 
     async def compact_all() -> Any:
-        compactor = CompactorClient(mesh.address("compactor-orchestration"))
+        # The api's certificate: CompactEvents is the api's (and the senders') to call.
+        compactor = CompactorClient(
+            mesh.address("compactor-orchestration"), mesh.tls_config(Role.API)
+        )
         try:
             return await compactor.compact(paths)
         finally:

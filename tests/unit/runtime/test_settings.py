@@ -85,7 +85,7 @@ def test_text_strips_and_keeps_an_explicit_empty_value() -> None:
 
 
 # Dev posture in plaintext: the tests below are about other settings.
-PLAIN_DEV = {"ARCO_ENVIRONMENT": "dev", "ARCO_TLS": "false"}
+PLAIN_DEV = {"ARCO_ENVIRONMENT": "dev", "ARCO_TLS": "off"}
 
 
 def test_service_config_errors_keep_their_messages() -> None:
