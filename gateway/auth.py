@@ -1,28 +1,26 @@
 """Who is calling: a verified user JWT, or (explicit dev posture only) dev headers.
 
-Tenant and workspace come only from here, never from the URL or body. Task callbacks do
-not authenticate at the gateway: their bearer task token is forwarded untouched and the
-api validates it.
+Tenant and workspace come only from here, never from the URL or body. The JWT is verified
+by :mod:`arco_runtime.user_auth`, the same code and settings the api uses for direct gRPC
+callers. Task callbacks do not authenticate at the gateway: their bearer task token is
+forwarded untouched and the api validates it.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Mapping
-from typing import Any
 
-import jwt
 import structlog
 
+from arco_runtime import user_auth
+from arco_runtime.user_auth import ScopeIdError, TokenError, groups_of, verify_jwt
 from gateway.config import GatewayConfig
 from gateway.errors import ApiError
 
 log = structlog.get_logger(__name__)
 
-_SCOPE_ID = re.compile(r"^[a-z0-9_-]{1,128}$")
 DEV_HEADERS = ("x-tenant-id", "x-workspace-id")
-_BEARER = re.compile(r"^Bearer[ \t]+(\S+)[ \t]*$", re.IGNORECASE)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,26 +43,17 @@ def _unauthorized(code: str, message: str) -> ApiError:
 
 
 def bearer_token(headers: Mapping[str, str]) -> str | None:
-    match = _BEARER.match(headers.get("authorization", ""))
-    return match.group(1) if match else None
+    return user_auth.bearer_token(headers.get("authorization", ""))
 
 
 def _scope_id(name: str, raw: str) -> str:
-    value = raw.strip().lower()
-    if not _SCOPE_ID.fullmatch(value):
-        raise ApiError(400, f"{name} must match [a-z0-9_-]+")
+    try:
+        value = user_auth.scope_id(name, raw)
+    except ScopeIdError as exc:
+        raise ApiError(400, str(exc)) from None
     if value != raw:
         log.warning("scope_id_normalized", field=name)
     return value
-
-
-def _groups(raw: Any) -> tuple[str, ...]:
-    if raw is None:
-        return ()
-    items = [raw] if isinstance(raw, str) else raw
-    if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
-        raise ValueError("groups claim must be a string or a list of strings")
-    return tuple(sorted({item.strip() for item in items if item.strip()}))
 
 
 class Authenticator:
@@ -89,13 +78,17 @@ class Authenticator:
             log.info("auth_denied", reason="missing_token")
             raise _unauthorized("MISSING_AUTH", "Authorization header required")
         try:
-            return self._verify(token)
-        except ApiError:
-            raise
-        except (jwt.PyJWTError, ValueError, TypeError) as exc:
+            user = verify_jwt(token, self._jwt)
+        except TokenError as exc:
             # The reason goes to the log, never to the client.
-            log.info("auth_denied", reason="invalid_token", detail=type(exc).__name__)
+            if exc.reason == "no_key":
+                log.warning("auth_denied", reason="no_jwt_key_configured")
+            else:
+                log.info("auth_denied", reason=exc.reason, detail=str(exc))
             raise _unauthorized("INVALID_TOKEN", "Invalid bearer token") from None
+        except ScopeIdError as exc:
+            raise ApiError(400, str(exc)) from None
+        return Caller(user.tenant, user.workspace, user.user, user.groups, method="jwt")
 
     def _dev_headers(self, headers: Mapping[str, str]) -> Caller:
         tenant = headers.get("x-tenant-id", "")
@@ -104,45 +97,11 @@ class Authenticator:
             raise _unauthorized("UNAUTHORIZED", "missing X-Tenant-Id header (dev posture)")
         if not workspace:
             raise _unauthorized("UNAUTHORIZED", "missing X-Workspace-Id header (dev posture)")
-        groups = _groups([g for g in headers.get("x-groups", "").split(",") if g.strip()])
+        groups = groups_of([g for g in headers.get("x-groups", "").split(",") if g.strip()])
         return Caller(
             tenant=_scope_id("tenant", tenant),
             workspace=_scope_id("workspace", workspace),
             user=headers.get("x-user-id", ""),
             groups=groups,
             method="dev_headers",
-        )
-
-    def _verify(self, token: str) -> Caller:
-        cfg = self._jwt
-        if not cfg.configured:
-            log.warning("auth_denied", reason="no_jwt_key_configured")
-            raise _unauthorized("INVALID_TOKEN", "Invalid bearer token")
-        required = ["exp"]
-        if cfg.issuer:
-            required.append("iss")
-        if cfg.audience:
-            required.append("aud")
-        claims: dict[str, Any] = jwt.decode(
-            token,
-            cfg.key,
-            algorithms=[cfg.algorithm],
-            audience=cfg.audience or None,
-            issuer=cfg.issuer or None,
-            leeway=cfg.leeway_sec,
-            options={"require": required, "verify_aud": bool(cfg.audience)},
-        )
-        tenant = claims.get(cfg.tenant_claim)
-        workspace = claims.get(cfg.workspace_claim)
-        user = claims.get(cfg.user_claim)
-        for name, value in (("tenant", tenant), ("workspace", workspace), ("user", user)):
-            if not isinstance(value, str) or not value.strip():
-                raise ValueError(f"claim for {name} missing or not a string")
-        assert isinstance(tenant, str) and isinstance(workspace, str) and isinstance(user, str)
-        return Caller(
-            tenant=_scope_id("tenant", tenant),
-            workspace=_scope_id("workspace", workspace),
-            user=user,
-            groups=_groups(claims.get(cfg.groups_claim)),
-            method="jwt",
         )

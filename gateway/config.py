@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from pathlib import Path
+from typing import Any
 
-from arco_runtime.posture import check_binds
+from arco_runtime.posture import check_binds, check_environment, check_secrets
 from arco_runtime.settings import (
+    BROWSER_URL_SECRET,
     ENVIRONMENT,
-    ENVIRONMENTS,
     IDENTITY_SECRET,
     LOG_FORMAT,
     LOG_LEVEL,
     READY_FILE,
     SHUTDOWN_GRACE_SEC,
     ConfigError,
+    Setting,
     flag,
     integer,
     number,
@@ -24,6 +25,7 @@ from arco_runtime.settings import (
     text,
 )
 from arco_runtime.tls import TLS_SETTINGS, TlsConfig
+from arco_runtime.user_auth import JWT_SETTINGS, JwtConfig  # the api reads the same rows
 
 LISTEN_ADDRESS = text(
     "ARCO_GATEWAY_LISTEN_ADDRESS", "HTTP listen host:port (port 0 picks one)", "127.0.0.1:8080"
@@ -35,30 +37,6 @@ DEV_AUTH = flag(
     "refused unless ARCO_ENVIRONMENT=dev",
     False,
 )
-JWT_SECRET = text(
-    "ARCO_JWT_SECRET",
-    "HS256 key of user bearer tokens (outside dev this or an RS256 public key is required)",
-    secret=True,
-)
-JWT_PUBLIC_KEY_PEM = text(
-    "ARCO_JWT_PUBLIC_KEY_PEM", "RS256 public key, PEM text (\\n escapes allowed)"
-)
-JWT_PUBLIC_KEY_PATH = text(
-    "ARCO_JWT_PUBLIC_KEY_PATH", "RS256 public key, PEM file (exclusive with the other keys)"
-)
-JWT_ISSUER = text("ARCO_JWT_ISSUER", "required iss of user tokens", required="outside dev")
-JWT_AUDIENCE = text("ARCO_JWT_AUDIENCE", "required aud of user tokens", required="outside dev")
-JWT_TENANT_CLAIM = text("ARCO_JWT_TENANT_CLAIM", "claim holding the tenant id", "tenant")
-JWT_WORKSPACE_CLAIM = text(
-    "ARCO_JWT_WORKSPACE_CLAIM", "claim holding the workspace id", "workspace"
-)
-JWT_USER_CLAIM = text(
-    "ARCO_JWT_USER_CLAIM", "claim holding the user id (every token must carry it)", "sub"
-)
-JWT_GROUPS_CLAIM = text(
-    "ARCO_JWT_GROUPS_CLAIM", "claim holding the groups, a string or a list", "groups"
-)
-JWT_LEEWAY_SEC = number("ARCO_JWT_LEEWAY_SEC", "clock skew allowed on exp/nbf, seconds", 60.0)
 IDENTITY_TTL_SEC = number(
     "ARCO_IDENTITY_TTL_SEC", "lifetime of a forwarded identity signature, seconds", 60.0
 )
@@ -85,23 +63,15 @@ UPSTREAM_TIMEOUT_SEC = number(
     "ARCO_GATEWAY_UPSTREAM_TIMEOUT_SEC", "deadline of each api call, seconds", 30.0
 )
 
-SERVICE_SETTINGS = (
+SERVICE_SETTINGS: tuple[Setting[Any], ...] = (
     LISTEN_ADDRESS,
     API_ADDRESS,
     ENVIRONMENT,
     DEV_AUTH,
-    JWT_SECRET,
-    JWT_PUBLIC_KEY_PEM,
-    JWT_PUBLIC_KEY_PATH,
-    JWT_ISSUER,
-    JWT_AUDIENCE,
-    JWT_TENANT_CLAIM,
-    JWT_WORKSPACE_CLAIM,
-    JWT_USER_CLAIM,
-    JWT_GROUPS_CLAIM,
-    JWT_LEEWAY_SEC,
+    *JWT_SETTINGS,
     IDENTITY_SECRET,
     IDENTITY_TTL_SEC,
+    BROWSER_URL_SECRET,
     RATE_LIMIT_PER_MIN,
     RATE_LIMIT_BURST,
     URL_RATE_LIMIT_PER_MIN,
@@ -115,33 +85,6 @@ SERVICE_SETTINGS = (
     READY_FILE,
     SHUTDOWN_GRACE_SEC,
 )
-
-
-@dataclasses.dataclass(frozen=True)
-class JwtConfig:
-    """How user bearer tokens are verified."""
-
-    secret: str = setting_field(JWT_SECRET)
-    public_key_pem: str = ""  # ARCO_JWT_PUBLIC_KEY_PEM, or the file ARCO_JWT_PUBLIC_KEY_PATH
-    issuer: str = setting_field(JWT_ISSUER)
-    audience: str = setting_field(JWT_AUDIENCE)
-    tenant_claim: str = setting_field(JWT_TENANT_CLAIM)
-    workspace_claim: str = setting_field(JWT_WORKSPACE_CLAIM)
-    user_claim: str = setting_field(JWT_USER_CLAIM)
-    groups_claim: str = setting_field(JWT_GROUPS_CLAIM)
-    leeway_sec: float = setting_field(JWT_LEEWAY_SEC)
-
-    @property
-    def algorithm(self) -> str:
-        return "HS256" if self.secret else "RS256"
-
-    @property
-    def key(self) -> str:
-        return self.secret or self.public_key_pem
-
-    @property
-    def configured(self) -> bool:
-        return bool(self.secret or self.public_key_pem)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -172,6 +115,8 @@ class GatewayConfig:
     jwt: JwtConfig = dataclasses.field(default_factory=JwtConfig)
     identity_secret: str = setting_field(IDENTITY_SECRET)
     identity_ttl_sec: float = setting_field(IDENTITY_TTL_SEC)
+    # The key of the /files URLs the api signs for a local store (gateway/signed_files.py).
+    browser_url_secret: str = setting_field(BROWSER_URL_SECRET)
     rate_limit: RateLimitConfig = dataclasses.field(default_factory=RateLimitConfig)
     max_body_bytes: int = setting_field(MAX_BODY_BYTES)
     upstream_timeout_sec: float = setting_field(UPSTREAM_TIMEOUT_SEC)
@@ -179,33 +124,23 @@ class GatewayConfig:
     tls: TlsConfig = dataclasses.field(default_factory=TlsConfig)
 
     def __post_init__(self) -> None:
-        if self.environment not in ENVIRONMENTS:
-            raise ConfigError(
-                f"ARCO_ENVIRONMENT must be one of {', '.join(ENVIRONMENTS)}, "
-                f"got {self.environment!r}"
-            )
+        check_environment(self.environment)
         check_binds(self.environment, self.tls, [(LISTEN_ADDRESS.name, self.listen_address)])
         if self.dev_auth and self.environment != "dev":
             raise ConfigError(
                 "ARCO_GATEWAY_DEV_AUTH=true is only allowed with ARCO_ENVIRONMENT=dev"
             )
-        if self.jwt.secret and self.jwt.public_key_pem:
-            raise ConfigError("configure either ARCO_JWT_SECRET or an RS256 public key, not both")
-        if self.environment != "dev":
-            missing = [
-                name
-                for name, value in (
-                    ("ARCO_JWT_SECRET or ARCO_JWT_PUBLIC_KEY_*", self.jwt.configured),
-                    ("ARCO_JWT_ISSUER", self.jwt.issuer),
-                    ("ARCO_JWT_AUDIENCE", self.jwt.audience),
-                    ("ARCO_IDENTITY_SECRET", self.identity_secret),
-                )
-                if not value
-            ]
-            if missing:
-                raise ConfigError(
-                    f"ARCO_ENVIRONMENT={self.environment} requires {', '.join(missing)}"
-                )
+        if self.jwt.configured and not self.identity_secret:
+            # Every posture: the api would see users the gateway verified as anonymous.
+            raise ConfigError(
+                f"a JWT key is configured but {IDENTITY_SECRET.name} is not: the gateway "
+                "cannot forward the users it verifies to the api"
+            )
+        self.jwt.check(self.environment, key_required=True)
+        secrets = [(IDENTITY_SECRET, self.identity_secret)]
+        if self.browser_url_secret:
+            secrets.append((BROWSER_URL_SECRET, self.browser_url_secret))
+        check_secrets(self.environment, secrets)
         if self.identity_ttl_sec <= 0:
             raise ConfigError("ARCO_IDENTITY_TTL_SEC must be positive")
         if self.rate_limit.enabled and (
@@ -222,15 +157,6 @@ class GatewayConfig:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> GatewayConfig:
         log_format = read_log_format(env)
-        pem = JWT_PUBLIC_KEY_PEM.read(env).replace("\\n", "\n")
-        pem_path = JWT_PUBLIC_KEY_PATH.read(env)
-        if pem and pem_path:
-            raise ConfigError("set ARCO_JWT_PUBLIC_KEY_PEM or ARCO_JWT_PUBLIC_KEY_PATH, not both")
-        if pem_path:
-            try:
-                pem = Path(pem_path).read_text()
-            except OSError as exc:
-                raise ConfigError(f"ARCO_JWT_PUBLIC_KEY_PATH unreadable: {exc}") from None
         return cls(
             listen_address=LISTEN_ADDRESS.read(env),
             api_address=API_ADDRESS.read(env),
@@ -238,21 +164,12 @@ class GatewayConfig:
             log_format=log_format,
             ready_file=READY_FILE.read(env),
             shutdown_grace_sec=SHUTDOWN_GRACE_SEC.read(env),
-            environment=ENVIRONMENT.read(env).lower(),
+            environment=check_environment(ENVIRONMENT.read(env).lower()),
             dev_auth=DEV_AUTH.read(env),
-            jwt=JwtConfig(
-                secret=JWT_SECRET.read(env),
-                public_key_pem=pem,
-                issuer=JWT_ISSUER.read(env),
-                audience=JWT_AUDIENCE.read(env),
-                tenant_claim=JWT_TENANT_CLAIM.read(env),
-                workspace_claim=JWT_WORKSPACE_CLAIM.read(env),
-                user_claim=JWT_USER_CLAIM.read(env),
-                groups_claim=JWT_GROUPS_CLAIM.read(env),
-                leeway_sec=JWT_LEEWAY_SEC.read(env),
-            ),
+            jwt=JwtConfig.from_env(env),
             identity_secret=IDENTITY_SECRET.read(env),
             identity_ttl_sec=IDENTITY_TTL_SEC.read(env),
+            browser_url_secret=BROWSER_URL_SECRET.read(env),
             rate_limit=RateLimitConfig(
                 per_minute=RATE_LIMIT_PER_MIN.read(env),
                 burst=RATE_LIMIT_BURST.read(env),

@@ -30,6 +30,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from arco_runtime.settings import BROWSER_URL_SECRET
+
 __all__ = ["routes", "signed_file_routes", "verify"]
 
 SIGNATURE_VERSION = "arco-browser-v1"
@@ -101,7 +103,10 @@ def signed_file_routes(
 ) -> list[Route]:
     """The ``/files/{key}`` route (mounted by the gateway app when this module exists)."""
     source = os.environ if env is None else env
-    secret = source.get("ARCO_BROWSER_URL_SECRET", "")
+    # The gateway's config read the secret through its row (and checked its length
+    # outside dev); without a config (a bare test app) the environment is read.
+    configured = getattr(config, "browser_url_secret", None)
+    secret = configured if isinstance(configured, str) else BROWSER_URL_SECRET.read(source)
     root = _root_of(source.get("ARCO_STORAGE_URL", ""))
     tenant = source.get("ARCO_TENANT_ID", "")
     workspace = source.get("ARCO_WORKSPACE_ID", "")

@@ -1,6 +1,8 @@
 """Gateway tests run the real app against a real grpc.aio server on 127.0.0.1:0.
 
-The server hosts scripted test servicers for every method the route table calls: each
+The gateway runs in staging posture and talks to that server over mutual TLS with the
+tests' mesh certificates (the gateway's role gateway, the server's role api), as in
+production. The server hosts scripted test servicers for every method the route table calls: each
 call is recorded (method, request, metadata) and answered with the scripted response or
 status (UNIMPLEMENTED when nothing is scripted). The gateway is the unit under test.
 """
@@ -23,13 +25,15 @@ from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from arco_core.errors import ArcoError
+from arco_runtime.tls import Role
 from gateway.app import create_app
 from gateway.config import GatewayConfig, JwtConfig, RateLimitConfig
 from gateway.routes import RouteSpec, route_table
 from services.common.status import to_status
+from tests.support.tls import tls_config
 
 JWT_SECRET = "test-jwt-secret-0123456789abcdef0123"
-IDENTITY_SECRET = "test-identity-secret"
+IDENTITY_SECRET = "test-identity-secret-0123456789abcdef"
 ISSUER = "https://issuer.test"
 AUDIENCE = "arco-api"
 TENANT = "acme"
@@ -125,7 +129,7 @@ async def upstream_server() -> AsyncIterator[Upstream]:
     upstream = Upstream()
     server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
     server.add_generic_rpc_handlers(_generic_handlers(upstream, route_table()))
-    upstream.port = server.add_insecure_port("127.0.0.1:0")
+    upstream.port = server.add_secure_port("127.0.0.1:0", tls_config(Role.API).server_credentials())
     await server.start()
     try:
         yield upstream
@@ -147,6 +151,7 @@ def make_config(address: str, **overrides: Any) -> GatewayConfig:
         "identity_secret": IDENTITY_SECRET,
         "rate_limit": RateLimitConfig(per_minute=0),
         "upstream_timeout_sec": 5.0,
+        "tls": tls_config(Role.GATEWAY),
     }
     base.update(overrides)
     return GatewayConfig(**base)

@@ -12,8 +12,10 @@ from arco.orchestration.v1 import orchestration_service_pb2 as orch_pb
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from arco_core.errors import PermissionDenied
 from arco_runtime.identity import verify_identity
-from arco_runtime.settings import ConfigError
+from arco_runtime.settings import REDACTED, ConfigError, redacted
+from arco_runtime.tls import Role
 from gateway.config import GatewayConfig, JwtConfig
 from tests.gateway.conftest import (
     AUDIENCE,
@@ -27,6 +29,7 @@ from tests.gateway.conftest import (
     make_token,
     open_client,
 )
+from tests.support.tls import tls_config, tls_env
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -194,32 +197,109 @@ async def test_custom_claim_names(upstream: Upstream) -> None:
         assert (identity.workspace, identity.user, identity.groups) == ("w2", "a@x", ("r1",))
 
 
+def _env(**settings: str) -> dict[str, str]:
+    """A gateway environment with its mesh certificate (role gateway) and ``settings``."""
+    return {**tls_env(Role.GATEWAY), **{f"ARCO_{k.upper()}": v for k, v in settings.items()}}
+
+
+LONG = "x" * 32  # the shortest secret production accepts
+
+
 def test_config_guards() -> None:
     with pytest.raises(ConfigError, match="ARCO_JWT_ISSUER"):
         GatewayConfig.from_env(
-            {
-                "ARCO_ENVIRONMENT": "prod",
-                "ARCO_JWT_SECRET": "s",
-                "ARCO_JWT_AUDIENCE": "a",
-                "ARCO_IDENTITY_SECRET": "i",
-            }
+            _env(environment="prod", jwt_secret=LONG, jwt_audience="a", identity_secret=LONG)
         )
     with pytest.raises(ConfigError, match="only allowed"):
-        GatewayConfig.from_env({"ARCO_ENVIRONMENT": "staging", "ARCO_GATEWAY_DEV_AUTH": "true"})
+        GatewayConfig.from_env(_env(environment="staging", gateway_dev_auth="true"))
     with pytest.raises(ConfigError, match="not both"):
         GatewayConfig(jwt=JwtConfig(secret="s", public_key_pem="p"))
-    with pytest.raises(ConfigError):
-        GatewayConfig.from_env({"ARCO_ENVIRONMENT": "qa"})
-    config = GatewayConfig.from_env({})
-    assert (config.environment, config.dev_auth, config.jwt.configured) == ("dev", False, False)
-    prod = GatewayConfig.from_env({
-        "ARCO_ENVIRONMENT": "prod", "ARCO_JWT_PUBLIC_KEY_PEM": "-----BEGIN\\nX", "ARCO_JWT_ISSUER": "i",
-        "ARCO_JWT_AUDIENCE": "a", "ARCO_IDENTITY_SECRET": "s",
-    })  # fmt: skip
+    with pytest.raises(ConfigError, match="ARCO_ENVIRONMENT must be one of"):
+        GatewayConfig.from_env(_env(environment="qa"))
+    dev = GatewayConfig.from_env(_env(environment="dev"))
+    assert (dev.environment, dev.dev_auth, dev.jwt.configured) == ("dev", False, False)
+    prod = GatewayConfig.from_env(
+        _env(
+            environment="prod",
+            jwt_public_key_pem="-----BEGIN\\nX",
+            jwt_issuer="i",
+            jwt_audience="a",
+            identity_secret=LONG,
+        )
+    )
     assert prod.jwt.public_key_pem == "-----BEGIN\nX" and prod.jwt.algorithm == "RS256"
 
 
+def test_production_is_the_default_posture() -> None:
+    # No environment at all: production, which needs the mesh certificates first ...
+    with pytest.raises(ConfigError, match="ARCO_TLS_CERT"):
+        GatewayConfig.from_env({})
+    # ... then a JWT verifier and the identity secret.
+    with pytest.raises(ConfigError, match="ARCO_ENVIRONMENT=prod requires ARCO_JWT_SECRET or"):
+        GatewayConfig.from_env(_env())
+    assert (
+        GatewayConfig.from_env(
+            _env(jwt_secret=LONG, jwt_issuer="i", jwt_audience="a", identity_secret=LONG)
+        ).environment
+        == "prod"
+    )
+
+
+@pytest.mark.parametrize("environment", ["dev", "staging", "prod"])
+def test_a_jwt_without_the_identity_secret_is_refused_in_every_posture(environment: str) -> None:
+    env = _env(environment=environment, jwt_secret=LONG, jwt_issuer="i", jwt_audience="a")
+    with pytest.raises(ConfigError, match="a JWT key is configured but ARCO_IDENTITY_SECRET"):
+        GatewayConfig.from_env(env)
+    with pytest.raises(ConfigError, match="ARCO_IDENTITY_SECRET"):
+        GatewayConfig.from_env({**env, "ARCO_JWT_SECRET": "", "ARCO_JWT_PUBLIC_KEY_PEM": "k"})
+
+
+@pytest.mark.parametrize(
+    ("name", "short"),
+    [
+        ("identity_secret", {"identity_secret": "short"}),
+        ("jwt_secret", {"jwt_secret": "short"}),
+        ("browser_url_secret", {"browser_url_secret": "short"}),
+    ],
+)
+@pytest.mark.parametrize("environment", ["staging", "prod"])
+def test_short_secrets_are_refused_outside_dev(
+    environment: str, name: str, short: dict[str, str]
+) -> None:
+    good = {"jwt_secret": LONG, "jwt_issuer": "i", "jwt_audience": "a", "identity_secret": LONG}
+    GatewayConfig.from_env(_env(environment=environment, **good))
+    with pytest.raises(ConfigError, match=f"ARCO_{name.upper()} must be at least 32 bytes"):
+        GatewayConfig.from_env(_env(environment=environment, **{**good, **short}))
+    # dev posture takes any length (and no browser URL secret is fine everywhere)
+    GatewayConfig.from_env(_env(environment="dev", **{**good, **short}))
+
+
+def test_the_browser_url_secret_is_read_through_its_row() -> None:
+    config = GatewayConfig.from_env(_env(environment="dev", browser_url_secret=" k1 "))
+    assert config.browser_url_secret == "k1"
+    assert "browser_url_secret" in redacted(config)
+    assert redacted(config)["browser_url_secret"] == REDACTED
+
+
 async def test_unconfigured_dev_gateway_answers_401(upstream: Upstream) -> None:
-    async with open_client(GatewayConfig(api_address=upstream.address), upstream) as gw:
+    config = GatewayConfig(
+        api_address=upstream.address, environment="dev", tls=tls_config(Role.GATEWAY)
+    )
+    async with open_client(config, upstream) as gw:
         status, body = await _status(gw, bearer(make_token()))
     assert (status, body["code"]) == (401, "INVALID_TOKEN")
+
+
+async def test_a_permission_refusal_of_the_api_is_403_with_its_message(
+    gw: GatewayClient,
+) -> None:
+    message = (
+        "user 'alice' has roles [viewer] (groups: eng); "
+        "arco.catalog.v1.CatalogService/CreateNamespace needs role admin"
+    )
+    gw.upstream.script["CreateNamespace"] = PermissionDenied(message, reason="insufficient_role")
+    response = await gw.request("POST", "/api/v1/namespaces", json={"name": "n1"})
+    assert response.status_code == 403
+    body = response.json()
+    assert (body["code"], body["message"]) == ("FORBIDDEN", message)
+    assert body["details"]["reason"] == "insufficient_role"
