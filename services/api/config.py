@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
+from typing import Any
 
 from arco_runtime.settings import (
     BROWSER_URL_BASE,
     BROWSER_URL_SECRET,
     IDENTITY_SECRET,
     ConfigError,
+    Setting,
     integer,
     setting_field,
 )
+from arco_runtime.user_auth import GROUP_ROLES, JWT_SETTINGS, GroupRoles, JwtConfig
 from services.common.config import (
     CATALOG_COMPACTOR_ADDRESS,
     ORCH_COMPACTOR_ADDRESS,
@@ -26,7 +29,7 @@ LOG_MAX_BYTES = integer(
     "ARCO_LOG_MAX_BYTES", "largest accepted task log upload, bytes", 2 * 1024 * 1024, minimum=1
 )
 
-SERVICE_SETTINGS = (
+SERVICE_SETTINGS: tuple[Setting[Any], ...] = (
     ORCH_COMPACTOR_ADDRESS,
     CATALOG_COMPACTOR_ADDRESS,
     TASK_TOKEN_SECRET,
@@ -36,6 +39,10 @@ SERVICE_SETTINGS = (
     BROWSER_URL_SECRET,
     BROWSER_URL_BASE,
     LOG_MAX_BYTES,
+    # Users calling the api directly (Envoy's gRPC route, SDKs, tools) present a JWT that
+    # the api verifies with the gateway's rows; their groups map to roles.
+    *JWT_SETTINGS,
+    GROUP_ROLES,
 )
 
 
@@ -51,6 +58,8 @@ class ApiConfig:
     task_token_secret: str = setting_field(TASK_TOKEN_SECRET)
     identity_secret: str = setting_field(IDENTITY_SECRET)
     browser_url_secret: str = setting_field(BROWSER_URL_SECRET)
+    jwt: JwtConfig = dataclasses.field(default_factory=JwtConfig)
+    group_roles: GroupRoles = dataclasses.field(default_factory=GroupRoles)
 
     @property
     def dev(self) -> bool:
@@ -69,6 +78,8 @@ class ApiConfig:
             identity_secret=IDENTITY_SECRET.read(env),
             browser_url_secret=BROWSER_URL_SECRET.read(env),
             browser_url_base=BROWSER_URL_BASE.read(env),
+            jwt=JwtConfig.from_env(env),
+            group_roles=GroupRoles.from_env(env),
         )
         if not config.task_token_secret:
             raise ConfigError("ARCO_TASK_TOKEN_SECRET is required (worker callbacks are signed)")
@@ -79,4 +90,7 @@ class ApiConfig:
         if config.common.storage_url.startswith("file://"):
             secrets.append((BROWSER_URL_SECRET, config.browser_url_secret))
         config.common.require_secrets(*secrets)
+        # Without a JWT key direct user calls are refused; with one, outside dev, issuer,
+        # audience and a 32-byte HS256 key are required, as at the gateway.
+        config.jwt.check(config.common.environment, key_required=False)
         return config

@@ -55,7 +55,14 @@ def build_deps(config: ApiConfig, env: Mapping[str, str]) -> ApiDeps:
         clock=clock,
         storage=storage,
         reader_storage=reader_storage,
-        auth=CallerAuth(scope, config.identity_secret, clock, dev=config.dev),
+        auth=CallerAuth(
+            scope,
+            config.identity_secret,
+            clock,
+            dev=config.dev,
+            jwt=config.jwt,
+            group_roles=config.group_roles,
+        ),
         orchestration=orchestration,
         orchestration_heads=HeadFollower(orchestration.compactor, orchestration.reader),
         catalog=EventCommitter(
