@@ -1,4 +1,5 @@
-"""Process life-cycle helpers every Arco process shares: the ready file and late signals."""
+"""Process life-cycle helpers every Arco process shares: the ready file, the launcher's
+lifeline and late signals."""
 
 from __future__ import annotations
 
@@ -6,10 +7,19 @@ import json
 import os
 import signal
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ignore_late_signals", "write_ready_file"]
+from arco_runtime.settings import ConfigError, text
+
+__all__ = ["LIFELINE_FD", "ignore_late_signals", "watch_lifeline", "write_ready_file"]
+
+LIFELINE_FD = text(
+    "ARCO_LIFELINE_FD",
+    "set by the mesh launcher: the read end of a pipe it holds open; when it closes (the "
+    "launcher died, even by SIGKILL) the process shuts down as on SIGTERM",
+)
 
 
 def write_ready_file(path: str, info: dict[str, Any]) -> None:
@@ -32,3 +42,34 @@ def ignore_late_signals() -> None:
     the clean exit into death-by-signal."""
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, signal.SIG_IGN)
+
+
+def watch_lifeline(raw: str) -> bool:
+    """If the launcher handed this process a lifeline (``raw``, the value of
+    ``ARCO_LIFELINE_FD``), SIGTERM ourselves when it breaks.
+
+    The launcher keeps the write end; the kernel closes it whatever way the launcher
+    ends, so the read below returns end-of-file and the process drains like on any
+    SIGTERM instead of living on as an orphan. True when a lifeline is watched.
+    """
+    if not raw:
+        return False
+    try:
+        fd = int(raw)
+        os.fstat(fd)
+    except (ValueError, OSError):
+        raise ConfigError(f"{LIFELINE_FD.name}={raw!r} is not an open file descriptor") from None
+
+    def wait() -> None:
+        while True:
+            try:
+                if not os.read(fd, 1):
+                    break
+            except InterruptedError:
+                continue
+            except OSError:
+                break
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=wait, name="arco-lifeline", daemon=True).start()
+    return True

@@ -16,7 +16,12 @@ import uvicorn
 import uvloop
 
 from arco_runtime.logging import configure_logging
-from arco_runtime.process import ignore_late_signals, write_ready_file
+from arco_runtime.process import (
+    LIFELINE_FD,
+    ignore_late_signals,
+    watch_lifeline,
+    write_ready_file,
+)
 from arco_runtime.settings import ConfigError, epilog, redacted
 from gateway.app import create_app
 from gateway.config import SERVICE_SETTINGS, GatewayConfig
@@ -90,6 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.parse_args(argv)
     try:
         config = GatewayConfig.from_env(dict(os.environ))
+        watch_lifeline(LIFELINE_FD.read(os.environ))
     except ConfigError as exc:
         print(f"python -m gateway: {exc}", file=sys.stderr)
         return 2

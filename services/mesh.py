@@ -111,6 +111,9 @@ class Mesh:
         self.services: dict[str, RunningService] = {}
         self.tls = tls
         self.certs: MeshCertificates | None = None
+        # The lifeline: every service gets the read end; only this process holds the write
+        # end, so when it ends (even by SIGKILL) every service sees end-of-file and stops.
+        self._lifeline: tuple[int, int] | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -118,6 +121,9 @@ class Mesh:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         if self.tls and self.certs is None:
             self.certs = mint_mesh(self.run_dir / "tls")
+        if self._lifeline is None:
+            self._lifeline = os.pipe()
+            os.set_inheritable(self._lifeline[0], False)
         if self.storage_url.startswith("file://"):
             Path(self.storage_url.removeprefix("file://")).mkdir(parents=True, exist_ok=True)
         try:
@@ -192,6 +198,10 @@ class Mesh:
                 running.process.kill()
                 codes[name] = running.process.wait()
         self.services.clear()
+        if self._lifeline is not None:
+            for fd in self._lifeline:
+                os.close(fd)
+            self._lifeline = None
         return codes
 
     def __enter__(self) -> Mesh:
@@ -301,6 +311,9 @@ class Mesh:
         ready_file.unlink(missing_ok=True)
         log_path = self.run_dir / f"{spec.name}.log"
         env = {**self.base_env(), **self.tls_env(spec.role), **spec.env, ready_env: str(ready_file)}
+        lifeline = () if self._lifeline is None else (self._lifeline[0],)
+        if lifeline:
+            env["ARCO_LIFELINE_FD"] = str(lifeline[0])
         with log_path.open("ab") as log_file:
             process = subprocess.Popen(
                 [sys.executable, "-m", spec.module],
@@ -309,6 +322,7 @@ class Mesh:
                 stdin=subprocess.DEVNULL,
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
+                pass_fds=lifeline,
                 # Own session: a terminal Ctrl-C reaches only the launcher, which then
                 # stops the services in order.
                 start_new_session=True,

@@ -8,6 +8,7 @@ exit 0.
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -15,7 +16,7 @@ from collections.abc import Sequence
 import structlog
 
 from arco_runtime.logging import configure_logging
-from arco_runtime.process import ignore_late_signals
+from arco_runtime.process import LIFELINE_FD, ignore_late_signals, watch_lifeline
 from arco_sdk.errors import DiscoveryError, GraphError
 from arco_sdk.manifest import AssetGraph, discover
 from arco_sdk.worker.config import WorkerConfig, build_parser, config_from_args
@@ -41,6 +42,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         config = config_from_args(args)
+        watch_lifeline(LIFELINE_FD.read(os.environ))
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

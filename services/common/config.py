@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from arco_runtime.posture import check_binds, check_environment, check_secrets
+from arco_runtime.process import LIFELINE_FD
 from arco_runtime.settings import (
     ENVIRONMENT,
     LOG_FORMAT,
@@ -54,6 +55,7 @@ COMMON_SETTINGS = (
     LOG_FORMAT,
     READY_FILE,
     SHUTDOWN_GRACE_SEC,
+    LIFELINE_FD,
 )
 
 # Rows several services read (declared once, listed by each service that reads them).
@@ -101,6 +103,8 @@ class CommonConfig:
     # When set, the service writes its bound addresses here as JSON once it is SERVING.
     ready_file: str
     shutdown_grace_sec: float
+    # The launcher's pipe (ARCO_LIFELINE_FD): the process stops when the launcher dies.
+    lifeline_fd: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], *, service: str, default_listen: str) -> CommonConfig:
@@ -118,6 +122,7 @@ class CommonConfig:
             log_format=log_format,
             ready_file=READY_FILE.read(env),
             shutdown_grace_sec=SHUTDOWN_GRACE_SEC.read(env),
+            lifeline_fd=LIFELINE_FD.read(env),
         )
         check_binds(
             config.environment,

@@ -21,7 +21,7 @@ import structlog
 from prometheus_client import CollectorRegistry, start_http_server
 
 from arco_runtime.logging import configure_logging
-from arco_runtime.process import write_ready_file
+from arco_runtime.process import watch_lifeline, write_ready_file
 from arco_runtime.settings import redacted
 from services.common.config import CommonConfig
 from services.common.server import Registration, build_server
@@ -63,6 +63,7 @@ async def serve(
     configure_logging(config.log_level, config.log_format)
     structlog.contextvars.bind_contextvars(service=config.service)
     log.info("service_config", config=redacted(service_config))
+    watch_lifeline(config.lifeline_fd)
     if not config.tls.enabled:
         log.warning("plaintext_dev_mode", why="ARCO_TLS=off: no mesh identities, no matrix")
 
