@@ -34,6 +34,7 @@ from arco_core.errors import (
     Unimplemented,
 )
 from arco_core.paths import Scope, validate_prefix, validate_relative_path
+from arco_core.storage_faults import FaultSpec, FaultyStore
 
 if TYPE_CHECKING:
     from obstore.store import ClientConfig, ObjectStore, S3Config
@@ -97,8 +98,10 @@ def _truthy(value: str | None) -> bool:
     return (value or "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def open_object_store(url: str, env: Mapping[str, str]) -> ObjectStore:
-    """Build an obstore store from a URL.
+def open_object_store(
+    url: str, env: Mapping[str, str], *, faults: FaultSpec | None = None
+) -> ObjectStore | FaultyStore:
+    """Build an obstore store from a URL (wrapped in a :class:`FaultyStore` when ``faults``).
 
     - ``file:///abs/dir``: LocalStore rooted at the directory (created if missing).
     - ``memory://``: a fresh MemoryStore (each call is a new, empty store).
@@ -109,6 +112,11 @@ def open_object_store(url: str, env: Mapping[str, str]) -> ObjectStore:
     - ``gs://`` and ``az://``: obstore's ``from_url``; credentials come from the provider's
       usual environment/metadata discovery.
     """
+    store = _open_real_store(url, env)
+    return store if faults is None else FaultyStore(store, faults)
+
+
+def _open_real_store(url: str, env: Mapping[str, str]) -> ObjectStore:
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme == "file":
@@ -157,7 +165,7 @@ class ScopedStorage:
 
     def __init__(
         self,
-        store: ObjectStore,
+        store: ObjectStore | FaultyStore,
         scope: Scope,
         role: Role,
         *,
@@ -165,7 +173,8 @@ class ScopedStorage:
     ) -> None:
         if not isinstance(role, Role):
             raise InvalidArgument(f"role must be a Role, got {role!r}")
-        self._store = store
+        self._faults = store if isinstance(store, FaultyStore) else None
+        self._store: ObjectStore = store.inner if isinstance(store, FaultyStore) else store
         self._scope = scope
         self._role = role
         self._audit = audit
@@ -213,6 +222,8 @@ class ScopedStorage:
     async def _call(self, op: str, path: str, fn: Callable[[], Awaitable[_T]]) -> _T:
         self.stats[op] += 1
         try:
+            if self._faults is not None:
+                await self._faults.before(op)
             return await fn()
         except ArcoError:
             raise

@@ -40,7 +40,7 @@ from services.common.server import Registration
 
 def build_deps(config: ApiConfig, env: Mapping[str, str]) -> ApiDeps:
     scope = Scope(config.common.tenant_id, config.common.workspace_id)
-    store = open_object_store(config.common.storage_url, env)
+    store = open_object_store(config.common.storage_url, env, faults=config.common.storage_faults)
     storage = ScopedStorage(store, scope, Role.API)
     reader_storage = ScopedStorage(store, scope, Role.READER)
     clock = SystemClock()

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from arco_core.errors import InvalidArgument
+from arco_core.storage_faults import FaultSpec, parse_fault_spec
 from arco_runtime.posture import check_binds, check_environment, check_secrets
 from arco_runtime.process import LIFELINE_FD
 from arco_runtime.settings import (
@@ -20,6 +22,7 @@ from arco_runtime.settings import (
     LOG_LEVEL,
     READY_FILE,
     SHUTDOWN_GRACE_SEC,
+    ConfigError,
     Setting,
     integer,
     read_log_format,
@@ -42,6 +45,12 @@ LISTEN_ADDRESS = text(
     default_doc="per service",
 )
 METRICS_ADDRESS = text("ARCO_METRICS_ADDRESS", "Prometheus /metrics host:port", "127.0.0.1:0")
+STORAGE_FAULTS = text(
+    "ARCO_STORAGE_FAULTS",
+    "dev only: inject storage faults, e.g. put=0.05,get=0.05,list=0.05,latency_ms=5,seed=1 "
+    "(fractions of puts/gets/lists that fail as network errors, added latency per call)",
+    "",
+)
 
 COMMON_SETTINGS = (
     ENVIRONMENT,
@@ -49,6 +58,7 @@ COMMON_SETTINGS = (
     TENANT_ID,
     WORKSPACE_ID,
     STORAGE_URL,
+    STORAGE_FAULTS,
     LISTEN_ADDRESS,
     METRICS_ADDRESS,
     LOG_LEVEL,
@@ -76,8 +86,29 @@ TASK_TOKEN_AUDIENCE = text(
     "ARCO_TASK_TOKEN_AUDIENCE", "task-token aud claim", "arco-worker-callbacks"
 )
 TASK_TOKEN_TTL_SEC = integer(
-    "ARCO_TASK_TOKEN_TTL_SEC", "task-token lifetime in seconds", 3600, minimum=1
+    "ARCO_TASK_TOKEN_TTL_SEC",
+    "task-token lifetime in seconds (the dispatcher and sweeper mint with it; the api renews "
+    "a token in the heartbeat answer once it is past half this life)",
+    3600,
+    minimum=1,
 )
+TASK_TOKEN_LEEWAY_SEC = integer(
+    "ARCO_TASK_TOKEN_LEEWAY_SEC",
+    "clock skew tolerated on a task token's exp and nbf, seconds",
+    60,
+)
+
+
+def _read_storage_faults(env: Mapping[str, str], environment: str) -> FaultSpec | None:
+    try:
+        spec = parse_fault_spec(STORAGE_FAULTS.read(env))
+    except InvalidArgument as exc:
+        raise ConfigError(f"{STORAGE_FAULTS.name}: {exc.message}") from None
+    if spec is not None and environment != "dev":
+        raise ConfigError(
+            f"{STORAGE_FAULTS.name} is refused outside ARCO_ENVIRONMENT=dev (got {environment})"
+        )
+    return spec
 
 
 def default_storage_url() -> str:
@@ -105,10 +136,13 @@ class CommonConfig:
     shutdown_grace_sec: float
     # The launcher's pipe (ARCO_LIFELINE_FD): the process stops when the launcher dies.
     lifeline_fd: str = ""
+    # ARCO_STORAGE_FAULTS parsed (dev only); None: the real store, untouched.
+    storage_faults: FaultSpec | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], *, service: str, default_listen: str) -> CommonConfig:
         log_format = read_log_format(env)
+        storage_faults = _read_storage_faults(env, check_environment(ENVIRONMENT.read(env)))
         config = cls(
             service=service,
             environment=check_environment(ENVIRONMENT.read(env)),
@@ -123,6 +157,7 @@ class CommonConfig:
             ready_file=READY_FILE.read(env),
             shutdown_grace_sec=SHUTDOWN_GRACE_SEC.read(env),
             lifeline_fd=LIFELINE_FD.read(env),
+            storage_faults=storage_faults,
         )
         check_binds(
             config.environment,

@@ -23,7 +23,9 @@ async def build(
 ) -> ServiceParts:
     scope = Scope(config.common.tenant_id, config.common.workspace_id)
     storage = ScopedStorage(
-        open_object_store(config.common.storage_url, env), scope, Role.COMPACTOR
+        open_object_store(config.common.storage_url, env, faults=config.common.storage_faults),
+        scope,
+        Role.COMPACTOR,
     )
     engine = Compactor(storage, adapter_for(config.domain), l0_max_deltas=config.l0_max_deltas)
     await engine.open()

@@ -28,7 +28,7 @@ async def build(
     config: DispatcherConfig, registry: CollectorRegistry, env: Mapping[str, str]
 ) -> ServiceParts:
     scope = Scope(config.common.tenant_id, config.common.workspace_id)
-    store = open_object_store(config.common.storage_url, env)
+    store = open_object_store(config.common.storage_url, env, faults=config.common.storage_faults)
     clock = SystemClock()
     compactor = CompactorClient(config.orch_compactor_address, config.common.tls)
     committer = EventCommitter(

@@ -28,7 +28,7 @@ async def build(
     config: SweeperConfig, registry: CollectorRegistry, env: Mapping[str, str]
 ) -> ServiceParts:
     scope = Scope(config.common.tenant_id, config.common.workspace_id)
-    store = open_object_store(config.common.storage_url, env)
+    store = open_object_store(config.common.storage_url, env, faults=config.common.storage_faults)
     clock = SystemClock()
     storage = ScopedStorage(store, scope, Role.SWEEPER)  # the only role that may list
     compactor = CompactorClient(config.orch_compactor_address, config.common.tls)
