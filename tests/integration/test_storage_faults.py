@@ -3,16 +3,34 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 from arco_core.errors import InvalidArgument, ObjectNotFound, StorageError
+from arco_core.orchestration.fold import FoldState
 from arco_core.paths import Scope
 from arco_core.storage import Role, ScopedStorage, open_object_store
 from arco_core.storage_faults import FaultSpec, FaultyStore, parse_fault_spec
 from arco_runtime.settings import ConfigError
+from arco_runtime.tls import Role as TlsRole
+from arco_sdk.client import ArcoClient
+from arco_sdk.manifest import AssetGraph, build_manifest, discover
+from services.common.compactor_client import CompactorClient
 from services.common.config import CommonConfig
+from services.mesh import Mesh
+from tests.integration.e2e_assets.faults import task_keys as faults_task_keys
+from tests.integration.e2e_assets.harness import (
+    ledger_events,
+    ledger_paths,
+    make_mesh,
+    projection,
+    tasks_of,
+    wait_run,
+)
 
 SCOPE = Scope("t1", "w1")
 
@@ -78,3 +96,102 @@ def test_faults_raise_the_retryable_storage_error(tmp_path: Path) -> None:
         assert store.injected["list"] == list_failures
 
     asyncio.run(main())
+
+
+# -- a 200-task run through the full mesh with faults in every service -------------------------
+
+FAULTS_MODULE = "tests.integration.e2e_assets.faults"
+FAULT_SPEC = "put=0.05,get=0.05,list=0.05,latency_ms=5,seed=1"
+
+
+class _CountingTransport(httpx.HTTPTransport):
+    def __init__(self) -> None:
+        super().__init__()
+        self.statuses: collections.Counter[int] = collections.Counter()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = super().handle_request(request)
+        self.statuses[response.status_code] += 1
+        return response
+
+
+def _run_with_faults(mesh: Mesh) -> collections.Counter[int]:
+    transport = _CountingTransport()
+    client = ArcoClient(
+        f"http://{mesh.address('gateway')}",
+        tenant_id=mesh.tenant_id,
+        workspace_id=mesh.workspace_id,
+        transport=transport,
+        max_attempts=10,
+        deadline=120.0,
+    )
+    with client:
+        definitions, _ = discover(FAULTS_MODULE)
+        manifest = build_manifest(AssetGraph(definitions), code_version_id="v1")
+        client.deploy_manifest(manifest)
+        run_id = client.trigger_run(faults_task_keys(), run_key="faults-0").run_id
+        run = wait_run(client, run_id, timeout=100, mesh=mesh)
+    print(f"client statuses {dict(transport.statuses)}")
+    assert run["state"] == "SUCCEEDED", run["state"]
+    tasks = tasks_of(run)
+    assert len(tasks) == 200
+    assert {t["state"] for t in tasks.values()} == {"SUCCEEDED"}
+    assert not {s for s in transport.statuses if s >= 500 and s != 503}, transport.statuses
+    assert not {s for s in transport.statuses if 400 <= s < 500}, transport.statuses
+
+    # Every acknowledged event folded exactly once: compacting every ledger path again
+    # applies nothing, and a fresh replay equals the published projection.
+    paths = ledger_paths(mesh)
+
+    async def compact_all() -> Any:
+        compactor = CompactorClient(
+            mesh.address("compactor-orchestration"), mesh.tls_config(TlsRole.API)
+        )
+        try:
+            return await compactor.compact(paths)
+        finally:
+            await compactor.close()
+
+    assert asyncio.run(compact_all()).events_applied == 0
+    replay = FoldState(tenant_id=mesh.tenant_id, workspace_id=mesh.workspace_id)
+    replay.fold(ledger_events(mesh))
+    published = projection(mesh)
+    mine, theirs = replay.get_run(run_id), published.get_run(run_id)
+    assert mine is not None and theirs is not None
+    assert (mine.state, mine.tasks_completed, mine.tasks_succeeded) == (
+        theirs.state,
+        theirs.tasks_completed,
+        theirs.tasks_succeeded,
+    )
+    assert (mine.state, mine.tasks_completed, mine.tasks_succeeded) == ("SUCCEEDED", 200, 200)
+    for task in published.list_tasks(run_id):
+        again = replay.get_task(run_id, task.task_key)
+        assert again is not None
+        assert (again.state, again.attempt, again.attempt_id) == (
+            task.state,
+            task.attempt,
+            task.attempt_id,
+        ), task.task_key
+    return transport.statuses
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_200_task_run_converges_with_faults_on_local_store(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    mesh = make_mesh(
+        tmp_path_factory.mktemp("faults"),
+        modules=[FAULTS_MODULE],
+        extra_env={
+            "ARCO_ENVIRONMENT": "dev",
+            "ARCO_STORAGE_FAULTS": FAULT_SPEC,
+            "ARCO_SWEEP_READY_TIMEOUT_SEC": "5",
+            "ARCO_SWEEP_DISPATCH_TIMEOUT_SEC": "10",
+        },
+    )
+    mesh.start()
+    try:
+        _run_with_faults(mesh)
+    finally:
+        mesh.stop()
