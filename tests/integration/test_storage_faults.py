@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 
 import httpx
 import pytest
 
-from arco_core.errors import InvalidArgument, ObjectNotFound, StorageError
+from arco_core.errors import InvalidArgument, ObjectNotFound, StorageError, Unavailable
 from arco_core.orchestration.fold import FoldState
 from arco_core.paths import Scope
 from arco_core.storage import Role, ScopedStorage, open_object_store
@@ -18,6 +20,7 @@ from arco_core.storage_faults import FaultSpec, FaultyStore, parse_fault_spec
 from arco_runtime.settings import ConfigError
 from arco_runtime.tls import Role as TlsRole
 from arco_sdk.client import ArcoClient
+from arco_sdk.errors import ArcoApiError
 from arco_sdk.manifest import AssetGraph, build_manifest, discover
 from services.common.compactor_client import CompactorClient
 from services.common.config import CommonConfig
@@ -33,6 +36,7 @@ from tests.integration.e2e_assets.harness import (
 )
 
 SCOPE = Scope("t1", "w1")
+_T = TypeVar("_T")
 
 
 def test_parse_fault_spec() -> None:
@@ -115,6 +119,21 @@ class _CountingTransport(httpx.HTTPTransport):
         return response
 
 
+def _retry_503(call: Callable[[], _T]) -> _T:
+    """Deploy and trigger are not retried by the client (POSTs): a 503 is the caller's to retry.
+
+    Both are safe to repeat: a manifest deploys by content, a trigger carries a run key.
+    """
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            return call()
+        except ArcoApiError as exc:
+            if exc.status != 503 or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
 def _run_with_faults(mesh: Mesh) -> collections.Counter[int]:
     transport = _CountingTransport()
     client = ArcoClient(
@@ -128,31 +147,47 @@ def _run_with_faults(mesh: Mesh) -> collections.Counter[int]:
     with client:
         definitions, _ = discover(FAULTS_MODULE)
         manifest = build_manifest(AssetGraph(definitions), code_version_id="v1")
-        client.deploy_manifest(manifest)
-        run_id = client.trigger_run(faults_task_keys(), run_key="faults-0").run_id
+        _retry_503(lambda: client.deploy_manifest(manifest))
+        run_id = _retry_503(
+            lambda: client.trigger_run(faults_task_keys(), run_key="faults-0").run_id
+        )
         run = wait_run(client, run_id, timeout=100, mesh=mesh)
     print(f"client statuses {dict(transport.statuses)}")
     assert run["state"] == "SUCCEEDED", run["state"]
     tasks = tasks_of(run)
     assert len(tasks) == 200
     assert {t["state"] for t in tasks.values()} == {"SUCCEEDED"}
-    assert not {s for s in transport.statuses if s >= 500 and s != 503}, transport.statuses
-    assert not {s for s in transport.statuses if 400 <= s < 500}, transport.statuses
+    # Only answers and retryable refusals: 503 (storage unavailable) and the gateway's 429
+    # (its rate limit, met while the client polls and retries); never a 500 or a 4xx error.
+    assert set(transport.statuses) <= {200, 201, 429, 503}, transport.statuses
 
     # Every acknowledged event folded exactly once: compacting every ledger path again
     # applies nothing, and a fresh replay equals the published projection.
     paths = ledger_paths(mesh)
 
-    async def compact_all() -> Any:
+    async def compact_all() -> int:
+        # The compactor's own store still injects faults, and one batch is all or nothing:
+        # re-compact in small chunks, each retried until it gets through.
         compactor = CompactorClient(
             mesh.address("compactor-orchestration"), mesh.tls_config(TlsRole.API)
         )
+        applied = 0
         try:
-            return await compactor.compact(paths)
+            for start in range(0, len(paths), 10):
+                for attempt in range(40):
+                    try:
+                        answer = await compactor.compact(paths[start : start + 10])
+                    except (Unavailable, StorageError):
+                        if attempt == 39:
+                            raise
+                        continue
+                    applied += answer.events_applied
+                    break
         finally:
             await compactor.close()
+        return applied
 
-    assert asyncio.run(compact_all()).events_applied == 0
+    assert asyncio.run(compact_all()) == 0, "some acknowledged event was never folded"
     replay = FoldState(tenant_id=mesh.tenant_id, workspace_id=mesh.workspace_id)
     replay.fold(ledger_events(mesh))
     published = projection(mesh)
