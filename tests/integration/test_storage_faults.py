@@ -34,6 +34,7 @@ from tests.integration.e2e_assets.harness import (
     tasks_of,
     wait_run,
 )
+from tests.support.seaweed import SeaweedServer
 
 SCOPE = Scope("t1", "w1")
 _T = TypeVar("_T")
@@ -225,6 +226,30 @@ def test_200_task_run_converges_with_faults_on_local_store(
             "ARCO_SWEEP_DISPATCH_TIMEOUT_SEC": "10",
         },
     )
+    mesh.start()
+    try:
+        _run_with_faults(mesh)
+    finally:
+        mesh.stop()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_200_task_run_converges_with_faults_on_seaweedfs(
+    tmp_path_factory: pytest.TempPathFactory, seaweed: SeaweedServer
+) -> None:
+    mesh = make_mesh(
+        tmp_path_factory.mktemp("faults-s3"),
+        modules=[FAULTS_MODULE],
+        extra_env={
+            **seaweed.env(),
+            "ARCO_ENVIRONMENT": "dev",
+            "ARCO_STORAGE_FAULTS": FAULT_SPEC,
+            "ARCO_SWEEP_READY_TIMEOUT_SEC": "5",
+            "ARCO_SWEEP_DISPATCH_TIMEOUT_SEC": "10",
+        },
+    )
+    mesh.storage_url = seaweed.url(f"faults-{time.time_ns()}")
     mesh.start()
     try:
         _run_with_faults(mesh)

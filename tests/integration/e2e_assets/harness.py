@@ -130,7 +130,7 @@ def _scope(mesh: Mesh) -> Scope:
 
 
 def _storage(mesh: Mesh, role: Role) -> ScopedStorage:
-    return ScopedStorage(open_object_store(mesh.storage_url, {}), _scope(mesh), role)
+    return ScopedStorage(open_object_store(mesh.storage_url, mesh.extra_env), _scope(mesh), role)
 
 
 def projection(mesh: Mesh) -> FoldState:
