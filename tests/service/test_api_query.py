@@ -32,8 +32,8 @@ from arco_core.ledger import LedgerWriter
 from arco_core.paths import Scope
 from arco_core.storage import Role, ScopedStorage, open_object_store
 from arco_runtime.rpc_errors import parse_rpc_error
-from tests.support.processes import ServiceProcess, start_service
 from arco_runtime.tls import Role as MeshRole
+from tests.support.processes import ServiceProcess, start_service
 from tests.support.tls import mesh_channel
 from tests.unit.orchestration.orch_support import TENANT, WORKSPACE, Events
 from tests.unit.query.query_support import (
