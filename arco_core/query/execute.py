@@ -12,9 +12,11 @@ A query is read-only by construction, in layers:
    a table the engine registered (table functions such as ``generate_series()`` and any
    external reference are refused).
 
-Queries run in a worker thread with a deadline checked between record batches; the caller
-stops waiting at the deadline. Rows are capped (truncation is flagged) and the encoded
-result is size-checked.
+The deadline is checked between record batches. Rows are capped (truncation is flagged)
+and the encoded result is size-checked. In the api, :func:`execute` runs in a query worker
+process (:mod:`arco_core.query.pool`), where the memory cap and the time limit are hard;
+:class:`Runner` runs it on threads of the calling process (tools, tests), where a query
+that ignores the deadline keeps its thread and allocates from the caller's memory.
 """
 
 from __future__ import annotations
@@ -50,8 +52,12 @@ __all__ = [
     "Work",
     "checked_sql",
     "execute",
+    "is_cancelled",
+    "make_result",
     "new_context",
     "record_batches",
+    "timed_out",
+    "too_expensive",
 ]
 
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
@@ -85,6 +91,8 @@ _SCAN = re.compile(r"^\s*TableScan: (.+?)(?: projection=.*| partial_filters=.*| 
 _NOT_FOUND = re.compile(r"table '([^']*)' not found")
 _FUNC_NOT_FOUND = re.compile(r"table function '([^']*)' not found")
 _BATCH_ROWS = 65_536
+# DataFusion's words for an allocation the allocator refused (outside its memory pool).
+_ALLOCATION_FAILED = ("memory allocation failed", "failed to allocate", "capacity overflow")
 _READ_ONLY = SQLOptions().with_allow_ddl(False).with_allow_dml(False).with_allow_statements(False)
 
 
@@ -126,6 +134,45 @@ Work = Callable[[float, threading.Event], _Encoded]
 
 class _Cancelled(Exception):
     pass
+
+
+def too_expensive(detail: str) -> ResourceExhausted:
+    """A query over the memory cap of its worker (RESOURCE_EXHAUSTED: HTTP 429, which the
+    SDK does not retry; the same class as ``query_memory_exceeded``)."""
+    return ResourceExhausted(f"query too expensive: {detail}", reason="query_too_expensive")
+
+
+def timed_out(timeout_s: float) -> InvalidArgument:
+    """A query over the time limit. INVALID_ARGUMENT (HTTP 400), not DEADLINE_EXCEEDED: that
+    is 504, which clients retry, and the same query would only burn the limit again."""
+    return InvalidArgument(f"query timed out after {timeout_s:g} s", reason="query_timeout")
+
+
+def make_result(
+    encoded: _Encoded,
+    *,
+    started: float,
+    state_versions: dict[str, int],
+    cached: bool,
+    tables: tuple[str, ...],
+) -> QueryResult:
+    """The answer of one query; ``started`` is its ``perf_counter``."""
+    data, content_type, rows, truncated = encoded
+    return QueryResult(
+        data=data,
+        content_type=content_type,
+        row_count=rows,
+        truncated=truncated,
+        state_versions=state_versions,
+        elapsed_ms=(time.perf_counter() - started) * 1000,
+        cached=cached,
+        tables=tables,
+    )
+
+
+def is_cancelled(exc: BaseException) -> bool:
+    """True for the stop :func:`execute` raises at its deadline or when cancelled."""
+    return isinstance(exc, _Cancelled)
 
 
 def checked_sql(sql: str, as_of: int | None) -> str:
@@ -170,6 +217,10 @@ def _translate(exc: Exception, unqualified_hint: str | None = None) -> ArcoError
         )
     if "Resources exhausted" in text or "Memory Exhausted" in text:
         return ResourceExhausted("query exceeded the memory limit", reason="query_memory_exceeded")
+    if any(marker in text for marker in _ALLOCATION_FAILED):
+        # Scalar and array functions (repeat, range, ...) allocate outside the pool; under
+        # the worker's address-space cap their allocation fails instead of the host's.
+        return too_expensive("the query needs more memory than a query may use")
     lowered = text.split("\n", 1)[0]
     for marker in ("Error during planning: ", "SQL error: ", "Schema error: "):
         if marker in lowered:
@@ -306,23 +357,12 @@ class Runner:
         loop = asyncio.get_running_loop()
         future = loop.run_in_executor(self._pool, work, deadline, cancel)
         try:
-            data, content_type, rows, truncated = await asyncio.wait_for(
-                future, timeout=self._limits.timeout_s
-            )
+            encoded = await asyncio.wait_for(future, timeout=self._limits.timeout_s)
         except (TimeoutError, _Cancelled):
             cancel.set()
-            raise InvalidArgument(
-                f"query timed out after {self._limits.timeout_s:g} s", reason="query_timeout"
-            ) from None
-        return QueryResult(
-            data=data,
-            content_type=content_type,
-            row_count=rows,
-            truncated=truncated,
-            state_versions=state_versions,
-            elapsed_ms=(time.perf_counter() - started) * 1000,
-            cached=cached,
-            tables=tables,
+            raise timed_out(self._limits.timeout_s) from None
+        return make_result(
+            encoded, started=started, state_versions=state_versions, cached=cached, tables=tables
         )
 
     def close(self) -> None:

@@ -3,13 +3,16 @@
 A query names its tables fully qualified as ``catalog.schema.table``; each one is looked up
 in the published catalog at the query's version, must be a single Parquet file inside the
 workspace (never internal state), and is read through the READER storage handle under
-per-table and per-query byte limits. Files are cached by (path, size, e-tag).
+per-table and per-query byte limits. Files are cached by (path, size, e-tag). With a
+:class:`~arco_core.query.pool.QueryPool` the query runs in a worker process
+(:func:`run_data_query`), which receives each file's table once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import io
 import re
 import threading
@@ -32,14 +35,16 @@ from arco_core.query.execute import (
     Runner,
     checked_sql,
     execute,
+    make_result,
     new_context,
     record_batches,
 )
 from arco_core.query.guard import dotted_names, tokenize
+from arco_core.query.pool import PoolJob, PoolTable, QueryPool
 from arco_core.query.tables import DATA_DOMAIN, DomainTables, SnapshotProvider
 from arco_core.storage import ScopedStorage
 
-__all__ = ["QueryData", "resolve_location"]
+__all__ = ["QueryData", "resolve_location", "run_data_query"]
 
 _INTERNAL_PREFIXES = (
     "ledger/",
@@ -101,8 +106,55 @@ def resolve_location(scope: Scope, location: str | None, name: str) -> str:
     return path
 
 
+_UNQUALIFIED_HINT = (
+    "table references must be fully qualified as <catalog>.<schema>.<table> "
+    "and registered in the catalog as parquet; got {name}"
+)
+
+
+def run_data_query(
+    sql: str,
+    tables: list[tuple[tuple[str, str, str], pa.Table]],
+    *,
+    limits: QueryLimits,
+    fmt: ResultFormat,
+    deadline: float,
+    cancel: threading.Event,
+) -> tuple[bytes, str, int, bool]:
+    """``sql`` (already checked) over the resolved user ``tables`` in a fresh session."""
+    ctx = new_context(limits, normalize=False)
+    staging = SessionContext()
+    internal: set[str] = set()
+    catalogs: dict[str, Any] = {}
+    for index, ((catalog_name, schema_name, table_name), data) in enumerate(tables):
+        catalog = catalogs.get(catalog_name)
+        if catalog is None:
+            catalog = Catalog.memory_catalog()
+            ctx.register_catalog_provider(catalog_name, catalog)
+            catalogs[catalog_name] = catalog
+        if schema_name not in catalog.names():
+            catalog.register_schema(schema_name, Schema.memory_schema())
+        staged = f"arco_data_{index}"
+        staging.register_record_batches(staged, record_batches(data))
+        catalog.schema(schema_name).register_table(table_name, Table(staging.table(staged)))
+        internal.add(staged)
+    return execute(
+        ctx,
+        sql,
+        allowed_scans=internal.__contains__,
+        limits=limits,
+        fmt=fmt,
+        deadline=deadline,
+        cancel=cancel,
+        unqualified_hint=_UNQUALIFIED_HINT,
+    )
+
+
 class QueryData:
-    """``/query-data``: user tables registered in the catalog, by ``catalog.schema.table``."""
+    """``/query-data``: user tables registered in the catalog, by ``catalog.schema.table``.
+
+    Without ``pool`` queries run on ``workers`` threads of this process (tools and tests).
+    """
 
     def __init__(
         self,
@@ -111,11 +163,13 @@ class QueryData:
         limits: QueryLimits | None = None,
         *,
         workers: int = 4,
+        pool: QueryPool | None = None,
     ) -> None:
         self._catalog = catalog
         self._storage = storage
         self.limits = limits or QueryLimits()
-        self._runner = Runner(self.limits, workers)
+        self._pool = pool
+        self._runner = Runner(self.limits, workers) if pool is None else None
         self._catalog_tables: OrderedDict[int | None, DomainTables] = OrderedDict()
         self._files: OrderedDict[tuple[str, int, str | None], pa.Table] = OrderedDict()
         self.stats = {"catalog_loads": 0, "file_reads": 0, "queries": 0}
@@ -240,46 +294,47 @@ class QueryData:
         cached = self.stats["file_reads"] == loads_before
         self.stats["queries"] += 1
         limits = self.limits
+        named = [(item.name, data) for item, data in zip(resolved, arrow, strict=True)]
+        state_versions = {DATA_DOMAIN: tables.seq} if tables.seq is not None else {}
+        labels = tuple(".".join(item.name) for item in resolved)
+        if self._pool is not None:
+            job = PoolJob(
+                kind="data",
+                sql=text,
+                fmt=fmt,
+                limits=limits,
+                tables=tuple(
+                    PoolTable(
+                        item.name,
+                        f"file:{item.path}:{item.size}:{item.e_tag}",
+                        functools.partial(_same, data),
+                    )
+                    for item, data in zip(resolved, arrow, strict=True)
+                ),
+            )
+            return make_result(
+                await self._pool.run_job(job),
+                started=started,
+                state_versions=state_versions,
+                cached=cached,
+                tables=labels,
+            )
+        assert self._runner is not None
 
         def work(deadline: float, cancel: threading.Event) -> tuple[bytes, str, int, bool]:
-            ctx = new_context(limits, normalize=False)
-            staging = SessionContext()
-            internal: set[str] = set()
-            catalogs: dict[str, Any] = {}
-            for index, (item, data) in enumerate(zip(resolved, arrow, strict=True)):
-                catalog_name, schema_name, table_name = item.name
-                catalog = catalogs.get(catalog_name)
-                if catalog is None:
-                    catalog = Catalog.memory_catalog()
-                    ctx.register_catalog_provider(catalog_name, catalog)
-                    catalogs[catalog_name] = catalog
-                if schema_name not in catalog.names():
-                    catalog.register_schema(schema_name, Schema.memory_schema())
-                staged = f"arco_data_{index}"
-                staging.register_record_batches(staged, record_batches(data))
-                catalog.schema(schema_name).register_table(table_name, Table(staging.table(staged)))
-                internal.add(staged)
-            return execute(
-                ctx,
-                text,
-                allowed_scans=internal.__contains__,
-                limits=limits,
-                fmt=fmt,
-                deadline=deadline,
-                cancel=cancel,
-                unqualified_hint=(
-                    "table references must be fully qualified as <catalog>.<schema>.<table> "
-                    "and registered in the catalog as parquet; got {name}"
-                ),
+            return run_data_query(
+                text, named, limits=limits, fmt=fmt, deadline=deadline, cancel=cancel
             )
 
         return await self._runner.run(
-            work,
-            started=started,
-            state_versions={DATA_DOMAIN: tables.seq} if tables.seq is not None else {},
-            cached=cached,
-            tables=tuple(".".join(item.name) for item in resolved),
+            work, started=started, state_versions=state_versions, cached=cached, tables=labels
         )
 
     def close(self) -> None:
-        self._runner.close()
+        """Stop the threads (a pool is its owner's to shut down)."""
+        if self._runner is not None:
+            self._runner.close()
+
+
+def _same(table: pa.Table) -> pa.Table:
+    return table
