@@ -117,6 +117,9 @@ WORKER_ID = _row("worker_id", str, None, "worker id sent with callbacks", defaul
 OUTPUT_DIR = _row("output_dir", str, ".arco/outputs", "root directory for asset outputs (Parquet)")
 ACK_MODE = _row("ack_mode", str, "started", "answer a dispatch after 'started' or 'completed'")
 HEARTBEAT_FLOOR_SEC = _row("heartbeat_floor_sec", float, 1.0, "shortest heartbeat interval")
+HEARTBEAT_CEILING_SEC = _row(
+    "heartbeat_ceiling_sec", float, 60.0, "longest heartbeat interval (timeout / 5 in between)"
+)
 SHUTDOWN_GRACE_SEC = _row(
     "shutdown_grace_sec", float, 30.0, "on SIGTERM, how long running tasks may finish"
 )
@@ -143,6 +146,7 @@ _OPTIONS = (
     OUTPUT_DIR,
     ACK_MODE,
     HEARTBEAT_FLOOR_SEC,
+    HEARTBEAT_CEILING_SEC,
     SHUTDOWN_GRACE_SEC,
     CANCEL_GRACE_SEC,
     LOG_LEVEL,
@@ -170,7 +174,7 @@ class WorkerConfig:
     # the background); "completed": answer only after the completed callback.
     ack_mode: str = setting_field(ACK_MODE)
     heartbeat_floor_sec: float = setting_field(HEARTBEAT_FLOOR_SEC)
-    heartbeat_ceiling_sec: float = 60.0
+    heartbeat_ceiling_sec: float = setting_field(HEARTBEAT_CEILING_SEC)
     shutdown_grace_sec: float = setting_field(SHUTDOWN_GRACE_SEC)
     cancel_grace_sec: float = setting_field(CANCEL_GRACE_SEC)
     slot_wait_sec: float = 30.0

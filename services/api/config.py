@@ -16,12 +16,15 @@ from arco_runtime.settings import (
     setting_field,
 )
 from arco_runtime.user_auth import GROUP_ROLES, JWT_SETTINGS, GroupRoles, JwtConfig
+from services.api.query_config import QUERY_SETTINGS, QueryConfig
 from services.common.config import (
     CATALOG_COMPACTOR_ADDRESS,
     ORCH_COMPACTOR_ADDRESS,
     TASK_TOKEN_AUDIENCE,
     TASK_TOKEN_ISSUER,
+    TASK_TOKEN_LEEWAY_SEC,
     TASK_TOKEN_SECRET,
+    TASK_TOKEN_TTL_SEC,
     CommonConfig,
 )
 
@@ -35,6 +38,8 @@ SERVICE_SETTINGS: tuple[Setting[Any], ...] = (
     TASK_TOKEN_SECRET,
     TASK_TOKEN_ISSUER,
     TASK_TOKEN_AUDIENCE,
+    TASK_TOKEN_TTL_SEC,
+    TASK_TOKEN_LEEWAY_SEC,
     IDENTITY_SECRET,
     BROWSER_URL_SECRET,
     BROWSER_URL_BASE,
@@ -43,6 +48,7 @@ SERVICE_SETTINGS: tuple[Setting[Any], ...] = (
     # the api verifies with the gateway's rows; their groups map to roles.
     *JWT_SETTINGS,
     GROUP_ROLES,
+    *QUERY_SETTINGS,
 )
 
 
@@ -60,6 +66,10 @@ class ApiConfig:
     browser_url_secret: str = setting_field(BROWSER_URL_SECRET)
     jwt: JwtConfig = dataclasses.field(default_factory=JwtConfig)
     group_roles: GroupRoles = dataclasses.field(default_factory=GroupRoles)
+    # Heartbeat answers renew task tokens with this lifetime (ARCO_TASK_TOKEN_TTL_SEC).
+    task_token_ttl_sec: int = TASK_TOKEN_TTL_SEC.default
+    task_token_leeway_sec: int = TASK_TOKEN_LEEWAY_SEC.default
+    query: QueryConfig = dataclasses.field(default_factory=QueryConfig)
 
     @property
     def dev(self) -> bool:
@@ -80,6 +90,9 @@ class ApiConfig:
             browser_url_base=BROWSER_URL_BASE.read(env),
             jwt=JwtConfig.from_env(env),
             group_roles=GroupRoles.from_env(env),
+            task_token_ttl_sec=TASK_TOKEN_TTL_SEC.read(env),
+            task_token_leeway_sec=TASK_TOKEN_LEEWAY_SEC.read(env),
+            query=QueryConfig.from_env(env),
         )
         if not config.task_token_secret:
             raise ConfigError("ARCO_TASK_TOKEN_SECRET is required (worker callbacks are signed)")

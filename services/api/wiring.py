@@ -76,6 +76,7 @@ def build_deps(config: ApiConfig, env: Mapping[str, str]) -> ApiDeps:
             config.task_token_issuer,
             config.task_token_audience,
             clock,
+            leeway=config.task_token_leeway_sec,
         ),
         url_signer=(
             LocalUrlSigner(config.browser_url_secret, config.browser_url_base)
@@ -90,9 +91,11 @@ async def build(
 ) -> ServiceParts:
     deps = build_deps(config, env)
     started_folds = StartedFolds(deps.orchestration, deps.orchestration_heads)
+    query = QueryServicer(deps)
 
     async def close() -> None:
         await started_folds.drain()
+        await query.pool.shutdown()  # idempotent: also a loop, shut down before close
         await deps.close()
 
     return ServiceParts(
@@ -114,7 +117,7 @@ async def build(
             ),
             Registration(
                 query_grpc.add_QueryServiceServicer_to_server,
-                QueryServicer(deps),
+                query,
                 "arco.query.v1.QueryService",
             ),
             Registration(
@@ -124,6 +127,6 @@ async def build(
             ),
         ],
         interceptors=[AuthInterceptor(deps.auth)],
-        loops=[deps.orchestration_heads],
+        loops=[deps.orchestration_heads, query.pool],
         close=close,
     )
