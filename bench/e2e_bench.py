@@ -1,7 +1,7 @@
 """End-to-end benchmark: whole runs through the mesh against Dagster on the same DAGs.
 
 Run: ``.venv/bin/python bench/e2e_bench.py [--workers 2] [--concurrency 32]
-[--fanout 500] [--chain 50]``
+[--fanout 500] [--chain 50] [--no-plaintext]``
 
 The mesh runs as separate processes on loopback (orchestration + catalog compactors,
 api, gateway, dispatcher, sweeper, N workers) on a LocalStore in a temp dir. The assets
@@ -9,6 +9,11 @@ do nothing (no I/O, return None), so the numbers are pure orchestration:
 
   * a fan-out: one root and ``fanout - 1`` leaves depending on it (``fanout`` tasks);
   * a chain of ``chain`` tasks, each depending on the previous one.
+
+The mesh runs in production posture (mutual TLS on every gRPC hop). A second mesh with
+``ARCO_TLS=off`` (plaintext, loopback) runs the same DAGs interleaved with it, so the cost
+of the boundary prints as a ratio measured under the same load (``--no-plaintext`` skips
+it).
 
 For each DAG it prints the run wall time (trigger → run SUCCEEDED, as the client sees it),
 tasks/s, and the callback latency p50/p99 (started/heartbeat/completed, from the api's
@@ -205,9 +210,10 @@ class Pair:
 
     mesh: MeshResult
     dagster: dict[str, float]  # mode -> wall seconds
+    plaintext: MeshResult | None = None  # the same DAG on the mesh with ARCO_TLS=off
 
 
-def start_mesh(args: argparse.Namespace, home: Path) -> Mesh:
+def write_asset_module(args: argparse.Namespace, home: Path) -> None:
     module_dir = home / "modules"
     module_dir.mkdir(parents=True)
     (module_dir / f"{ASSET_MODULE}.py").write_text(asset_module_source(args.fanout, args.chain))
@@ -216,8 +222,12 @@ def start_mesh(args: argparse.Namespace, home: Path) -> Mesh:
         filter(None, [str(module_dir), os.environ.get("PYTHONPATH", "")])
     )
     sys.path.insert(0, str(module_dir))
+
+
+def start_mesh(args: argparse.Namespace, home: Path, *, tls: bool) -> Mesh:
     mesh = Mesh(
-        home / "mesh",
+        home / ("mesh" if tls else "mesh-plaintext"),
+        tls=tls,
         workers=args.workers,
         worker_modules=[ASSET_MODULE],
         worker_env={
@@ -233,51 +243,73 @@ def start_mesh(args: argparse.Namespace, home: Path) -> Mesh:
         },
     )
     print(
-        f"starting the mesh: {args.workers} workers x concurrency {args.concurrency} ...",
+        f"starting the mesh ({'mTLS' if tls else 'plaintext'}): {args.workers} workers x "
+        f"concurrency {args.concurrency} ...",
         flush=True,
     )
     mesh.start()
     return mesh
 
 
-def run_benchmark(args: argparse.Namespace, home: Path) -> tuple[list[Pair], str | None]:
-    """Each DAG ``--repeat`` times, every mesh run followed by the same DAG on Dagster, so
-    each ratio compares runs made under the same load on a shared host."""
-    dagster = None if args.skip_dagster else DagsterBaseline(args.fanout, args.chain)
-    mesh = start_mesh(args, home)
-    pairs: list[Pair] = []
-    try:
-        metrics = str(mesh.services["api"].ready["metrics_address"])
-        with ArcoClient(
-            f"http://{mesh.address('gateway')}", tenant_id="local", workspace_id="default"
-        ) as client:
-            definitions, _ = discover(ASSET_MODULE)
-            client.deploy_manifest(build_manifest(AssetGraph(definitions), code_version_id="bench"))
-            run_on_mesh(
-                client, metrics, "warm-up", ["warm.root", *(f"warm.leaf_{i}" for i in range(3))], 60
-            )
-            for n in range(args.repeat):
-                for dag, keys in (
-                    ("fan-out", fanout_keys(args.fanout)),
-                    ("chain", chain_keys(args.chain)),
-                ):
-                    result = run_on_mesh(client, metrics, dag, keys, 600)
-                    walls = (
-                        {mode: dagster.run(dag, mode) for mode in DAGSTER_MODES} if dagster else {}
-                    )
-                    pairs.append(Pair(result, walls))
-                    shown = ", ".join(f"dagster-{m} {w:.2f}s" for m, w in walls.items())
-                    print(
-                        f"  [{n + 1}/{args.repeat}] {dag:<8} mesh {result.wall_sec:.2f}s"
-                        + (f", {shown}" if shown else ""),
-                        flush=True,
-                    )
-    finally:
-        codes = mesh.stop()
-        version = dagster.close() if dagster else None
+class MeshUnderTest:
+    """A started mesh with its asset module deployed and warmed up."""
+
+    def __init__(self, args: argparse.Namespace, home: Path, *, tls: bool) -> None:
+        self.mesh = start_mesh(args, home, tls=tls)
+        self.metrics = str(self.mesh.services["api"].ready["metrics_address"])
+        self.client = ArcoClient(
+            f"http://{self.mesh.address('gateway')}", tenant_id="local", workspace_id="default"
+        )
+        definitions, _ = discover(ASSET_MODULE)
+        self.client.deploy_manifest(
+            build_manifest(AssetGraph(definitions), code_version_id="bench")
+        )
+        warm = ["warm.root", *(f"warm.leaf_{i}" for i in range(3))]
+        run_on_mesh(self.client, self.metrics, "warm-up", warm, 60)
+
+    def run(self, dag: str, keys: list[str]) -> MeshResult:
+        return run_on_mesh(self.client, self.metrics, dag, keys, 600)
+
+    def stop(self) -> None:
+        self.client.close()
+        codes = self.mesh.stop()
         bad = {name: code for name, code in codes.items() if code != 0}
         if bad:
             print(f"warning: non-zero exits at mesh stop: {bad}", file=sys.stderr)
+
+
+def run_benchmark(args: argparse.Namespace, home: Path) -> tuple[list[Pair], str | None]:
+    """Each DAG ``--repeat`` times: on the mTLS mesh, on the plaintext mesh, then on
+    Dagster, so each ratio compares runs made under the same load on a shared host."""
+    dagster = None if args.skip_dagster else DagsterBaseline(args.fanout, args.chain)
+    write_asset_module(args, home)
+    meshes: list[MeshUnderTest] = []
+    pairs: list[Pair] = []
+    try:
+        meshes.append(MeshUnderTest(args, home, tls=True))
+        if not args.no_plaintext:
+            meshes.append(MeshUnderTest(args, home, tls=False))
+        mtls, plain = meshes[0], (meshes[1] if len(meshes) > 1 else None)
+        for n in range(args.repeat):
+            for dag, keys in (
+                ("fan-out", fanout_keys(args.fanout)),
+                ("chain", chain_keys(args.chain)),
+            ):
+                result = mtls.run(dag, keys)
+                plaintext = plain.run(dag, keys) if plain else None
+                walls = {mode: dagster.run(dag, mode) for mode in DAGSTER_MODES} if dagster else {}
+                pairs.append(Pair(result, walls, plaintext))
+                shown = "".join(f", dagster-{m} {w:.2f}s" for m, w in walls.items())
+                plain_shown = f", plaintext {plaintext.wall_sec:.2f}s" if plaintext else ""
+                print(
+                    f"  [{n + 1}/{args.repeat}] {dag:<8} mesh {result.wall_sec:.2f}s"
+                    f"{plain_shown}{shown}",
+                    flush=True,
+                )
+    finally:
+        for mesh in meshes:
+            mesh.stop()
+        version = dagster.close() if dagster else None
     return pairs, version
 
 
@@ -414,6 +446,11 @@ def main(argv: list[str] | None = None) -> int:
         help="extra ARCO_* setting for every service, NAME=VALUE (repeatable)",
     )
     parser.add_argument("--skip-dagster", action="store_true")
+    parser.add_argument(
+        "--no-plaintext",
+        action="store_true",
+        help="skip the plaintext (ARCO_TLS=off) mesh that measures the cost of mTLS",
+    )
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="arco-e2e-bench-") as tmp:
@@ -430,7 +467,9 @@ def main(argv: list[str] | None = None) -> int:
     for dag in ("fan-out", "chain"):
         mine = [p for p in pairs if p.mesh.name == dag]
         n = mine[0].mesh.tasks
-        systems = {"mesh": [p.mesh.wall_sec for p in mine]}
+        systems = {"mesh (mTLS)": [p.mesh.wall_sec for p in mine]}
+        if mine[0].plaintext:
+            systems["mesh (plaintext)"] = [p.plaintext.wall_sec for p in mine if p.plaintext]
         for mode in DAGSTER_MODES if version else ():
             systems[f"dagster-{mode}"] = [p.dagster[mode] for p in mine]
         for system, walls in systems.items():
@@ -454,6 +493,19 @@ def main(argv: list[str] | None = None) -> int:
             f"  {result.name:<8} all p50={quantile(total, 0.5) * 1000:.1f}ms "
             f"p99={quantile(total, 0.99) * 1000:.1f}ms | " + "; ".join(parts)
         )
+
+    if any(p.plaintext for p in pairs):
+        print("cost of the boundary (mTLS wall / plaintext wall; median of the paired ratios):")
+        for dag in ("fan-out", "chain"):
+            ratios = [
+                p.mesh.wall_sec / p.plaintext.wall_sec
+                for p in pairs
+                if p.mesh.name == dag and p.plaintext
+            ]
+            print(
+                f"  {dag:<8} {statistics.median(ratios):.2f}x "
+                f"({' '.join(f'{r:.2f}' for r in ratios)})"
+            )
 
     if version:
         # Each ratio pairs a mesh run with the Dagster run made right after it.
