@@ -35,7 +35,7 @@ DEFAULT_TTL_SEC = 60.0
 
 # Tenant and workspace ids are the storage scope: lower-case, no separators.
 _SCOPE_ID = re.compile(r"^[a-z0-9_-]{1,128}$")
-_MAX_TEXT = 512
+MAX_PRINCIPAL_TEXT = 512
 
 
 class IdentityError(ValueError):
@@ -66,12 +66,15 @@ class Identity:
             if not isinstance(value, str) or not _SCOPE_ID.fullmatch(value):
                 raise IdentityError("invalid", f"{name} must match [a-z0-9_-]{{1,128}}")
         for value in (self.user, *self.groups):
-            if not isinstance(value, str) or len(value) > _MAX_TEXT or _has_control(value):
+            if not isinstance(value, str) or not principal_text_ok(value):
                 raise IdentityError("invalid", "user and groups must be short printable strings")
 
 
-def _has_control(text: str) -> bool:
-    return any(ord(char) < 0x20 or ord(char) == 0x7F for char in text)
+def principal_text_ok(text: str) -> bool:
+    """A user id or group a caller may carry: at most 512 characters, no control ones."""
+    return len(text) <= MAX_PRINCIPAL_TEXT and not any(
+        ord(char) < 0x20 or ord(char) == 0x7F for char in text
+    )
 
 
 def _b64encode(raw: bytes) -> str:

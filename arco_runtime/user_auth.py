@@ -25,6 +25,7 @@ from typing import Any
 import jwt
 
 from arco_runtime.authz import UserRole
+from arco_runtime.identity import MAX_PRINCIPAL_TEXT, principal_text_ok
 from arco_runtime.posture import check_secrets
 from arco_runtime.settings import ConfigError, Setting, number, setting_field, text
 
@@ -129,7 +130,21 @@ def groups_of(raw: Any) -> tuple[str, ...]:
     items = [raw] if isinstance(raw, str) else raw
     if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
         raise ValueError("groups claim must be a string or a list of strings")
-    return tuple(sorted({item.strip() for item in items if item.strip()}))
+    groups = tuple(sorted({item.strip() for item in items if item.strip()}))
+    if not all(principal_text_ok(group) for group in groups):
+        raise ValueError(
+            f"groups must be at most {MAX_PRINCIPAL_TEXT} characters without control characters"
+        )
+    return groups
+
+
+def user_id(raw: str) -> str:
+    """A user id claim or header, checked (``ValueError`` names what is wrong)."""
+    if not principal_text_ok(raw):
+        raise ValueError(
+            f"user id must be at most {MAX_PRINCIPAL_TEXT} characters without control characters"
+        )
+    return raw
 
 
 @dataclasses.dataclass(frozen=True)
@@ -244,13 +259,14 @@ def verify_jwt(token: str, config: JwtConfig) -> User:
             raise TokenError("invalid_claims", f"claim for {name} missing or not a string")
         values[name] = value
     try:
+        user = user_id(values["user"])
         groups = groups_of(claims.get(config.groups_claim))
     except ValueError as exc:
         raise TokenError("invalid_claims", str(exc)) from None
     return User(
         tenant=scope_id("tenant", values["tenant"]),
         workspace=scope_id("workspace", values["workspace"]),
-        user=values["user"],
+        user=user,
         groups=groups,
     )
 

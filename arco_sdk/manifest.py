@@ -337,27 +337,30 @@ class AssetGraph:
 
 
 def _find_cycles(dependencies: Mapping[AssetKey, tuple[ResolvedDependency, ...]]) -> list[str]:
-    white, grey, black = 0, 1, 2
-    color = dict.fromkeys(dependencies, white)
-    stack: list[AssetKey] = []
+    """Every back edge found depth-first, with an explicit stack (no recursion limit)."""
+    done: set[AssetKey] = set()
     cycles: list[str] = []
-
-    def visit(node: AssetKey) -> None:
-        color[node] = grey
-        stack.append(node)
-        for dep in dependencies.get(node, ()):
+    for root in sorted(dependencies, key=str):
+        if root in done:
+            continue
+        stack: list[AssetKey] = [root]
+        on_stack = {root}
+        pending = [iter(dependencies.get(root, ()))]
+        while pending:
+            dep = next(pending[-1], None)
+            if dep is None:
+                pending.pop()
+                done.add(stack[-1])
+                on_stack.discard(stack.pop())
+                continue
             nxt = dep.upstream
-            if color.get(nxt) == grey:
+            if nxt in on_stack:
                 cycle = [*stack[stack.index(nxt) :], nxt]
                 cycles.append("dependency cycle: " + " -> ".join(str(k) for k in reversed(cycle)))
-            elif color.get(nxt) == white:
-                visit(nxt)
-        stack.pop()
-        color[node] = black
-
-    for node in sorted(dependencies, key=str):
-        if color[node] == white:
-            visit(node)
+            elif nxt not in done and nxt in dependencies:
+                stack.append(nxt)
+                on_stack.add(nxt)
+                pending.append(iter(dependencies.get(nxt, ())))
     return cycles
 
 

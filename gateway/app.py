@@ -142,6 +142,8 @@ def parse_json_object(raw: bytes, content_type: str) -> dict[str, Any]:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise errors.bad_request(f"malformed JSON body: {exc}") from None
+    except RecursionError:
+        raise errors.bad_request("JSON body nested too deeply") from None
     if not isinstance(body, dict):
         raise errors.bad_request("request body must be a JSON object")
     return body

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 import structlog
 
 from arco_runtime import user_auth
-from arco_runtime.user_auth import ScopeIdError, TokenError, groups_of, verify_jwt
+from arco_runtime.user_auth import ScopeIdError, TokenError, groups_of, user_id, verify_jwt
 from gateway.config import GatewayConfig
 from gateway.errors import ApiError
 
@@ -97,11 +97,15 @@ class Authenticator:
             raise _unauthorized("UNAUTHORIZED", "missing X-Tenant-Id header (dev posture)")
         if not workspace:
             raise _unauthorized("UNAUTHORIZED", "missing X-Workspace-Id header (dev posture)")
-        groups = groups_of([g for g in headers.get("x-groups", "").split(",") if g.strip()])
+        try:
+            groups = groups_of([g for g in headers.get("x-groups", "").split(",") if g.strip()])
+            user = user_id(headers.get("x-user-id", ""))
+        except ValueError as exc:
+            raise _unauthorized("UNAUTHORIZED", f"{exc} (dev headers)") from None
         return Caller(
             tenant=_scope_id("tenant", tenant),
             workspace=_scope_id("workspace", workspace),
-            user=headers.get("x-user-id", ""),
+            user=user,
             groups=groups,
             method="dev_headers",
         )

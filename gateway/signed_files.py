@@ -52,7 +52,9 @@ def _signature(secret: str, key: str, expires: int) -> str:
 
 def verify(secret: str, key: str, exp: str, sig: str, now: float) -> bool:
     """True when ``sig`` signs (key, exp) and ``exp`` is in the future."""
-    if not secret or not exp.isdigit() or len(exp) > 12 or not sig:
+    if not secret or not (exp.isascii() and exp.isdigit()) or len(exp) > 12:
+        return False
+    if not sig or not sig.isascii():  # compare_digest refuses non-ASCII text (a 500)
         return False
     expires = int(exp)
     if expires < now:

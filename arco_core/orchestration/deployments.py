@@ -151,23 +151,38 @@ def _deps_of(asset: Mapping[str, Any]) -> list[str]:
     return sorted({asset_key_of(d["upstreamKey"]) for d in asset.get("dependencies") or []})
 
 
+def _cycle_text(cycle: Sequence[str], shown: int = 8) -> str:
+    """A cycle for an error message: a long one is elided in the middle, with its length."""
+    if len(cycle) <= shown:
+        return " -> ".join(cycle)
+    head, tail = cycle[: shown // 2], cycle[-(shown // 2) :]
+    return f"{' -> '.join(head)} -> ... -> {' -> '.join(tail)} ({len(cycle) - 1} assets)"
+
+
 def _check_acyclic(graph: Mapping[str, Sequence[str]]) -> None:
-    state: dict[str, int] = {}
-
-    def visit(node: str, path: list[str]) -> None:
-        mark = state.get(node, 0)
-        if mark == 2:
-            return
-        if mark == 1:
-            cycle = [*path[path.index(node) :], node]
-            raise InvalidArgument(f"asset dependencies form a cycle: {' -> '.join(cycle)}")
-        state[node] = 1
-        for upstream in graph.get(node, ()):
-            visit(upstream, [*path, node])
-        state[node] = 2
-
-    for node in sorted(graph):
-        visit(node, [])
+    """Depth-first with an explicit stack: a chain of any length is no deeper than one
+    call (recursion failed at about 1,000 assets)."""
+    done: set[str] = set()
+    for root in sorted(graph):
+        if root in done:
+            continue
+        path: list[str] = [root]
+        on_path = {root}
+        pending = [iter(graph.get(root, ()))]
+        while pending:
+            upstream = next(pending[-1], None)
+            if upstream is None:
+                pending.pop()
+                done.add(path[-1])
+                on_path.discard(path.pop())
+                continue
+            if upstream in on_path:
+                cycle = [*path[path.index(upstream) :], upstream]
+                raise InvalidArgument(f"asset dependencies form a cycle: {_cycle_text(cycle)}")
+            if upstream not in done:
+                path.append(upstream)
+                on_path.add(upstream)
+                pending.append(iter(graph.get(upstream, ())))
 
 
 # -- the asset graph a deployment declares --------------------------------------------
