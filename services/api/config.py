@@ -29,7 +29,10 @@ from services.common.config import (
 )
 
 LOG_MAX_BYTES = integer(
-    "ARCO_LOG_MAX_BYTES", "largest accepted task log upload, bytes", 2 * 1024 * 1024, minimum=1
+    "ARCO_LOG_MAX_BYTES",
+    "largest stored task log, bytes (each stream of a longer upload is cut to its share, marked)",
+    2 * 1024 * 1024,
+    minimum=1,
 )
 
 SERVICE_SETTINGS: tuple[Setting[Any], ...] = (

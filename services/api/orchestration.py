@@ -28,6 +28,7 @@ from arco_core.ids import new_ulid
 from arco_core.orchestration import deployments, runs
 from arco_core.orchestration.events import KnownPayload, make_event
 from arco_core.orchestration.fold import FoldState
+from arco_core.orchestration.task_logs import task_log_bytes
 from arco_core.partition import PartitionKey
 from arco_core.paths import run_key_reservation_path, task_log_path
 from services.api import orchestration_convert as convert
@@ -331,12 +332,7 @@ class OrchestrationServicer(orch_grpc.OrchestrationServiceServicer):
         runs.require_run(state, request.run_id)
         if state.get_task(request.run_id, request.task_key) is None:
             raise TaskNotFound(f"task not found: {request.task_key}")
-        parts = []
-        if request.stdout:
-            parts.append(request.stdout)
-        if request.stderr:
-            parts.append(f"--- stderr ---\n{request.stderr}")
-        data = "\n".join(parts).encode()
+        data = task_log_bytes(request.stdout, request.stderr, self._deps.config.log_max_bytes)
         if len(data) > self._deps.config.log_max_bytes:
             raise InvalidArgument(
                 f"logs exceed {self._deps.config.log_max_bytes} bytes", reason="logs_too_large"
