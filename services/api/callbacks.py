@@ -31,6 +31,7 @@ from arco_core.errors import InvalidToken
 from arco_core.orchestration.callbacks import CallbackHandler
 from arco_core.orchestration.fold import FoldState
 from arco_core.tokens import TaskClaims
+from services.api.callback_limits import CallbackLimits
 from services.api.deps import ApiDeps
 from services.common import rpc_context
 from services.common.committer import EventCommitter
@@ -132,6 +133,7 @@ class TaskCallbackServicer(callback_grpc.TaskCallbackServiceServicer):
         self._deps = deps
         self._handler = CallbackHandler(deps.scope.tenant_id, deps.scope.workspace_id)
         self._started_folds = started_folds
+        self._limits = CallbackLimits(deps.config.callback_limits)
         if deps.task_tokens.short_key:
             log.warning(
                 "task_token_secret_short",
@@ -140,9 +142,15 @@ class TaskCallbackServicer(callback_grpc.TaskCallbackServiceServicer):
 
     def _claims(self, context: Context) -> TaskClaims:
         token = bearer_token(context.invocation_metadata())
-        if token is None:
-            raise InvalidToken("missing bearer token")
-        return self._deps.task_tokens.decode(token)
+        try:
+            if token is None:
+                raise InvalidToken("missing bearer token")
+            claims = self._deps.task_tokens.decode(token)
+        except InvalidToken:
+            self._limits.unverified(context.peer())  # 429 once a client keeps failing
+            raise
+        self._limits.verified(claims)
+        return claims
 
     async def _state(self) -> FoldState:
         snapshot = await self._deps.orchestration_heads.snapshot()

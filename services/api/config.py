@@ -16,6 +16,7 @@ from arco_runtime.settings import (
     setting_field,
 )
 from arco_runtime.user_auth import GROUP_ROLES, JWT_SETTINGS, GroupRoles, JwtConfig
+from services.api.callback_limits import CALLBACK_LIMIT_SETTINGS, CallbackLimitsConfig
 from services.api.query_config import QUERY_SETTINGS, QueryConfig
 from services.common.config import (
     CATALOG_COMPACTOR_ADDRESS,
@@ -52,6 +53,7 @@ SERVICE_SETTINGS: tuple[Setting[Any], ...] = (
     *JWT_SETTINGS,
     GROUP_ROLES,
     *QUERY_SETTINGS,
+    *CALLBACK_LIMIT_SETTINGS,
 )
 
 
@@ -73,6 +75,7 @@ class ApiConfig:
     task_token_ttl_sec: int = TASK_TOKEN_TTL_SEC.default
     task_token_leeway_sec: int = TASK_TOKEN_LEEWAY_SEC.default
     query: QueryConfig = dataclasses.field(default_factory=QueryConfig)
+    callback_limits: CallbackLimitsConfig = dataclasses.field(default_factory=CallbackLimitsConfig)
 
     @property
     def dev(self) -> bool:
@@ -96,6 +99,7 @@ class ApiConfig:
             task_token_ttl_sec=TASK_TOKEN_TTL_SEC.read(env),
             task_token_leeway_sec=TASK_TOKEN_LEEWAY_SEC.read(env),
             query=QueryConfig.from_env(env),
+            callback_limits=CallbackLimitsConfig.from_env(env),
         )
         if not config.task_token_secret:
             raise ConfigError("ARCO_TASK_TOKEN_SECRET is required (worker callbacks are signed)")

@@ -7,8 +7,8 @@ import pytest
 from arco.browser.v1 import browser_service_pb2 as browser_pb
 from arco.catalog.v1 import catalog_service_pb2 as catalog_pb
 
+from arco_runtime.ratelimit import RateLimiter
 from gateway.config import RateLimitConfig
-from gateway.ratelimit import RateLimiter
 from tests.gateway.conftest import Upstream, auth_headers, make_config, open_client
 
 
@@ -81,16 +81,15 @@ async def test_url_minting_has_a_stricter_bucket(upstream: Upstream) -> None:
         assert (await gw.request("GET", "/api/v1/browser/files")).status_code == 200
 
 
-async def test_callbacks_are_limited_per_task(upstream: Upstream) -> None:
+async def test_callbacks_are_not_limited_by_a_path_task_id(upstream: Upstream) -> None:
+    # A caller picks the task id of the path: a limit keyed by it was evaded by varying it
+    # and evicted real keys. The api limits callbacks by the verified token instead.
     config = make_config(upstream.address, rate_limit=RateLimitConfig(per_minute=60, burst=1))
     async with open_client(config, upstream, clock=FakeClock()) as gw:
         token = {"Authorization": "Bearer t"}
-        await gw.request("POST", "/api/v1/tasks/a/heartbeat", json={}, headers=token)
-        limited = await gw.request("POST", "/api/v1/tasks/a/heartbeat", json={}, headers=token)
-        assert limited.status_code == 429
-        assert limited.json()["code"] == "RATE_LIMITED"
-        other = await gw.request("POST", "/api/v1/tasks/b/heartbeat", json={}, headers=token)
-        assert other.status_code != 429
+        for _ in range(3):
+            beat = await gw.request("POST", "/api/v1/tasks/a/heartbeat", json={}, headers=token)
+            assert beat.status_code != 429
 
 
 @pytest.mark.parametrize("declared", [True, False])

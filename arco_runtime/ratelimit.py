@@ -3,7 +3,8 @@
 GCRA keeps one number per key, the theoretical arrival time (TAT). A request at ``now``
 is allowed when ``TAT - (burst - 1) * interval <= now``; it then moves TAT one interval on,
 so ``burst`` requests pass back to back and then one per interval.
-State is per process: replicas do not share it (as in the reference).
+State is per process: replicas do not share it (as in the reference). The gateway limits
+users per tenant with it; the api limits worker callbacks per verified run with it.
 """
 
 from __future__ import annotations
