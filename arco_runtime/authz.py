@@ -130,6 +130,7 @@ MATRIX: Final[Mapping[str, Mapping[str, Grant]]] = {
     "grpc.health.v1.Health": {
         "Check": _grant(*_EVERYONE),
         "Watch": _grant(*_EVERYONE),
+        "List": _grant(*_EVERYONE),  # declared by grpcio-health; its servicer answers UNIMPLEMENTED
     },
     "grpc.reflection.v1alpha.ServerReflection": {
         "ServerReflectionInfo": _grant(Role.OPERATOR),
