@@ -1,8 +1,10 @@
 #!/usr/bin/env python
-"""Write the settings tables of docs/operations.md from the ``Setting`` rows.
+"""Write the settings tables of docs/operations.md from the ``Setting`` rows, and the
+authorization matrix from :data:`arco_runtime.authz.MATRIX`.
 
-Each table sits between ``<!-- settings:NAME -->`` and ``<!-- /settings:NAME -->``; the
-text outside the markers is left alone. ``--check`` exits 1 when the docs differ from the
+Each table sits between ``<!-- settings:NAME -->`` and ``<!-- /settings:NAME -->`` (the
+matrix between ``<!-- authz:matrix -->`` and ``<!-- /authz:matrix -->``); the text
+outside the markers is left alone. ``--check`` exits 1 when the docs differ from the
 rows (tests/unit/runtime/test_settings_docs.py runs it in the suite).
 """
 
@@ -16,9 +18,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "gen"), str(ROOT)]
 
+from arco_runtime.authz import markdown_matrix  # noqa: E402
 from arco_runtime.settings import Setting, markdown_table  # noqa: E402
 
 DOCS = (ROOT / "docs" / "operations.md",)
+MATRIX_MARKER = "authz:matrix"
 
 
 def groups() -> dict[str, tuple[Setting[Any], ...]]:
@@ -58,7 +62,8 @@ def render(text: str, tables: dict[str, tuple[Setting[Any], ...]]) -> str:
         text = pattern.sub(
             lambda match, rows=rows: f"{match[1]}{markdown_table(rows)}\n{match[2]}", text
         )
-    return text
+    matrix = re.compile(rf"(<!-- {MATRIX_MARKER} -->\n).*?(<!-- /{MATRIX_MARKER} -->)", re.DOTALL)
+    return matrix.sub(lambda match: f"{match[1]}{markdown_matrix()}\n{match[2]}", text)
 
 
 def main(argv: list[str]) -> int:
@@ -68,6 +73,8 @@ def main(argv: list[str]) -> int:
     for path in DOCS:
         text = path.read_text()
         missing = [name for name in tables if f"<!-- settings:{name} -->" not in text]
+        if f"<!-- {MATRIX_MARKER} -->" not in text:
+            missing.append(MATRIX_MARKER)
         if missing and path.name == "operations.md":
             print(f"{path}: no markers for {', '.join(missing)}", file=sys.stderr)
             return 1
@@ -78,7 +85,10 @@ def main(argv: list[str]) -> int:
                 path.write_text(new)
     if check and stale:
         names = ", ".join(str(p.relative_to(ROOT)) for p in stale)
-        print(f"{names}: settings tables differ from the rows; run {__file__}", file=sys.stderr)
+        print(
+            f"{names}: settings tables or matrix differ from the rows; run {__file__}",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from arco_runtime.authz import markdown_matrix
 from arco_runtime.settings import (
     REDACTED,
     ConfigError,
@@ -326,3 +327,13 @@ def test_docs_tables_match_the_rows() -> None:
     )
     for name in module.groups():
         assert f"<!-- settings:{name} -->" in text_now
+    # The authorization matrix, written from arco_runtime.authz between its markers.
+    assert f"<!-- authz:matrix -->\n{markdown_matrix()}\n<!-- /authz:matrix -->" in text_now
+
+
+def test_docs_matrix_is_rewritten_from_the_data() -> None:
+    module = _gen_docs()
+    stale = "before\n<!-- authz:matrix -->\n| old row |\n<!-- /authz:matrix -->\nafter\n"
+    assert module.render(stale, {}) == (
+        f"before\n<!-- authz:matrix -->\n{markdown_matrix()}\n<!-- /authz:matrix -->\nafter\n"
+    )
