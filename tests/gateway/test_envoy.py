@@ -1,5 +1,8 @@
-"""gateway/envoy.yaml: validated by the real Envoy binary, and a loopback smoke test with
-Envoy terminating TLS in front of a real gateway and a real api process."""
+"""gateway/envoy.yaml: validated by the real Envoy binary, and run on loopback in front of a
+real mesh (both compactors, the api and the gateway as processes, staging posture, mutual
+TLS, users with JWTs): REST and the public gRPC services pass, with the user's JWT verified
+by the api; /metrics in any spelling, escaped slashes, internal services, health and
+reflection do not."""
 
 from __future__ import annotations
 
@@ -10,15 +13,26 @@ import ssl
 import subprocess
 import time
 import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
 import httpx
+import jwt
 import pytest
+from arco.catalog.v1 import catalog_service_pb2 as catalog_pb
+from arco.catalog.v1 import catalog_service_pb2_grpc as catalog_grpc
+from arco.compactor.v1 import compactor_service_pb2 as compactor_pb
+from arco.compactor.v1 import compactor_service_pb2_grpc as compactor_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
+from arco_runtime.authz import MATRIX
+from arco_runtime.tls import Role
 from tests.conftest import REPO_ROOT, VENV_BIN
-from tests.support.processes import start_service
+from tests.support import tls as mesh_tls
+from tests.support.processes import ServiceProcess, start_service
 
 ENVOY = VENV_BIN / "envoy"
 CONFIG = REPO_ROOT / "gateway" / "envoy.yaml"
@@ -53,8 +67,12 @@ def render_config(
     make_certs(certs)
     gw_host, gw_port = gateway.rsplit(":", 1)
     api_host, api_port = api.rsplit(":", 1)
+    edge = mesh_tls.test_certs().for_role(Role.EDGE)
     replacements = {
         "/etc/arco/tls/": f"{certs}/",
+        "/etc/arco/mesh/edge.crt": str(edge.cert),
+        "/etc/arco/mesh/edge.key": str(edge.key),
+        "/etc/arco/mesh/ca.crt": str(edge.ca),
         "{address: 0.0.0.0, port_value: 8443}": "{address: 127.0.0.1, port_value: 0}",
         "{address: 127.0.0.1, port_value: 9901}": "{address: 127.0.0.1, port_value: 0}",
         "{address: arco-gateway, port_value: 8080}": f"{{address: {gw_host}, port_value: {gw_port}}}",
@@ -81,7 +99,26 @@ def validate(config: Path) -> subprocess.CompletedProcess[str]:
 def test_committed_config_has_no_machine_paths() -> None:
     text = CONFIG.read_text()
     assert "/tmp" not in text and "/work" not in text and "/home" not in text
-    assert "/etc/arco/tls/tls.crt" in text
+    assert "/etc/arco/tls/tls.crt" in text and "/etc/arco/mesh/edge.crt" in text
+
+
+def test_only_the_public_services_are_routed() -> None:
+    """The gRPC routes name exactly the services the matrix opens to users."""
+    text = CONFIG.read_text()
+    public = {s for s, rpcs in MATRIX.items() if any(g.user for g in rpcs.values())}
+    routed = {
+        line.split('"/')[1].rstrip('/"')
+        for line in text.splitlines()
+        if line.strip().startswith('prefix: "/arco.')
+    }
+    assert public and routed == public
+    for service, rpcs in MATRIX.items():
+        if service not in public:
+            assert f"/{service}/" not in text
+        # The edge's certificate is admitted to the public services and nothing else.
+        assert all((Role.EDGE in g.roles) == (service in public) for g in rpcs.values()) or (
+            service == "grpc.health.v1.Health"  # every mesh peer; the edge routes none
+        )
 
 
 def test_envoy_validates_the_config(tmp_path: Path) -> None:
@@ -94,17 +131,88 @@ def test_envoy_validates_the_config(tmp_path: Path) -> None:
     assert validate(broken).returncode != 0
 
 
-@pytest.fixture
-def envoy_front(tmp_path: Path):  # type: ignore[no-untyped-def]
-    api = start_service("services.api", tmp_path, name="api")
-    gateway = None
+JWT_SECRET = "edge-test-jwt-secret-0123456789abcdef"
+ISSUER, AUDIENCE = "https://issuer.test", "arco"
+TENANT, WORKSPACE = "acme", "prod"
+
+
+def user_jwt(*groups: str, user: str = "ana") -> str:
+    now = int(time.time())
+    claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": user, "tenant": TENANT,
+              "workspace": WORKSPACE, "groups": list(groups), "iat": now, "exp": now + 300}  # fmt: skip
+    return jwt.encode(claims, JWT_SECRET, algorithm="HS256")
+
+
+@dataclass
+class Edge:
+    port: int
+    public_ca: Path
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self.port}"
+
+    def http(self) -> httpx.Client:
+        return httpx.Client(
+            verify=ssl.create_default_context(cafile=str(self.public_ca)), timeout=10
+        )
+
+    def channel(self) -> grpc.Channel:
+        credentials = grpc.ssl_channel_credentials(root_certificates=self.public_ca.read_bytes())
+        return grpc.secure_channel(f"127.0.0.1:{self.port}", credentials)
+
+
+def _stop(processes: list[ServiceProcess]) -> None:
+    for process in reversed(processes):
+        process.terminate()
+
+
+@pytest.fixture(scope="module")
+def edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Edge]:
+    """Compactors, api and gateway in staging posture (users need a JWT), Envoy in front."""
+    tmp_path = tmp_path_factory.mktemp("envoy-edge")
+    posture = {
+        "ARCO_ENVIRONMENT": "staging",
+        "ARCO_TENANT_ID": TENANT,
+        "ARCO_WORKSPACE_ID": WORKSPACE,
+        "ARCO_TASK_TOKEN_SECRET": "edge-test-task-token-secret-0123456789",
+        "ARCO_WORKER_DISPATCH_SECRET": "edge-test-dispatch-secret-0123456789",
+        "ARCO_IDENTITY_SECRET": "edge-test-identity-secret-0123456789",
+        "ARCO_BROWSER_URL_SECRET": "edge-test-browser-secret-0123456789",
+        "ARCO_JWT_SECRET": JWT_SECRET,
+        "ARCO_JWT_ISSUER": ISSUER,
+        "ARCO_JWT_AUDIENCE": AUDIENCE,
+        "ARCO_AUTH_GROUP_ROLES": "analysts=viewer,platform=admin",
+    }
+    started: list[ServiceProcess] = []
     envoy = None
     try:
-        api.wait_ready(timeout=20)
-        gateway = start_service(
-            "gateway", tmp_path, {"ARCO_API_ADDRESS": api.grpc_address}, name="gateway"
+        compactors = {}
+        for domain in ("orchestration", "catalog"):
+            compactor = start_service(
+                "services.compactor", tmp_path, {**posture, "ARCO_COMPACTOR_DOMAIN": domain},
+                name=f"compactor-{domain}",
+            )  # fmt: skip
+            started.append(compactor)
+            compactor.wait_ready(timeout=30)
+            compactors[domain] = compactor.grpc_address
+        api = start_service(
+            "services.api",
+            tmp_path,
+            {
+                **posture,
+                "ARCO_ORCH_COMPACTOR_ADDRESS": compactors["orchestration"],
+                "ARCO_CATALOG_COMPACTOR_ADDRESS": compactors["catalog"],
+            },
+            name="api",
         )
-        gateway_address = str(gateway.wait_ready(timeout=20)["http_address"])
+        started.append(api)
+        api.wait_ready(timeout=30)
+        gateway = start_service(
+            "gateway", tmp_path, {**posture, "ARCO_API_ADDRESS": api.grpc_address}, name="gateway"
+        )
+        started.append(gateway)
+        gateway_address = str(gateway.wait_ready(timeout=30)["http_address"])
         config = render_config(tmp_path, gateway=gateway_address, api=api.grpc_address)
         admin_file = tmp_path / "envoy-admin.txt"
         with (tmp_path / "envoy.log").open("wb") as log:
@@ -115,8 +223,11 @@ def envoy_front(tmp_path: Path):  # type: ignore[no-untyped-def]
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
             )  # fmt: skip
-        port = _listener_port(envoy, admin_file, tmp_path / "envoy.log")
-        yield port, tmp_path / "tls" / "tls.crt"
+        front = Edge(
+            _listener_port(envoy, admin_file, tmp_path / "envoy.log"), tmp_path / "tls" / "tls.crt"
+        )
+        _wait_routable(front)
+        yield front
     finally:
         if envoy is not None:
             envoy.send_signal(signal.SIGTERM)
@@ -125,9 +236,26 @@ def envoy_front(tmp_path: Path):  # type: ignore[no-untyped-def]
             except subprocess.TimeoutExpired:
                 envoy.kill()
                 envoy.wait()
-        if gateway is not None:
-            gateway.terminate()
-        api.terminate()
+        _stop(started)
+
+
+def _wait_routable(front: Edge) -> None:
+    """Envoy health-checks its clusters before routing to them (503 until then)."""
+    deadline = time.monotonic() + 30
+    with front.http() as client:
+        while client.get(f"{front.url}/api/v1/openapi.json").status_code == 503:
+            assert time.monotonic() < deadline, "gateway cluster never healthy behind envoy"
+            time.sleep(0.2)
+    with front.channel() as channel:
+        stub = catalog_grpc.CatalogServiceStub(channel)  # type: ignore[no-untyped-call]
+        while True:
+            try:
+                stub.ListNamespaces(catalog_pb.ListNamespacesRequest(), timeout=5)
+            except grpc.RpcError as exc:
+                if exc.code() is grpc.StatusCode.UNAVAILABLE and time.monotonic() < deadline:
+                    time.sleep(0.2)
+                    continue
+            return
 
 
 def _listener_port(envoy: subprocess.Popen[bytes], admin_file: Path, log: Path) -> int:
@@ -152,31 +280,122 @@ def _listener_port(envoy: subprocess.Popen[bytes], admin_file: Path, log: Path) 
     raise AssertionError(f"envoy listener not up:\n{log.read_text()[-3000:]}")
 
 
-def test_envoy_routes_rest_and_grpc_over_tls(envoy_front: tuple[int, Path]) -> None:
-    port, cert = envoy_front
-    context = ssl.create_default_context(cafile=str(cert))
-    with httpx.Client(verify=context, timeout=10) as client:
-        deadline = time.monotonic() + 20
-        while True:  # Envoy health-checks its clusters before routing to them
-            response = client.get(
-                f"https://127.0.0.1:{port}/api/v1/namespaces", headers={"X-Request-Id": "edge-1"}
-            )
-            if response.status_code != 503 or time.monotonic() > deadline:
-                break
-            time.sleep(0.2)
-        # REST reaches the gateway, which answers with its own envelope (no auth configured).
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_rest_passes_through_to_the_gateway(edge: Edge) -> None:
+    with edge.http() as client:
+        response = client.get(f"{edge.url}/api/v1/namespaces", headers={"X-Request-Id": "edge-1"})
+        # No credentials: the gateway's own envelope (staging posture, JWT required).
         assert response.status_code == 401, response.text
         assert response.json()["code"] == "MISSING_AUTH"
         assert response.headers["x-request-id"] == "edge-1"
-        spec = client.get(f"https://127.0.0.1:{port}/api/v1/openapi.json")
+        spec = client.get(f"{edge.url}/api/v1/openapi.json")
         assert spec.status_code == 200 and spec.json()["openapi"].startswith("3.")
-        assert client.get(f"https://127.0.0.1:{port}/metrics").status_code == 404
+        # A normalised path still reaches the gateway.
+        again = client.get(f"{edge.url}/api/v1/x/../openapi.json")
+        assert again.status_code == 200 and again.json()["openapi"].startswith("3.")
 
-    credentials = grpc.ssl_channel_credentials(root_certificates=cert.read_bytes())
-    with grpc.secure_channel(f"127.0.0.1:{port}", credentials) as channel:
-        answer = health_pb2_grpc.HealthStub(channel).Check(  # type: ignore[attr-defined]
-            health_pb2.HealthCheckRequest(service="arco.orchestration.v1.OrchestrationService"),
-            timeout=10,
-            wait_for_ready=True,
+
+@pytest.mark.parametrize(
+    "path",
+    ["/metrics", "/%6Detrics", "/%6d%65trics", "//metrics", "/api/v1/../metrics",
+     "/api/v1/%2E%2E/metrics", "/./metrics", "/METRICS", "/metrics/", "/metrics?x=1"],
+)  # fmt: skip
+def test_metrics_is_unreachable_in_any_spelling(edge: Edge, path: str) -> None:
+    # httpx would normalise dot segments itself: send the raw target.
+    with edge.http() as client:
+        request = client.build_request("GET", edge.url)
+        request.url = request.url.copy_with(raw_path=path.encode())
+        response = client.send(request)
+    assert response.status_code in (403, 404), (path, response.status_code)
+    assert "python_gc" not in response.text and "# HELP" not in response.text
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/namespaces%2Fx", "/api/v1/namespaces%2fx", "/metrics%2F"]
+)
+def test_an_escaped_slash_is_rejected(edge: Edge, path: str) -> None:
+    with edge.http() as client:
+        request = client.build_request("GET", edge.url)
+        request.url = request.url.copy_with(raw_path=path.encode())
+        assert client.send(request).status_code == 400
+
+
+def test_internal_grpc_services_health_and_reflection_are_not_routed(edge: Edge) -> None:
+    with edge.channel() as channel:
+        refused: list[tuple[str, grpc.StatusCode]] = []
+        calls = {
+            "compactor GetHead": lambda: compactor_grpc.CompactorServiceStub(channel).GetHead(  # type: ignore[no-untyped-call]
+                compactor_pb.GetHeadRequest(), timeout=10
+            ),
+            "health Check": lambda: health_pb2_grpc.HealthStub(channel).Check(  # type: ignore[attr-defined]
+                health_pb2.HealthCheckRequest(), timeout=10
+            ),
+            "reflection": lambda: list(
+                reflection_pb2_grpc.ServerReflectionStub(channel).ServerReflectionInfo(  # type: ignore[no-untyped-call]
+                    iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=10
+                )
+            ),
+        }
+        for name, call in calls.items():
+            with pytest.raises(grpc.RpcError) as caught:
+                call()
+            refused.append((name, caught.value.code()))
+        raw = channel.unary_unary("/arco.orchestration.v1.TaskCallbackService/TaskStarted")
+        with pytest.raises(grpc.RpcError) as caught:
+            raw(b"", metadata=[("authorization", f"Bearer {user_jwt('platform')}")], timeout=10)
+        refused.append(("callbacks", caught.value.code()))
+    assert all(code is grpc.StatusCode.UNIMPLEMENTED for _, code in refused), refused
+
+
+def test_public_grpc_with_a_user_jwt_succeeds_end_to_end(edge: Edge) -> None:
+    admin, viewer = user_jwt("platform"), user_jwt("analysts", user="vic")
+    with edge.channel() as channel:
+        stub = catalog_grpc.CatalogServiceStub(channel)  # type: ignore[no-untyped-call]
+        created = stub.CreateNamespace(
+            catalog_pb.CreateNamespaceRequest(name="edge_ns"),
+            metadata=[("authorization", f"Bearer {admin}")],
+            timeout=15,
         )
-    assert answer.status == health_pb2.HealthCheckResponse.SERVING
+        assert created.namespace.name == "edge_ns"
+        # A forged gateway identity is dropped at the edge: the JWT decides.
+        listed = stub.ListNamespaces(
+            catalog_pb.ListNamespacesRequest(),
+            metadata=[
+                ("authorization", f"Bearer {viewer}"),
+                ("x-arco-identity", "forged"),
+                ("x-arco-identity-sig", "forged"),
+            ],
+            timeout=15,
+        )
+        assert "edge_ns" in [ns.name for ns in listed.namespaces]
+        # The viewer may read but not create: the api judged the JWT's user, not the edge.
+        with pytest.raises(grpc.RpcError) as denied:
+            stub.CreateNamespace(
+                catalog_pb.CreateNamespaceRequest(name="nope"),
+                metadata=[("authorization", f"Bearer {viewer}")],
+                timeout=15,
+            )
+        assert denied.value.code() is grpc.StatusCode.PERMISSION_DENIED
+    # The same namespace through REST, with the same JWT, verified by the gateway.
+    with edge.http() as client:
+        response = client.get(f"{edge.url}/api/v1/namespaces", headers=_bearer(viewer))
+        assert response.status_code == 200, response.text
+        assert "edge_ns" in response.text
+
+
+def test_public_grpc_without_a_valid_jwt_is_unauthenticated(edge: Edge) -> None:
+    with edge.channel() as channel:
+        stub = catalog_grpc.CatalogServiceStub(channel)  # type: ignore[no-untyped-call]
+        for metadata in (
+            [],
+            [("authorization", "Bearer not-a-jwt")],
+            [("x-arco-identity", "forged"), ("x-arco-identity-sig", "forged")],
+        ):
+            with pytest.raises(grpc.RpcError) as caught:
+                stub.ListNamespaces(
+                    catalog_pb.ListNamespacesRequest(), metadata=metadata, timeout=10
+                )
+            assert caught.value.code() is grpc.StatusCode.UNAUTHENTICATED, metadata
