@@ -313,7 +313,7 @@ def test_metrics_is_unreachable_in_any_spelling(edge: Edge, path: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", ["/api/v1/namespaces%2Fx", "/api/v1/namespaces%2fx", "/metrics%2F"]
+    "path", ["/api/v1/namespaces%2Fx", "/api/v1/namespaces%2fx", "/metrics%2F", "/api/v1%5Cmetrics"]
 )
 def test_an_escaped_slash_is_rejected(edge: Edge, path: str) -> None:
     with edge.http() as client:
