@@ -68,6 +68,13 @@ class DomainAdapter(Protocol[S]):
     def stamp_commit(self, outcome: FoldOutcome[S], *, seq: int, epoch: int, now_ms: int) -> None:
         """Record the commit in the state being published (the catalog keeps a log)."""
 
+    def table_key(self, table: str) -> tuple[str, ...]:
+        """The columns identifying a row of ``table``."""
+
+    def publish_log_tables(self) -> frozenset[str]:
+        """Tables that record publishes rather than events: a replay cannot reproduce
+        them, so verification leaves them out."""
+
 
 class OrchestrationAdapter:
     domain = "orchestration"
@@ -118,6 +125,12 @@ class OrchestrationAdapter:
         self, outcome: FoldOutcome[FoldState], *, seq: int, epoch: int, now_ms: int
     ) -> None:
         return None
+
+    def table_key(self, table: str) -> tuple[str, ...]:
+        return orch_projection.PRIMARY_KEYS[table]
+
+    def publish_log_tables(self) -> frozenset[str]:
+        return frozenset()
 
 
 class CatalogAdapter:
@@ -178,6 +191,12 @@ class CatalogAdapter:
             manifest_id=f"{seq:020d}",
         )
         outcome.state.commits.append(row)
+
+    def table_key(self, table: str) -> tuple[str, ...]:
+        return ("commit_ulid",) if table == "commits" else ("id",)
+
+    def publish_log_tables(self) -> frozenset[str]:
+        return frozenset({"commits"})
 
 
 def adapter_for(domain: str) -> DomainAdapter[Any]:

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from obstore.store import ClientConfig, ObjectStore, S3Config
 
 __all__ = [
+    "ROLE_LIST_PREFIXES",
     "ROLE_WRITE_PREFIXES",
     "AuditHook",
     "ObjectMeta",
@@ -71,6 +72,12 @@ ROLE_WRITE_PREFIXES: Final[Mapping[Role, tuple[str, ...]]] = MappingProxyType(
         Role.SWEEPER: ("ledger/",),
         Role.READER: (),
     }
+)
+
+# Who may list, and under which prefixes: the sweeper (anti-entropy) anything, the
+# compactor only the ledger (an operator's whole rebuild or verification replays it).
+ROLE_LIST_PREFIXES: Final[Mapping[Role, tuple[str, ...]]] = MappingProxyType(
+    {Role.SWEEPER: ("",), Role.COMPACTOR: ("ledger/",)}
 )
 
 AuditHook = Callable[[Role, str, str], None]
@@ -295,11 +302,13 @@ class ScopedStorage:
         return await self.head(path) is not None
 
     async def list(self, prefix: str = "", *, offset: str | None = None) -> list[ObjectMeta]:
-        """Every object under ``prefix`` (sorted by path). Only the sweeper may list.
+        """Every object under ``prefix`` (sorted by path). Only the sweeper may list, and
+        the compactor under ``ledger/`` (ROLE_LIST_PREFIXES).
 
         ``offset`` returns only paths strictly after it.
         """
-        if self._role is not Role.SWEEPER:
+        allowed = ROLE_LIST_PREFIXES.get(self._role, ())
+        if not any(prefix.startswith(p) for p in allowed):
             _log.warning("storage_list_denied", role=self._role.value, prefix=prefix)
             raise PermissionDenied(f"role {self._role.value} may not list", reason="list_denied")
         validate_prefix(prefix)

@@ -25,6 +25,7 @@ import structlog
 from arco_core.clock import Clock, SystemClock
 from arco_core.commit import ManifestStore
 from arco_core.compaction.parquet import artifact_for
+from arco_core.compaction.verify import Verification, compare_tables
 from arco_core.envelope import EventEnvelope
 from arco_core.errors import CommitConflict, InvalidArgument, Unavailable
 from arco_core.ids import new_ulid
@@ -352,10 +353,18 @@ class Compactor(Generic[S]):
             return CommitResult(head.seq, 0, 0, published=True, attempts=attempt)
         raise Unavailable(f"could not merge {self.domain}", reason="commit_contention")
 
-    async def rebuild(self, event_paths: Iterable[str]) -> CommitResult:
-        """Replay the named events from scratch (event_id order) and publish the result as
-        a new base; the published state then equals the ledger's, whatever came before."""
-        events = await self._ledger.read(list(dict.fromkeys(event_paths)))
+    async def _whole_ledger(self) -> list[str]:
+        """Every event and segment path of this domain's ledger in the scope."""
+        return await self._ledger.scan_paths_after(None)
+
+    async def rebuild(self, event_paths: Sequence[str] | None = None) -> Rebuilt:
+        """Replay the whole ledger (or, for a partial rebuild, only ``event_paths``) from
+        scratch in event_id order and publish the result as a new base; the published
+        state then equals what was replayed, whatever came before."""
+        whole = event_paths is None
+        paths = await self._whole_ledger() if event_paths is None else list(event_paths)
+        paths = list(dict.fromkeys(paths))
+        events = await self._ledger.read(paths)
         async with self._lock:
             for attempt in range(1, MAX_COMMIT_ATTEMPTS + 1):
                 await self._catch_up()
@@ -369,7 +378,8 @@ class Compactor(Generic[S]):
                 self._adapter.stamp_commit(
                     outcome, seq=next_seq, epoch=epoch, now_ms=self._clock.now_ms()
                 )
-                base = await self._write_base(outcome.state)
+                tables = self._adapter.tables(outcome.state)
+                base = await self._write_base_tables(tables)
                 body = ManifestBody(
                     domain=self.domain,
                     base=base,
@@ -383,11 +393,57 @@ class Compactor(Generic[S]):
                     continue
                 self._snapshot = Snapshot(head.seq, outcome.state, body, head, ())
                 await self._notify()
-                log.info("compactor_rebuilt", domain=self.domain, seq=head.seq, events=len(events))
-                return CommitResult(
+                log.info(
+                    "compactor_rebuilt",
+                    domain=self.domain,
+                    seq=head.seq,
+                    events=len(events),
+                    whole=whole,
+                )
+                commit = CommitResult(
                     head.seq, outcome.applied, outcome.skipped, True, attempt, outcome.applied_ids
                 )
+                return Rebuilt(
+                    commit=commit,
+                    paths_read=len(paths),
+                    table_rows={name: t.num_rows for name, t in sorted(tables.items())},
+                    whole=whole,
+                )
         raise Unavailable(f"could not rebuild {self.domain}", reason="commit_contention")
+
+    async def verify(self) -> Verification:
+        """Replay the whole ledger into a fresh state in memory (nothing is written) and
+        compare it, table by table, with the latest published state."""
+        async with self._lock:
+            await self._catch_up()
+            snapshot = self.snapshot
+            published = self._adapter.tables(snapshot.state)  # a copy, as of snapshot.seq
+        events = await self._ledger.read(await self._whole_ledger())
+        with gc_paused():
+            outcome = self._adapter.fold(
+                self._adapter.empty_state(self._scope), events, self._scope
+            )
+        replayed = self._adapter.tables(outcome.state)
+        diffs = compare_tables(
+            published, replayed, self._adapter.table_key, self._adapter.publish_log_tables()
+        )
+        return Verification(
+            seq=snapshot.seq,
+            events_replayed=outcome.applied,
+            tables=diffs,
+            published_last_event_id=snapshot.manifest.last_event_id if snapshot.manifest else None,
+            ledger_last_event_id=events[-1].event_id if events else None,
+        )
+
+
+@dataclass(frozen=True)
+class Rebuilt:
+    commit: CommitResult
+    # Ledger objects (event or segment files) read.
+    paths_read: int
+    table_rows: Mapping[str, int]
+    # False for a partial rebuild from the paths the caller named.
+    whole: bool
 
 
 def _encode(

@@ -9,8 +9,9 @@ from arco.compactor.v1 import compactor_service_pb2 as pb
 from arco.compactor.v1 import compactor_service_pb2_grpc as pb_grpc
 
 from arco_core.clock import parse_rfc3339_ms
-from arco_core.compaction.engine import Compactor
+from arco_core.compaction.engine import Compactor, Rebuilt
 from arco_core.compaction.group import GroupCommitter
+from arco_core.compaction.verify import Verification
 from arco_core.errors import InvalidArgument
 from arco_core.published import Snapshot
 from services.common.rpc_context import timestamp_from_ms
@@ -98,11 +99,58 @@ class CompactorServicer(pb_grpc.CompactorServiceServicer):
         return _head(pb.GetHeadResponse, self._engine.domain, self._engine.snapshot)
 
     async def Rebuild(self, request: pb.RebuildRequest, context: Context) -> pb.RebuildResponse:
-        if not request.event_paths:
-            raise InvalidArgument("event_paths must not be empty")
-        result = await self._engine.rebuild(list(request.event_paths))
-        return pb.RebuildResponse(
-            manifest_seq=result.seq or 0,
-            events_applied=result.applied,
-            events_skipped=result.skipped,
-        )
+        if request.event_paths and not request.partial:
+            raise InvalidArgument(
+                "Rebuild replays the whole ledger and takes no event_paths; naming paths "
+                "publishes a projection of only those events: set partial to mean it",
+                reason="partial_rebuild_not_requested",
+            )
+        if request.partial and not request.event_paths:
+            raise InvalidArgument(
+                "a partial rebuild needs the event_paths to replay",
+                reason="partial_rebuild_without_paths",
+            )
+        result = await self._engine.rebuild(list(request.event_paths) if request.partial else None)
+        return _rebuild_response(result)
+
+    async def VerifyProjection(
+        self, request: pb.VerifyProjectionRequest, context: Context
+    ) -> pb.VerifyProjectionResponse:
+        return _verify_response(await self._engine.verify())
+
+
+# -- converters ---------------------------------------------------------------------------
+
+
+def _rebuild_response(result: Rebuilt) -> pb.RebuildResponse:
+    return pb.RebuildResponse(
+        manifest_seq=result.commit.seq or 0,
+        events_applied=result.commit.applied,
+        events_skipped=result.commit.skipped,
+        paths_read=result.paths_read,
+        tables=[pb.TableRows(table=name, rows=rows) for name, rows in result.table_rows.items()],
+        whole=result.whole,
+    )
+
+
+def _verify_response(result: Verification) -> pb.VerifyProjectionResponse:
+    return pb.VerifyProjectionResponse(
+        matches=result.matches,
+        manifest_seq=result.seq or 0,
+        events_replayed=result.events_replayed,
+        tables=[
+            pb.TableComparison(
+                table=diff.table,
+                published_rows=diff.published_rows,
+                replayed_rows=diff.replayed_rows,
+                matches=diff.matches,
+                only_published=diff.only_published,
+                only_replayed=diff.only_replayed,
+                differing=diff.differing,
+                sample_keys=list(diff.sample_keys),
+            )
+            for diff in result.tables
+        ],
+        published_last_event_id=result.published_last_event_id or "",
+        ledger_last_event_id=result.ledger_last_event_id or "",
+    )

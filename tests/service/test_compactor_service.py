@@ -126,10 +126,90 @@ async def test_state_survives_kill_and_restart_and_rebuild_matches(tmp_path: Pat
             )
             assert answer.events_applied == len(second)  # the first run was not applied twice
         async with mesh_channel(proc.grpc_address, MeshRole.OPERATOR) as operator:
-            rebuilt = await pb_grpc.CompactorServiceStub(operator).Rebuild(
-                pb.RebuildRequest(event_paths=[*second, *first])
-            )
+            admin = pb_grpc.CompactorServiceStub(operator)
+            assert (await admin.VerifyProjection(pb.VerifyProjectionRequest())).matches
+            rebuilt = await admin.Rebuild(pb.RebuildRequest())
+            assert rebuilt.whole
             assert rebuilt.manifest_seq == answer.manifest_seq + 1
             assert rebuilt.events_applied == len(first) + len(second)
+            assert {t.table: t.rows for t in rebuilt.tables}["runs"] == 2
+            verified = await admin.VerifyProjection(pb.VerifyProjectionRequest())
+            assert verified.matches and verified.manifest_seq == rebuilt.manifest_seq
+            assert verified.events_replayed == len(first) + len(second)
+    finally:
+        assert proc.terminate() == 0
+
+
+def _published_files(tmp_path: Path) -> dict[str, bytes]:
+    root = tmp_path / "data" / "tenant=acme" / "workspace=prod"
+    return {
+        str(path.relative_to(root)): path.read_bytes()
+        for path in sorted(root.rglob("*"))
+        if path.is_file() and not str(path.relative_to(root)).startswith("ledger")
+    }
+
+
+async def test_partial_rebuild_needs_the_flag_and_verify_reports_the_difference(
+    tmp_path: Path,
+) -> None:
+    ev = Events()
+    first = await _append(tmp_path, _history(ev, "r1"))
+    second = await _append(tmp_path, _history(ev, "r2"))
+    proc = _start(tmp_path)
+    try:
+        async with (
+            mesh_channel(proc.grpc_address, MeshRole.API) as channel,
+            mesh_channel(proc.grpc_address, MeshRole.OPERATOR) as operator,
+        ):
+            api = pb_grpc.CompactorServiceStub(channel)
+            await api.CompactEvents(pb.CompactEventsRequest(event_paths=[*first, *second]))
+            admin = pb_grpc.CompactorServiceStub(operator)
+            head = await api.GetHead(pb.GetHeadRequest())
+            before = _published_files(tmp_path)
+            for request, reason in (
+                (pb.RebuildRequest(event_paths=first), "partial_rebuild_not_requested"),
+                (pb.RebuildRequest(partial=True), "partial_rebuild_without_paths"),
+            ):
+                with pytest.raises(grpc.aio.AioRpcError) as info:
+                    await admin.Rebuild(request)
+                assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+                assert parse_rpc_error(info.value).reason == reason
+            assert "partial" in (info.value.details() or "")
+            assert _published_files(tmp_path) == before  # byte-identical: nothing written
+            assert await api.GetHead(pb.GetHeadRequest()) == head
+
+            # A partial rebuild from the first run only: the published state loses r2.
+            partial = await admin.Rebuild(pb.RebuildRequest(event_paths=first, partial=True))
+            assert not partial.whole and partial.events_applied == len(first)
+            assert {t.table: t.rows for t in partial.tables}["runs"] == 1
+            published = _published_files(tmp_path)
+            verified = await admin.VerifyProjection(pb.VerifyProjectionRequest())
+            assert not verified.matches
+            runs = {t.table: t for t in verified.tables}["runs"]
+            assert (runs.published_rows, runs.replayed_rows) == (1, 2)
+            assert runs.only_replayed == 1 and not runs.matches
+            assert any("r2" in key for key in runs.sample_keys)
+            assert verified.ledger_last_event_id > verified.published_last_event_id
+            assert _published_files(tmp_path) == published  # verify wrote nothing
+
+            # The whole rebuild repairs it.
+            await admin.Rebuild(pb.RebuildRequest())
+            assert (await admin.VerifyProjection(pb.VerifyProjectionRequest())).matches
+    finally:
+        assert proc.terminate() == 0
+
+
+async def test_rebuild_and_verify_are_operator_only(tmp_path: Path) -> None:
+    proc = _start(tmp_path)
+    try:
+        async with mesh_channel(proc.grpc_address, MeshRole.API) as channel:
+            stub = pb_grpc.CompactorServiceStub(channel)
+            for call in (
+                stub.Rebuild(pb.RebuildRequest()),
+                stub.VerifyProjection(pb.VerifyProjectionRequest()),
+            ):
+                with pytest.raises(grpc.aio.AioRpcError) as info:
+                    await call
+                assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED
     finally:
         assert proc.terminate() == 0

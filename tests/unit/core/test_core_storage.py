@@ -138,13 +138,31 @@ async def test_scopes_are_isolated(backend: Backend) -> None:
     assert mine.full_key("ledger/x.json") == f"{backend.scope.prefix}ledger/x.json"
 
 
-@pytest.mark.parametrize("role", [r for r in Role if r is not Role.SWEEPER], ids=lambda r: r.value)
-async def test_list_refused_for_non_sweepers(backend: Backend, role: Role) -> None:
+@pytest.mark.parametrize(
+    ("role", "prefix"),
+    [
+        *((r, "ledger/") for r in Role if r not in {Role.SWEEPER, Role.COMPACTOR}),
+        (Role.COMPACTOR, ""),
+        (Role.COMPACTOR, "state/"),
+        (Role.COMPACTOR, "manifests/"),
+    ],
+    ids=lambda v: getattr(v, "value", v) or "root",
+)
+async def test_list_refused_outside_the_role_prefixes(
+    backend: Backend, role: Role, prefix: str
+) -> None:
     storage = backend.storage(role)
     with pytest.raises(PermissionDenied) as info:
-        await storage.list("ledger/")
+        await storage.list(prefix)
     assert info.value.reason == "list_denied"
     assert storage.stats["list"] == 0
+
+
+async def test_compactor_lists_the_ledger(backend: Backend) -> None:
+    await backend.storage(Role.API).create("ledger/x.json", b"one")
+    assert [m.path for m in await backend.storage(Role.COMPACTOR).list("ledger/")] == [
+        "ledger/x.json"
+    ]
 
 
 async def test_sweeper_list_sorted_with_offset(backend: Backend) -> None:

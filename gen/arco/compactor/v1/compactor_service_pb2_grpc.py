@@ -61,6 +61,11 @@ class CompactorServiceStub:
                 request_serializer=arco_dot_compactor_dot_v1_dot_compactor__service__pb2.RebuildRequest.SerializeToString,
                 response_deserializer=arco_dot_compactor_dot_v1_dot_compactor__service__pb2.RebuildResponse.FromString,
                 _registered_method=True)
+        self.VerifyProjection = channel.unary_unary(
+                '/arco.compactor.v1.CompactorService/VerifyProjection',
+                request_serializer=arco_dot_compactor_dot_v1_dot_compactor__service__pb2.VerifyProjectionRequest.SerializeToString,
+                response_deserializer=arco_dot_compactor_dot_v1_dot_compactor__service__pb2.VerifyProjectionResponse.FromString,
+                _registered_method=True)
 
 
 class CompactorServiceServicer:
@@ -98,8 +103,17 @@ class CompactorServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Rebuild(self, request, context):
-        """Rebuild the projection from the ledger events named (replayed in event_id order)
-        and publish it as a new base snapshot.
+        """Operator only. Replay the scope's whole ledger of this domain (event_id order) into
+        a fresh projection and publish it as a new base snapshot. Explicit event paths
+        (a partial rebuild) are refused unless the request says partial.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def VerifyProjection(self, request, context):
+        """Operator only. Replay the whole ledger into a fresh projection in memory (nothing is
+        written) and compare it with the published one, table by table.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -132,6 +146,11 @@ def add_CompactorServiceServicer_to_server(servicer, server):
                     servicer.Rebuild,
                     request_deserializer=arco_dot_compactor_dot_v1_dot_compactor__service__pb2.RebuildRequest.FromString,
                     response_serializer=arco_dot_compactor_dot_v1_dot_compactor__service__pb2.RebuildResponse.SerializeToString,
+            ),
+            'VerifyProjection': grpc.unary_unary_rpc_method_handler(
+                    servicer.VerifyProjection,
+                    request_deserializer=arco_dot_compactor_dot_v1_dot_compactor__service__pb2.VerifyProjectionRequest.FromString,
+                    response_serializer=arco_dot_compactor_dot_v1_dot_compactor__service__pb2.VerifyProjectionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -271,6 +290,33 @@ class CompactorService:
             '/arco.compactor.v1.CompactorService/Rebuild',
             arco_dot_compactor_dot_v1_dot_compactor__service__pb2.RebuildRequest.SerializeToString,
             arco_dot_compactor_dot_v1_dot_compactor__service__pb2.RebuildResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VerifyProjection(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/arco.compactor.v1.CompactorService/VerifyProjection',
+            arco_dot_compactor_dot_v1_dot_compactor__service__pb2.VerifyProjectionRequest.SerializeToString,
+            arco_dot_compactor_dot_v1_dot_compactor__service__pb2.VerifyProjectionResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -46,8 +46,13 @@ class CompactorServiceStub:
     GetHead: _grpc.UnaryUnaryMultiCallable[_compactor_service_pb2.GetHeadRequest, _compactor_service_pb2.GetHeadResponse]
     """The current published head."""
     Rebuild: _grpc.UnaryUnaryMultiCallable[_compactor_service_pb2.RebuildRequest, _compactor_service_pb2.RebuildResponse]
-    """Rebuild the projection from the ledger events named (replayed in event_id order)
-    and publish it as a new base snapshot.
+    """Operator only. Replay the scope's whole ledger of this domain (event_id order) into
+    a fresh projection and publish it as a new base snapshot. Explicit event paths
+    (a partial rebuild) are refused unless the request says partial.
+    """
+    VerifyProjection: _grpc.UnaryUnaryMultiCallable[_compactor_service_pb2.VerifyProjectionRequest, _compactor_service_pb2.VerifyProjectionResponse]
+    """Operator only. Replay the whole ledger into a fresh projection in memory (nothing is
+    written) and compare it with the published one, table by table.
     """
 
 @_typing.type_check_only
@@ -68,8 +73,13 @@ class CompactorServiceAsyncStub(CompactorServiceStub):
     GetHead: _aio.UnaryUnaryMultiCallable[_compactor_service_pb2.GetHeadRequest, _compactor_service_pb2.GetHeadResponse]  # type: ignore[assignment]
     """The current published head."""
     Rebuild: _aio.UnaryUnaryMultiCallable[_compactor_service_pb2.RebuildRequest, _compactor_service_pb2.RebuildResponse]  # type: ignore[assignment]
-    """Rebuild the projection from the ledger events named (replayed in event_id order)
-    and publish it as a new base snapshot.
+    """Operator only. Replay the scope's whole ledger of this domain (event_id order) into
+    a fresh projection and publish it as a new base snapshot. Explicit event paths
+    (a partial rebuild) are refused unless the request says partial.
+    """
+    VerifyProjection: _aio.UnaryUnaryMultiCallable[_compactor_service_pb2.VerifyProjectionRequest, _compactor_service_pb2.VerifyProjectionResponse]  # type: ignore[assignment]
+    """Operator only. Replay the whole ledger into a fresh projection in memory (nothing is
+    written) and compare it with the published one, table by table.
     """
 
 class CompactorServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -117,8 +127,19 @@ class CompactorServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _compactor_service_pb2.RebuildRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_compactor_service_pb2.RebuildResponse, _abc.Awaitable[_compactor_service_pb2.RebuildResponse]]:
-        """Rebuild the projection from the ledger events named (replayed in event_id order)
-        and publish it as a new base snapshot.
+        """Operator only. Replay the scope's whole ledger of this domain (event_id order) into
+        a fresh projection and publish it as a new base snapshot. Explicit event paths
+        (a partial rebuild) are refused unless the request says partial.
+        """
+
+    @_abc_1.abstractmethod
+    def VerifyProjection(
+        self,
+        request: _compactor_service_pb2.VerifyProjectionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_compactor_service_pb2.VerifyProjectionResponse, _abc.Awaitable[_compactor_service_pb2.VerifyProjectionResponse]]:
+        """Operator only. Replay the whole ledger into a fresh projection in memory (nothing is
+        written) and compare it with the published one, table by table.
         """
 
 def add_CompactorServiceServicer_to_server(servicer: CompactorServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
