@@ -215,7 +215,7 @@ async def test_rebuild_reproduces_the_incremental_projection(backend: Backend) -
     incremental = rows(engine.snapshot.state)
     shuffled = list(reversed(paths)) + paths[:5]  # order and duplicates do not matter
     result = await engine.rebuild(shuffled)
-    assert result.published
+    assert result.commit.published and not result.whole
     reader = ProjectionReader(
         backend.storage(Role.READER, scope=SCOPE), OrchestrationAdapter(), SCOPE
     )
@@ -360,6 +360,26 @@ async def test_stale_fencing_token_is_rejected_and_changes_nothing(backend: Back
     assert [c.snapshot_version for c in state.commits] == [0, 1]
 
 
+async def test_catalog_verify_leaves_the_commit_log_out_and_sees_a_partial_rebuild(
+    backend: Backend,
+) -> None:
+    engine = Compactor(backend.storage(Role.COMPACTOR, scope=SCOPE), CatalogAdapter())
+    await engine.open()
+    sales = await _catalog_event(backend, "sales")
+    await engine.compact(sales)
+    marketing = await _catalog_event(backend, "marketing")
+    await engine.compact(marketing)
+    verified = await engine.verify()
+    assert verified.matches, verified
+    assert "commits" not in {t.table for t in verified.tables}
+    await engine.rebuild(sales)  # partial: marketing is gone from the published state
+    verified = await engine.verify()
+    namespaces = {t.table: t for t in verified.tables}["namespaces"]
+    assert not verified.matches and namespaces.only_replayed == 1
+    await engine.rebuild()
+    assert (await engine.verify()).matches
+
+
 async def test_two_compactor_processes_race_on_one_workspace(shared_backend: Backend) -> None:
     import multiprocessing
     import time
@@ -460,11 +480,19 @@ async def test_rebuild_from_segments(backend: Backend) -> None:
     incremental = rows(engine.snapshot.state)
     segments = [await append_segment(backend, events[i : i + 5]) for i in range(0, len(events), 5)]
     result = await engine.rebuild([*reversed(segments), paths[3]])
-    assert result.published and result.applied == len(events)
+    assert result.commit.published and result.commit.applied == len(events)
     reader = ProjectionReader(
         backend.storage(Role.READER, scope=SCOPE), OrchestrationAdapter(), SCOPE
     )
     assert rows((await reader.refresh()).state) == incremental
+    # The whole ledger (every event file and every segment, overlapping) replays the same.
+    whole = await engine.rebuild()
+    assert whole.whole and whole.commit.applied == len(events)
+    assert whole.paths_read == len(paths) + len(segments)
+    assert rows((await reader.refresh()).state) == incremental
+    verified = await engine.verify()
+    assert verified.matches and verified.events_replayed == len(events)
+    assert {t.table for t in verified.tables} == set(engine.snapshot.manifest.base.tables)
 
 
 async def test_foreign_event_inside_a_segment_fails_the_compaction(backend: Backend) -> None:
