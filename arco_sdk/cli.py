@@ -8,7 +8,8 @@ request id when there is one — and exit non-zero, never with a traceback.
 
 One module on purpose (~700 lines): it is the whole ``arco`` surface, its commands in
 ``--help`` order with the few private helpers they share; each command is a thin layer
-over ``ArcoClient``, the manifest builder or the worker.
+over ``ArcoClient``, the manifest builder or the worker. The operator commands that talk
+to compactors over the mesh (``arco admin``) live in ``arco_sdk.admin``.
 """
 
 # Typer commands take their options as parameters; the framework calls them by keyword.
@@ -39,6 +40,7 @@ from rich.text import Text
 
 from arco_core.errors import ArcoError
 from arco_core.partition import PartitionKey, ScalarValue, parse_partition_key
+from arco_sdk.admin import admin_app
 from arco_sdk.assets import AssetKey, PartitionDimension
 from arco_sdk.client import ArcoClient
 from arco_sdk.errors import ArcoApiError, AssetDefinitionError, DiscoveryError, GraphError
@@ -709,6 +711,9 @@ def up(
         # The launcher got the same Ctrl-C and stops the services in order.
         code = process.wait()
     raise typer.Exit(code)
+
+
+app.add_typer(admin_app)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
