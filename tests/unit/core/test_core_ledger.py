@@ -192,14 +192,19 @@ async def test_read_sorts_dedupes_and_checks_paths(backend: Backend, ids: UlidGe
         await reader.read([ledger_event_path("catalog", planted_id)])
 
 
-async def test_scan_after_is_sweeper_only(backend: Backend, ids: UlidGenerator) -> None:
+async def test_scan_after_is_for_sweeper_and_compactor(
+    backend: Backend, ids: UlidGenerator
+) -> None:
     writer = LedgerWriter(backend.storage(Role.API), "orchestration", FakeClock(NOW_MS))
     envs = [_envelope(backend.scope, ids.new()) for _ in range(6)]
     await writer.append_all(envs)
     await backend.storage(Role.API).create("ledger/orchestration/stray.txt", b"junk")
-    for role in (Role.API, Role.COMPACTOR, Role.DISPATCHER, Role.READER):
+    for role in (Role.API, Role.DISPATCHER, Role.READER):
         with pytest.raises(PermissionDenied):
             await LedgerReader(backend.storage(role), "orchestration").scan_after(None)
+    # The compactor lists the ledger (only the ledger) for a whole rebuild.
+    compactor = LedgerReader(backend.storage(Role.COMPACTOR), "orchestration")
+    assert [e.event_id for e in await compactor.scan_after(None)] == [e.event_id for e in envs]
     sweeper = LedgerReader(backend.storage(Role.SWEEPER), "orchestration")
     assert [e.event_id for e in await sweeper.scan_after(None)] == [e.event_id for e in envs]
     after = await sweeper.scan_after(envs[2].event_id)
