@@ -325,6 +325,12 @@ class Compactor(Generic[S]):
                 if origin.manifest is None or not origin.manifest.deltas:
                     return CommitResult(origin.seq, 0, 0, published=False, attempts=attempt)
                 tables = self._adapter.tables(origin.state)  # a copy, as of origin.seq
+            log.info(
+                "compactor_merge_started",
+                domain=self.domain,
+                seq=origin.seq,
+                deltas=len(origin.manifest.deltas),
+            )
             base = await self._write_base_tables(tables)
             async with self._lock:
                 await self._catch_up()

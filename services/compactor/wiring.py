@@ -4,18 +4,27 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import structlog
 from arco.compactor.v1 import compactor_service_pb2_grpc as pb_grpc
 from prometheus_client import CollectorRegistry, Gauge
 
 from arco_core.compaction.engine import Compactor
 from arco_core.compaction.group import GroupCommitter
+from arco_core.errors import StorageError
 from arco_core.paths import Scope
 from arco_core.projections import adapter_for
 from arco_core.storage import Role, ScopedStorage, open_object_store
+from arco_runtime.retry import RetryPolicy
 from services.common.runner import ServiceParts
 from services.common.server import Registration
 from services.compactor.config import CompactorConfig
 from services.compactor.servicer import CompactorServicer
+
+log = structlog.get_logger(__name__)
+
+# Loading the published head is a read: a store that fails now and then (a restart into a
+# flaky network) must not stop the compactor from starting.
+OPEN_RETRY = RetryPolicy(initial_backoff_sec=0.1, max_backoff_sec=2.0, deadline_sec=60.0)
 
 
 async def build(
@@ -28,7 +37,15 @@ async def build(
         Role.COMPACTOR,
     )
     engine = Compactor(storage, adapter_for(config.domain), l0_max_deltas=config.l0_max_deltas)
-    await engine.open()
+    await OPEN_RETRY.call_async(
+        lambda _timeout: engine.open(),
+        retry_if=lambda exc: isinstance(exc, StorageError),
+        before_sleep=lambda state: log.warning(
+            "compactor_open_retry",
+            attempt=state.attempt_number,
+            error=str(state.outcome.exception()) if state.outcome else None,
+        ),
+    )
     committer = GroupCommitter(engine, max_batch_paths=config.max_batch_events)
     head = Gauge(
         "arco_compactor_head_seq", "Published manifest sequence.", ["domain"], registry=registry

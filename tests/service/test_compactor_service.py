@@ -213,3 +213,29 @@ async def test_rebuild_and_verify_are_operator_only(tmp_path: Path) -> None:
                 assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED
     finally:
         assert proc.terminate() == 0
+
+
+async def test_a_restart_into_a_flaky_store_still_opens_the_published_head(tmp_path: Path) -> None:
+    """Found by the chaos soak: a failed read while loading the head stopped the start."""
+    ev = Events()
+    first = await _append(tmp_path, _history(ev, "r1"))
+    proc = _start(tmp_path)
+    async with mesh_channel(proc.grpc_address, MeshRole.API) as channel:
+        stub = pb_grpc.CompactorServiceStub(channel)
+        applied = await stub.CompactEvents(pb.CompactEventsRequest(event_paths=first))
+    proc.kill()
+    # A third of reads fail now; the fault sequence is fixed by the seed.
+    proc = start_service(
+        "services.compactor",
+        tmp_path,
+        {**ENV, "ARCO_COMPACTOR_DOMAIN": "orchestration", "ARCO_STORAGE_FAULTS": "get=0.3,seed=4"},
+        name="c-flaky",
+    )
+    try:
+        proc.wait_ready(60)
+        assert "compactor_open_retry" in proc.log()
+        async with mesh_channel(proc.grpc_address, MeshRole.API) as channel:
+            head = await pb_grpc.CompactorServiceStub(channel).GetHead(pb.GetHeadRequest())
+        assert head.manifest_seq == applied.manifest_seq
+    finally:
+        assert proc.terminate() == 0
