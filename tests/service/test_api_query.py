@@ -134,6 +134,7 @@ async def start_stack(
     *,
     gateway: bool = True,
     gateway_env: dict[str, str] | None = None,
+    api_env: dict[str, str] | None = None,
 ) -> Stack:
     stack = Stack(tmp_path, storage_url, storage_env)
     try:
@@ -157,6 +158,7 @@ async def start_stack(
             {
                 "ARCO_ORCH_COMPACTOR_ADDRESS": orch.grpc_address,
                 "ARCO_CATALOG_COMPACTOR_ADDRESS": catalog.grpc_address,
+                **(api_env or {}),
             },
         )
         if gateway:
