@@ -209,6 +209,10 @@ class AttemptAlreadyCompleted(Conflict):
     default_reason = "attempt_already_completed"
 
 
+class AttemptNotStarted(Conflict):
+    default_reason = "attempt_not_started"
+
+
 class TaskExpired(FailedPrecondition):
     """A heartbeat for a task that is no longer active: the worker must stop."""
 

@@ -30,7 +30,7 @@ class UserRole(enum.IntEnum):
     """What a user may do on the public services; each role includes the ones below."""
 
     VIEWER = 1  # reads and queries
-    OPERATOR = 2  # deploy, trigger, cancel, rerun, upload logs
+    OPERATOR = 2  # deploy, trigger, cancel, rerun
     ADMIN = 3  # catalog DDL, browser URLs, operator RPCs
 
     @property
@@ -95,7 +95,8 @@ MATRIX: Final[Mapping[str, Mapping[str, Grant]]] = {
         "ListRuns": _VIEW,
         "CancelRun": _OPERATE,
         "RerunRun": _OPERATE,
-        "UploadTaskLogs": _OPERATE,
+        # A worker's own attempt, with its task token (judged by the api), not a user's.
+        "UploadTaskLogs": _CALLBACK,
         "GetRunLogs": _VIEW,
     },
     "arco.catalog.v1.CatalogService": {

@@ -10,7 +10,7 @@ import httpx
 import structlog
 
 from arco_core.ids import new_ulid
-from arco_sdk.client import USER_AGENT, ApiAuth, _json_or_none, _quote, api_error_from_response
+from arco_sdk.client import USER_AGENT, _json_or_none, _quote, api_error_from_response
 from arco_sdk.errors import ArcoConnectionError
 
 __all__ = [
@@ -145,7 +145,7 @@ class CallbackClient:
 async def upload_task_logs(
     http: httpx.AsyncClient,
     api_url: str,
-    auth: ApiAuth,
+    task_token: str,
     workspace_id: str,
     *,
     run_id: str,
@@ -155,8 +155,9 @@ async def upload_task_logs(
     stderr: str,
     timeout: float = 10.0,
 ) -> dict[str, Any]:
-    """POST a task attempt's captured output to ``.../runs/{runId}/logs`` (not retried:
-    the server stores each attempt's log once and answers a repeat with 409)."""
+    """POST a task attempt's captured output to ``.../runs/{runId}/logs`` with the
+    attempt's task token (not retried: the server stores each attempt's log once and
+    answers a repeat with 409)."""
     request_id = new_ulid()
     url = (
         f"{api_url.rstrip('/')}/api/v1/workspaces/{_quote(workspace_id)}/runs/{_quote(run_id)}/logs"
@@ -165,7 +166,11 @@ async def upload_task_logs(
         response = await http.post(
             url,
             json={"taskKey": task_key, "attempt": attempt, "stdout": stdout, "stderr": stderr},
-            headers={**auth.headers(), "X-Request-Id": request_id, "User-Agent": USER_AGENT},
+            headers={
+                "Authorization": f"Bearer {task_token}",
+                "X-Request-Id": request_id,
+                "User-Agent": USER_AGENT,
+            },
             timeout=timeout,
         )
     except httpx.TransportError as exc:

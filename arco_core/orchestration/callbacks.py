@@ -44,6 +44,7 @@ from arco_core.errors import (
     AttemptAlreadyCompleted,
     AttemptIdMismatch,
     AttemptMismatch,
+    AttemptNotStarted,
     InvalidArgument,
     InvalidToken,
     TaskAlreadyTerminal,
@@ -273,6 +274,9 @@ def _note_skew(kind: str, worker_ms: int | None, server_ms: int, task: CallbackT
             task_key=task.task_key,
             skew_ms=worker_ms - server_ms,
         )
+
+
+_STARTED_OR_AFTER: Final = frozenset({TaskState.RUNNING.value, TaskState.RETRY_WAIT.value})
 
 
 def _is_terminal(state: str) -> bool:
@@ -557,3 +561,40 @@ class CallbackHandler:
         _note_skew("completed", _ts_ms(request, "completed_at"), now_ms, task)
         event = self._event(_completion(task, request), now_ms, event_id)
         return CompletedResult(event=event, server_time_ms=now_ms, final_state=request.outcome)
+
+    def log_upload(
+        self,
+        state: FoldState,
+        claims: TaskClaims,
+        *,
+        run_id: str,
+        task_key: str,
+        attempt: int,
+        started_unfolded: bool = False,
+    ) -> CallbackTask:
+        """The attempt a worker uploads logs for, with that attempt's task token.
+
+        The token must be for this run, task and attempt (else ``invalid_token``). The
+        attempt must have started: the current attempt once its TaskStarted is durable
+        (folded or not), or an earlier one (attempts only advance after a start or a
+        failure); an attempt not dispatched or not started yet gets ``attempt_not_started``.
+        """
+        task = _as_dispatched(resolve_task(state, task_key, claims.run_id), claims)
+        current = task.attempt == attempt
+        validate_claims(
+            claims,
+            task_id=task.task_id,
+            tenant_id=self._tenant_id,
+            workspace_id=self._workspace_id,
+            run_id=run_id,
+            attempt=attempt,
+            attempt_id=task.attempt_id if current else (claims.attempt_id or ""),
+        )
+        started = task.state in _STARTED_OR_AFTER or _is_terminal(task.state)
+        if attempt > task.attempt or (current and not started and not started_unfolded):
+            raise AttemptNotStarted(
+                f"attempt {attempt} of {task.task_key} has not started; logs are uploaded "
+                "by the worker running it",
+                metadata={"state": task.state, "attempt": str(attempt)},
+            )
+        return task

@@ -75,14 +75,6 @@ API_URL = _row(
     required="always",
     fallback="ARCO_API_URL",
 )
-API_TOKEN = _row(
-    "api_token",
-    str,
-    None,
-    "bearer token for log uploads (dev headers are sent otherwise)",
-    secret=True,
-    fallback="ARCO_TOKEN",
-)
 TENANT_ID = _row(
     "tenant_id",
     str,
@@ -134,7 +126,6 @@ LOG_FORMAT = _row("log_format", str, "json", "json or console")
 # is the ``--no-upload-logs`` switch).
 _OPTIONS = (
     API_URL,
-    API_TOKEN,
     TENANT_ID,
     WORKSPACE_ID,
     DISPATCH_SECRET,
@@ -163,7 +154,6 @@ class WorkerConfig:
     workspace_id: str = setting_field(WORKSPACE_ID, without_default=True)
     dispatch_secret: str = setting_field(DISPATCH_SECRET, without_default=True)
     modules: tuple[str, ...] = setting_field(MODULES, without_default=True)
-    api_token: str | None = setting_field(API_TOKEN)
     grpc_address: str | None = setting_field(GRPC_ADDRESS)
     http_address: str | None = setting_field(HTTP_ADDRESS)
     ready_file: str | None = setting_field(READY_FILE)

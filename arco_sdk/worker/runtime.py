@@ -59,7 +59,6 @@ from arco_sdk.assets import (
 )
 from arco_sdk.assets.definition import run_checks
 from arco_sdk.callbacks import CallbackClient, upload_task_logs
-from arco_sdk.client import ApiAuth
 from arco_sdk.errors import (
     ArcoApiError,
     ArcoConnectionError,
@@ -121,7 +120,6 @@ class RuntimeSettings:
     tenant_id: str
     workspace_id: str
     worker_id: str
-    api_auth: ApiAuth
     concurrency: int = 4
     ack_mode: Literal["started", "completed"] = "started"
     heartbeat_floor_sec: float = 1.0
@@ -498,7 +496,7 @@ class WorkerRuntime:
             await upload_task_logs(
                 self._http,
                 self.settings.api_url,
-                self.settings.api_auth,
+                envelope.task_token,
                 envelope.workspace_id,
                 run_id=envelope.run_id,
                 task_key=envelope.task_key,

@@ -23,7 +23,6 @@ from arco.worker.v1 import worker_service_pb2_grpc as pb_grpc
 from arco_runtime.authz import AuthorizationInterceptor
 from arco_runtime.process import write_ready_file
 from arco_runtime.tls import TlsConfig, add_port
-from arco_sdk.client import ApiAuth
 from arco_sdk.io import ParquetStore
 from arco_sdk.manifest import AssetGraph
 from arco_sdk.worker.capture import OutputRouter
@@ -78,7 +77,6 @@ class WorkerServer:
                 tenant_id=config.tenant_id,
                 workspace_id=config.workspace_id,
                 worker_id=config.worker_id,
-                api_auth=ApiAuth(config.api_token, config.tenant_id, config.workspace_id),
                 concurrency=config.concurrency,
                 ack_mode="completed" if config.ack_mode == "completed" else "started",
                 heartbeat_floor_sec=config.heartbeat_floor_sec,

@@ -1,8 +1,8 @@
 """Who is calling, and may they: the one place the api authenticates and authorizes users.
 
 :class:`AuthInterceptor` runs before every RPC of every service on the api's server,
-except the services in :data:`OPEN_SERVICES`, so a new RPC is covered without anyone
-remembering to. :class:`CallerAuth` takes the user from one of two credentials:
+except those whose matrix row grants no user role (:func:`takes_user`), so a new RPC
+is covered without anyone remembering to. :class:`CallerAuth` takes the user from one of two credentials:
 
 * the gateway's signed forwarded identity (:mod:`arco_runtime.identity`), accepted only
   from a caller whose verified mesh certificate names role ``gateway``;
@@ -22,19 +22,16 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
-from typing import Any, Final
+from typing import Any
 
 import grpc
 import structlog
-from arco.orchestration.v1 import task_callback_service_pb2 as callback_pb
 from google.protobuf.message import Message
-from grpc_health.v1 import health
-from grpc_reflection.v1alpha import reflection
 
 from arco_core.clock import Clock
 from arco_core.errors import InternalError, NotFound, PermissionDenied, Unauthenticated
 from arco_core.paths import Scope
-from arco_runtime.authz import UserRole, caller_role, grant_for, split_method
+from arco_runtime.authz import UserRole, caller_role, grant_for
 from arco_runtime.identity import (
     IDENTITY_KEY,
     SIGNATURE_KEY,
@@ -57,15 +54,14 @@ from services.common.server import RpcContext
 
 log = structlog.get_logger(__name__)
 
-# Services that do not take a user identity: worker callbacks judge their bearer task
-# token themselves; health and reflection answer anyone the matrix lets reach them.
-OPEN_SERVICES: Final = frozenset(
-    {
-        callback_pb.DESCRIPTOR.services_by_name["TaskCallbackService"].full_name,
-        health.SERVICE_NAME,
-        reflection.SERVICE_NAME,
-    }
-)
+
+def takes_user(method: str) -> bool:
+    """Whether ``method`` (``/pkg.Service/Method``) takes a user identity: its matrix row
+    grants users a role. Worker callbacks and log uploads judge their bearer task token
+    themselves; health and reflection answer anyone the matrix lets reach them."""
+    grant = grant_for(method)
+    return grant is None or grant.user is not None
+
 
 # The caller of the RPC running in this context; each RPC runs in its own task, so the
 # value ends with the RPC.
@@ -217,7 +213,7 @@ class CallerAuth:
 
 
 class AuthInterceptor(grpc.aio.ServerInterceptor):
-    """Authenticates and authorizes every RPC whose service is not in ``open_services``.
+    """Authenticates and authorizes every RPC that takes a user (:func:`takes_user`).
 
     Installed inside the server's error-mapping interceptor and the mesh authorization
     interceptor (which leaves the caller's certificate role in
@@ -226,9 +222,8 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
     and its one log line.
     """
 
-    def __init__(self, auth: CallerAuth, open_services: frozenset[str] = OPEN_SERVICES) -> None:
+    def __init__(self, auth: CallerAuth) -> None:
         self._auth = auth
-        self._open = open_services
 
     async def intercept_service(
         self,
@@ -239,7 +234,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
     ) -> grpc.RpcMethodHandler[Any, Any] | None:
         handler = await continuation(details)
         method: str = details.method
-        if handler is None or split_method(method)[0] in self._open:
+        if handler is None or not takes_user(method):
             return handler
         if handler.stream_unary is not None or handler.stream_stream is not None:
             # The api has no client-streaming RPC; one added later stays closed until

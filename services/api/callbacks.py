@@ -55,6 +55,14 @@ def bearer_token(metadata: Iterable[tuple[str, Any]] | None) -> str | None:
     return None
 
 
+def task_claims(deps: ApiDeps, context: Context) -> TaskClaims:
+    """The verified claims of the call's ``authorization: Bearer <task token>``."""
+    token = bearer_token(context.invocation_metadata())
+    if token is None:
+        raise InvalidToken("missing bearer token")
+    return deps.task_tokens.decode(token)
+
+
 _Request = TypeVar("_Request", bound=Message)
 _Result = TypeVar("_Result")
 _Request_contra = TypeVar("_Request_contra", bound=Message, contravariant=True)
@@ -80,7 +88,7 @@ class _Judge(Protocol[_Request_contra, _Result_co]):
 AttemptKey = tuple[str, int]
 
 
-def _attempt_key(claims: TaskClaims) -> AttemptKey:
+def attempt_key(claims: TaskClaims) -> AttemptKey:
     return (claims.task_id, claims.attempt or 0)
 
 
@@ -141,11 +149,8 @@ class TaskCallbackServicer(callback_grpc.TaskCallbackServiceServicer):
             )
 
     def _claims(self, context: Context) -> TaskClaims:
-        token = bearer_token(context.invocation_metadata())
         try:
-            if token is None:
-                raise InvalidToken("missing bearer token")
-            claims = self._deps.task_tokens.decode(token)
+            claims = task_claims(self._deps, context)
         except InvalidToken:
             self._limits.unverified(context.peer())  # 429 once a client keeps failing
             raise
@@ -164,7 +169,7 @@ class TaskCallbackServicer(callback_grpc.TaskCallbackServiceServicer):
         next callback), and the handler's verdict on the current state."""
         received_ms = self._deps.clock.now_ms()
         claims = self._claims(context)
-        key = _attempt_key(claims)
+        key = attempt_key(claims)
         unfolded = self._started_folds.unfolded(key)
         result = judge(
             await self._state(),

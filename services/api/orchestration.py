@@ -22,10 +22,10 @@ from arco_core.errors import (
     NotFound,
     ObjectAlreadyExists,
     ObjectNotFound,
-    TaskNotFound,
 )
 from arco_core.ids import new_ulid
 from arco_core.orchestration import deployments, runs
+from arco_core.orchestration.callbacks import CallbackHandler
 from arco_core.orchestration.events import KnownPayload, make_event
 from arco_core.orchestration.fold import FoldState
 from arco_core.orchestration.task_logs import task_log_bytes
@@ -33,6 +33,7 @@ from arco_core.partition import PartitionKey
 from arco_core.paths import run_key_reservation_path, task_log_path
 from services.api import orchestration_convert as convert
 from services.api.auth import caller
+from services.api.callbacks import StartedFolds, attempt_key, task_claims
 from services.api.deps import ApiDeps
 from services.api.idempotency import IDEMPOTENCY_KEY, IdempotencyMarkers, reserve_record
 from services.common import rpc_context
@@ -45,9 +46,11 @@ MAX_LOG_RESPONSE_BYTES = 8 * 1024 * 1024
 
 
 class OrchestrationServicer(orch_grpc.OrchestrationServiceServicer):
-    def __init__(self, deps: ApiDeps) -> None:
+    def __init__(self, deps: ApiDeps, started_folds: StartedFolds) -> None:
         self._deps = deps
         self._markers = IdempotencyMarkers(deps.storage, deps.clock)
+        self._callbacks = CallbackHandler(deps.scope.tenant_id, deps.scope.workspace_id)
+        self._started_folds = started_folds
 
     # -- helpers ------------------------------------------------------------------------
 
@@ -328,10 +331,20 @@ class OrchestrationServicer(orch_grpc.OrchestrationServiceServicer):
             raise InvalidArgument("taskKey is required")
         if request.attempt < 1:
             raise InvalidArgument("attempt must be >= 1")
+        if request.workspace_id != self._deps.scope.workspace_id:
+            raise NotFound("workspace not found")
+        # The worker running the attempt uploads with that attempt's task token.
+        claims = task_claims(self._deps, context)
         state, _ = await self._state()
         runs.require_run(state, request.run_id)
-        if state.get_task(request.run_id, request.task_key) is None:
-            raise TaskNotFound(f"task not found: {request.task_key}")
+        self._callbacks.log_upload(
+            state,
+            claims,
+            run_id=request.run_id,
+            task_key=request.task_key,
+            attempt=request.attempt,
+            started_unfolded=bool(self._started_folds.unfolded(attempt_key(claims))),
+        )
         data = task_log_bytes(request.stdout, request.stderr, self._deps.config.log_max_bytes)
         if len(data) > self._deps.config.log_max_bytes:
             raise InvalidArgument(

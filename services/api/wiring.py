@@ -102,7 +102,7 @@ async def build(
         registrations=[
             Registration(
                 orch_grpc.add_OrchestrationServiceServicer_to_server,
-                OrchestrationServicer(deps),
+                OrchestrationServicer(deps, started_folds),
                 "arco.orchestration.v1.OrchestrationService",
             ),
             Registration(

@@ -32,7 +32,7 @@ from arco_runtime.identity import sign_identity
 from arco_runtime.rpc_errors import parse_rpc_error
 from arco_runtime.tls import Role
 from services.api import servicers, wiring
-from services.api.auth import OPEN_SERVICES
+from services.api.auth import takes_user
 from services.api.config import ApiConfig
 from services.common.server import build_server
 from tests.support.tls import mesh_channel, tls_config, tls_env
@@ -66,8 +66,8 @@ def _api_services() -> list[ServiceDescriptor]:
 USER_RPCS = [
     method
     for service in _api_services()
-    if service.full_name not in OPEN_SERVICES
     for method in service.methods
+    if takes_user(f"/{service.full_name}/{method.name}")
 ]
 
 
@@ -219,10 +219,20 @@ async def _refusal(
     return error.code(), wire.reason, wire.message
 
 
-def test_the_api_serves_user_rpcs_and_exempts_only_worker_callbacks() -> None:
+def test_the_api_serves_user_rpcs_and_exempts_only_task_token_calls() -> None:
     assert len(USER_RPCS) > 30
-    exempt = {s.full_name for s in _api_services()} & OPEN_SERVICES
-    assert exempt == {"arco.orchestration.v1.TaskCallbackService"}
+    exempt = {
+        f"{service.name}.{method.name}"
+        for service in _api_services()
+        for method in service.methods
+        if not takes_user(f"/{service.full_name}/{method.name}")
+    }
+    assert exempt == {
+        "TaskCallbackService.TaskStarted",
+        "TaskCallbackService.TaskHeartbeat",
+        "TaskCallbackService.TaskCompleted",
+        "OrchestrationService.UploadTaskLogs",
+    }
     assert all(_needed(method) for method in USER_RPCS)  # the matrix names a role for each
 
 

@@ -20,6 +20,8 @@ import grpc
 import pytest
 from arco.compactor.v1 import compactor_service_pb2 as compactor_pb
 from arco.compactor.v1 import compactor_service_pb2_grpc as compactor_grpc
+from arco.orchestration.v1 import orchestration_service_pb2 as orch_pb
+from arco.orchestration.v1 import orchestration_service_pb2_grpc as orch_grpc
 from arco.orchestration.v1 import task_callback_service_pb2 as pb
 from arco.orchestration.v1 import task_callback_service_pb2_grpc as pb_grpc
 
@@ -511,3 +513,49 @@ async def test_gateway_renders_the_callback_bodies(mesh: Mesh) -> None:
         )
     finally:
         assert gateway.terminate() == 0, gateway.log()
+
+
+async def test_log_uploads_take_the_attempts_task_token_once_it_started(
+    mesh: Mesh, stub: pb_grpc.TaskCallbackServiceStub
+) -> None:
+    ev = mesh.ev
+    await mesh.seed([ev.trigger(RUN), ev.plan(RUN, {"a": [], "b": ["a"]}), ev.dispatch(RUN, "a")])
+    upload = orch_pb.UploadTaskLogsRequest(
+        workspace_id=WORKSPACE, run_id=RUN, task_key="a", attempt=1, stdout="hi\n", stderr="w\n"
+    )
+    async with mesh_channel(mesh.api.grpc_address, MeshRole.WORKER) as worker:
+        logs = orch_grpc.OrchestrationServiceStub(worker)
+        # Dispatched, not started: nobody runs it, so nobody has logs to give.
+        await refused(
+            logs.UploadTaskLogs(upload, metadata=token("a")),
+            grpc.StatusCode.ABORTED,
+            "attempt_not_started",
+        )
+        await stub.TaskStarted(pb.TaskStartedRequest(**body("a")), metadata=token("a"))
+        # Another attempt's token, another task's token, no token: refused, nothing stored.
+        for metadata, why in (
+            (token("a", 2), "attempt_mismatch"),
+            (token("b"), "task_id_mismatch"),
+            ([], "missing bearer token"),
+        ):
+            meta = await refused(
+                logs.UploadTaskLogs(upload, metadata=metadata),
+                grpc.StatusCode.UNAUTHENTICATED,
+                "invalid_token",
+            )
+            assert why in meta["message"]
+        stored = await logs.UploadTaskLogs(upload, metadata=token("a"))
+        assert stored.path.startswith(f"logs/{RUN}/a/") and stored.size_bytes > 0
+        await refused(
+            logs.UploadTaskLogs(upload, metadata=token("a")),
+            grpc.StatusCode.ALREADY_EXISTS,
+            "logs_already_uploaded",
+        )
+    # Users do not upload logs: an operator tool (a user's credential) may not call it.
+    async with mesh_channel(mesh.api.grpc_address, MeshRole.OPERATOR) as operator:
+        users = orch_grpc.OrchestrationServiceStub(operator)
+        with pytest.raises(grpc.aio.AioRpcError) as denied:
+            await users.UploadTaskLogs(upload, metadata=token("a"))
+        assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        page = await users.GetRunLogs(orch_pb.GetRunLogsRequest(workspace_id=WORKSPACE, run_id=RUN))
+    assert "hi" in page.text and "w" in page.text

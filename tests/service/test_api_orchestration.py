@@ -177,44 +177,6 @@ async def test_run_key_and_idempotency_key_replays(tmp_path: Path) -> None:
             assert len(listed.runs) == 1
 
 
-async def test_logs_upload_and_paged_read(tmp_path: Path) -> None:
-    with api_with_compactors(tmp_path) as procs:
-        async with mesh_channel(procs["api"].grpc_address) as channel:
-            stub = pb_grpc.OrchestrationServiceStub(channel)
-            await stub.DeployManifest(manifest())
-            run = await stub.TriggerRun(
-                pb.TriggerRunRequest(workspace_id=WORKSPACE, selection=["raw.events"])
-            )
-            upload = pb.UploadTaskLogsRequest(
-                workspace_id=WORKSPACE,
-                run_id=run.run_id,
-                task_key="raw.events",
-                attempt=1,
-                stdout="hello\n",
-                stderr="warn\n",
-            )
-            stored = await stub.UploadTaskLogs(upload)
-            assert (
-                stored.path.startswith(f"logs/{run.run_id}/raw.events/") and stored.size_bytes > 0
-            )
-            code, reason = await _code(stub.UploadTaskLogs(upload))
-            assert (code, reason) == (grpc.StatusCode.ALREADY_EXISTS, "logs_already_uploaded")
-            code, _ = await _code(
-                stub.UploadTaskLogs(
-                    pb.UploadTaskLogsRequest(
-                        workspace_id=WORKSPACE, run_id=run.run_id, task_key="nope", attempt=1
-                    )
-                )
-            )
-            assert code == grpc.StatusCode.NOT_FOUND
-            # The task has not been attempted yet, so its log is not listed by attempt;
-            # upload is accepted for attempt 1 and read back once the attempt exists.
-            page = await stub.GetRunLogs(
-                pb.GetRunLogsRequest(workspace_id=WORKSPACE, run_id=run.run_id)
-            )
-            assert not page.HasField("next_cursor")
-
-
 async def test_malformed_manifests_are_invalid_argument_not_internal(tmp_path: Path) -> None:
     # Found by schemathesis: an asset without a key crashed the fingerprint (500).
     with api_with_compactors(tmp_path) as procs:

@@ -164,14 +164,13 @@ def test_real_configs_redact_every_secret() -> None:
         workspace_id="w",
         dispatch_secret="ds-value",
         modules=("m",),
-        api_token="tok-value",
         environment="dev",
         tls=TlsConfig.plaintext(),
     )
     logged = repr([redacted(api), redacted(gateway), worker.redacted()])
-    for value in ("tts-value", "ids-value", "jwt-value", "ds-value", "tok-value"):
+    for value in ("tts-value", "ids-value", "jwt-value", "ds-value"):
         assert value not in logged
-    assert logged.count(REDACTED) == 6
+    assert logged.count(REDACTED) == 5
 
 
 # -- --help and docs ---------------------------------------------------------------------------
