@@ -220,6 +220,17 @@ class TaskExpired(FailedPrecondition):
     http_status = 410  # Gone; gRPC has no such code
 
 
+# Schedule errors ------------------------------------------------------------------------
+
+
+class InvalidCronExpression(InvalidArgument):
+    default_reason = "invalid_cron"
+
+
+class UnknownTimezone(InvalidArgument):
+    default_reason = "unknown_timezone"
+
+
 def error_classes() -> tuple[type[ArcoError], ...]:
     """Every registered error class (the contract tests walk them)."""
     return tuple(_BY_REASON.values())
