@@ -27,7 +27,6 @@ from datetime import datetime, timedelta
 from croniter import CroniterBadDateError, CroniterError, croniter
 
 from arco_core.errors import InvalidArgument, InvalidCronExpression, UnknownTimezone
-from arco_core.orchestration.runs import TriggerRequest
 
 __all__ = [
     "DEFAULT_CATCHUP_WINDOW_SECONDS",
@@ -47,7 +46,6 @@ __all__ = [
     "run_key",
     "set_enabled",
     "tick_id",
-    "tick_trigger_request",
     "ticks_between",
 ]
 
@@ -380,14 +378,3 @@ def plan_ticks(spec: ScheduleSpec, state: ScheduleState, now_ms: int) -> TickPla
     else:
         through = after
     return TickPlan(tuple(due), tuple(skipped), expired, through)
-
-
-def tick_trigger_request(spec: ScheduleSpec, tick: Tick) -> TriggerRequest:
-    """The run request for a due tick. Its run key makes the existing trigger path idempotent:
-    a second trigger of the same tick, from any process, returns the first run."""
-    return TriggerRequest(
-        selection=spec.assets,
-        run_key=tick.run_key,
-        labels={"arco.schedule_id": spec.schedule_id, "arco.tick_id": tick.tick_id},
-        user_id=f"schedule:{spec.schedule_id}",
-    )
