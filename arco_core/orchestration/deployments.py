@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from arco_core.automation.schedules import ScheduleSpec
 from arco_core.canonical_json import canonical_bytes, canonical_dumps
 from arco_core.errors import InvalidArgument
 from arco_core.orchestration.events import ManifestDeployed
@@ -79,6 +80,13 @@ def validate_manifest(manifest: Mapping[str, Any]) -> None:
         unknown = [a for a in schedule.get("assets") or [] if a not in keys]
         if not schedule.get("assets") or unknown:
             raise InvalidArgument(f"schedule {sid} names unknown or no assets: {unknown}")
+        # A cron or zone that cannot fire is refused here, not discovered at the first tick.
+        ScheduleSpec(
+            sid,
+            str(schedule.get("cron") or ""),
+            tuple(schedule["assets"]),
+            str(schedule.get("timezone") or "UTC"),
+        )
 
 
 def manifest_fingerprint(manifest: Mapping[str, Any]) -> str:

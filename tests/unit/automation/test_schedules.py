@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -23,11 +24,14 @@ from arco_core.automation.schedules import (
     next_ticks,
     plan_ticks,
     set_enabled,
-    tick_trigger_request,
     ticks_between,
 )
+from arco_core.automation.triggers import tick_trigger_request
 from arco_core.clock import parse_rfc3339_ms, rfc3339_ms
+from arco_core.orchestration.deployments import validate_manifest
 from arco_core.orchestration.runs import trigger_fingerprint, validate_trigger
+from arco_sdk import asset
+from arco_sdk.manifest import AssetGraph, Schedule, build_manifest
 
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
@@ -377,3 +381,36 @@ def test_the_longest_schedule_id_still_gives_a_valid_run_key() -> None:
     s = ScheduleSpec("x" * MAX_SCHEDULE_ID_LENGTH, "0 0 1 1 *", ("a",))
     tick = next_ticks(s, at("2100-06-01T00:00:00Z"), 1)[0]
     validate_trigger(tick_trigger_request(s, tick))
+
+
+# -- deploy ------------------------------------------------------------------------------
+
+
+def _manifest(cron: str, timezone: str = "UTC") -> dict[str, Any]:
+    """What an SDK user deploys: one asset and a ``Schedule`` over it."""
+
+    @asset(namespace="sales", name="orders")
+    def orders(ctx: Any) -> None:
+        return None
+
+    schedule = Schedule("nightly", cron, ("sales.orders",), timezone)
+    manifest: dict[str, Any] = build_manifest(
+        AssetGraph([orders]), code_version_id="v1", schedules=[schedule]
+    )
+    return manifest
+
+
+@pytest.mark.parametrize(
+    ("schedule", "error"),
+    [
+        (("0 0 * * * *",), errors.InvalidCronExpression),
+        (("not a cron at all",), errors.InvalidCronExpression),
+        (("0 2 * * *", "Europe/Atlantis"), errors.UnknownTimezone),
+    ],
+)
+def test_deploy_refuses_a_schedule_that_cannot_fire(
+    schedule: tuple[str, ...], error: type[errors.ArcoError]
+) -> None:
+    with pytest.raises(error):
+        validate_manifest(_manifest(*schedule))
+    validate_manifest(_manifest("0 2 * * *", "Europe/Berlin"))
