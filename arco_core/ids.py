@@ -32,6 +32,7 @@ __all__ = [
     "run_id_from_run_key",
     "run_key_hash",
     "sla_timer_id",
+    "ulid_floor",
     "ulid_timestamp_ms",
 ]
 
@@ -91,6 +92,16 @@ _DEFAULT_GENERATOR = UlidGenerator(SystemClock())
 def new_ulid() -> str:
     """A new ULID from the process-wide monotonic generator."""
     return _DEFAULT_GENERATOR.new()
+
+
+def ulid_floor(timestamp_ms: int) -> str:
+    """The smallest ULID of ``timestamp_ms``: ids of that millisecond or later sort after
+    (or equal) it, so it serves as a listing offset by time."""
+    if not 0 <= timestamp_ms <= _MAX_TIME:
+        raise InvalidArgument(
+            f"{timestamp_ms} is outside the ULID time range", reason="invalid_ulid"
+        )
+    return _encode_ulid(timestamp_ms, 0)
 
 
 def is_ulid(value: object) -> bool:

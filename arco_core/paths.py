@@ -22,6 +22,8 @@ __all__ = [
     "LedgerEventPath",
     "LedgerSegmentPath",
     "Scope",
+    "fold_record_path",
+    "fold_records_prefix",
     "idempotency_path",
     "ledger_domain_prefix",
     "ledger_event_path",
@@ -293,6 +295,16 @@ def state_path(domain: str, *parts: str) -> str:
     if not parts:
         raise InvalidPath("state_path needs at least one component")
     return _join("state", domain, parts)
+
+
+def fold_records_prefix(domain: str) -> str:
+    return f"state/{validate_domain(domain)}/folded/"
+
+
+def fold_record_path(domain: str, record_id: str) -> str:
+    """``state/{domain}/folded/{YYYY-MM-DD}/{record_id}.json``: like ledger keys, records
+    sort by their ULID (the date is its UTC day), so a listing offset selects by time."""
+    return f"{fold_records_prefix(domain)}{_ledger_day(record_id)}/{record_id}.json"
 
 
 def snapshot_path(domain: str, *parts: str) -> str:

@@ -24,6 +24,7 @@ import structlog
 
 from arco_core.clock import Clock, SystemClock
 from arco_core.commit import ManifestStore
+from arco_core.compaction.folded import FoldRecordWriter
 from arco_core.compaction.parquet import artifact_for
 from arco_core.compaction.verify import Verification, compare_tables
 from arco_core.envelope import EventEnvelope
@@ -87,6 +88,7 @@ class Compactor(Generic[S]):
         clock: Clock | None = None,
         l0_max_deltas: int = 10,
         l0_max_rows: int = 100_000,
+        fold_records: bool = False,
     ) -> None:
         if storage.role is not Role.COMPACTOR:
             raise InvalidArgument("the compactor needs a compactor-role storage handle")
@@ -101,6 +103,11 @@ class Compactor(Generic[S]):
         self._lock = asyncio.Lock()
         self._snapshot: Snapshot[S] | None = None
         self._head_changed = asyncio.Condition()
+        # Records of the ledger objects each commit folded, for the sweeper's hole repair.
+        self._fold_records = (
+            FoldRecordWriter(storage, adapter.domain, self._clock) if fold_records else None
+        )
+        self._recording: set[asyncio.Task[None]] = set()
 
     @property
     def domain(self) -> str:
@@ -162,7 +169,33 @@ class Compactor(Generic[S]):
             fence = LeaseLock(self._storage, lock_name, self._clock)
         async with self._lock:
             result = await self._commit_with_retries(batch.events, fencing_token, fence)
+        self._record_folded(paths, result.seq)
         return dataclasses.replace(result, event_ids=batch.event_ids)
+
+    def _record_folded(self, paths: Sequence[str], seq: int | None) -> None:
+        """Record, in the background, that the published state holds ``paths``' events:
+        the caller does not wait for it, and a lost record only means the sweeper asks for
+        those objects again."""
+        if self._fold_records is None or not paths:
+            return
+        writer = self._fold_records
+
+        async def write() -> None:
+            try:
+                await writer.write(paths, seq)
+            except Exception as exc:
+                log.warning(
+                    "fold_record_failed", domain=self.domain, paths=len(paths), error=repr(exc)
+                )
+
+        task = asyncio.create_task(write(), name="compactor-fold-record")
+        self._recording.add(task)
+        task.add_done_callback(self._recording.discard)
+
+    async def flush_fold_records(self) -> None:
+        """Wait for the records being written (a clean shutdown; tests)."""
+        while self._recording:
+            await asyncio.gather(*self._recording, return_exceptions=True)
 
     async def _commit_with_retries(
         self,
@@ -399,6 +432,7 @@ class Compactor(Generic[S]):
                     continue
                 self._snapshot = Snapshot(head.seq, outcome.state, body, head, ())
                 await self._notify()
+                self._record_folded(paths, head.seq)
                 log.info(
                     "compactor_rebuilt",
                     domain=self.domain,

@@ -78,6 +78,7 @@ class GroupCommitter:
             if self._merging is not None:
                 with contextlib.suppress(asyncio.CancelledError):
                     await self._merging
+            await self._engine.flush_fold_records()
             self._stopped.set()
 
     async def _commit(self, group: list[_Request]) -> None:

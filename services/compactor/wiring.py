@@ -36,7 +36,13 @@ async def build(
         scope,
         Role.COMPACTOR,
     )
-    engine = Compactor(storage, adapter_for(config.domain), l0_max_deltas=config.l0_max_deltas)
+    engine = Compactor(
+        storage,
+        adapter_for(config.domain),
+        l0_max_deltas=config.l0_max_deltas,
+        # the sweeper repairs holes of the orchestration ledger only
+        fold_records=config.domain == "orchestration",
+    )
     await OPEN_RETRY.call_async(
         lambda _timeout: engine.open(),
         retry_if=lambda exc: isinstance(exc, StorageError),

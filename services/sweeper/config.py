@@ -30,6 +30,13 @@ RUNNING_GRACE_SEC = number(
     "seconds past the heartbeat timeout before a silent RUNNING task is failed",
     30.0,
 )
+LOOKBACK_SEC = number(
+    "ARCO_SWEEP_LOOKBACK_SEC",
+    "ledger objects this recent (seconds) are folded if no fold record names them, even "
+    "below the watermark; older holes need a whole Rebuild",
+    21600.0,
+    minimum=1.0,
+)
 
 SERVICE_SETTINGS = (
     ORCH_COMPACTOR_ADDRESS,
@@ -37,6 +44,7 @@ SERVICE_SETTINGS = (
     READY_TIMEOUT_SEC,
     DISPATCH_TIMEOUT_SEC,
     RUNNING_GRACE_SEC,
+    LOOKBACK_SEC,
     *SENDER_SETTINGS,
 )
 
@@ -50,6 +58,7 @@ class SweeperConfig:
     ready_timeout_sec: float
     dispatch_timeout_sec: float
     running_grace_sec: float
+    lookback_sec: float
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> SweeperConfig:
@@ -60,6 +69,7 @@ class SweeperConfig:
             ready_timeout_sec=READY_TIMEOUT_SEC.read(env),
             dispatch_timeout_sec=DISPATCH_TIMEOUT_SEC.read(env),
             running_grace_sec=RUNNING_GRACE_SEC.read(env),
+            lookback_sec=LOOKBACK_SEC.read(env),
             # last, so its required-secret check follows the per-field parse errors
             sender=SenderConfig.from_env(env),
         )

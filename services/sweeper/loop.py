@@ -1,7 +1,9 @@
 """The sweeper: anti-entropy over the published projection.
 
-Each sweep first folds any ledger events the compactor never saw (an api that crashed
-between append and compaction), so repairs act on fresh state; then it re-requests
+Each sweep first folds any ledger objects the compactor never saw (an api that crashed
+between append and compaction), so repairs act on fresh state: every object after the
+watermark and, within the look-back, every object no fold record names, below the
+watermark too (see :mod:`arco_core.compaction.folded`); then it re-requests
 READY tasks without dispatch, re-creates missing outbox rows, re-sends stale dispatches
 under a repair-scoped id, starts due retries, and fails RUNNING tasks whose heartbeats
 stopped. It sleeps until the next repair falls due, at most the configured interval.
@@ -16,6 +18,7 @@ from dataclasses import dataclass, field
 import structlog
 
 from arco_core.clock import Clock
+from arco_core.compaction.folded import FoldRecordIndex, find_unfolded
 from arco_core.ledger import LedgerReader
 from arco_core.orchestration.decisions import SweepThresholds, plan_sweep
 from arco_core.orchestration.fold import FoldState
@@ -23,6 +26,9 @@ from services.common.committer import EventCommitter
 from services.common.sender import Sender, SendSummary
 
 log = structlog.get_logger(__name__)
+
+# Ledger objects asked for in one compaction request; the rest wait for the next sweep.
+MAX_UNFOLDED_PER_SWEEP = 10_000
 
 
 @dataclass
@@ -45,10 +51,14 @@ class SweepLoop:
         clock: Clock,
         thresholds: SweepThresholds,
         *,
+        fold_records: FoldRecordIndex,
         interval_sec: float,
+        lookback_ms: int,
     ) -> None:
         self._committer = committer
         self._ledger = ledger
+        self._fold_records = fold_records
+        self._lookback_ms = lookback_ms
         self._sender = sender
         self._clock = clock
         self._thresholds = thresholds
@@ -74,7 +84,13 @@ class SweepLoop:
             summary = SweepSummary()
             snapshot = await self._committer.reader.refresh()
             watermark = snapshot.manifest.last_event_id if snapshot.manifest else None
-            unfolded = await self._ledger.scan_paths_after(watermark, limit=10_000)
+            unfolded = await find_unfolded(
+                self._ledger,
+                self._fold_records,
+                watermark=watermark,
+                since_ms=self._clock.now_ms() - self._lookback_ms,
+                limit=MAX_UNFOLDED_PER_SWEEP,
+            )
             if unfolded and not dry_run:
                 answer = await self._committer.compactor.compact(unfolded)
                 snapshot = await self._committer.reader.refresh(min_seq=answer.manifest_seq)

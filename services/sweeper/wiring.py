@@ -8,6 +8,7 @@ from arco.sweeper.v1 import sweeper_service_pb2_grpc as pb_grpc
 from prometheus_client import CollectorRegistry
 
 from arco_core.clock import SystemClock
+from arco_core.compaction.folded import FoldRecordIndex
 from arco_core.ledger import LedgerReader, LedgerWriter
 from arco_core.orchestration.decisions import SweepThresholds
 from arco_core.paths import Scope
@@ -55,7 +56,9 @@ async def build(
         sender,
         clock,
         thresholds,
+        fold_records=FoldRecordIndex(storage, "orchestration"),
         interval_sec=config.sweep_interval_sec,
+        lookback_ms=int(config.lookback_sec * 1000),
     )
 
     async def close() -> None:
