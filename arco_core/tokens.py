@@ -32,6 +32,7 @@ __all__ = [
     "TaskClaims",
     "TaskTokenSigner",
     "TaskTokenVerifier",
+    "renewal_due",
     "validate_claims",
 ]
 
@@ -175,6 +176,29 @@ class TaskTokenSigner:
         with _short_key_tolerated(self._short_key):
             token = jwt.encode(claims, self._key, algorithm=ALGORITHM)
         return token, exp * 1000
+
+    def renew(self, claims: TaskClaims) -> tuple[str, int]:
+        """A fresh token for the attempt of verified, fully scoped ``claims``."""
+        if claims.run_id is None or claims.attempt is None or claims.attempt_id is None:
+            raise _invalid("missing_scope_claims")
+        return self.mint(
+            claims.tenant_id,
+            claims.workspace_id,
+            claims.task_id,
+            claims.run_id,
+            claims.attempt,
+            claims.attempt_id,
+        )
+
+
+def renewal_due(claims: TaskClaims, now_ms: int, ttl_sec: int) -> bool:
+    """Whether a token is past half its life, so a heartbeat answer should renew it.
+
+    Half the life leaves the worker at least one more heartbeat before expiry when it
+    beats more often than every TTL / 2. A token without ``iat`` counts ``ttl_sec``.
+    """
+    issued = claims.iat if claims.iat is not None else claims.exp - ttl_sec
+    return now_ms >= (issued + claims.exp) * 500  # (iat + exp) / 2, in ms
 
 
 def _claim(payload: Mapping[str, Any], name: str) -> Any:

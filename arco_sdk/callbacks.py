@@ -36,6 +36,9 @@ class HeartbeatResponse:
     should_cancel: bool
     cancel_reason: str | None
     server_time: str | None
+    # A renewed task token for the attempt and its expiry (RFC 3339), when the api sent one.
+    task_token: str | None = None
+    token_expires_at: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +75,10 @@ class CallbackClient:
             self._headers["X-Workspace-Id"] = workspace_id
         if traceparent:
             self._headers["traceparent"] = traceparent
+
+    def adopt_token(self, token: str) -> None:
+        """Authenticate every later callback with ``token`` (a renewal of the current one)."""
+        self._headers["Authorization"] = f"Bearer {token}"
 
     async def _post(self, action: str, body: dict[str, Any]) -> dict[str, Any]:
         request_id = new_ulid()
@@ -128,12 +135,18 @@ class CallbackClient:
         if message is not None:
             payload["message"] = message
         body = await self._post("heartbeat", payload)
-        return HeartbeatResponse(
+        renewed = body.get("taskToken")
+        answer = HeartbeatResponse(
             bool(body.get("acknowledged", True)),
             bool(body.get("shouldCancel", False)),
             body.get("cancelReason"),
             body.get("serverTime"),
+            task_token=renewed if isinstance(renewed, str) and renewed else None,
+            token_expires_at=body.get("tokenExpiresAt"),
         )
+        if answer.task_token is not None:
+            self.adopt_token(answer.task_token)
+        return answer
 
     async def completed(self, payload: dict[str, Any]) -> CompletedResponse:
         body = await self._post("completed", payload)

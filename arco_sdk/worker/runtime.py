@@ -21,8 +21,9 @@ Per dispatch:
    with per-task output capture, heartbeats every ``clamp(heartbeatTimeoutSec / 5,
    floor, 60 s)``, the asset's ``timeout_seconds`` enforced (TIMEOUT), and cancellation
    on ``shouldCancel``, 410 or a 409 on heartbeat (CANCELLED).
-7. **Logs** are uploaded (best effort), then **completed** is reported (retried on
-   transient failures). Only then does the dispatch id count as done; if completion
+7. **Logs** are uploaded (best effort), then **completed** is reported with the task
+   token the heartbeats last renewed (retried with backoff on transient failures under
+   one deadline; giving up logs ``completion_not_delivered``). Only then does the dispatch id count as done; if completion
    could not be delivered the id is released, so a redelivery runs the attempt again
    (and ``started`` decides whether it may).
 
@@ -153,6 +154,17 @@ class _Task:
     @property
     def dispatch_id(self) -> str:
         return self.envelope.dispatch_id
+
+
+# Statuses that say "try again later" (rate limited, a proxy or the api unavailable);
+# anything else is the api's verdict on the outcome and retrying cannot change it.
+_TRANSIENT_CALLBACK_STATUS = frozenset({408, 429, 502, 503, 504})
+
+
+def _transient_callback_failure(exc: BaseException) -> bool:
+    return isinstance(exc, ArcoConnectionError) or (
+        isinstance(exc, ArcoApiError) and exc.status in _TRANSIENT_CALLBACK_STATUS
+    )
 
 
 def _log_crash(runner: asyncio.Task[None]) -> None:
@@ -531,22 +543,22 @@ class WorkerRuntime:
             metrics["cpuTimeMs"] = completion.cpu_time_ms
         body["metrics"] = metrics
 
-        def transient(exc: BaseException) -> bool:
-            return isinstance(exc, ArcoConnectionError) or (
-                isinstance(exc, ArcoApiError) and exc.status >= 500
-            )
+        tries = 0
+
+        async def deliver(_timeout: float) -> None:
+            nonlocal tries
+            tries += 1
+            await task.callback.completed(body)
 
         try:
-            # The callback client bounds each attempt itself; the policy bounds them all.
+            # The callback client bounds each try itself; the policy bounds them all.
             policy = RetryPolicy(
                 initial_backoff_sec=0.2,
                 max_backoff_sec=5.0,
                 jitter_sec=0.2,
                 deadline_sec=self.settings.completion_deadline_sec,
             )
-            await policy.call_async(
-                lambda _timeout: task.callback.completed(body), retry_if=transient
-            )
+            await policy.call_async(deliver, retry_if=_transient_callback_failure)
         except CallbackRejected as exc:
             if exc.status == 409:
                 # The attempt is already terminal (cancelled, reaped, or reported by a
@@ -554,11 +566,22 @@ class WorkerRuntime:
                 bound.info("completed_refused_terminal", error=exc.error, state=exc.state)
                 return True
             bound.error(
-                "completed_rejected", status=exc.status, error=exc.error, message=exc.message
+                "completion_not_delivered",
+                outcome=completion.outcome,
+                status=exc.status,
+                error=exc.error,
+                message=exc.message,
+                tries=tries,
             )
             return False
         except ArcoApiError as exc:
-            bound.error("completed_failed", error=str(exc))
+            bound.error(
+                "completion_not_delivered",
+                outcome=completion.outcome,
+                status=exc.status,
+                error=str(exc),
+                tries=tries,
+            )
             return False
         return True
 

@@ -30,7 +30,7 @@ from arco_core.envelope import EventEnvelope
 from arco_core.errors import InvalidToken
 from arco_core.orchestration.callbacks import CallbackHandler
 from arco_core.orchestration.fold import FoldState
-from arco_core.tokens import TaskClaims
+from arco_core.tokens import TaskClaims, renewal_due
 from services.api.callback_limits import CallbackLimits
 from services.api.deps import ApiDeps
 from services.common import rpc_context
@@ -164,13 +164,13 @@ class TaskCallbackServicer(callback_grpc.TaskCallbackServiceServicer):
 
     async def _judge(
         self, judge: _Judge[_Request, _Result], request: _Request, context: Context
-    ) -> tuple[AttemptKey, list[str], _Result]:
-        """The callback's attempt, its started paths not folded yet (a repeated start or a
-        next callback), and the handler's verdict on the current state."""
+    ) -> tuple[TaskClaims, list[str], _Result]:
+        """The callback's verified claims, its attempt's started paths not folded yet (a
+        repeated start or a next callback), and the handler's verdict on the current
+        state."""
         received_ms = self._deps.clock.now_ms()
         claims = self._claims(context)
-        key = attempt_key(claims)
-        unfolded = self._started_folds.unfolded(key)
+        unfolded = self._started_folds.unfolded(attempt_key(claims))
         result = judge(
             await self._state(),
             claims,
@@ -178,7 +178,7 @@ class TaskCallbackServicer(callback_grpc.TaskCallbackServiceServicer):
             now_ms=received_ms,
             started_unfolded=bool(unfolded),
         )
-        return key, unfolded, result
+        return claims, unfolded, result
 
     async def _publish(
         self, key: AttemptKey, unfolded: list[str], event: EventEnvelope, context: Context
@@ -192,9 +192,9 @@ class TaskCallbackServicer(callback_grpc.TaskCallbackServiceServicer):
     async def TaskStarted(
         self, request: callback_pb.TaskStartedRequest, context: Context
     ) -> callback_pb.TaskStartedResponse:
-        key, unfolded, result = await self._judge(self._handler.started, request, context)
+        claims, unfolded, result = await self._judge(self._handler.started, request, context)
         paths = [*unfolded, *await self._deps.orchestration.append([result.event])]
-        self._started_folds.fold(key, paths, rpc_context.request_id(context))
+        self._started_folds.fold(attempt_key(claims), paths, rpc_context.request_id(context))
         return callback_pb.TaskStartedResponse(
             acknowledged=result.acknowledged, server_time=timestamp_from_ms(result.server_time_ms)
         )
@@ -202,8 +202,8 @@ class TaskCallbackServicer(callback_grpc.TaskCallbackServiceServicer):
     async def TaskHeartbeat(
         self, request: callback_pb.TaskHeartbeatRequest, context: Context
     ) -> callback_pb.TaskHeartbeatResponse:
-        key, unfolded, result = await self._judge(self._handler.heartbeat, request, context)
-        await self._publish(key, unfolded, result.event, context)
+        claims, unfolded, result = await self._judge(self._handler.heartbeat, request, context)
+        await self._publish(attempt_key(claims), unfolded, result.event, context)
         response = callback_pb.TaskHeartbeatResponse(
             acknowledged=result.acknowledged,
             should_cancel=result.should_cancel,
@@ -211,13 +211,26 @@ class TaskCallbackServicer(callback_grpc.TaskCallbackServiceServicer):
         )
         if result.cancel_reason is not None:
             response.cancel_reason = result.cancel_reason
+        signer = self._deps.task_token_signer
+        # The heartbeat was judged current for this attempt: a task longer than the TTL
+        # keeps a valid token for as long as it beats.
+        if renewal_due(claims, self._deps.clock.now_ms(), signer.ttl_sec):
+            renewed, expires_ms = signer.renew(claims)
+            response.task_token = renewed
+            response.token_expires_at.CopyFrom(timestamp_from_ms(expires_ms))
+            log.info(
+                "task_token_renewed",
+                task_id=claims.task_id,
+                attempt=claims.attempt,
+                expires_at_ms=expires_ms,
+            )
         return response
 
     async def TaskCompleted(
         self, request: callback_pb.TaskCompletedRequest, context: Context
     ) -> callback_pb.TaskCompletedResponse:
-        key, unfolded, result = await self._judge(self._handler.completed, request, context)
-        await self._publish(key, unfolded, result.event, context)
+        claims, unfolded, result = await self._judge(self._handler.completed, request, context)
+        await self._publish(attempt_key(claims), unfolded, result.event, context)
         return callback_pb.TaskCompletedResponse(
             acknowledged=result.acknowledged,
             final_state=result.final_state,

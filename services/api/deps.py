@@ -11,7 +11,7 @@ from arco_core.locks import LeaseLock
 from arco_core.orchestration.fold import FoldState
 from arco_core.paths import Scope
 from arco_core.storage import ScopedStorage
-from arco_core.tokens import TaskTokenVerifier
+from arco_core.tokens import TaskTokenSigner, TaskTokenVerifier
 from services.api.auth import CallerAuth
 from services.api.config import ApiConfig
 from services.common.committer import EventCommitter
@@ -35,6 +35,8 @@ class ApiDeps:
     catalog_lock: LeaseLock
     # Verifies the bearer task tokens of worker callbacks.
     task_tokens: TaskTokenVerifier
+    # Renews them in heartbeat answers (same key, issuer and audience).
+    task_token_signer: TaskTokenSigner
     # Gateway-served browser URLs for a local store (None: no ARCO_BROWSER_URL_SECRET).
     url_signer: LocalUrlSigner | None = None
 

@@ -19,7 +19,7 @@ from arco_core.paths import Scope
 from arco_core.projections import CatalogAdapter, OrchestrationAdapter
 from arco_core.published import ProjectionReader
 from arco_core.storage import Role, ScopedStorage, open_object_store
-from arco_core.tokens import TaskTokenVerifier
+from arco_core.tokens import TaskTokenSigner, TaskTokenVerifier
 from services.api.auth import AuthInterceptor, CallerAuth
 from services.api.callbacks import StartedFolds
 from services.api.config import ApiConfig
@@ -77,6 +77,13 @@ def build_deps(config: ApiConfig, env: Mapping[str, str]) -> ApiDeps:
             config.task_token_audience,
             clock,
             leeway=config.task_token_leeway_sec,
+        ),
+        task_token_signer=TaskTokenSigner(
+            config.task_token_secret,
+            config.task_token_issuer,
+            config.task_token_audience,
+            config.task_token_ttl_sec,
+            clock,
         ),
         url_signer=(
             LocalUrlSigner(config.browser_url_secret, config.browser_url_base)

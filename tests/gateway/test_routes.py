@@ -321,6 +321,30 @@ async def test_callbacks_map_the_protocol_examples(gw: GatewayClient, source: st
     assert completed.metrics.peak_memory_bytes == completed_body["metrics"]["peakMemoryBytes"]
 
 
+async def test_heartbeat_answer_carries_a_renewed_task_token(gw: GatewayClient) -> None:
+    gw.upstream.script["TaskHeartbeat"] = callback_pb.TaskHeartbeatResponse(
+        acknowledged=True,
+        should_cancel=False,
+        server_time=ts(1_767_225_606),
+        task_token="renewed.task.token",
+        token_expires_at=ts(1_767_229_206),
+    )
+    response = await gw.request(
+        "POST",
+        "/api/v1/tasks/ct1_abc/heartbeat",
+        json={"attempt": 1, "attemptId": "att-1", "workerId": "w1"},
+        headers={"Authorization": "Bearer t0k3n.task"},
+    )
+    assert response.status_code == 200
+    assert response.json() == {
+        "acknowledged": True,
+        "shouldCancel": False,
+        "serverTime": "2026-01-01T00:00:06Z",
+        "taskToken": "renewed.task.token",
+        "tokenExpiresAt": "2026-01-01T01:00:06Z",
+    }
+
+
 # -- orchestration and manifests: camelCase, enums, 201/200 ------------------------------
 
 

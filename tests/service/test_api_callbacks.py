@@ -559,3 +559,42 @@ async def test_log_uploads_take_the_attempts_task_token_once_it_started(
         assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
         page = await users.GetRunLogs(orch_pb.GetRunLogsRequest(workspace_id=WORKSPACE, run_id=RUN))
     assert "hi" in page.text and "w" in page.text
+
+
+async def test_heartbeat_renews_a_token_past_half_its_life(
+    mesh: Mesh, stub: pb_grpc.TaskCallbackServiceStub
+) -> None:
+    ev = mesh.ev
+    await mesh.seed([ev.trigger(RUN), ev.plan(RUN, {"a": []}), ev.dispatch(RUN, "a")])
+    fresh = token("a")
+    await stub.TaskStarted(pb.TaskStartedRequest(**body("a")), metadata=fresh)
+
+    # A token in its first half-life is not renewed.
+    beat = await stub.TaskHeartbeat(pb.TaskHeartbeatRequest(**body("a")), metadata=fresh)
+    assert not beat.HasField("task_token") and not beat.HasField("token_expires_at")
+
+    # Minted 40 of its 60 minutes ago: the answer carries a fresh token for the attempt.
+    aged = token("a", clock=FakeClock(SystemClock().now_ms() - 2_400_000))
+    beat = await stub.TaskHeartbeat(pb.TaskHeartbeatRequest(**body("a")), metadata=aged)
+    assert beat.HasField("task_token") and beat.task_token
+    assert beat.token_expires_at.ToMilliseconds() > SystemClock().now_ms() + 3_000_000
+    renewed = [("authorization", f"Bearer {beat.task_token}")]
+
+    # The renewed token authenticates the attempt's later callbacks, and only them.
+    again = await stub.TaskHeartbeat(pb.TaskHeartbeatRequest(**body("a")), metadata=renewed)
+    assert again.acknowledged and not again.HasField("task_token")
+    await refused(
+        stub.TaskHeartbeat(pb.TaskHeartbeatRequest(**body("a", 2)), metadata=renewed),
+        grpc.StatusCode.ABORTED,
+        "attempt_mismatch",
+    )
+    done = await stub.TaskCompleted(
+        pb.TaskCompletedRequest(**body("a"), outcome="SUCCEEDED"), metadata=renewed
+    )
+    assert done.final_state == "SUCCEEDED"
+    # A refused heartbeat renews nothing (the task is terminal: 410).
+    await refused(
+        stub.TaskHeartbeat(pb.TaskHeartbeatRequest(**body("a")), metadata=aged),
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "task_expired",
+    )

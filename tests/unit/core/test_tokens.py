@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 from typing import Any
 
@@ -17,6 +18,7 @@ from arco_core.tokens import (
     TaskClaims,
     TaskTokenSigner,
     TaskTokenVerifier,
+    renewal_due,
     validate_claims,
 )
 
@@ -100,6 +102,28 @@ def test_mint_decode_round_trip_with_camel_case_claims() -> None:
         iss=ISS,
         aud=AUD,
     )
+
+
+def test_renewal_is_due_from_half_life_and_keeps_the_attempt_scope() -> None:
+    clock = FakeClock()
+    token, _ = _mint(clock, ttl=100)
+    claims = _verifier(clock).decode(token)
+    start_ms = clock.now_ms() // 1000 * 1000
+    assert not renewal_due(claims, start_ms + 49_999, 100)
+    assert renewal_due(claims, start_ms + 50_000, 100)
+    # Without iat the signer's TTL dates the token.
+    assert renewal_due(dataclasses.replace(claims, iat=None), start_ms + 50_000, 100)
+    assert not renewal_due(dataclasses.replace(claims, iat=None), start_ms + 49_999, 100)
+
+    clock.advance(60_000)
+    renewed, expires_ms = _signer(clock, ttl=100).renew(claims)
+    fresh = _verifier(clock).decode(renewed)
+    assert dataclasses.replace(fresh, exp=0, nbf=0, iat=0) == dataclasses.replace(
+        claims, exp=0, nbf=0, iat=0
+    )
+    assert fresh.exp * 1000 == expires_ms == (clock.now_ms() // 1000 + 100) * 1000
+    with pytest.raises(Unauthenticated):
+        _signer(clock).renew(dataclasses.replace(claims, attempt_id=None))
 
 
 def test_expired_token_is_refused_after_leeway() -> None:

@@ -56,16 +56,20 @@ class TaskHeartbeatRequest(_message.Message):
     def __init__(self, task_id: _Optional[str] = ..., attempt: _Optional[int] = ..., attempt_id: _Optional[str] = ..., worker_id: _Optional[str] = ..., traceparent: _Optional[str] = ..., heartbeat_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., progress_pct: _Optional[int] = ..., message: _Optional[str] = ...) -> None: ...
 
 class TaskHeartbeatResponse(_message.Message):
-    __slots__ = ("acknowledged", "should_cancel", "cancel_reason", "server_time")
+    __slots__ = ("acknowledged", "should_cancel", "cancel_reason", "server_time", "task_token", "token_expires_at")
     ACKNOWLEDGED_FIELD_NUMBER: _ClassVar[int]
     SHOULD_CANCEL_FIELD_NUMBER: _ClassVar[int]
     CANCEL_REASON_FIELD_NUMBER: _ClassVar[int]
     SERVER_TIME_FIELD_NUMBER: _ClassVar[int]
+    TASK_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
     acknowledged: bool
     should_cancel: bool
     cancel_reason: str
     server_time: _timestamp_pb2.Timestamp
-    def __init__(self, acknowledged: _Optional[bool] = ..., should_cancel: _Optional[bool] = ..., cancel_reason: _Optional[str] = ..., server_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    task_token: str
+    token_expires_at: _timestamp_pb2.Timestamp
+    def __init__(self, acknowledged: _Optional[bool] = ..., should_cancel: _Optional[bool] = ..., cancel_reason: _Optional[str] = ..., server_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., task_token: _Optional[str] = ..., token_expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class TaskCompletedRequest(_message.Message):
     __slots__ = ("task_id", "attempt", "attempt_id", "worker_id", "traceparent", "outcome", "completed_at", "output", "error", "metrics", "cancelled_during_phase", "partial_progress")
