@@ -213,6 +213,12 @@ class AttemptNotStarted(Conflict):
     default_reason = "attempt_not_started"
 
 
+class AttemptClaimed(Conflict):
+    """``started`` for an attempt another worker already started: this one must not run it."""
+
+    default_reason = "attempt_claimed"
+
+
 class TaskExpired(FailedPrecondition):
     """A heartbeat for a task that is no longer active: the worker must stop."""
 

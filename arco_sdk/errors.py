@@ -113,6 +113,7 @@ class CallbackRejected(ArcoApiError):
             "attempt_already_completed",
             "attempt_mismatch",
             "attempt_id_mismatch",
+            "attempt_claimed",
         }
     )
 

@@ -21,6 +21,12 @@ The order (identical skeleton for the three callbacks):
 8. started on a cancel-requested run: 409 ``task_already_terminal`` (state CANCELLED);
 9. the event, stamped with the server receipt time.
 
+``started`` also returns the attempt's :class:`AttemptClaim`, which the api creates
+(create-if-absent) before appending the event: the first worker to start an attempt
+holds it, the same worker's repeated ``started`` finds its own claim (idempotent), and
+any other worker's gets 409 ``attempt_claimed`` and must not run the asset, whether or
+not the first start has been folded yet.
+
 Errors carry the callback body fields as ErrorInfo metadata (``state``,
 ``expected_attempt``, ``received_attempt``, ``expected_attempt_id``,
 ``received_attempt_id``); the gateway renders them as the camelCase callback body.
@@ -38,10 +44,12 @@ import structlog
 from arco.orchestration.v1 import task_callback_service_pb2 as callback_pb
 from google.protobuf import json_format
 
+from arco_core.canonical_json import canonical_bytes
 from arco_core.clock import datetime_to_ms
 from arco_core.envelope import EventEnvelope
 from arco_core.errors import (
     AttemptAlreadyCompleted,
+    AttemptClaimed,
     AttemptIdMismatch,
     AttemptMismatch,
     AttemptNotStarted,
@@ -70,12 +78,15 @@ from arco_core.orchestration.events import (
 from arco_core.orchestration.fold import FoldState
 from arco_core.orchestration.state import TERMINAL_TASK_STATES, TaskRow, TaskState
 from arco_core.orchestration.values import OutputVisibility, TaskError, VisibilityState
+from arco_core.paths import idempotency_path
 from arco_core.tokens import TaskClaims, validate_claims
 from arco_core.wire.worker_protocol import to_json, validate_completion, validate_progress
 
 __all__ = [
+    "ATTEMPT_CLAIMS_NAMESPACE",
     "CANCEL_REASON_USER_REQUESTED",
     "CLOCK_SKEW_WARN_MS",
+    "AttemptClaim",
     "CallbackHandler",
     "CallbackTask",
     "CompletedResult",
@@ -91,6 +102,7 @@ CANCEL_REASON_USER_REQUESTED: Final = "user_requested"
 # Worker timestamps are observations only; a larger difference is logged.
 CLOCK_SKEW_WARN_MS: Final = 5 * 60 * 1000
 CALLBACK_SOURCE: Final = "arco-api/callbacks"
+ATTEMPT_CLAIMS_NAMESPACE: Final = "attempt_claims"
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,9 +122,60 @@ class CallbackTask:
 
 
 @dataclass(frozen=True, slots=True)
+class AttemptClaim:
+    """The worker that started an attempt, stored once per attempt (create-if-absent).
+
+    The dispatch id is a function of the attempt (``dispatch_id(run, task, attempt)``), so
+    the attempt id already names the delivery; what tells two deliveries of one attempt
+    apart is the worker they reached.
+    """
+
+    run_id: str
+    task_key: str
+    attempt: int
+    attempt_id: str
+    worker_id: str
+
+    @property
+    def path(self) -> str:
+        key = "\0".join((self.run_id, self.task_key, str(self.attempt), self.attempt_id))
+        return idempotency_path(ATTEMPT_CLAIMS_NAMESPACE, key)
+
+    def to_bytes(self) -> bytes:
+        return canonical_bytes(
+            {
+                "runId": self.run_id,
+                "taskKey": self.task_key,
+                "attempt": self.attempt,
+                "attemptId": self.attempt_id,
+                "workerId": self.worker_id,
+            }
+        )
+
+    def check_held(self, existing: bytes) -> None:
+        """Raise 409 ``attempt_claimed`` unless the stored claim is this worker's."""
+        try:
+            holder = json.loads(existing).get("workerId")
+        except (ValueError, AttributeError):
+            holder = None
+        if holder == self.worker_id:
+            return
+        raise AttemptClaimed(
+            f"Attempt {self.attempt} was already started by another worker",
+            metadata={
+                "state": TaskState.RUNNING.value,
+                "expected_attempt": str(self.attempt),
+                "received_attempt": str(self.attempt),
+                "claimed_by": str(holder),
+            },
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class StartedResult:
     event: EventEnvelope
     server_time_ms: int
+    claim: AttemptClaim
     acknowledged: bool = True
 
 
@@ -494,7 +557,14 @@ class CallbackHandler:
             now_ms,
             event_id,
         )
-        return StartedResult(event=event, server_time_ms=now_ms)
+        claim = AttemptClaim(
+            run_id=task.run_id,
+            task_key=task.task_key,
+            attempt=request.attempt,
+            attempt_id=task.attempt_id,
+            worker_id=request.worker_id,
+        )
+        return StartedResult(event=event, server_time_ms=now_ms, claim=claim)
 
     def heartbeat(
         self,

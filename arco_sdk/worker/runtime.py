@@ -10,7 +10,8 @@ Per dispatch:
 3. **Slot**: at most ``concurrency`` tasks run; a delivery waits up to ``slot_wait_sec``
    for a slot, then is answered BUSY.
 4. **started** is called before any side effect. A 409 ``task_already_terminal`` /
-   ``attempt_already_completed`` / ``attempt_mismatch`` / ``attempt_id_mismatch`` means
+   ``attempt_already_completed`` / ``attempt_mismatch`` / ``attempt_id_mismatch`` /
+   ``attempt_claimed`` (another worker started this attempt) means
    "do not execute": the id is recorded as done and the answer is DUPLICATE. Any other
    failure releases the claim so the sender's redelivery can try again.
 5. **Acknowledge** (``ack_mode="started"``, the default): the dispatch is answered as soon

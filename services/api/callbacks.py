@@ -27,8 +27,8 @@ from arco.orchestration.v1 import task_callback_service_pb2_grpc as callback_grp
 from google.protobuf.message import Message
 
 from arco_core.envelope import EventEnvelope
-from arco_core.errors import InvalidToken
-from arco_core.orchestration.callbacks import CallbackHandler
+from arco_core.errors import AttemptClaimed, InvalidToken, ObjectAlreadyExists
+from arco_core.orchestration.callbacks import AttemptClaim, CallbackHandler
 from arco_core.orchestration.fold import FoldState
 from arco_core.tokens import TaskClaims, renewal_due
 from services.api.callback_limits import CallbackLimits
@@ -189,10 +189,33 @@ class TaskCallbackServicer(callback_grpc.TaskCallbackServiceServicer):
         seq = await committer.compact(paths, request_id=rpc_context.request_id(context))
         self._started_folds.folded(key, unfolded, seq)
 
+    async def _claim(self, claim: AttemptClaim) -> None:
+        """Bind the attempt to the worker starting it, before its TaskStarted exists.
+
+        A conditional create in storage, not the projection: a second delivery's start
+        may arrive before the first start is folded, or at another api replica.
+        """
+        storage = self._deps.storage
+        try:
+            await storage.create(claim.path, claim.to_bytes())
+        except ObjectAlreadyExists:
+            try:
+                claim.check_held(await storage.get(claim.path))
+            except AttemptClaimed:
+                log.warning(
+                    "attempt_claimed",
+                    run_id=claim.run_id,
+                    task_key=claim.task_key,
+                    attempt=claim.attempt,
+                    worker_id=claim.worker_id,
+                )
+                raise
+
     async def TaskStarted(
         self, request: callback_pb.TaskStartedRequest, context: Context
     ) -> callback_pb.TaskStartedResponse:
         claims, unfolded, result = await self._judge(self._handler.started, request, context)
+        await self._claim(result.claim)
         paths = [*unfolded, *await self._deps.orchestration.append([result.event])]
         self._started_folds.fold(attempt_key(claims), paths, rpc_context.request_id(context))
         return callback_pb.TaskStartedResponse(

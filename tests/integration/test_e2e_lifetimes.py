@@ -16,6 +16,7 @@ from tests.integration.e2e_assets.harness import (
     read_marker,
     service_log,
     tasks_of,
+    wait_for,
     wait_run,
 )
 from tests.integration.e2e_assets.lifetimes import OUTLIVE_ENV
@@ -71,3 +72,75 @@ def test_a_task_longer_than_its_token_ttl_succeeds(short_token_mesh: Mesh) -> No
     worker_log = service_log(mesh, "worker-1")
     assert "heartbeat_unauthenticated" not in worker_log
     assert "completion_not_delivered" not in worker_log
+
+
+@pytest.fixture(scope="module")
+def busy_http_mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
+    running = make_mesh(
+        tmp_path_factory.mktemp("e2e-attempt-claim"),
+        modules=[LIFETIMES_MODULE],
+        workers=2,
+        worker_env={"ARCO_WORKER_GRPC_ADDRESS": "", "ARCO_WORKER_CONCURRENCY": "1"},
+        worker_transport="http",
+    )
+    running.start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def _release(mesh: Mesh, run_id: str) -> None:
+    (mesh.home / "markers" / f"{run_id}.release").touch()
+
+
+def _executions(mesh: Mesh, run_id: str) -> list[str]:
+    path = mesh.home / "markers" / f"{run_id}.exclusive.executions"
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def test_an_attempt_pushed_twice_runs_once(busy_http_mesh: Mesh) -> None:
+    """The push of ``exclusive`` reaches the busy worker, which waits for its only slot
+    longer than the dispatcher waits for an answer; the dispatcher then pushes the same
+    attempt to the other worker, which runs it. When the busy worker's slot frees up,
+    its ``started`` is refused with attempt_claimed and it does not run the asset."""
+    mesh = busy_http_mesh
+    with client_for(mesh) as client:
+        deploy(client, LIFETIMES_MODULE)
+        blocker_run = client.trigger_run(["life.blocker"]).run_id
+        busy = wait_for(
+            "the blocker to hold its worker",
+            lambda: read_marker(mesh, blocker_run, "blocker"),
+            timeout=30,
+        )["worker"]
+        # Moves the dispatcher's round robin on: the next push goes to the busy worker.
+        quick_run = client.trigger_run(["life.quick"]).run_id
+        assert wait_run(client, quick_run, timeout=60, mesh=mesh)["state"] == "SUCCEEDED"
+
+        exclusive_run = client.trigger_run(["life.exclusive"]).run_id
+        first = wait_for("exclusive to run", lambda: _executions(mesh, exclusive_run), timeout=60)
+        _release(mesh, blocker_run)
+        assert wait_run(client, blocker_run, timeout=60, mesh=mesh)["state"] == "SUCCEEDED"
+        # The busy worker got its slot and answered the stale delivery of the attempt.
+        dispatch = f"dispatch:{exclusive_run}:life.exclusive:1"
+        handled = wait_for(
+            "the busy worker to handle its delivery of exclusive",
+            lambda: [
+                e
+                for e in _events(mesh, busy, "started_refused_not_executing")
+                + _events(mesh, busy, "task_started")
+                if e.get("dispatch_id") == dispatch
+            ],
+            timeout=60,
+        )
+        _release(mesh, exclusive_run)
+        run = wait_run(client, exclusive_run, timeout=60, mesh=mesh)
+
+    assert run["state"] == "SUCCEEDED", run
+    assert tasks_of(run)["life.exclusive"]["attempt"] == 1
+    # Executed exactly once for its attempt, by the worker that was not busy.
+    assert _executions(mesh, exclusive_run) == first and len(first) == 1, first
+    assert not first[0].endswith(f" {busy}"), first
+    assert [(e["event"], e.get("error")) for e in handled] == [
+        ("started_refused_not_executing", "attempt_claimed")
+    ]

@@ -28,7 +28,7 @@ from arco.orchestration.v1 import task_callback_service_pb2_grpc as pb_grpc
 from arco_core.clock import FakeClock, SystemClock
 from arco_core.envelope import EventEnvelope
 from arco_core.ids import callback_task_id
-from arco_core.ledger import LedgerWriter
+from arco_core.ledger import LedgerReader, LedgerWriter
 from arco_core.paths import Scope
 from arco_core.projections import OrchestrationAdapter
 from arco_core.published import ProjectionReader
@@ -598,3 +598,59 @@ async def test_heartbeat_renews_a_token_past_half_its_life(
         grpc.StatusCode.FAILED_PRECONDITION,
         "task_expired",
     )
+
+
+async def test_started_binds_the_attempt_to_one_worker(
+    mesh: Mesh, stub: pb_grpc.TaskCallbackServiceStub
+) -> None:
+    ev = mesh.ev
+    await mesh.seed([ev.trigger(RUN), ev.plan(RUN, {"a": [], "b": []}), ev.dispatch(RUN, "a")])
+    await mesh.seed([ev.dispatch(RUN, "b")])
+    a, b = token("a"), token("b")
+
+    # Two deliveries of one attempt start at the same moment on two workers (neither
+    # start is folded when the other is judged): exactly one may run it.
+    outcomes = await asyncio.gather(
+        stub.TaskStarted(pb.TaskStartedRequest(**body("a", worker_id="worker-1")), metadata=a),
+        stub.TaskStarted(pb.TaskStartedRequest(**body("a", worker_id="worker-2")), metadata=a),
+        return_exceptions=True,
+    )
+    won = [o for o in outcomes if isinstance(o, pb.TaskStartedResponse)]
+    lost = [o for o in outcomes if isinstance(o, grpc.aio.AioRpcError)]
+    assert len(won) == 1 and len(lost) == 1, outcomes
+    assert lost[0].code() == grpc.StatusCode.ABORTED
+    info = parse_rpc_error(lost[0])
+    assert info is not None and info.reason == "attempt_claimed"
+    holder = dict(info.metadata)["claimed_by"]
+    other = "worker-2" if holder == "worker-1" else "worker-1"
+
+    # The holder's own retry is idempotent; the other worker keeps getting 409.
+    again = await stub.TaskStarted(pb.TaskStartedRequest(**body("a", worker_id=holder)), metadata=a)
+    assert again.acknowledged
+    await mesh.task_in_state("a", "RUNNING")
+    await refused(
+        stub.TaskStarted(pb.TaskStartedRequest(**body("a", worker_id=other)), metadata=a),
+        grpc.StatusCode.ABORTED,
+        "attempt_claimed",
+    )
+
+    # One after the other, the second start of b (not folded yet) is refused as well.
+    await stub.TaskStarted(pb.TaskStartedRequest(**body("b", worker_id="worker-1")), metadata=b)
+    await refused(
+        stub.TaskStarted(pb.TaskStartedRequest(**body("b", worker_id="worker-2")), metadata=b),
+        grpc.StatusCode.ABORTED,
+        "attempt_claimed",
+    )
+    # Only the holders' starts reached the ledger.
+    await mesh.task_in_state("b", "RUNNING")
+    started = [
+        (e.data["task_key"], e.data["worker_id"])
+        for e in await _ledger_events(mesh)
+        if e.event_type == "TaskStarted"
+    ]
+    assert sorted(set(started)) == sorted({("a", holder), ("b", "worker-1")}), started
+
+
+async def _ledger_events(mesh: Mesh) -> list[EventEnvelope]:
+    reader = LedgerReader(mesh.storage(Role.SWEEPER), "orchestration")
+    return await reader.read(await reader.scan_paths_after(None))
