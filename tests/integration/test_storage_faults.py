@@ -12,25 +12,23 @@ from typing import TypeVar
 import httpx
 import pytest
 
-from arco_core.errors import InvalidArgument, ObjectNotFound, StorageError, Unavailable
-from arco_core.orchestration.fold import FoldState
+from arco_core.errors import InvalidArgument, ObjectNotFound, StorageError
 from arco_core.paths import Scope
 from arco_core.storage import Role, ScopedStorage, open_object_store
 from arco_core.storage_faults import FaultSpec, FaultyStore, parse_fault_spec
 from arco_runtime.settings import ConfigError
-from arco_runtime.tls import Role as TlsRole
 from arco_sdk.client import ArcoClient
 from arco_sdk.errors import ArcoApiError
 from arco_sdk.manifest import AssetGraph, build_manifest, discover
-from services.common.compactor_client import CompactorClient
 from services.common.config import CommonConfig
 from services.mesh import Mesh
 from tests.integration.e2e_assets.faults import task_keys as faults_task_keys
 from tests.integration.e2e_assets.harness import (
     ledger_events,
-    ledger_paths,
     make_mesh,
+    never_folded,
     projection,
+    replay_differences,
     tasks_of,
     wait_run,
 )
@@ -164,50 +162,15 @@ def _run_with_faults(mesh: Mesh) -> collections.Counter[int]:
 
     # Every acknowledged event folded exactly once: compacting every ledger path again
     # applies nothing, and a fresh replay equals the published projection.
-    paths = ledger_paths(mesh)
-
-    async def compact_all() -> int:
-        # The compactor's own store still injects faults, and one batch is all or nothing:
-        # re-compact in small chunks, each retried until it gets through.
-        compactor = CompactorClient(
-            mesh.address("compactor-orchestration"), mesh.tls_config(TlsRole.API)
-        )
-        applied = 0
-        try:
-            for start in range(0, len(paths), 10):
-                for attempt in range(40):
-                    try:
-                        answer = await compactor.compact(paths[start : start + 10])
-                    except (Unavailable, StorageError):
-                        if attempt == 39:
-                            raise
-                        continue
-                    applied += answer.events_applied
-                    break
-        finally:
-            await compactor.close()
-        return applied
-
-    assert asyncio.run(compact_all()) == 0, "some acknowledged event was never folded"
-    replay = FoldState(tenant_id=mesh.tenant_id, workspace_id=mesh.workspace_id)
-    replay.fold(ledger_events(mesh))
-    published = projection(mesh)
-    mine, theirs = replay.get_run(run_id), published.get_run(run_id)
-    assert mine is not None and theirs is not None
-    assert (mine.state, mine.tasks_completed, mine.tasks_succeeded) == (
-        theirs.state,
-        theirs.tasks_completed,
-        theirs.tasks_succeeded,
+    assert never_folded(mesh) == 0, "some acknowledged event was never folded"
+    assert replay_differences(mesh, ledger_events(mesh), [run_id]) == 0
+    run_row = projection(mesh).get_run(run_id)
+    assert run_row is not None
+    assert (run_row.state, run_row.tasks_completed, run_row.tasks_succeeded) == (
+        "SUCCEEDED",
+        200,
+        200,
     )
-    assert (mine.state, mine.tasks_completed, mine.tasks_succeeded) == ("SUCCEEDED", 200, 200)
-    for task in published.list_tasks(run_id):
-        again = replay.get_task(run_id, task.task_key)
-        assert again is not None
-        assert (again.state, again.attempt, again.attempt_id) == (
-            task.state,
-            task.attempt,
-            task.attempt_id,
-        ), task.task_key
     return transport.statuses
 
 

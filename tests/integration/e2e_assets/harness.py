@@ -10,14 +10,17 @@ from pathlib import Path
 from typing import Any
 
 from arco_core.envelope import EventEnvelope
+from arco_core.errors import StorageError, Unavailable
 from arco_core.ledger import LedgerReader
 from arco_core.orchestration.fold import FoldState
 from arco_core.paths import Scope
 from arco_core.projections import OrchestrationAdapter
 from arco_core.published import ProjectionReader
 from arco_core.storage import Role, ScopedStorage, open_object_store
+from arco_runtime.tls import Role as TlsRole
 from arco_sdk.client import ArcoClient
 from arco_sdk.manifest import AssetGraph, build_manifest, discover
+from services.common.compactor_client import CompactorClient
 from services.mesh import Mesh, tail
 from tests.integration.e2e_assets.markers import MARKER_DIR_ENV
 
@@ -166,3 +169,66 @@ def run_events(mesh: Mesh, run_id: str) -> list[EventEnvelope]:
 
 def service_log(mesh: Mesh, name: str) -> str:
     return (mesh.run_dir / f"{name}.log").read_text(errors="replace")
+
+
+# -- what a converged mesh must show -----------------------------------------------------------
+
+
+def never_folded(mesh: Mesh) -> int:
+    """Events a re-compaction of every ledger object still applies (0: all were folded).
+
+    The compactor's store injects faults too and one batch is all or nothing, so the
+    ledger goes in small chunks, each retried until it gets through.
+    """
+    paths = ledger_paths(mesh)
+
+    async def compact_all() -> int:
+        compactor = CompactorClient(
+            mesh.address("compactor-orchestration"), mesh.tls_config(TlsRole.API)
+        )
+        applied = 0
+        try:
+            for start in range(0, len(paths), 20):
+                for attempt in range(60):
+                    try:
+                        answer = await compactor.compact(paths[start : start + 20])
+                    except (Unavailable, StorageError):
+                        if attempt == 59:
+                            raise
+                        await asyncio.sleep(0.1)
+                        continue
+                    applied += answer.events_applied
+                    break
+        finally:
+            await compactor.close()
+        return applied
+
+    return asyncio.run(compact_all())
+
+
+def replay_differences(mesh: Mesh, events: Sequence[EventEnvelope], runs: Sequence[str]) -> int:
+    """Run and task rows where the published projection differs from a fresh replay."""
+    replay = FoldState(tenant_id=mesh.tenant_id, workspace_id=mesh.workspace_id)
+    replay.fold(list(events))
+    published = projection(mesh)  # after the re-compaction
+    differences = 0
+    for run_id in runs:
+        mine, theirs = replay.get_run(run_id), published.get_run(run_id)
+        if mine is None or theirs is None:
+            differences += 1
+            continue
+        if (mine.state, mine.tasks_completed, mine.tasks_succeeded) != (
+            theirs.state,
+            theirs.tasks_completed,
+            theirs.tasks_succeeded,
+        ):
+            differences += 1
+        for task in published.list_tasks(run_id):
+            again = replay.get_task(run_id, task.task_key)
+            if again is None or (again.state, again.attempt, again.attempt_id) != (
+                task.state,
+                task.attempt,
+                task.attempt_id,
+            ):
+                differences += 1
+    return differences

@@ -19,7 +19,6 @@ The caller asserts the counts; :meth:`SoakReport.summary` prints them.
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import dataclasses
 import random
@@ -29,13 +28,9 @@ from pathlib import Path
 from typing import TypeVar
 
 from arco_core.envelope import EventEnvelope
-from arco_core.errors import Unavailable
 from arco_core.orchestration.fold import FoldState
 from arco_core.orchestration.tables import IDEMPOTENCY_KEYS
-from arco_core.storage import StorageError
-from arco_runtime.tls import Role
 from arco_sdk.client import ArcoClient
-from services.common.compactor_client import CompactorClient
 from services.mesh import Mesh
 from tests.integration.e2e_assets.chaos import FAN_OUT, GROUPS, NS
 from tests.integration.e2e_assets.harness import (
@@ -43,9 +38,10 @@ from tests.integration.e2e_assets.harness import (
     TERMINAL,
     deploy,
     ledger_events,
-    ledger_paths,
     make_mesh,
+    never_folded,
     projection,
+    replay_differences,
     tasks_of,
     wait_run,
 )
@@ -187,7 +183,7 @@ def run_soak(mesh: Mesh, plan: SoakPlan) -> SoakReport:
         kills_during_merge=during_merge,
         runs=runs,
         not_converged=not_converged,
-        events_lost=_never_folded(mesh) + _replay_differences(mesh, events, runs),
+        events_lost=never_folded(mesh) + replay_differences(mesh, events, runs),
         executed_twice=sum(_executed_twice(mesh, run_id) for run_id in runs),
         successes_twice=twice,
         redelivered_successes=redelivered,
@@ -286,63 +282,3 @@ def _successes_twice(
         twice += sum(count - 1 for count in applied.values() if count > 1)
         redelivered += sum(recorded.values()) - len(recorded)
     return twice, redelivered
-
-
-def _never_folded(mesh: Mesh) -> int:
-    """Events a re-compaction of every ledger object still applies (0: all were folded).
-
-    The compactor's store injects faults too and one batch is all or nothing, so the
-    ledger goes in small chunks, each retried until it gets through.
-    """
-    paths = ledger_paths(mesh)
-
-    async def compact_all() -> int:
-        compactor = CompactorClient(
-            mesh.address("compactor-orchestration"), mesh.tls_config(Role.API)
-        )
-        applied = 0
-        try:
-            for start in range(0, len(paths), 20):
-                for attempt in range(60):
-                    try:
-                        answer = await compactor.compact(paths[start : start + 20])
-                    except (Unavailable, StorageError):
-                        if attempt == 59:
-                            raise
-                        await asyncio.sleep(0.1)
-                        continue
-                    applied += answer.events_applied
-                    break
-        finally:
-            await compactor.close()
-        return applied
-
-    return asyncio.run(compact_all())
-
-
-def _replay_differences(mesh: Mesh, events: Sequence[EventEnvelope], runs: Sequence[str]) -> int:
-    """Run and task rows where the published projection differs from a fresh replay."""
-    replay = FoldState(tenant_id=mesh.tenant_id, workspace_id=mesh.workspace_id)
-    replay.fold(list(events))
-    published = projection(mesh)  # after the re-compaction
-    differences = 0
-    for run_id in runs:
-        mine, theirs = replay.get_run(run_id), published.get_run(run_id)
-        if mine is None or theirs is None:
-            differences += 1
-            continue
-        if (mine.state, mine.tasks_completed, mine.tasks_succeeded) != (
-            theirs.state,
-            theirs.tasks_completed,
-            theirs.tasks_succeeded,
-        ):
-            differences += 1
-        for task in published.list_tasks(run_id):
-            again = replay.get_task(run_id, task.task_key)
-            if again is None or (again.state, again.attempt, again.attempt_id) != (
-                task.state,
-                task.attempt,
-                task.attempt_id,
-            ):
-                differences += 1
-    return differences
