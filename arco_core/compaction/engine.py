@@ -24,11 +24,11 @@ import structlog
 
 from arco_core.clock import Clock, SystemClock
 from arco_core.commit import ManifestStore
-from arco_core.compaction.folded import FoldRecordWriter
 from arco_core.compaction.parquet import artifact_for
 from arco_core.compaction.verify import Verification, compare_tables
 from arco_core.envelope import EventEnvelope
 from arco_core.errors import CommitConflict, InvalidArgument, Unavailable
+from arco_core.fold_records import FoldRecordWriter
 from arco_core.ids import new_ulid
 from arco_core.ledger import LedgerReader
 from arco_core.locks import LeaseLock

@@ -3,7 +3,7 @@
 Each sweep first folds any ledger objects the compactor never saw (an api that crashed
 between append and compaction), so repairs act on fresh state: every object after the
 watermark and, within the look-back, every object no fold record names, below the
-watermark too (see :mod:`arco_core.compaction.folded`); then it re-requests
+watermark too (see :mod:`arco_core.fold_records`); then it re-requests
 READY tasks without dispatch, re-creates missing outbox rows, re-sends stale dispatches
 under a repair-scoped id, starts due retries, and fails RUNNING tasks whose heartbeats
 stopped. It sleeps until the next repair falls due, at most the configured interval.
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import structlog
 
 from arco_core.clock import Clock
-from arco_core.compaction.folded import FoldRecordIndex, find_unfolded
+from arco_core.fold_records import FoldRecordIndex, find_unfolded
 from arco_core.ledger import LedgerReader
 from arco_core.orchestration.decisions import SweepThresholds, plan_sweep
 from arco_core.orchestration.fold import FoldState

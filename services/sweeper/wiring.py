@@ -8,7 +8,7 @@ from arco.sweeper.v1 import sweeper_service_pb2_grpc as pb_grpc
 from prometheus_client import CollectorRegistry
 
 from arco_core.clock import SystemClock
-from arco_core.compaction.folded import FoldRecordIndex
+from arco_core.fold_records import FoldRecordIndex
 from arco_core.ledger import LedgerReader, LedgerWriter
 from arco_core.orchestration.decisions import SweepThresholds
 from arco_core.paths import Scope

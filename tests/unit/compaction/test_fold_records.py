@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from arco_core.clock import FakeClock
 from arco_core.compaction.engine import Compactor
-from arco_core.compaction.folded import FoldRecordIndex, find_unfolded
+from arco_core.fold_records import FoldRecordIndex, find_unfolded
 from arco_core.ledger import LedgerReader, LedgerWriter
 from arco_core.orchestration.projection import state_to_tables
 from arco_core.paths import Scope, fold_record_path, fold_records_prefix
