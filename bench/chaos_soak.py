@@ -50,12 +50,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     home = Path(tempfile.mkdtemp(prefix="arco-soak-"))
     print(f"chaos soak: {plan.total_kills} kills, seed {plan.seed}, home {home}", flush=True)
-    mesh = soak_mesh(home)
-    mesh.start()
     try:
-        report = run_soak(mesh, plan)
+        with soak_mesh(home) as mesh:
+            report = run_soak(mesh, plan)
     finally:
-        mesh.stop()
         if not args.keep:
             shutil.rmtree(home, ignore_errors=True)
     print(report.summary())

@@ -658,6 +658,8 @@ class CallbackHandler:
             workspace_id=self._workspace_id,
             run_id=run_id,
             attempt=attempt,
+            # The projection keeps only the current attempt's id; an earlier attempt's is
+            # the signed token's own.
             attempt_id=task.attempt_id if current else (claims.attempt_id or ""),
         )
         started = task.state in _STARTED_OR_AFTER or _is_terminal(task.state)

@@ -39,12 +39,8 @@ def test_chaos_soak_loses_nothing_and_runs_nothing_twice(
     seed = int(os.environ.get("E2E_SOAK_SEED", time.time_ns() % 1_000_000))
     plan = SoakPlan(kills=KILLS, merge_kills=MERGE_KILLS, seed=seed)
     assert plan.total_kills >= 50
-    mesh = soak_mesh(tmp_path_factory.mktemp("soak"))
-    mesh.start()
-    try:
+    with soak_mesh(tmp_path_factory.mktemp("soak")) as mesh:
         report = run_soak(mesh, plan)
-    finally:
-        mesh.stop()
     print(report.summary())
     assert sum(report.kills.values()) == plan.total_kills
     assert len(report.runs) >= 3, "kills should span several runs"

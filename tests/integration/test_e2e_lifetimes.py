@@ -34,7 +34,7 @@ def _events(mesh: Mesh, service: str, event: str) -> list[dict[str, object]]:
 
 @pytest.fixture(scope="module")
 def short_token_mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
-    running = make_mesh(
+    with make_mesh(
         tmp_path_factory.mktemp("e2e-token-ttl"),
         modules=[LIFETIMES_MODULE],
         workers=1,
@@ -44,12 +44,8 @@ def short_token_mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]
             "ARCO_TASK_TOKEN_LEEWAY_SEC": "0",
         },
         worker_env={OUTLIVE_ENV: str(OUTLIVE_SEC)},
-    )
-    running.start()
-    try:
+    ) as running:
         yield running
-    finally:
-        running.stop()
 
 
 def test_a_task_longer_than_its_token_ttl_succeeds(short_token_mesh: Mesh) -> None:
@@ -76,18 +72,14 @@ def test_a_task_longer_than_its_token_ttl_succeeds(short_token_mesh: Mesh) -> No
 
 @pytest.fixture(scope="module")
 def busy_http_mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
-    running = make_mesh(
+    with make_mesh(
         tmp_path_factory.mktemp("e2e-attempt-claim"),
         modules=[LIFETIMES_MODULE],
         workers=2,
         worker_env={"ARCO_WORKER_GRPC_ADDRESS": "", "ARCO_WORKER_CONCURRENCY": "1"},
         worker_transport="http",
-    )
-    running.start()
-    try:
+    ) as running:
         yield running
-    finally:
-        running.stop()
 
 
 def _release(mesh: Mesh, run_id: str) -> None:
