@@ -26,7 +26,12 @@ from arco_core.errors import (
     ObjectNotFound,
     StaleFencingToken,
 )
-from arco_core.paths import manifest_head_hint_path, manifest_path, validate_domain
+from arco_core.paths import (
+    manifest_floor_path,
+    manifest_head_hint_path,
+    manifest_path,
+    validate_domain,
+)
 from arco_core.storage import ScopedStorage
 
 __all__ = [
@@ -134,7 +139,50 @@ class ManifestStore:
 
     async def head_seq(self) -> int | None:
         """The true head sequence (None before the first publish)."""
-        return await find_last_sequence(self._exists, await self._hint())
+        hint = await self._hint()
+        found = await find_last_sequence(self._exists, hint)
+        if found is not None:
+            return found
+        # Nothing at 0: nothing was published yet, or retention removed the oldest manifests.
+        floor = await self.floor()
+        return None if floor == 0 else await find_last_sequence(self._exists, hint, first=floor)
+
+    async def _floor_marker(self) -> tuple[int, int] | None:
+        """The newest floor marker: (its index, the floor it records)."""
+
+        async def exists(n: int) -> bool:
+            return await self._storage.exists(manifest_floor_path(self._domain, n))
+
+        last = await find_last_sequence(exists, None)
+        if last is None:
+            return None
+        value = read_hint(await self._storage.get(manifest_floor_path(self._domain, last)))
+        if value is None:
+            raise InternalError(f"floor marker {last} of {self._domain} is corrupt")
+        return last, value
+
+    async def floor(self) -> int:
+        """The lowest sequence still kept: manifests below it were removed by retention."""
+        marker = await self._floor_marker()
+        return 0 if marker is None else marker[1]
+
+    async def raise_floor(self, seq: int) -> None:
+        """Record that manifests below ``seq`` may be removed. Markers are create-only and
+        numbered from 0, so a reader finds the newest without listing; the floor only rises.
+        Call before removing anything: a reader whose head hint is gone searches up from it.
+        """
+        while True:
+            marker = await self._floor_marker()
+            if marker is not None and marker[1] >= seq:
+                return
+            n = 0 if marker is None else marker[0] + 1
+            try:
+                await self._storage.create(
+                    manifest_floor_path(self._domain, n), canonical_bytes({"seq": seq})
+                )
+                return
+            except ObjectAlreadyExists:
+                continue  # another compactor raised it meanwhile: look again
 
     async def head(self) -> Head | None:
         seq = await self.head_seq()
@@ -180,6 +228,8 @@ class ManifestStore:
         if clash:
             raise InvalidArgument(f"manifest body uses reserved fields: {sorted(clash)}")
         if expected_prev_seq is None:
+            if await self.floor() > 0:  # manifest 0 was published and removed since
+                raise CommitConflict(f"{self._domain} has manifests: reload the head")
             seq = 0
         else:
             try:

@@ -10,7 +10,7 @@ import enum
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-__all__ = ["EventOutcome", "TableDelta"]
+__all__ = ["EventOutcome", "RetentionCutoffs", "TableDelta"]
 
 RowT = TypeVar("RowT")
 KeyT = TypeVar("KeyT")
@@ -42,3 +42,37 @@ class TableDelta(Generic[RowT, KeyT]):
     @property
     def is_empty(self) -> bool:
         return not self.upserts and not self.deletes
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionCutoffs:
+    """What retention removed from a projection: rows whose time is before these (epoch ms).
+
+    Published in the manifest, so a verification or a ``Rebuild`` applies the same cutoffs
+    to its replay of the ledger and does not bring the removed rows back.
+    """
+
+    terminal_runs_before_ms: int = 0
+    idempotency_keys_before_ms: int = 0
+
+    def to_json(self) -> dict[str, int]:
+        return {
+            "terminal_runs_before_ms": self.terminal_runs_before_ms,
+            "idempotency_keys_before_ms": self.idempotency_keys_before_ms,
+        }
+
+    @classmethod
+    def from_json(cls, data: object) -> RetentionCutoffs:
+        if not isinstance(data, dict):
+            return cls()
+        return cls(
+            terminal_runs_before_ms=int(data.get("terminal_runs_before_ms", 0)),
+            idempotency_keys_before_ms=int(data.get("idempotency_keys_before_ms", 0)),
+        )
+
+    def covers(self, other: RetentionCutoffs) -> bool:
+        """True if these cutoffs remove at least what ``other`` removes."""
+        return (
+            self.terminal_runs_before_ms >= other.terminal_runs_before_ms
+            and self.idempotency_keys_before_ms >= other.idempotency_keys_before_ms
+        )

@@ -275,6 +275,11 @@ def manifest_head_hint_path(domain: str) -> str:
     return f"{manifests_prefix(domain)}_head.json"
 
 
+def manifest_floor_path(domain: str, n: int) -> str:
+    """The ``n``-th floor marker: manifests below the sequence it holds were removed."""
+    return f"{manifests_prefix(domain)}floor/{_check_seq(n):0{_SEQ_DIGITS}d}.json"
+
+
 def parse_manifest_path(path: str) -> tuple[Domain, int]:
     match = re.fullmatch(r"manifests/([a-z]+)/(\d{20})\.json", path)
     if not match:

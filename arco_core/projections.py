@@ -19,9 +19,10 @@ from arco_core.catalog.fold import CatalogFoldResult, make_commit_row
 from arco_core.catalog.fold import fold as fold_catalog
 from arco_core.catalog.model import CatalogState
 from arco_core.envelope import EventEnvelope
+from arco_core.folding import RetentionCutoffs
 from arco_core.ids import new_ulid
 from arco_core.orchestration import projection as orch_projection
-from arco_core.orchestration.fold import FoldState
+from arco_core.orchestration.fold import FoldResult, FoldState
 from arco_core.orchestration.tables import TABLE_NAMES as ORCH_TABLES
 from arco_core.paths import Scope
 
@@ -60,6 +61,9 @@ class DomainAdapter(Protocol[S]):
     ) -> S: ...
 
     def fold(self, state: S, events: Sequence[EventEnvelope], scope: Scope) -> FoldOutcome[S]: ...
+
+    def expire(self, state: S, cutoffs: RetentionCutoffs) -> FoldOutcome[S] | None:
+        """Remove the rows retention no longer keeps; None if the domain keeps everything."""
 
     def tables(self, state: S) -> dict[str, pa.Table]: ...
 
@@ -100,20 +104,10 @@ class OrchestrationAdapter:
     def fold(
         self, state: FoldState, events: Sequence[EventEnvelope], scope: Scope
     ) -> FoldOutcome[FoldState]:
-        result = state.fold(events)
-        tables = orch_projection.delta_to_tables(result.delta)
-        return FoldOutcome(
-            upserts={name: pair[0] for name, pair in tables.items() if pair[0].num_rows},
-            tombstones={name: pair[1] for name, pair in tables.items() if pair[1].num_rows},
-            applied=result.applied,
-            skipped=len(events) - result.applied,
-            changed=not result.delta.is_empty,
-            rollback=lambda: state.rollback(result),
-            state=state,
-            applied_ids=frozenset(
-                event_id for event_id, label in result.outcomes.items() if label == "applied"
-            ),
-        )
+        return _outcome(state, state.fold(events), len(events))
+
+    def expire(self, state: FoldState, cutoffs: RetentionCutoffs) -> FoldOutcome[FoldState] | None:
+        return _outcome(state, state.expire(cutoffs), 0)
 
     def tables(self, state: FoldState) -> dict[str, pa.Table]:
         return orch_projection.state_to_tables(state)
@@ -131,6 +125,22 @@ class OrchestrationAdapter:
 
     def publish_log_tables(self) -> frozenset[str]:
         return frozenset()
+
+
+def _outcome(state: FoldState, result: FoldResult, events: int) -> FoldOutcome[FoldState]:
+    tables = orch_projection.delta_to_tables(result.delta)
+    return FoldOutcome(
+        upserts={name: pair[0] for name, pair in tables.items() if pair[0].num_rows},
+        tombstones={name: pair[1] for name, pair in tables.items() if pair[1].num_rows},
+        applied=result.applied,
+        skipped=events - result.applied,
+        changed=not result.delta.is_empty,
+        rollback=lambda: state.rollback(result),
+        state=state,
+        applied_ids=frozenset(
+            event_id for event_id, label in result.outcomes.items() if label == "applied"
+        ),
+    )
 
 
 class CatalogAdapter:
@@ -170,6 +180,11 @@ class CatalogAdapter:
             applied_ids=frozenset(result.applied_event_ids),
             commit_detail=result,
         )
+
+    def expire(
+        self, state: CatalogState, cutoffs: RetentionCutoffs
+    ) -> FoldOutcome[CatalogState] | None:
+        return None  # the catalog is small; its history is the ledger
 
     def tables(self, state: CatalogState) -> dict[str, pa.Table]:
         return catalog_projection.state_to_tables(state)

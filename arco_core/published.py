@@ -9,6 +9,7 @@ A manifest (see ``arco_core.commit``) carries, besides its sequence and epoch::
     watermark: {last_event_id, events_applied}
     witness: [{path, sha256}]          # the ledger events this publish folded
     fencing_token: int | null
+    retention: {terminal_runs_before_ms, idempotency_keys_before_ms}   # when applied
 
 An artifact is ``{path, rows, bytes, sha256}``; paths are scope-relative and immutable
 (``{table}.{sha12}.parquet``). Readers never list and never read the ledger: they load
@@ -30,6 +31,7 @@ import structlog
 
 from arco_core.commit import Head, ManifestStore
 from arco_core.errors import InternalError
+from arco_core.folding import RetentionCutoffs
 from arco_core.paths import Scope
 from arco_core.projections import DomainAdapter, S
 from arco_core.storage import ScopedStorage
@@ -122,9 +124,15 @@ class ManifestBody:
     # exactly the state published at that sequence, so a reader already there adopts it
     # without loading anything.
     merged_from_seq: int | None = None
+    # What retention removed so far; every later manifest carries it on.
+    retention: RetentionCutoffs = field(default_factory=RetentionCutoffs)
 
     def to_json(self) -> dict[str, Any]:
-        extra = {} if self.merged_from_seq is None else {"merged_from_seq": self.merged_from_seq}
+        extra: dict[str, Any] = {}
+        if self.merged_from_seq is not None:
+            extra["merged_from_seq"] = self.merged_from_seq
+        if self.retention != RetentionCutoffs():
+            extra["retention"] = self.retention.to_json()
         return {
             "domain": self.domain,
             "format": MANIFEST_FORMAT,
@@ -157,6 +165,7 @@ class ManifestBody:
             witness=tuple(body.get("witness", [])),
             fencing_token=body.get("fencing_token"),
             merged_from_seq=body.get("merged_from_seq"),
+            retention=RetentionCutoffs.from_json(body.get("retention")),
         )
 
     def files(self) -> list[tuple[str, Artifact]]:

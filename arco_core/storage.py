@@ -74,10 +74,18 @@ ROLE_WRITE_PREFIXES: Final[Mapping[Role, tuple[str, ...]]] = MappingProxyType(
     }
 )
 
+# Objects retention removes: the compactor's own superseded state, and the expired task logs
+# and idempotency markers the api wrote (arco_core.compaction.retention).
+_RETAINED_PREFIXES: Final = ("state/", "snapshots/", "manifests/", "logs/", "idempotency/")
+ROLE_DELETE_PREFIXES: Final[Mapping[Role, tuple[str, ...]]] = MappingProxyType(
+    {Role.COMPACTOR: _RETAINED_PREFIXES}
+)
+
 # Who may list, and under which prefixes: the sweeper (anti-entropy) anything, the
-# compactor only the ledger (an operator's whole rebuild or verification replays it).
+# compactor the ledger (an operator's whole rebuild or verification replays it) and what
+# it may delete.
 ROLE_LIST_PREFIXES: Final[Mapping[Role, tuple[str, ...]]] = MappingProxyType(
-    {Role.SWEEPER: ("",), Role.COMPACTOR: ("ledger/",)}
+    {Role.SWEEPER: ("",), Role.COMPACTOR: ("ledger/", *_RETAINED_PREFIXES)}
 )
 
 AuditHook = Callable[[Role, str, str], None]
@@ -302,8 +310,8 @@ class ScopedStorage:
         return await self.head(path) is not None
 
     async def list(self, prefix: str = "", *, offset: str | None = None) -> list[ObjectMeta]:
-        """Every object under ``prefix`` (sorted by path). Only the sweeper may list, and
-        the compactor under ``ledger/`` (ROLE_LIST_PREFIXES).
+        """Every object under ``prefix`` (sorted by path). Only the sweeper and the
+        compactor may list, under ROLE_LIST_PREFIXES.
 
         ``offset`` returns only paths strictly after it.
         """
@@ -378,6 +386,25 @@ class ScopedStorage:
                 ) from None
             return False
         return True
+
+    async def delete(self, path: str) -> None:
+        """Remove an object (retention only, ROLE_DELETE_PREFIXES); a missing one is no error."""
+        key = self.full_key(path)
+        if not any(path.startswith(p) for p in ROLE_DELETE_PREFIXES.get(self._role, ())):
+            _log.warning("storage_delete_denied", role=self._role.value, path=path)
+            raise RoleWriteDenied(
+                f"role {self._role.value} may not delete {path!r}",
+                metadata={"role": self._role.value, "path": path},
+            )
+
+        async def run() -> None:
+            await obstore.delete_async(self._store, key)
+
+        try:
+            await self._call("delete", path, run)
+        except ObjectNotFound:
+            return
+        self._audit_write("delete", key)
 
     async def overwrite(self, path: str, data: bytes) -> None:
         """Unconditional put, allowed only for advisory hint objects (``_name``)."""

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = ["FaultSpec", "FaultyStore", "parse_fault_spec"]
 
-_PUT_OPS = frozenset({"create", "overwrite"})
+_PUT_OPS = frozenset({"create", "overwrite", "delete"})
 _GET_OPS = frozenset({"get", "get_range", "head"})
 _LIST_OPS = frozenset({"list"})
 _RATE_KEYS = ("put", "get", "list")

@@ -29,6 +29,7 @@ from arco_core.compaction.verify import Verification, compare_tables
 from arco_core.envelope import EventEnvelope
 from arco_core.errors import CommitConflict, InvalidArgument, Unavailable
 from arco_core.fold_records import FoldRecordWriter
+from arco_core.folding import RetentionCutoffs
 from arco_core.ids import new_ulid
 from arco_core.ledger import LedgerReader
 from arco_core.locks import LeaseLock
@@ -265,6 +266,8 @@ class Compactor(Generic[S]):
         events: Sequence[EventEnvelope],
         watermark: str | None,
         fencing_token: int | None,
+        *,
+        retention: RetentionCutoffs | None = None,
     ) -> None:
         previous = snapshot.manifest
         next_seq = 0 if snapshot.seq is None else snapshot.seq + 1
@@ -285,6 +288,7 @@ class Compactor(Generic[S]):
             last_event_id=watermark,
             events_applied=(previous.events_applied if previous else 0) + outcome.applied,
             fencing_token=fencing_token,
+            retention=retention or (previous.retention if previous else RetentionCutoffs()),
         )
         head = await self._manifests.publish(snapshot.seq, body.to_json(), epoch)
         self._snapshot = Snapshot(
@@ -333,6 +337,43 @@ class Compactor(Generic[S]):
         )
 
     # -- maintenance ------------------------------------------------------------------
+
+    async def expire(self, cutoffs: RetentionCutoffs) -> CommitResult:
+        """Remove the rows retention no longer keeps and publish that, with the cutoffs
+        (which only rise), as one commit of tombstones; nothing to remove publishes nothing."""
+        async with self._lock:
+            for attempt in range(1, MAX_COMMIT_ATTEMPTS + 1):
+                await self._catch_up()
+                snapshot = self.snapshot
+                previous = snapshot.manifest.retention if snapshot.manifest else None
+                if previous is None:
+                    return CommitResult(snapshot.seq, 0, 0, published=False, attempts=attempt)
+                raised = RetentionCutoffs(
+                    max(cutoffs.terminal_runs_before_ms, previous.terminal_runs_before_ms),
+                    max(cutoffs.idempotency_keys_before_ms, previous.idempotency_keys_before_ms),
+                )
+                with gc_paused():
+                    outcome = self._adapter.expire(snapshot.state, raised)
+                if outcome is None or not outcome.changed:
+                    if outcome is not None:
+                        outcome.rollback()
+                    return CommitResult(snapshot.seq, 0, 0, published=False, attempts=attempt)
+                watermark = snapshot.manifest.last_event_id if snapshot.manifest else None
+                try:
+                    await self._publish(snapshot, outcome, (), watermark, None, retention=raised)
+                except CommitConflict:
+                    outcome.rollback()
+                    continue
+                except BaseException:
+                    outcome.rollback()
+                    raise
+                await self._notify()
+                removed = sum(t.num_rows for t in outcome.tombstones.values())
+                log.info(
+                    "compactor_expired", domain=self.domain, seq=self.snapshot.seq, rows=removed
+                )
+                return CommitResult(self.snapshot.seq, 0, 0, published=True, attempts=attempt)
+        raise Unavailable(f"could not expire {self.domain}", reason="commit_contention")
 
     def merge_due(self) -> bool:
         manifest = self._snapshot.manifest if self._snapshot else None
@@ -408,10 +449,14 @@ class Compactor(Generic[S]):
             for attempt in range(1, MAX_COMMIT_ATTEMPTS + 1):
                 await self._catch_up()
                 snapshot = self.snapshot
+                retention = snapshot.manifest.retention if snapshot.manifest else None
                 with gc_paused():
                     outcome = self._adapter.fold(
                         self._adapter.empty_state(self._scope), events, self._scope
                     )
+                    if retention is not None:
+                        # What retention removed stays removed: the replay applies it too.
+                        self._adapter.expire(outcome.state, retention)
                 next_seq = 0 if snapshot.seq is None else snapshot.seq + 1
                 epoch = snapshot.head.epoch if snapshot.head else 0
                 self._adapter.stamp_commit(
@@ -425,6 +470,7 @@ class Compactor(Generic[S]):
                     deltas=(),
                     last_event_id=events[-1].event_id if events else None,
                     events_applied=outcome.applied,
+                    retention=retention or RetentionCutoffs(),
                 )
                 try:
                     head = await self._manifests.publish(snapshot.seq, body.to_json(), epoch)
@@ -463,6 +509,8 @@ class Compactor(Generic[S]):
             outcome = self._adapter.fold(
                 self._adapter.empty_state(self._scope), events, self._scope
             )
+            if snapshot.manifest is not None:
+                self._adapter.expire(outcome.state, snapshot.manifest.retention)
         replayed = self._adapter.tables(outcome.state)
         diffs = compare_tables(
             published, replayed, self._adapter.table_key, self._adapter.publish_log_tables()

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from dataclasses import dataclass
 from typing import Any
 
 import structlog
 
 from arco_core.compaction.engine import CommitResult, Compactor
+from arco_core.compaction.retention import Retention
 from arco_core.errors import Unavailable
 
 log = structlog.get_logger(__name__)
@@ -40,9 +42,20 @@ class GroupCommitter:
     """A background loop with ``run()``/``shutdown()`` that owns the compactor's writes."""
 
     def __init__(
-        self, engine: Compactor[Any], *, max_batch_paths: int = 5000, merge_when_idle: bool = True
+        self,
+        engine: Compactor[Any],
+        *,
+        max_batch_paths: int = 5000,
+        merge_when_idle: bool = True,
+        retention: Retention[Any] | None = None,
+        retention_interval_s: float = 3600.0,
     ) -> None:
         self._engine = engine
+        self._retention = retention
+        self._retention_interval_s = retention_interval_s
+        # One interval after start: a compactor in a restart loop does not rescan storage.
+        self._retention_due = time.monotonic() + retention_interval_s
+        self._retaining: asyncio.Task[None] | None = None
         self._max_batch_paths = max_batch_paths
         self._merge_when_idle = merge_when_idle
         self._queue: asyncio.Queue[_Request] = asyncio.Queue()
@@ -64,6 +77,7 @@ class GroupCommitter:
                     first = await asyncio.wait_for(self._queue.get(), timeout=0.5)
                 except TimeoutError:
                     await self._maybe_merge()
+                    self._maybe_retain()
                     continue
                 group = [first]
                 total = len(first.paths)
@@ -75,6 +89,11 @@ class GroupCommitter:
                 if self._queue.empty():
                     await self._maybe_merge()
         finally:
+            if self._retaining is not None:
+                # Safe to stop anywhere: removals are idempotent and rows expire in one commit.
+                self._retaining.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._retaining
             if self._merging is not None:
                 with contextlib.suppress(asyncio.CancelledError):
                     await self._merging
@@ -107,6 +126,21 @@ class GroupCommitter:
         # publish, and requests that arrive meanwhile are committed as usual.
         if self._merging is None and self._merge_when_idle and self._engine.merge_due():
             self._merging = asyncio.create_task(self._merge(), name="compactor-merge")
+
+    def _maybe_retain(self) -> None:
+        now = time.monotonic()
+        if self._retention is None or self._retaining is not None or now < self._retention_due:
+            return
+        self._retention_due = now + self._retention_interval_s
+        self._retaining = asyncio.create_task(self._retain(self._retention), name="retention")
+
+    async def _retain(self, retention: Retention[Any]) -> None:
+        try:
+            await retention.apply()
+        except Exception as exc:  # whatever was not removed is removed by the next pass
+            log.warning("retention_failed", error=repr(exc))
+        finally:
+            self._retaining = None
 
     async def _merge(self) -> None:
         try:

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final, assert_never
+from typing import Any, Final, assert_never
 
 import structlog
 
 from arco_core.envelope import EventEnvelope
 from arco_core.errors import ArcoError
-from arco_core.folding import EventOutcome, TableDelta
+from arco_core.folding import EventOutcome, RetentionCutoffs, TableDelta
 from arco_core.ids import is_ulid
 from arco_core.orchestration.events import (
     DispatchEnqueued,
@@ -38,12 +38,13 @@ from arco_core.orchestration.events import (
     parse_payload,
 )
 from arco_core.orchestration.handlers import attempts, manifests, runs, timers
-from arco_core.orchestration.state import IdempotencyKeyRow
+from arco_core.orchestration.state import TERMINAL_RUN_STATES, IdempotencyKeyRow
 from arco_core.orchestration.tables import (
     CODE_MANIFESTS,
     DEP_SATISFACTION,
     DISPATCH_OUTBOX,
     IDEMPOTENCY_KEYS,
+    PK,
     RUNS,
     TABLE_NAMES,
     TASKS,
@@ -52,6 +53,7 @@ from arco_core.orchestration.tables import (
     FoldEvent,
     Journal,
     ProjectionTables,
+    Table,
     merge_wins,
 )
 
@@ -134,6 +136,55 @@ class FoldState(ProjectionTables):
             invalid=counts[EventOutcome.INVALID],
             outcomes=outcomes,
             max_event_id=ordered[-1].event_id if ordered else None,
+            fold_seq=self._fold_seq,
+        )
+
+    def expire(self, cutoffs: RetentionCutoffs) -> FoldResult:
+        """Remove what retention no longer keeps, as one rollback-able batch: terminal runs
+        completed before the run cutoff with their tasks, edges, outbox rows and timers, and
+        idempotency records made before the key cutoff. O(rows): the compactor runs it
+        rarely, when idle."""
+        journal = self._begin_journal()
+        try:
+            runs = {
+                run.run_id
+                for run in self.run_table.rows.values()
+                if run.state in TERMINAL_RUN_STATES
+                and run.completed_at is not None
+                and run.completed_at < cutoffs.terminal_runs_before_ms
+            }
+            expired: list[tuple[Table[Any], PK]] = [(self.run_table, (r,)) for r in runs]
+            for table in (self.task_table, self.dep_table, self.outbox_table, self.timer_table):
+                expired.extend((table, pk) for pk, row in table.rows.items() if row.run_id in runs)
+            expired.extend(
+                (self.idem_table, pk)
+                for pk, row in self.idem_table.rows.items()
+                if row.recorded_at < cutoffs.idempotency_keys_before_ms
+            )
+            for table, pk in expired:
+                self.delete(table, pk)
+            delta = self._delta_from_journal(journal)
+        except BaseException:
+            self._undo(journal)
+            self._end_journal()
+            raise
+        self._last_journal = journal
+        self._end_journal()
+        self._fold_seq += 1
+        log.info(
+            "orchestration_retention_applied",
+            runs_removed=len(runs),
+            rows_removed=delta.row_count,
+        )
+        return FoldResult(
+            delta=delta,
+            applied=0,
+            skipped_duplicate=0,
+            rejected=0,
+            unknown=0,
+            invalid=0,
+            outcomes={},
+            max_event_id=None,
             fold_seq=self._fold_seq,
         )
 

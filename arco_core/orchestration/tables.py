@@ -31,6 +31,7 @@ from typing import Any, Final, Generic, Self, TypeVar
 
 from arco_core.folding import TableDelta
 from arco_core.orchestration.state import (
+    TERMINAL_RUN_STATES,
     CodeManifestRow,
     DepRow,
     IdempotencyKeyRow,
@@ -59,6 +60,7 @@ __all__ = [
     "Journal",
     "ProjectionTables",
     "RowDelta",
+    "Table",
     "merge_unordered",
     "merge_wins",
     "stamp",
@@ -428,6 +430,11 @@ class ProjectionTables:
 
     def get_run(self, run_id: str) -> RunRow | None:
         return self.run_table.rows.get((run_id,))
+
+    def run_unfinished(self, run_id: str) -> bool:
+        """True if ``run_id`` is a run of this state that has not reached a terminal state."""
+        run = self.run_table.rows.get((run_id,))
+        return run is not None and run.state not in TERMINAL_RUN_STATES
 
     def get_task(self, run_id: str, task_key: str) -> TaskRow | None:
         return self.task_table.rows.get((run_id, task_key))

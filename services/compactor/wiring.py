@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import structlog
 from arco.compactor.v1 import compactor_service_pb2_grpc as pb_grpc
 from prometheus_client import CollectorRegistry, Gauge
 
+from arco_core.clock import SystemClock
 from arco_core.compaction.engine import Compactor
 from arco_core.compaction.group import GroupCommitter
+from arco_core.compaction.retention import GarbageCollector, Retention
 from arco_core.errors import StorageError
 from arco_core.paths import Scope
 from arco_core.projections import adapter_for
@@ -52,7 +55,24 @@ async def build(
             error=str(state.outcome.exception()) if state.outcome else None,
         ),
     )
-    committer = GroupCommitter(engine, max_batch_paths=config.max_batch_events)
+    orchestration = config.domain == "orchestration"
+    clock = SystemClock()
+    retention: Retention[Any] = Retention(
+        expire=engine.expire,
+        snapshot=lambda: engine.snapshot,
+        collector=GarbageCollector(
+            storage, config.domain, config.retention, clock, api_objects=orchestration
+        ),
+        policy=config.retention,
+        clock=clock,
+        active_run=lambda state, run_id: orchestration and state.run_unfinished(run_id),
+    )
+    committer = GroupCommitter(
+        engine,
+        max_batch_paths=config.max_batch_events,
+        retention=retention,
+        retention_interval_s=config.retention_interval_sec,
+    )
     head = Gauge(
         "arco_compactor_head_seq", "Published manifest sequence.", ["domain"], registry=registry
     )

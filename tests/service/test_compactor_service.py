@@ -13,6 +13,8 @@ from arco.compactor.v1 import compactor_service_pb2_grpc as pb_grpc
 from arco_core.clock import FakeClock
 from arco_core.ledger import LedgerWriter
 from arco_core.paths import Scope
+from arco_core.projections import OrchestrationAdapter
+from arco_core.published import ProjectionReader
 from arco_core.storage import Role, ScopedStorage, open_object_store
 from arco_runtime.rpc_errors import parse_rpc_error
 from arco_runtime.tls import Role as MeshRole
@@ -239,3 +241,52 @@ async def test_a_restart_into_a_flaky_store_still_opens_the_published_head(tmp_p
         assert head.manifest_seq == applied.manifest_seq
     finally:
         assert proc.terminate() == 0
+
+
+async def test_the_compactor_applies_retention_by_itself_and_readers_follow(
+    tmp_path: Path,
+) -> None:
+    """Events from January are far older than a 30-day run retention: a pass removes the
+    finished run, the superseded manifests and their state, and a reader loads the head."""
+    ev = Events()
+    old = await _append(tmp_path, _history(ev, "r-old"))
+    running = await _append(tmp_path, [ev.trigger("r-running")])
+    store = open_object_store((tmp_path / "data").as_uri(), {})
+    reader = ScopedStorage(store, Scope(TENANT, WORKSPACE), Role.READER)
+    settings = {
+        "ARCO_RETAIN_TERMINAL_RUNS_SEC": str(30 * 86_400),
+        "ARCO_RETAIN_MANIFESTS_SEC": "0",
+        "ARCO_RETENTION_GRACE_SEC": "1",
+        "ARCO_RETENTION_INTERVAL_SEC": "1",
+    }
+    proc = start_service(
+        "services.compactor",
+        tmp_path,
+        {**ENV, "ARCO_COMPACTOR_DOMAIN": "orchestration", **settings},
+        name="c-retention",
+    )
+    try:
+        proc.wait_ready(10)
+        async with mesh_channel(proc.grpc_address, MeshRole.API) as channel:
+            stub = pb_grpc.CompactorServiceStub(channel)
+            for paths in (old, running):
+                await stub.CompactEvents(pb.CompactEventsRequest(event_paths=paths))
+            head = await stub.GetHead(pb.GetHeadRequest())
+
+            def manifest_names() -> list[str]:
+                found = (tmp_path / "data").rglob("manifests/orchestration/*.json")
+                return sorted(p.name for p in found if not p.name.startswith("_"))
+
+            # A pass runs every second once idle; wait for one after the last commit.
+            for _ in range(200):
+                if manifest_names() == [f"{head.manifest_seq:020d}.json"]:
+                    break
+                await asyncio.sleep(0.05)
+            head = await stub.GetHead(pb.GetHeadRequest())
+        assert manifest_names() == [f"{head.manifest_seq:020d}.json"]
+        scope = Scope(TENANT, WORKSPACE)
+        state = (await ProjectionReader(reader, OrchestrationAdapter(), scope).refresh()).state
+        assert state.get_run("r-old") is None
+        assert state.get_run("r-running") is not None  # not finished: kept whatever its age
+    finally:
+        assert proc.terminate() == 0, proc.log()

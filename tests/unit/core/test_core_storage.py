@@ -138,13 +138,30 @@ async def test_scopes_are_isolated(backend: Backend) -> None:
     assert mine.full_key("ledger/x.json") == f"{backend.scope.prefix}ledger/x.json"
 
 
+async def test_only_the_compactor_deletes_and_only_what_retention_removes(
+    backend: Backend,
+) -> None:
+    api, compactor = backend.storage(Role.API), backend.storage(Role.COMPACTOR)
+    await api.create("logs/r1/t/attempt-1.log", b"out")
+    await api.create("ledger/x.json", b"{}")
+    with pytest.raises(RoleWriteDenied):
+        await api.delete("logs/r1/t/attempt-1.log")
+    with pytest.raises(RoleWriteDenied):
+        await compactor.delete("ledger/x.json")  # the ledger is the source of truth
+    assert await api.exists("ledger/x.json")
+    await compactor.delete("logs/r1/t/attempt-1.log")
+    assert not await api.exists("logs/r1/t/attempt-1.log")
+    await compactor.delete("logs/r1/t/attempt-1.log")  # already gone: no error
+    assert [m.path for m in await compactor.list("logs/")] == []
+
+
 @pytest.mark.parametrize(
     ("role", "prefix"),
     [
         *((r, "ledger/") for r in Role if r not in {Role.SWEEPER, Role.COMPACTOR}),
         (Role.COMPACTOR, ""),
-        (Role.COMPACTOR, "state/"),
-        (Role.COMPACTOR, "manifests/"),
+        (Role.COMPACTOR, "locks/"),
+        (Role.COMPACTOR, "run_keys/"),
     ],
     ids=lambda v: getattr(v, "value", v) or "root",
 )
