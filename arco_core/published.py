@@ -21,9 +21,9 @@ deltas.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic
+from typing import Any, Generic, TypeVar
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -37,6 +37,8 @@ from arco_core.projections import DomainAdapter, S
 from arco_core.storage import ScopedStorage
 
 log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
 
 MANIFEST_FORMAT = 1
 
@@ -344,6 +346,18 @@ class ProjectionReader(Generic[S]):
             snapshot = await load_snapshot(self._storage, self._adapter, self._scope, head)
         self._current = snapshot
         return snapshot
+
+    async def capture(self, seq: int | None, view: Callable[[S], T]) -> T | None:
+        """``view(state)`` of the current state when it is at ``seq`` (None when it is not).
+
+        Under the lock: no refresh is half-way through advancing the state in place. What
+        ``view`` returns must not alias anything a later refresh mutates.
+        """
+        async with self._lock:
+            current = self._current
+            if current is None or current.seq != seq:
+                return None
+            return view(current.state)
 
     async def at(self, seq: int) -> Snapshot[S]:
         """The state published at manifest ``seq`` (ObjectNotFound if it never was)."""

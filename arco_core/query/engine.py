@@ -3,7 +3,8 @@
 Only allowlisted tables (:mod:`arco_core.query.tables`) the text names are registered, from
 the domain snapshots at the requested manifest versions (the heads by default). DataFusion
 sessions are cached per set of versions: a repeated query on the same versions converts
-and registers nothing again. Execution and its read-only layers are in
+and registers nothing again. The converted domain tables are the provider's (one LRU the
+api's engines share). Execution and its read-only layers are in
 :mod:`arco_core.query.execute`.
 
 With a :class:`~arco_core.query.pool.QueryPool` the query runs in a worker process instead:
@@ -14,7 +15,6 @@ each one to a worker once, and the worker plans and runs the text in a fresh ses
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import threading
 import time
@@ -136,14 +136,12 @@ class QueryEngine:
         self.limits = limits or QueryLimits()
         self._pool = pool
         self._runner = Runner(self.limits, workers) if pool is None else None
-        self._domains: OrderedDict[tuple[str, int | None], DomainTables] = OrderedDict()
         self._sessions: OrderedDict[tuple[tuple[str, int | None], ...], _VersionSession] = (
             OrderedDict()
         )
         # With a pool: the version sets queried before (their tables are converted).
         self._seen: OrderedDict[tuple[tuple[str, int | None], ...], None] = OrderedDict()
-        self._load_lock = asyncio.Lock()
-        self.stats = {"domain_loads": 0, "sessions_created": 0, "queries": 0}
+        self.stats = {"sessions_created": 0, "queries": 0}
 
     def referenced(self, sql: str) -> list[TableSpec]:
         """The allowlisted tables the (already checked) text names."""
@@ -156,23 +154,6 @@ class QueryEngine:
                 found[key] = spec  # type: ignore[index]
         return [found[k] for k in sorted(found)]
 
-    async def _domain(self, domain: str, seq: int | None) -> DomainTables:
-        key = (domain, seq)
-        cached = self._domains.get(key)
-        if cached is not None:
-            self._domains.move_to_end(key)
-            return cached
-        async with self._load_lock:
-            cached = self._domains.get(key)
-            if cached is not None:
-                return cached
-            tables = await self._provider.load(domain, seq)
-            self.stats["domain_loads"] += 1
-            self._domains[key] = tables
-            while len(self._domains) > self.limits.cached_versions * 2:
-                self._domains.popitem(last=False)
-            return tables
-
     async def query(
         self, sql: str, fmt: ResultFormat = ResultFormat.ARROW, *, as_of: int | None = None
     ) -> QueryResult:
@@ -184,7 +165,7 @@ class QueryEngine:
         for domain in domains:
             versions[domain] = as_of if as_of is not None else await self._provider.head(domain)
         try:
-            tables = {d: await self._domain(d, versions[d]) for d in domains}
+            tables = {d: await self._provider.load(d, versions[d]) for d in domains}
         except NotFound as exc:
             raise InvalidArgument(
                 f"as_of {as_of}: no such published manifest ({exc.message})",

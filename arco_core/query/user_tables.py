@@ -170,19 +170,8 @@ class QueryData:
         self.limits = limits or QueryLimits()
         self._pool = pool
         self._runner = Runner(self.limits, workers) if pool is None else None
-        self._catalog_tables: OrderedDict[int | None, DomainTables] = OrderedDict()
         self._files: OrderedDict[tuple[str, int, str | None], pa.Table] = OrderedDict()
-        self.stats = {"catalog_loads": 0, "file_reads": 0, "queries": 0}
-
-    async def _catalog_at(self, seq: int | None) -> DomainTables:
-        cached = self._catalog_tables.get(seq)
-        if cached is None:
-            cached = await self._catalog.load(DATA_DOMAIN, seq)
-            self.stats["catalog_loads"] += 1
-            self._catalog_tables[seq] = cached
-            while len(self._catalog_tables) > self.limits.cached_versions:
-                self._catalog_tables.popitem(last=False)
-        return cached
+        self.stats = {"file_reads": 0, "queries": 0}
 
     def _lookup(self, tables: DomainTables, name: tuple[str, str, str]) -> str | None:
         """The location of ``catalog.schema.table`` (None: no such table)."""
@@ -282,7 +271,7 @@ class QueryData:
         names = dotted_names(tokenize(text), normalize=False)
         seq = as_of if as_of is not None else await self._catalog.head(DATA_DOMAIN)
         try:
-            tables = await self._catalog_at(seq)
+            tables = await self._catalog.load(DATA_DOMAIN, seq)
         except NotFound as exc:
             raise InvalidArgument(
                 f"as_of {as_of}: no such published catalog manifest ({exc.message})",

@@ -80,12 +80,16 @@ def query_limits(config: QueryConfig) -> QueryLimits:
 
 class QueryServicer(query_grpc.QueryServiceServicer):
     def __init__(self, deps: ApiDeps) -> None:
+        config = deps.config.query
+        # One cache of loaded states for both engines.
         provider = ReaderSnapshotProvider(
-            {"orchestration": deps.orchestration.reader, "catalog": deps.catalog.reader}
+            {"orchestration": deps.orchestration.reader, "catalog": deps.catalog.reader},
+            max_entries=config.state_cache_entries,
+            max_rows=config.state_cache_rows,
         )
-        limits = query_limits(deps.config.query)
+        limits = query_limits(config)
         # A background loop of the api (services/api/wiring.py).
-        self.pool = query_pool(deps.config.query, drain_s=deps.config.common.shutdown_grace_sec)
+        self.pool = query_pool(config, drain_s=deps.config.common.shutdown_grace_sec)
         self.engine = QueryEngine(provider, limits, pool=self.pool)
         self.data = QueryData(provider, deps.reader_storage, limits, pool=self.pool)
 

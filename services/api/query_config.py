@@ -1,4 +1,5 @@
-"""The rows of the api's query worker pool (read-only SQL runs in worker processes)."""
+"""The rows of the api's query settings: its worker pool (read-only SQL runs in worker
+processes) and the cache of published states the queries read."""
 
 from __future__ import annotations
 
@@ -32,11 +33,28 @@ QUERY_TIMEOUT_SEC = number(
     10.0,
     minimum=0.1,
 )
+QUERY_STATE_CACHE_ENTRIES = integer(
+    "ARCO_QUERY_STATE_CACHE_ENTRIES",
+    "published states (a domain at one version, converted to Arrow) the api keeps for "
+    "/query and /query-data, least recently used evicted first; the head and each asOf "
+    "version queried is one",
+    16,
+    minimum=1,
+)
+QUERY_STATE_CACHE_ROWS = integer(
+    "ARCO_QUERY_STATE_CACHE_ROWS",
+    "rows those cached states may hold together (the newest stays even when it alone is "
+    "over); about 100 to 250 bytes of api memory a row",
+    1_000_000,
+    minimum=1,
+)
 
 QUERY_SETTINGS: tuple[Setting[Any], ...] = (
     QUERY_WORKERS,
     QUERY_WORKER_MEMORY_BYTES,
     QUERY_TIMEOUT_SEC,
+    QUERY_STATE_CACHE_ENTRIES,
+    QUERY_STATE_CACHE_ROWS,
 )
 
 
@@ -45,6 +63,8 @@ class QueryConfig:
     workers: int = setting_field(QUERY_WORKERS)
     worker_memory_bytes: int = setting_field(QUERY_WORKER_MEMORY_BYTES)
     timeout_sec: float = setting_field(QUERY_TIMEOUT_SEC)
+    state_cache_entries: int = setting_field(QUERY_STATE_CACHE_ENTRIES)
+    state_cache_rows: int = setting_field(QUERY_STATE_CACHE_ROWS)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> QueryConfig:
@@ -52,4 +72,6 @@ class QueryConfig:
             workers=QUERY_WORKERS.read(env),
             worker_memory_bytes=QUERY_WORKER_MEMORY_BYTES.read(env),
             timeout_sec=QUERY_TIMEOUT_SEC.read(env),
+            state_cache_entries=QUERY_STATE_CACHE_ENTRIES.read(env),
+            state_cache_rows=QUERY_STATE_CACHE_ROWS.read(env),
         )
