@@ -110,6 +110,14 @@ class ResourceExhausted(ArcoError):
     default_reason = "resource_exhausted"
 
 
+class PayloadTooLarge(ResourceExhausted):
+    """A request over a size limit of the service. RESOURCE_EXHAUSTED, as gRPC answers a
+    message over its own limit; pinned to 413 because the table's 429 means "slow down"."""
+
+    default_reason = "payload_too_large"
+    http_status = 413
+
+
 class Unavailable(ArcoError):
     code = ErrorCode.UNAVAILABLE
     default_reason = "unavailable"

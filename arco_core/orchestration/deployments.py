@@ -15,7 +15,7 @@ from typing import Any
 
 from arco_core.automation.schedules import ScheduleSpec
 from arco_core.canonical_json import canonical_bytes, canonical_dumps
-from arco_core.errors import InvalidArgument
+from arco_core.errors import InvalidArgument, PayloadTooLarge
 from arco_core.orchestration.events import ManifestDeployed
 from arco_core.orchestration.state import DEFAULT_WORKER_QUEUE, CodeManifestRow
 
@@ -41,18 +41,46 @@ def asset_key_of(key: Mapping[str, Any]) -> str:
 
 
 @dataclass(frozen=True)
+class ManifestLimits:
+    """The largest manifest a deploy accepts (the api sets them from its config)."""
+
+    max_bytes: int = 8 * 1024 * 1024  # of its canonical JSON
+    max_assets: int = 10_000
+
+
+DEFAULT_MANIFEST_LIMITS = ManifestLimits()
+
+
+@dataclass(frozen=True)
 class DeployPlan:
     event: ManifestDeployed
     stored: dict[str, Any]
 
 
-def validate_manifest(manifest: Mapping[str, Any]) -> None:
-    """Every rule a deployable manifest must meet (InvalidArgument naming the first miss)."""
+def validate_manifest(
+    manifest: Mapping[str, Any], limits: ManifestLimits = DEFAULT_MANIFEST_LIMITS
+) -> None:
+    """Every rule a deployable manifest must meet (InvalidArgument naming the first miss,
+    PayloadTooLarge over the size limit)."""
+    assets = list(manifest.get("assets") or [])
+    # The limits first: the rules below walk every asset.
+    if len(assets) > limits.max_assets:
+        raise InvalidArgument(
+            f"manifest has {len(assets)} assets, more than the limit of {limits.max_assets}",
+            reason="too_many_assets",
+            metadata={"limit": str(limits.max_assets), "actual": str(len(assets))},
+        )
+    size = len(canonical_bytes(manifest))
+    if size > limits.max_bytes:
+        raise PayloadTooLarge(
+            f"manifest is {size} bytes of canonical JSON, more than the limit of "
+            f"{limits.max_bytes} bytes",
+            metadata={"limit": str(limits.max_bytes), "actual": str(size)},
+        )
     if not str(manifest.get("manifestVersion") or "").strip():
         raise InvalidArgument("manifestVersion is required")
     if not str(manifest.get("codeVersionId") or "").strip():
         raise InvalidArgument("codeVersionId is required")
-    assets = list(manifest.get("assets") or [])
     if not assets:
         raise InvalidArgument("a manifest needs at least one asset")
     keys: set[str] = set()
@@ -117,9 +145,10 @@ def plan_deploy(
     workspace_id: str,
     deployed_by: str,
     deployed_at: str,
+    limits: ManifestLimits = DEFAULT_MANIFEST_LIMITS,
 ) -> DeployPlan:
     """Validate a DeployManifestRequest (camelCase JSON) and build its ManifestDeployed."""
-    validate_manifest(manifest)
+    validate_manifest(manifest, limits)
     assets = list(manifest["assets"])
     fingerprint = manifest_fingerprint(manifest)
     git = manifest.get("git") or {}

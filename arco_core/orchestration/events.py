@@ -99,6 +99,9 @@ class _Event(Declared):
     __slots__ = ()
     CODEC: ClassVar[Codec] = ORCHESTRATION_CODEC
     EVENT_TYPE: ClassVar[str]
+    # Applying the event records its idempotency key for good; False for an event whose
+    # re-application changes nothing, so it need not leave a row behind.
+    CONSUMES_KEY: ClassVar[bool] = True
 
 
 # Field rules shared by many payloads.
@@ -249,6 +252,8 @@ class TaskStarted(_Event):
 class TaskHeartbeat(_Event):
     TYPE: ClassVar[str] = "task_heartbeat"
     EVENT_TYPE: ClassVar[str] = "TaskHeartbeat"
+    # Every heartbeat has its own key; applying one again only re-takes maxima.
+    CONSUMES_KEY: ClassVar[bool] = False
 
     run_id: _Id
     task_key: _Id

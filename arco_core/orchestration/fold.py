@@ -231,6 +231,8 @@ class FoldState(ProjectionTables):
         )
         if not self._apply(payload, ev):
             return EventOutcome.REJECTED
+        if not payload.CONSUMES_KEY:
+            return EventOutcome.APPLIED
         self.insert(
             self.idem_table,
             IdempotencyKeyRow(

@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
+from arco_core.orchestration.deployments import DEFAULT_MANIFEST_LIMITS, ManifestLimits
 from arco_runtime.settings import (
     BROWSER_URL_BASE,
     BROWSER_URL_SECRET,
@@ -36,6 +37,20 @@ LOG_MAX_BYTES = integer(
     minimum=1,
 )
 
+MANIFEST_MAX_BYTES = integer(
+    "ARCO_MANIFEST_MAX_BYTES",
+    "largest manifest a deploy accepts, bytes of its canonical JSON (413 payload_too_large; "
+    "keep it below ARCO_GATEWAY_MAX_BODY_BYTES)",
+    DEFAULT_MANIFEST_LIMITS.max_bytes,
+    minimum=1,
+)
+MANIFEST_MAX_ASSETS = integer(
+    "ARCO_MANIFEST_MAX_ASSETS",
+    "most assets one manifest may declare (400 too_many_assets)",
+    DEFAULT_MANIFEST_LIMITS.max_assets,
+    minimum=1,
+)
+
 SERVICE_SETTINGS: tuple[Setting[Any], ...] = (
     ORCH_COMPACTOR_ADDRESS,
     CATALOG_COMPACTOR_ADDRESS,
@@ -48,6 +63,8 @@ SERVICE_SETTINGS: tuple[Setting[Any], ...] = (
     BROWSER_URL_SECRET,
     BROWSER_URL_BASE,
     LOG_MAX_BYTES,
+    MANIFEST_MAX_BYTES,
+    MANIFEST_MAX_ASSETS,
     # Users calling the api directly (Envoy's gRPC route, SDKs, tools) present a JWT that
     # the api verifies with the gateway's rows; their groups map to roles.
     *JWT_SETTINGS,
@@ -76,6 +93,7 @@ class ApiConfig:
     task_token_leeway_sec: int = TASK_TOKEN_LEEWAY_SEC.default
     query: QueryConfig = dataclasses.field(default_factory=QueryConfig)
     callback_limits: CallbackLimitsConfig = dataclasses.field(default_factory=CallbackLimitsConfig)
+    manifest_limits: ManifestLimits = DEFAULT_MANIFEST_LIMITS
 
     @property
     def dev(self) -> bool:
@@ -100,6 +118,9 @@ class ApiConfig:
             task_token_leeway_sec=TASK_TOKEN_LEEWAY_SEC.read(env),
             query=QueryConfig.from_env(env),
             callback_limits=CallbackLimitsConfig.from_env(env),
+            manifest_limits=ManifestLimits(
+                max_bytes=MANIFEST_MAX_BYTES.read(env), max_assets=MANIFEST_MAX_ASSETS.read(env)
+            ),
         )
         if not config.task_token_secret:
             raise ConfigError("ARCO_TASK_TOKEN_SECRET is required (worker callbacks are signed)")

@@ -98,7 +98,8 @@ class OrchestrationServicer(orch_grpc.OrchestrationServiceServicer):
         manifest = convert.manifest_request_json(request)
         now = self._deps.clock.now_ms()
         fresh = {"manifest_id": new_ulid(), "event_id": new_ulid(), "deployed_at": rfc3339_ms(now)}
-        deployments.validate_manifest(manifest)  # before anything is reserved or hashed
+        limits = self._deps.config.manifest_limits
+        deployments.validate_manifest(manifest, limits)  # before anything is reserved or hashed
         marker = IdempotencyMarkers.key(
             "manifests",
             "deploy_manifest",
@@ -113,6 +114,7 @@ class OrchestrationServicer(orch_grpc.OrchestrationServiceServicer):
             workspace_id=identity.workspace,
             deployed_by=request.deployed_by if request.HasField("deployed_by") else identity.user,
             deployed_at=ids["deployed_at"],
+            limits=limits,
         )
         state, _ = await self._state()
         created = state.get_code_manifest(ids["manifest_id"]) is None

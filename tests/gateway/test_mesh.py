@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -45,3 +46,52 @@ def test_a_route_reaches_the_real_api(tmp_path: Path) -> None:
     finally:
         codes = mesh.stop()
     assert set(codes.values()) == {0}
+
+
+def _manifest(assets: int, metadata: str = "") -> dict[str, Any]:
+    return {
+        "manifestVersion": "1.0",
+        "codeVersionId": "v1",
+        "assets": [
+            {"key": {"namespace": "wide", "name": f"a{i}"}, "id": f"id-{i}"} for i in range(assets)
+        ],
+        "metadata": metadata,
+    }
+
+
+def test_manifest_limits_over_http(tmp_path: Path) -> None:
+    """The api's limits reach the client through the real gateway; a body over the
+    gateway's own limit is its 413. The defaults: 8 MiB manifests, 10 MiB bodies."""
+    with Mesh(tmp_path / "mesh", extra_env={"ARCO_GATEWAY_DEV_AUTH": "true"}) as mesh:
+        url = f"http://{mesh.address('gateway')}/api/v1/workspaces/{mesh.workspace_id}/manifests"
+        headers = {
+            "X-Tenant-Id": mesh.tenant_id,
+            "X-Workspace-Id": mesh.workspace_id,
+            "X-User-Id": "ana",
+            "Idempotency-Key": "deploy-1",
+        }
+        with httpx.Client(headers=headers, timeout=60) as http:
+            over_manifest = http.post(url, json=_manifest(1, "x" * (9 * 1024 * 1024)))
+            body = over_manifest.json()
+            assert over_manifest.status_code == 413, body
+            assert body["code"] == "PAYLOAD_TOO_LARGE"
+            assert body["details"]["reason"] == "payload_too_large"
+            assert "limit of 8388608 bytes" in body["message"]
+            assert f"{body['details']['metadata']['actual']} bytes" in body["message"]
+
+            over_body = http.post(url, json=_manifest(1, "x" * (11 * 1024 * 1024)))
+            assert over_body.status_code == 413
+            assert over_body.json()["code"] == "PAYLOAD_TOO_LARGE"
+            assert "request body exceeds 10485760 bytes" in over_body.json()["message"]
+
+            too_wide = http.post(url, json=_manifest(10_001))
+            body = too_wide.json()
+            assert too_wide.status_code == 400, body
+            assert body["details"]["reason"] == "too_many_assets"
+            assert "10001 assets" in body["message"] and "limit of 10000" in body["message"]
+
+            # Nothing was deployed or reserved: the same key deploys a manifest within limits.
+            assert http.get(url).json().get("manifests", []) == []
+            deployed = http.post(url, json=_manifest(10_000))
+            assert deployed.status_code == 201, deployed.json()
+            assert deployed.json()["assetCount"] == 10_000

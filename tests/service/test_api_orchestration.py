@@ -210,3 +210,56 @@ async def test_malformed_manifests_are_invalid_argument_not_internal(tmp_path: P
                 assert code == grpc.StatusCode.INVALID_ARGUMENT, body
             listed = await stub.ListManifests(pb.ListManifestsRequest(workspace_id=WORKSPACE))
             assert not listed.manifests
+
+
+def _stored_under(root: Path, part: str) -> list[Path]:
+    return [p for p in root.rglob("*") if p.is_file() and part in p.parts]
+
+
+async def test_manifest_limits_refuse_before_anything_is_written(tmp_path: Path) -> None:
+    # The defaults: 8 MiB of canonical JSON and 10,000 assets.
+    with api_with_compactors(tmp_path) as procs:
+        async with mesh_channel(procs["api"].grpc_address) as channel:
+            stub = pb_grpc.OrchestrationServiceStub(channel)
+            key = (("idempotency-key", "deploy-limits"),)
+            huge = manifest()
+            huge.metadata.string_value = "x" * (8 * 1024 * 1024)
+            with pytest.raises(grpc.aio.AioRpcError) as info:
+                await stub.DeployManifest(huge, metadata=key)
+            detail = parse_rpc_error(info.value)
+            assert (info.value.code(), detail.reason) == (
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                "payload_too_large",
+            )
+            actual = int(detail.metadata["actual"])
+            assert actual > 8 * 1024 * 1024 and detail.metadata["limit"] == "8388608"
+            assert f"{actual} bytes" in detail.message and "8388608 bytes" in detail.message
+            assert detail.metadata["http_status"] == "413"
+
+            body = json_format.MessageToDict(manifest())
+            body["assets"] = [
+                {"key": {"namespace": "wide", "name": f"a{i}"}, "id": f"id-{i}"}
+                for i in range(10_001)
+            ]
+            wide = json_format.ParseDict(body, pb.DeployManifestRequest())
+            with pytest.raises(grpc.aio.AioRpcError) as info:
+                await stub.DeployManifest(wide, metadata=key)
+            detail = parse_rpc_error(info.value)
+            assert (info.value.code(), detail.reason) == (
+                grpc.StatusCode.INVALID_ARGUMENT,
+                "too_many_assets",
+            )
+            assert "10001 assets" in detail.message and "limit of 10000" in detail.message
+
+            # Nothing appended, nothing reserved: the key is still free for a good deploy.
+            data = tmp_path / "data"
+            assert _stored_under(data, "ledger") == []
+            assert _stored_under(data, "idempotency") == []
+            listed = await stub.ListManifests(pb.ListManifestsRequest(workspace_id=WORKSPACE))
+            assert not listed.manifests
+            body["assets"] = body["assets"][:10_000]
+            deployed = await stub.DeployManifest(
+                json_format.ParseDict(body, pb.DeployManifestRequest()), metadata=key
+            )
+            assert deployed.created and deployed.asset_count == 10_000
+            assert _stored_under(data, "ledger") and _stored_under(data, "idempotency")

@@ -20,7 +20,12 @@ from arco_core.orchestration.events import (
 from arco_core.orchestration.fold import FoldState
 from arco_core.orchestration.retry import retry_backoff_ms, retry_deadline_ms
 from arco_core.orchestration.state import TaskState
-from arco_core.orchestration.tables import DEP_SATISFACTION, DISPATCH_OUTBOX, TASKS
+from arco_core.orchestration.tables import (
+    DEP_SATISFACTION,
+    DISPATCH_OUTBOX,
+    IDEMPOTENCY_KEYS,
+    TASKS,
+)
 from arco_core.orchestration.values import TaskError, TriggerInfo
 
 
@@ -551,3 +556,38 @@ def test_failure_on_a_cancel_requested_run_does_not_retry(e: Events) -> None:
     assert a is not None and a.state == TaskState.CANCELLED and a.error_message == "boom"
     run = s.get_run("r1")
     assert run is not None and run.state == "CANCELLED" and run.tasks_cancelled == 2
+
+
+def test_heartbeats_consume_no_idempotency_key(e: Events) -> None:
+    # Each heartbeat has its own key (its time): a row per heartbeat grew the table forever.
+    ledger = [e.trigger("r1"), e.plan("r1", {"a": []}), e.dispatch("r1", "a"), e.started("r1", "a")]
+    s = FoldState(tenant_id=TENANT, workspace_id=WORKSPACE)
+    s.fold(ledger)
+    keys_before = len(s.idem_table.rows)
+    heartbeats = [e.heartbeat("r1", "a") for _ in range(200)]
+    ledger += heartbeats
+    for start in range(0, len(heartbeats), 7):
+        batch = heartbeats[start : start + 7]
+        result = s.fold(batch)
+        assert result.applied == len(batch)
+        assert not result.delta.table(IDEMPOTENCY_KEYS).upserts
+    assert len(s.idem_table.rows) == keys_before
+    a = s.get_task("r1", "a")
+    assert a is not None and a.last_heartbeat_at == e.ms
+
+    # A redelivered heartbeat, alone or behind a later event, leaves the state as it was.
+    settled = projection(s)
+    s.fold([heartbeats[3]])
+    s.fold([heartbeats[-1], heartbeats[0]])
+    assert projection(s) == settled
+    finished = e.finished("r1", "a")
+    ledger.append(finished)
+    s.fold([finished])
+    settled = projection(s)
+    s.fold([heartbeats[5]])
+    assert projection(s) == settled
+
+    # The projection equals a fresh replay of the ledger (each event once, in id order).
+    replayed = FoldState(tenant_id=TENANT, workspace_id=WORKSPACE)
+    replayed.fold(ledger)
+    assert projection(replayed) == projection(s)
