@@ -9,7 +9,7 @@ nothing, and the most recent one can be rolled back when its commit loses.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, assert_never
 
@@ -107,26 +107,19 @@ class FoldState(ProjectionTables):
 
     def fold(self, events: Sequence[EventEnvelope]) -> FoldResult:
         """Fold one batch (sorted by event_id) and return its delta and counts."""
-        journal = self._begin_journal()
         counts = dict.fromkeys(EventOutcome, 0)
         outcomes: dict[str, EventOutcome] = {}
         ordered = sorted(events, key=lambda e: e.event_id)
-        try:
+
+        def fold_all() -> None:
             for env in ordered:
                 outcome = self._fold_one(env)
                 counts[outcome] += 1
                 # A redelivered copy in the same batch must not hide that the event applied.
                 if outcomes.get(env.event_id) != EventOutcome.APPLIED:
                     outcomes[env.event_id] = outcome
-            delta = self._delta_from_journal(journal)
-        except BaseException:
-            # A bug must not leave a half-applied batch behind.
-            self._undo(journal)
-            self._end_journal()
-            raise
-        self._last_journal = journal
-        self._end_journal()
-        self._fold_seq += 1
+
+        delta = self._batch(fold_all)
         return FoldResult(
             delta=delta,
             applied=counts[EventOutcome.APPLIED],
@@ -144,33 +137,27 @@ class FoldState(ProjectionTables):
         completed before the run cutoff with their tasks, edges, outbox rows and timers, and
         idempotency records made before the key cutoff. O(rows): the compactor runs it
         rarely, when idle."""
-        journal = self._begin_journal()
-        try:
-            runs = {
-                run.run_id
-                for run in self.run_table.rows.values()
-                if run.state in TERMINAL_RUN_STATES
-                and run.completed_at is not None
-                and run.completed_at < cutoffs.terminal_runs_before_ms
-            }
-            expired: list[tuple[Table[Any], PK]] = [(self.run_table, (r,)) for r in runs]
-            for table in (self.task_table, self.dep_table, self.outbox_table, self.timer_table):
-                expired.extend((table, pk) for pk, row in table.rows.items() if row.run_id in runs)
-            expired.extend(
-                (self.idem_table, pk)
-                for pk, row in self.idem_table.rows.items()
-                if row.recorded_at < cutoffs.idempotency_keys_before_ms
-            )
+        runs = {
+            run.run_id
+            for run in self.run_table.rows.values()
+            if run.state in TERMINAL_RUN_STATES
+            and run.completed_at is not None
+            and run.completed_at < cutoffs.terminal_runs_before_ms
+        }
+        expired: list[tuple[Table[Any], PK]] = [(self.run_table, (r,)) for r in runs]
+        for table in (self.task_table, self.dep_table, self.outbox_table, self.timer_table):
+            expired.extend((table, pk) for pk, row in table.rows.items() if row.run_id in runs)
+        expired.extend(
+            (self.idem_table, pk)
+            for pk, row in self.idem_table.rows.items()
+            if row.recorded_at < cutoffs.idempotency_keys_before_ms
+        )
+
+        def delete_all() -> None:
             for table, pk in expired:
                 self.delete(table, pk)
-            delta = self._delta_from_journal(journal)
-        except BaseException:
-            self._undo(journal)
-            self._end_journal()
-            raise
-        self._last_journal = journal
-        self._end_journal()
-        self._fold_seq += 1
+
+        delta = self._batch(delete_all)
         log.info(
             "orchestration_retention_applied",
             runs_removed=len(runs),
@@ -187,6 +174,22 @@ class FoldState(ProjectionTables):
             max_event_id=None,
             fold_seq=self._fold_seq,
         )
+
+    def _batch(self, change: Callable[[], None]) -> FoldDelta:
+        """Run ``change`` as one journaled batch (the one ``rollback`` can undo)."""
+        journal = self._begin_journal()
+        try:
+            change()
+            delta = self._delta_from_journal(journal)
+        except BaseException:
+            # A bug must not leave a half-applied batch behind.
+            self._undo(journal)
+            self._end_journal()
+            raise
+        self._last_journal = journal
+        self._end_journal()
+        self._fold_seq += 1
+        return delta
 
     def rollback(self, result: FoldResult) -> None:
         """Undo the most recent fold (e.g. its commit lost the manifest race)."""
