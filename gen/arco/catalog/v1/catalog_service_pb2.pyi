@@ -449,3 +449,39 @@ class GetLineageResponse(_message.Message):
     upstream: _containers.RepeatedCompositeFieldContainer[LineageEdge]
     downstream: _containers.RepeatedCompositeFieldContainer[LineageEdge]
     def __init__(self, table_id: _Optional[str] = ..., upstream: _Optional[_Iterable[_Union[LineageEdge, _Mapping]]] = ..., downstream: _Optional[_Iterable[_Union[LineageEdge, _Mapping]]] = ...) -> None: ...
+
+class StageCommitPayloadRequest(_message.Message):
+    __slots__ = ("table_id", "payload")
+    TABLE_ID_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    table_id: str
+    payload: str
+    def __init__(self, table_id: _Optional[str] = ..., payload: _Optional[str] = ...) -> None: ...
+
+class StageCommitPayloadResponse(_message.Message):
+    __slots__ = ("staged_path", "staged_version")
+    STAGED_PATH_FIELD_NUMBER: _ClassVar[int]
+    STAGED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    staged_path: str
+    staged_version: str
+    def __init__(self, staged_path: _Optional[str] = ..., staged_version: _Optional[str] = ...) -> None: ...
+
+class CommitStagedRequest(_message.Message):
+    __slots__ = ("table_id", "read_version", "staged_path", "staged_version")
+    TABLE_ID_FIELD_NUMBER: _ClassVar[int]
+    READ_VERSION_FIELD_NUMBER: _ClassVar[int]
+    STAGED_PATH_FIELD_NUMBER: _ClassVar[int]
+    STAGED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    table_id: str
+    read_version: int
+    staged_path: str
+    staged_version: str
+    def __init__(self, table_id: _Optional[str] = ..., read_version: _Optional[int] = ..., staged_path: _Optional[str] = ..., staged_version: _Optional[str] = ...) -> None: ...
+
+class CommitStagedResponse(_message.Message):
+    __slots__ = ("version", "delta_log_path")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    DELTA_LOG_PATH_FIELD_NUMBER: _ClassVar[int]
+    version: int
+    delta_log_path: str
+    def __init__(self, version: _Optional[int] = ..., delta_log_path: _Optional[str] = ...) -> None: ...
