@@ -2,9 +2,8 @@
 
 One mesh (compactors, api, gateway, dispatcher, sweeper as processes on loopback, no
 workers) is seeded with real data (a namespace with a table and a Delta table with staged
-payloads, a catalog with a schema, a
-deployed manifest, a run and task tokens for its tasks) and then fuzzed per operation
-family with the dev headers. Every generated request must get a response that is not a
+payloads, a catalog with a schema, a deployed manifest, a run and task tokens for its
+tasks) and then fuzzed per operation family with the dev headers. Every generated request must get a response that is not a
 5xx and that the document describes: a documented status code, the documented content
 type and headers, a body valid against the response schema.
 
