@@ -24,6 +24,7 @@ from arco_core.catalog import (
     LineageEdgesAdded,
     SchemaCreated,
     TableRegistered,
+    catalog_inventory,
     get_catalog,
     get_lineage,
     get_namespace,
@@ -375,6 +376,22 @@ class CatalogServicer(catalog_grpc.CatalogServiceServicer):
         if not request.table_id:
             raise InvalidArgument("table_id is required", reason="missing_field")
         return convert.lineage_to_proto(get_lineage(await self._state(), request.table_id))
+
+    # -- inventory ----------------------------------------------------------------------
+
+    async def GetCatalogInventory(
+        self, request: pb.GetCatalogInventoryRequest, context: Context
+    ) -> pb.GetCatalogInventoryResponse:
+        snapshot = await self._deps.catalog.reader.refresh()
+        if snapshot.seq is None or snapshot.head is None or snapshot.manifest is None:
+            raise NotFound("no catalog snapshot is published yet", reason="catalog_not_published")
+        inventory = catalog_inventory(
+            snapshot.state,
+            seq=snapshot.seq,
+            published_at=snapshot.head.published_at,
+            published_tables=(name for name, _ in snapshot.manifest.files()),
+        )
+        return convert.inventory_to_proto(inventory)
 
     # -- Delta commits ------------------------------------------------------------------
 

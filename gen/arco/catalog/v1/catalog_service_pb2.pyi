@@ -485,3 +485,49 @@ class CommitStagedResponse(_message.Message):
     version: int
     delta_log_path: str
     def __init__(self, version: _Optional[int] = ..., delta_log_path: _Optional[str] = ...) -> None: ...
+
+class GetCatalogInventoryRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class CatalogInventoryCounts(_message.Message):
+    __slots__ = ("catalogs", "schemas", "tables", "columns")
+    CATALOGS_FIELD_NUMBER: _ClassVar[int]
+    SCHEMAS_FIELD_NUMBER: _ClassVar[int]
+    TABLES_FIELD_NUMBER: _ClassVar[int]
+    COLUMNS_FIELD_NUMBER: _ClassVar[int]
+    catalogs: int
+    schemas: int
+    tables: int
+    columns: int
+    def __init__(self, catalogs: _Optional[int] = ..., schemas: _Optional[int] = ..., tables: _Optional[int] = ..., columns: _Optional[int] = ...) -> None: ...
+
+class CatalogInventoryObjectFamily(_message.Message):
+    __slots__ = ("name", "available", "row_count", "query_handle")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    AVAILABLE_FIELD_NUMBER: _ClassVar[int]
+    ROW_COUNT_FIELD_NUMBER: _ClassVar[int]
+    QUERY_HANDLE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    available: bool
+    row_count: int
+    query_handle: str
+    def __init__(self, name: _Optional[str] = ..., available: _Optional[bool] = ..., row_count: _Optional[int] = ..., query_handle: _Optional[str] = ...) -> None: ...
+
+class GetCatalogInventoryResponse(_message.Message):
+    __slots__ = ("manifest_type", "version", "catalog_snapshot_version", "catalog_manifest_id", "published_at", "counts", "object_families")
+    MANIFEST_TYPE_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    CATALOG_SNAPSHOT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    CATALOG_MANIFEST_ID_FIELD_NUMBER: _ClassVar[int]
+    PUBLISHED_AT_FIELD_NUMBER: _ClassVar[int]
+    COUNTS_FIELD_NUMBER: _ClassVar[int]
+    OBJECT_FAMILIES_FIELD_NUMBER: _ClassVar[int]
+    manifest_type: str
+    version: int
+    catalog_snapshot_version: int
+    catalog_manifest_id: str
+    published_at: str
+    counts: CatalogInventoryCounts
+    object_families: _containers.RepeatedCompositeFieldContainer[CatalogInventoryObjectFamily]
+    def __init__(self, manifest_type: _Optional[str] = ..., version: _Optional[int] = ..., catalog_snapshot_version: _Optional[int] = ..., catalog_manifest_id: _Optional[str] = ..., published_at: _Optional[str] = ..., counts: _Optional[_Union[CatalogInventoryCounts, _Mapping]] = ..., object_families: _Optional[_Iterable[_Union[CatalogInventoryObjectFamily, _Mapping]]] = ...) -> None: ...

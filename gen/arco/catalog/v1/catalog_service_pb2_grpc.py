@@ -133,6 +133,11 @@ class CatalogServiceStub:
                 request_serializer=arco_dot_catalog_dot_v1_dot_catalog__service__pb2.GetLineageRequest.SerializeToString,
                 response_deserializer=arco_dot_catalog_dot_v1_dot_catalog__service__pb2.GetLineageResponse.FromString,
                 _registered_method=True)
+        self.GetCatalogInventory = channel.unary_unary(
+                '/arco.catalog.v1.CatalogService/GetCatalogInventory',
+                request_serializer=arco_dot_catalog_dot_v1_dot_catalog__service__pb2.GetCatalogInventoryRequest.SerializeToString,
+                response_deserializer=arco_dot_catalog_dot_v1_dot_catalog__service__pb2.GetCatalogInventoryResponse.FromString,
+                _registered_method=True)
         self.StageCommitPayload = channel.unary_unary(
                 '/arco.catalog.v1.CatalogService/StageCommitPayload',
                 request_serializer=arco_dot_catalog_dot_v1_dot_catalog__service__pb2.StageCommitPayloadRequest.SerializeToString,
@@ -285,6 +290,13 @@ class CatalogServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetCatalogInventory(self, request, context):
+        """The published catalog snapshot: its version, row counts and queryable families.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def StageCommitPayload(self, request, context):
         """Stage a Delta commit payload (JSON lines) for a table of format delta.
         """
@@ -397,6 +409,11 @@ def add_CatalogServiceServicer_to_server(servicer, server):
                     servicer.GetLineage,
                     request_deserializer=arco_dot_catalog_dot_v1_dot_catalog__service__pb2.GetLineageRequest.FromString,
                     response_serializer=arco_dot_catalog_dot_v1_dot_catalog__service__pb2.GetLineageResponse.SerializeToString,
+            ),
+            'GetCatalogInventory': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCatalogInventory,
+                    request_deserializer=arco_dot_catalog_dot_v1_dot_catalog__service__pb2.GetCatalogInventoryRequest.FromString,
+                    response_serializer=arco_dot_catalog_dot_v1_dot_catalog__service__pb2.GetCatalogInventoryResponse.SerializeToString,
             ),
             'StageCommitPayload': grpc.unary_unary_rpc_method_handler(
                     servicer.StageCommitPayload,
@@ -926,6 +943,33 @@ class CatalogService:
             '/arco.catalog.v1.CatalogService/GetLineage',
             arco_dot_catalog_dot_v1_dot_catalog__service__pb2.GetLineageRequest.SerializeToString,
             arco_dot_catalog_dot_v1_dot_catalog__service__pb2.GetLineageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCatalogInventory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/arco.catalog.v1.CatalogService/GetCatalogInventory',
+            arco_dot_catalog_dot_v1_dot_catalog__service__pb2.GetCatalogInventoryRequest.SerializeToString,
+            arco_dot_catalog_dot_v1_dot_catalog__service__pb2.GetCatalogInventoryResponse.FromString,
             options,
             channel_credentials,
             insecure,
