@@ -148,7 +148,10 @@ def validate_idempotency_key(value: str | None) -> str:
 
 def validate_payload(payload: str) -> bytes:
     """A commit's actions: non-empty JSON lines, each line one JSON object, at most 5 MiB."""
-    data = payload.encode("utf-8", errors="surrogatepass")
+    try:
+        data = payload.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _invalid("payload is not valid Unicode", "invalid_delta_payload") from None
     if len(data) > MAX_PAYLOAD_BYTES:
         raise PayloadTooLarge(
             f"payload of {len(data)} bytes is over the limit of {MAX_PAYLOAD_BYTES} bytes",
