@@ -234,6 +234,15 @@ class TaskExpired(FailedPrecondition):
     http_status = 410  # Gone; gRPC has no such code
 
 
+# Delta commit errors --------------------------------------------------------------------
+
+
+class StaleReadVersion(Conflict):
+    """A Delta commit whose read_version is not the table's latest version."""
+
+    default_reason = "stale_read_version"
+
+
 # Schedule errors ------------------------------------------------------------------------
 
 

@@ -17,11 +17,17 @@ from arco_core.errors import InvalidArgument, InvalidPath
 from arco_core.ids import is_ulid, run_key_hash, ulid_timestamp_ms
 
 __all__ = [
+    "DELTA_STAGING_PREFIX",
     "DOMAINS",
     "Domain",
     "LedgerEventPath",
     "LedgerSegmentPath",
     "Scope",
+    "delta_head_hint_path",
+    "delta_idempotency_path",
+    "delta_log_path",
+    "delta_reservation_path",
+    "delta_staging_path",
     "fold_record_path",
     "fold_records_prefix",
     "idempotency_path",
@@ -367,3 +373,44 @@ def run_key_reservation_path(run_key: str) -> str:
     if not run_key:
         raise InvalidArgument("run_key must not be empty", reason="invalid_run_key")
     return f"run_keys/{run_key_hash(run_key)}.json"
+
+
+# Delta commit coordination (Role.DELTA) --------------------------------------------------------
+
+DELTA_STAGING_PREFIX: Final = "delta/staging/"
+
+
+def delta_staging_path(table_id: str, staged_id: str) -> str:
+    """``delta/staging/{table_id}/{ulid}.json``: one staged commit payload."""
+    validate_segment(table_id, "table_id")
+    if not is_ulid(staged_id):
+        raise InvalidArgument(f"staged id {staged_id!r} is not a ULID", reason="invalid_staged_id")
+    return f"{DELTA_STAGING_PREFIX}{table_id}/{staged_id}.json"
+
+
+def delta_reservation_path(table_id: str, version: int) -> str:
+    """``delta/coordinator/{table_id}/{version:020}.json``: who holds a table version."""
+    validate_segment(table_id, "table_id")
+    return f"delta/coordinator/{table_id}/{_check_seq(version):020d}.json"
+
+
+def delta_head_hint_path(table_id: str) -> str:
+    """``delta/coordinator/{table_id}/_head.json``: the latest committed version (advisory)."""
+    validate_segment(table_id, "table_id")
+    return f"delta/coordinator/{table_id}/_head.json"
+
+
+def delta_idempotency_path(table_id: str, key_sha256: str) -> str:
+    """``delta/idempotency/{table_id}/{h[0:2]}/{h}.json`` with ``h = sha256hex(key)``."""
+    validate_segment(table_id, "table_id")
+    if not re.fullmatch(r"[0-9a-f]{64}", key_sha256):
+        raise InvalidArgument(
+            "idempotency key hash must be sha256 hex", reason="invalid_idempotency_key"
+        )
+    return f"delta/idempotency/{table_id}/{key_sha256[:2]}/{key_sha256}.json"
+
+
+def delta_log_path(table_root: str, version: int) -> str:
+    """``{table_root}/_delta_log/{version:020}.json``, the Delta protocol's commit file."""
+    validate_relative_path(table_root)
+    return f"{table_root}/_delta_log/{_check_seq(version):020d}.json"

@@ -62,6 +62,9 @@ class Role(enum.Enum):
     DISPATCHER = "dispatcher"
     SWEEPER = "sweeper"
     READER = "reader"
+    # The api's Delta commit coordinator: its own handle, so the ledger writer cannot touch
+    # table data and the coordinator cannot touch the ledger.
+    DELTA = "delta"
 
 
 ROLE_WRITE_PREFIXES: Final[Mapping[Role, tuple[str, ...]]] = MappingProxyType(
@@ -71,6 +74,9 @@ ROLE_WRITE_PREFIXES: Final[Mapping[Role, tuple[str, ...]]] = MappingProxyType(
         Role.DISPATCHER: ("ledger/",),
         Role.SWEEPER: ("ledger/",),
         Role.READER: (),
+        # Coordinator records (staging, version reservations, idempotency markers) and the
+        # _delta_log entries of the Delta tables, which live under tables/.
+        Role.DELTA: ("delta/", "tables/"),
     }
 )
 

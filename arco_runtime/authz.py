@@ -119,6 +119,10 @@ MATRIX: Final[Mapping[str, Mapping[str, Grant]]] = {
         "GetSchemaTable": _VIEW,
         "AddLineageEdges": _ADMIN,
         "GetLineage": _VIEW,
+        "GetCatalogInventory": _VIEW,
+        # Delta commits write table data, as runs do: operators, not only admins.
+        "StageCommitPayload": _OPERATE,
+        "CommitStaged": _OPERATE,
     },
     "arco.query.v1.QueryService": {
         "Query": _VIEW,

@@ -236,7 +236,7 @@ def _parameters(spec: RouteSpec) -> list[dict[str, Any]]:
             {
                 "name": "Idempotency-Key",
                 "in": "header",
-                "required": False,
+                "required": spec.idempotency_key_required,
                 "schema": {"type": "string"},
                 "description": "forwarded to the api as idempotency-key metadata",
             }

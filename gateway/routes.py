@@ -42,6 +42,7 @@ class Family(enum.Enum):
     LINEAGE = ("lineage", Casing.SNAKE)
     QUERY = ("query", Casing.SNAKE)
     BROWSER = ("browser", Casing.SNAKE)
+    DELTA = ("delta", Casing.SNAKE)
     CALLBACKS = ("Worker Callbacks", Casing.CAMEL)
     ORCHESTRATION = ("Orchestration", Casing.CAMEL)
     MANIFESTS = ("Manifests", Casing.CAMEL)
@@ -96,6 +97,8 @@ class RouteSpec:
     # Request fields a client never sends in the body (path params, server-set).
     server_fields: frozenset[str] = frozenset()
     idempotency_key: bool = False
+    # The api rejects a call without one (400); the document says so.
+    idempotency_key_required: bool = False
 
     @property
     def grpc_method(self) -> str:
@@ -250,6 +253,20 @@ def _catalog_routes() -> list[RouteSpec]:
         _route("get_lineage", "GET", "/lineage/{table_id}", CATALOG_SVC, "GetLineage",
                catalog_pb.GetLineageRequest, catalog_pb.GetLineageResponse, Family.LINEAGE,
                "Upstream and downstream edges of a table", view=snake.LINEAGE),
+        _route("get_catalog_inventory", "GET", "/catalog/inventory", CATALOG_SVC,
+               "GetCatalogInventory", catalog_pb.GetCatalogInventoryRequest,
+               catalog_pb.GetCatalogInventoryResponse, c,
+               "The published catalog snapshot: version, counts, object families",
+               errors=(404,), view=snake.INVENTORY),
+        _route("stage_commit_payload", "POST", "/delta/tables/{table_id}/commits/stage",
+               CATALOG_SVC, "StageCommitPayload", catalog_pb.StageCommitPayloadRequest,
+               catalog_pb.StageCommitPayloadResponse, Family.DELTA,
+               "Stage a Delta commit payload", errors=(404, 409), view=snake.DELTA_STAGED),
+        _route("commit_staged", "POST", "/delta/tables/{table_id}/commits", CATALOG_SVC,
+               "CommitStaged", catalog_pb.CommitStagedRequest, catalog_pb.CommitStagedResponse,
+               Family.DELTA, "Commit a staged Delta payload as the next table version",
+               errors=(404, 409), view=snake.DELTA_COMMITTED, idempotency_key=True,
+               idempotency_key_required=True),
     ]  # fmt: skip
 
 

@@ -69,6 +69,8 @@ from arco_core.catalog.planning import (
     plan_update_table,
 )
 from arco_core.catalog.read import (
+    INVENTORY_FAMILIES,
+    CatalogInventory,
     CatalogView,
     ColumnView,
     LineageEdgeView,
@@ -76,6 +78,7 @@ from arco_core.catalog.read import (
     SchemaTableView,
     SchemaView,
     TableView,
+    catalog_inventory,
     get_catalog,
     get_lineage,
     get_namespace,
@@ -109,11 +112,13 @@ from arco_core.catalog.validation import (
 __all__ = [
     "CATALOG_DOMAIN",
     "DEFAULT_CATALOG_NAME",
+    "INVENTORY_FAMILIES",
     "LINEAGE_DOMAIN",
     "AddEdgesRequest",
     "CatalogCreated",
     "CatalogEventPayload",
     "CatalogFoldResult",
+    "CatalogInventory",
     "CatalogRow",
     "CatalogState",
     "CatalogTableDelta",
@@ -147,6 +152,7 @@ __all__ = [
     "TableView",
     "UnknownCatalogEvent",
     "UpdateTableRequest",
+    "catalog_inventory",
     "check_create_catalog",
     "check_create_namespace",
     "check_create_schema",

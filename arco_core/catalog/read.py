@@ -7,6 +7,7 @@ plan reports; ``list_*`` page by name with :func:`~arco_core.catalog.pagination.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from arco_core.catalog.model import (
@@ -21,13 +22,17 @@ from arco_core.catalog.pagination import Page, paginate
 from arco_core.errors import NotFound
 
 __all__ = [
+    "INVENTORY_FAMILIES",
+    "CatalogInventory",
     "CatalogView",
     "ColumnView",
+    "InventoryFamily",
     "LineageEdgeView",
     "LineageView",
     "SchemaTableView",
     "SchemaView",
     "TableView",
+    "catalog_inventory",
     "get_catalog",
     "get_lineage",
     "get_namespace",
@@ -319,4 +324,60 @@ def get_lineage(state: CatalogState, table_id: str) -> LineageView:
         table_id=table_id,
         upstream=tuple(_edge_view(e) for e in upstream),
         downstream=tuple(_edge_view(e) for e in downstream),
+    )
+
+
+# Inventory ------------------------------------------------------------------------------------
+
+# The catalog's object families, each a snapshot table answered by system.catalog.{name}.
+INVENTORY_FAMILIES = ("catalogs", "namespaces", "tables", "columns")
+
+
+@dataclass(frozen=True, slots=True)
+class InventoryFamily:
+    name: str
+    available: bool
+    row_count: int
+    query_handle: str
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogInventory:
+    """What one published catalog snapshot holds, without exposing any path."""
+
+    snapshot_version: int
+    published_at: str
+    catalogs: int
+    schemas: int
+    tables: int
+    columns: int
+    families: tuple[InventoryFamily, ...]
+
+    @property
+    def manifest_id(self) -> str:
+        return f"{self.snapshot_version:020d}"
+
+
+def catalog_inventory(
+    state: CatalogState, *, seq: int, published_at: str, published_tables: Iterable[str]
+) -> CatalogInventory:
+    """The inventory of the snapshot published as manifest ``seq`` with ``state``."""
+    published = set(published_tables)
+    rows = {
+        "catalogs": len(state.catalogs),
+        "namespaces": len(state.namespaces),
+        "tables": len(state.tables),
+        "columns": sum(len(columns) for columns in state.table_columns.values()),
+    }
+    return CatalogInventory(
+        snapshot_version=seq,
+        published_at=published_at,
+        catalogs=rows["catalogs"],
+        schemas=rows["namespaces"],
+        tables=rows["tables"],
+        columns=rows["columns"],
+        families=tuple(
+            InventoryFamily(name, name in published, rows[name], f"system.catalog.{name}")
+            for name in INVENTORY_FAMILIES
+        ),
     )

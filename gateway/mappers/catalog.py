@@ -1,4 +1,4 @@
-"""Catalog, namespace, table and lineage families: snake_case, entities unwrapped.
+"""Catalog, namespace, table, lineage and Delta commit families: snake_case, entities unwrapped.
 
 The api wraps each entity (``CreateNamespaceResponse{namespace}``); the public shape is
 the entity itself. Creates answer 201, deletes 204 with no body.
@@ -15,3 +15,6 @@ CATALOG = View(Casing.SNAKE, unwrap="catalog")
 SCHEMA = View(Casing.SNAKE, unwrap="schema")
 LINEAGE = View(Casing.SNAKE)
 EDGES_ADDED = View(Casing.SNAKE)
+DELTA_STAGED = View(Casing.SNAKE)
+DELTA_COMMITTED = View(Casing.SNAKE)
+INVENTORY = View(Casing.SNAKE)

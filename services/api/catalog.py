@@ -24,6 +24,7 @@ from arco_core.catalog import (
     LineageEdgesAdded,
     SchemaCreated,
     TableRegistered,
+    catalog_inventory,
     get_catalog,
     get_lineage,
     get_namespace,
@@ -46,7 +47,14 @@ from arco_core.catalog import (
     plan_update_table,
     validate_idempotency_key,
 )
-from arco_core.errors import InternalError, InvalidArgument
+from arco_core.delta import (
+    DELTA_FORMAT,
+    delta_table_root,
+    validate_commit_request,
+    validate_payload,
+    validate_table_id,
+)
+from arco_core.errors import Conflict, InternalError, InvalidArgument, NotFound
 from services.api import catalog_convert as convert
 from services.api.catalog_writes import LOCK_WAIT_SEC, Answer, CatalogWriter, Idempotent, Plan
 from services.api.deps import ApiDeps
@@ -82,6 +90,7 @@ def _created_id(payloads: list[CatalogEventPayload], kind: type[CatalogEventPayl
 class CatalogServicer(catalog_grpc.CatalogServiceServicer):
     def __init__(self, deps: ApiDeps, *, lock_wait_sec: float = LOCK_WAIT_SEC) -> None:
         self._writer = CatalogWriter(deps, lock_wait_sec=lock_wait_sec)
+        self._deps = deps
 
     async def _state(self) -> CatalogState:
         return await self._writer.state()
@@ -367,3 +376,61 @@ class CatalogServicer(catalog_grpc.CatalogServiceServicer):
         if not request.table_id:
             raise InvalidArgument("table_id is required", reason="missing_field")
         return convert.lineage_to_proto(get_lineage(await self._state(), request.table_id))
+
+    # -- inventory ----------------------------------------------------------------------
+
+    async def GetCatalogInventory(
+        self, request: pb.GetCatalogInventoryRequest, context: Context
+    ) -> pb.GetCatalogInventoryResponse:
+        snapshot = await self._deps.catalog.reader.refresh()
+        if snapshot.seq is None or snapshot.head is None or snapshot.manifest is None:
+            raise NotFound("no catalog snapshot is published yet", reason="catalog_not_published")
+        inventory = catalog_inventory(
+            snapshot.state,
+            seq=snapshot.seq,
+            published_at=snapshot.head.published_at,
+            published_tables=(name for name, _ in snapshot.manifest.files()),
+        )
+        return convert.inventory_to_proto(inventory)
+
+    # -- Delta commits ------------------------------------------------------------------
+
+    async def _delta_root(self, table_id: str) -> str:
+        """The root of a catalog table of format delta (404 unknown, 409 another format)."""
+        row = (await self._state()).tables.get(table_id)
+        if row is None:
+            raise NotFound(f"table not found: {table_id}", reason="table_not_found")
+        if row.effective_format != DELTA_FORMAT:
+            raise Conflict(
+                f"table {table_id} is of format {row.effective_format}, not delta",
+                reason="table_not_delta",
+            )
+        return delta_table_root(self._deps.scope, table_id, row.location)
+
+    async def StageCommitPayload(
+        self, request: pb.StageCommitPayloadRequest, context: Context
+    ) -> pb.StageCommitPayloadResponse:
+        table_id = validate_table_id(request.table_id)
+        payload = validate_payload(request.payload)
+        await self._delta_root(table_id)
+        staged = await self._deps.delta.stage(table_id, payload)
+        return pb.StageCommitPayloadResponse(staged_path=staged.path, staged_version=staged.version)
+
+    async def CommitStaged(
+        self, request: pb.CommitStagedRequest, context: Context
+    ) -> pb.CommitStagedResponse:
+        commit = validate_commit_request(
+            request.table_id,
+            rpc_context.metadata(context, IDEMPOTENCY_KEY),
+            request.read_version if request.HasField("read_version") else None,
+            request.staged_path,
+            request.staged_version,
+        )
+        # A committed key answers again before the table is looked up (as the reference).
+        committed = await self._deps.delta.replayed(commit)
+        if committed is None:
+            root = await self._delta_root(commit.table_id)
+            committed = await self._deps.delta.commit(root, commit)
+        return pb.CommitStagedResponse(
+            version=committed.version, delta_log_path=committed.delta_log_path
+        )

@@ -11,13 +11,14 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Final
 
 from arco.catalog.v1 import catalog_service_pb2 as pb
 
 from arco_core.canonical_json import canonical_bytes
 from arco_core.catalog import (
     AddEdgesRequest,
+    CatalogInventory,
     CatalogView,
     ColumnView,
     CreateCatalogRequest,
@@ -38,6 +39,9 @@ from arco_core.catalog import (
     validate_update_table,
 )
 from services.common.rpc_context import timestamp_from_ms
+
+INVENTORY_MANIFEST_TYPE: Final = "catalog_inventory_snapshot"
+INVENTORY_VERSION: Final = 1
 
 __all__ = [
     "add_edges_request",
@@ -242,4 +246,29 @@ def lineage_to_proto(view: LineageView) -> pb.GetLineageResponse:
         table_id=view.table_id,
         upstream=[edge_to_proto(e) for e in view.upstream],
         downstream=[edge_to_proto(e) for e in view.downstream],
+    )
+
+
+def inventory_to_proto(inventory: CatalogInventory) -> pb.GetCatalogInventoryResponse:
+    return pb.GetCatalogInventoryResponse(
+        manifest_type=INVENTORY_MANIFEST_TYPE,
+        version=INVENTORY_VERSION,
+        catalog_snapshot_version=inventory.snapshot_version,
+        catalog_manifest_id=inventory.manifest_id,
+        published_at=inventory.published_at,
+        counts=pb.CatalogInventoryCounts(
+            catalogs=inventory.catalogs,
+            schemas=inventory.schemas,
+            tables=inventory.tables,
+            columns=inventory.columns,
+        ),
+        object_families=[
+            pb.CatalogInventoryObjectFamily(
+                name=f.name,
+                available=f.available,
+                row_count=f.row_count,
+                query_handle=f.query_handle,
+            )
+            for f in inventory.families
+        ],
     )

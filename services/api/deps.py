@@ -7,6 +7,7 @@ import dataclasses
 from arco_core.browser import LocalUrlSigner
 from arco_core.catalog import CatalogState
 from arco_core.clock import Clock
+from arco_core.delta import DeltaCommits
 from arco_core.locks import LeaseLock
 from arco_core.orchestration.fold import FoldState
 from arco_core.paths import Scope
@@ -33,6 +34,8 @@ class ApiDeps:
     orchestration_heads: HeadFollower[FoldState]
     catalog: EventCommitter[CatalogState]
     catalog_lock: LeaseLock
+    # Delta commit coordination, over its own Role.DELTA handle (delta/ and tables/ only).
+    delta: DeltaCommits
     # Verifies the bearer task tokens of worker callbacks.
     task_tokens: TaskTokenVerifier
     # Renews them in heartbeat answers (same key, issuer and audience).

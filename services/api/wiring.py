@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry
 
 from arco_core.browser import LocalUrlSigner
 from arco_core.clock import SystemClock
+from arco_core.delta import DeltaCommits
 from arco_core.ledger import LedgerWriter
 from arco_core.locks import LeaseLock
 from arco_core.paths import Scope
@@ -71,6 +72,7 @@ def build_deps(config: ApiConfig, env: Mapping[str, str]) -> ApiDeps:
             ProjectionReader(reader_storage, CatalogAdapter(), scope),
         ),
         catalog_lock=LeaseLock(storage, "catalog", clock),
+        delta=DeltaCommits(ScopedStorage(store, scope, Role.DELTA), clock),
         task_tokens=TaskTokenVerifier(
             config.task_token_secret,
             config.task_token_issuer,

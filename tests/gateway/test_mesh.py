@@ -95,3 +95,43 @@ def test_manifest_limits_over_http(tmp_path: Path) -> None:
             deployed = http.post(url, json=_manifest(10_000))
             assert deployed.status_code == 201, deployed.json()
             assert deployed.json()["assetCount"] == 10_000
+
+
+def test_catalog_inventory_over_http(tmp_path: Path) -> None:
+    """The inventory describes the published catalog snapshot: it moves with each write."""
+    with Mesh(tmp_path / "mesh", extra_env={"ARCO_GATEWAY_DEV_AUTH": "true"}) as mesh:
+        base = f"http://{mesh.address('gateway')}/api/v1"
+        headers = {"X-Tenant-Id": mesh.tenant_id, "X-Workspace-Id": mesh.workspace_id}
+        with httpx.Client(headers=headers, timeout=30) as http:
+            empty = http.get(f"{base}/catalog/inventory")
+            assert empty.status_code == 404, empty.text
+            assert empty.json()["details"]["reason"] == "catalog_not_published"
+
+            assert http.post(f"{base}/catalogs", json={"name": "lake"}).status_code == 201
+            first = http.get(f"{base}/catalog/inventory").json()
+            http.post(f"{base}/catalogs/lake/schemas", json={"name": "raw"})
+            columns = [{"name": "id", "data_type": "int64"}, {"name": "v", "data_type": "string"}]
+            table = http.post(
+                f"{base}/catalogs/lake/schemas/raw/tables",
+                json={"name": "events", "columns": columns},
+            )
+            assert table.status_code == 201, table.text
+            inventory = http.get(f"{base}/catalog/inventory")
+        assert inventory.status_code == 200, inventory.text
+        body = inventory.json()
+        assert body["manifest_type"] == "catalog_inventory_snapshot" and body["version"] == 1
+        assert body["catalog_snapshot_version"] > first["catalog_snapshot_version"]
+        assert body["catalog_manifest_id"] == f"{body['catalog_snapshot_version']:020d}"
+        assert body["published_at"].endswith("Z") and body["published_at"] >= first["published_at"]
+        assert body["counts"] == {"catalogs": 1, "schemas": 1, "tables": 1, "columns": 2}
+        assert first["counts"] == {"catalogs": 1, "schemas": 0, "tables": 0, "columns": 0}
+        assert body["object_families"] == [
+            {
+                "name": name,
+                "available": True,
+                "row_count": count,
+                "query_handle": f"system.catalog.{name}",
+            }
+            for name, count in (("catalogs", 1), ("namespaces", 1), ("tables", 1), ("columns", 2))
+        ]
+        assert not any("/" in str(value) for value in body.values())  # no paths exposed

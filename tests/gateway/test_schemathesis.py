@@ -1,9 +1,9 @@
 """Schemathesis against the OpenAPI document the real gateway serves, through the real mesh.
 
 One mesh (compactors, api, gateway, dispatcher, sweeper as processes on loopback, no
-workers) is seeded with real data (a namespace with a table, a catalog with a schema, a
-deployed manifest, a run and task tokens for its tasks) and then fuzzed per operation
-family with the dev headers. Every generated request must get a response that is not a
+workers) is seeded with real data (a namespace with a table and a Delta table with staged
+payloads, a catalog with a schema, a deployed manifest, a run and task tokens for its
+tasks) and then fuzzed per operation family with the dev headers. Every generated request must get a response that is not a
 5xx and that the document describes: a documented status code, the documented content
 type and headers, a body valid against the response schema.
 
@@ -65,7 +65,14 @@ FAMILIES = {
     "callbacks": (Family.CALLBACKS,),
     "query": (Family.QUERY,),
     "browser": (Family.BROWSER,),
+    "delta": (Family.DELTA,),
 }
+# Fixed UUIDv7 Idempotency-Keys: commits get past the header check, and reuse them.
+DELTA_KEYS = (
+    "01890a5d-ac96-774b-bcce-b302099a8057",
+    "01890a5d-ac96-774b-bcce-b302099a8058",
+    "01890a5d-ac96-774b-bcce-b302099a8059",
+)
 # Each operation runs a share of the family's quota, with headroom for hypothesis
 # stopping early on small input spaces; the family total is asserted.
 HEADROOM = 1.5
@@ -84,13 +91,14 @@ class Target:
     files: list[str]
     task_ids: list[str] = field(default_factory=list)
     task_tokens: dict[str, str] = field(default_factory=dict)
+    staged: list[dict[str, str]] = field(default_factory=list)
 
 
 def _seed(
     mesh: Mesh, base: str, dev_headers: dict[str, str]
-) -> tuple[dict[str, str], list[str], list[str], list[str]]:
+) -> tuple[dict[str, str], list[str], list[str], list[str], list[dict[str, str]]]:
     """Real resources to pin path parameters and bodies to: (pins, asset keys, browsable
-    files, callback task ids)."""
+    files, callback task ids, staged Delta payloads)."""
     ws = f"{base}/api/v1/workspaces/{mesh.workspace_id}"
     with httpx.Client(headers=dev_headers, timeout=30) as http:
 
@@ -104,6 +112,16 @@ def _seed(
             f"{base}/api/v1/namespaces/fuzz/tables",
             {"name": "events", "columns": [{"name": "id", "data_type": "int64"}]},
         )
+        deltas = post(
+            f"{base}/api/v1/namespaces/fuzz/tables",
+            {
+                "name": "deltas",
+                "format": "delta",
+                "columns": [{"name": "id", "data_type": "int64"}],
+            },
+        )
+        stage = f"{base}/api/v1/delta/tables/{deltas['id']}/commits/stage"
+        staged = [post(stage, {"payload": f'{{"commitInfo": {{"n": {i}}}}}\n'}) for i in range(3)]
         post(f"{base}/api/v1/catalogs", {"name": "fuzzcat"})
         post(f"{base}/api/v1/catalogs/fuzzcat/schemas", {"name": "raw"})
         post(
@@ -128,8 +146,9 @@ def _seed(
         "catalog": "fuzzcat",
         "schema": "raw",
         "table_id": "fuzz.events",
+        "delta_table_id": str(deltas["id"]),
     }
-    return pins, keys, files, task_ids
+    return pins, keys, files, task_ids, staged
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +159,7 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
     try:
         base = f"http://{mesh.address('gateway')}"
         dev_headers = {"X-Tenant-Id": mesh.tenant_id, "X-Workspace-Id": mesh.workspace_id}
-        pins, keys, files, task_ids = _seed(mesh, base, dev_headers)
+        pins, keys, files, task_ids, staged = _seed(mesh, base, dev_headers)
         schema = schemathesis.openapi.from_url(f"{base}/api/v1/openapi.json", timeout=10)
         signer = TaskTokenSigner(
             mesh.secrets["ARCO_TASK_TOKEN_SECRET"], "arco", "arco-worker-callbacks"
@@ -151,7 +170,7 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
             )[0]
             for task_id in task_ids
         }
-        yield Target(mesh, schema, dev_headers, pins, keys, files, task_ids, tokens)
+        yield Target(mesh, schema, dev_headers, pins, keys, files, task_ids, tokens, staged)
     finally:
         codes = mesh.stop()
     assert all(code == 0 for code in codes.values()), codes
@@ -167,6 +186,8 @@ def _pinned(spec: RouteSpec, pins: dict[str, str]) -> dict[str, str]:
                 values[name] = "orders" if "/catalogs/" in spec.path else "events"
             else:
                 values[name] = pins["namespace"]
+        elif name == "table_id" and "/delta/" in spec.path:
+            values[name] = pins["delta_table_id"]
         elif name in pins:
             values[name] = pins[name]
     return values
@@ -224,6 +245,18 @@ def _bodies(target: Target) -> dict[str, st.SearchStrategy[dict[str, Any]]]:
             {"mode": st.sampled_from(["fromFailure", "subset"])}, optional={"selection": keys}
         ),
         "cancel_run": st.fixed_dictionaries({}, optional={"reason": st.text(max_size=20)}),
+        "stage_commit_payload": st.fixed_dictionaries(
+            {"payload": st.sampled_from(['{"commitInfo": {}}\n', "{}\n{}", "[1]", ""])}
+        ),
+        "commit_staged": st.sampled_from(target.staged).flatmap(
+            lambda staged: st.fixed_dictionaries(
+                {
+                    "read_version": st.sampled_from([-1, 0, 1]) | st.integers(-2, 3),
+                    "staged_path": st.just(staged["staged_path"]),
+                    "staged_version": st.sampled_from([staged["staged_version"]] * 3 + ["x"]),
+                }
+            )
+        ),
     }
 
 
@@ -240,6 +273,17 @@ def _strategy(target: Target, spec: RouteSpec) -> st.SearchStrategy[Any]:
             body.flatmap(
                 lambda b: operation.as_strategy(
                     GenerationMode.POSITIVE, body=b, path_parameters=pinned or None
+                )
+            )
+        )
+    if body is not None and spec.idempotency_key_required:
+        strategies.append(
+            st.tuples(body, st.sampled_from(DELTA_KEYS)).flatmap(
+                lambda bk: operation.as_strategy(
+                    GenerationMode.POSITIVE,
+                    body=bk[0],
+                    path_parameters=pinned or None,
+                    headers={"Idempotency-Key": bk[1]},
                 )
             )
         )

@@ -29,6 +29,8 @@ ALL_PREFIXES = (
     "state/",
     "snapshots/",
     "manifests/",
+    "delta/",
+    "tables/",
     "other/",
 )
 EXPECTED = {
@@ -37,6 +39,7 @@ EXPECTED = {
     Role.DISPATCHER: {"ledger/"},
     Role.SWEEPER: {"ledger/"},
     Role.READER: set(),
+    Role.DELTA: {"delta/", "tables/"},
 }
 
 

@@ -449,3 +449,85 @@ class GetLineageResponse(_message.Message):
     upstream: _containers.RepeatedCompositeFieldContainer[LineageEdge]
     downstream: _containers.RepeatedCompositeFieldContainer[LineageEdge]
     def __init__(self, table_id: _Optional[str] = ..., upstream: _Optional[_Iterable[_Union[LineageEdge, _Mapping]]] = ..., downstream: _Optional[_Iterable[_Union[LineageEdge, _Mapping]]] = ...) -> None: ...
+
+class StageCommitPayloadRequest(_message.Message):
+    __slots__ = ("table_id", "payload")
+    TABLE_ID_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    table_id: str
+    payload: str
+    def __init__(self, table_id: _Optional[str] = ..., payload: _Optional[str] = ...) -> None: ...
+
+class StageCommitPayloadResponse(_message.Message):
+    __slots__ = ("staged_path", "staged_version")
+    STAGED_PATH_FIELD_NUMBER: _ClassVar[int]
+    STAGED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    staged_path: str
+    staged_version: str
+    def __init__(self, staged_path: _Optional[str] = ..., staged_version: _Optional[str] = ...) -> None: ...
+
+class CommitStagedRequest(_message.Message):
+    __slots__ = ("table_id", "read_version", "staged_path", "staged_version")
+    TABLE_ID_FIELD_NUMBER: _ClassVar[int]
+    READ_VERSION_FIELD_NUMBER: _ClassVar[int]
+    STAGED_PATH_FIELD_NUMBER: _ClassVar[int]
+    STAGED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    table_id: str
+    read_version: int
+    staged_path: str
+    staged_version: str
+    def __init__(self, table_id: _Optional[str] = ..., read_version: _Optional[int] = ..., staged_path: _Optional[str] = ..., staged_version: _Optional[str] = ...) -> None: ...
+
+class CommitStagedResponse(_message.Message):
+    __slots__ = ("version", "delta_log_path")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    DELTA_LOG_PATH_FIELD_NUMBER: _ClassVar[int]
+    version: int
+    delta_log_path: str
+    def __init__(self, version: _Optional[int] = ..., delta_log_path: _Optional[str] = ...) -> None: ...
+
+class GetCatalogInventoryRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class CatalogInventoryCounts(_message.Message):
+    __slots__ = ("catalogs", "schemas", "tables", "columns")
+    CATALOGS_FIELD_NUMBER: _ClassVar[int]
+    SCHEMAS_FIELD_NUMBER: _ClassVar[int]
+    TABLES_FIELD_NUMBER: _ClassVar[int]
+    COLUMNS_FIELD_NUMBER: _ClassVar[int]
+    catalogs: int
+    schemas: int
+    tables: int
+    columns: int
+    def __init__(self, catalogs: _Optional[int] = ..., schemas: _Optional[int] = ..., tables: _Optional[int] = ..., columns: _Optional[int] = ...) -> None: ...
+
+class CatalogInventoryObjectFamily(_message.Message):
+    __slots__ = ("name", "available", "row_count", "query_handle")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    AVAILABLE_FIELD_NUMBER: _ClassVar[int]
+    ROW_COUNT_FIELD_NUMBER: _ClassVar[int]
+    QUERY_HANDLE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    available: bool
+    row_count: int
+    query_handle: str
+    def __init__(self, name: _Optional[str] = ..., available: _Optional[bool] = ..., row_count: _Optional[int] = ..., query_handle: _Optional[str] = ...) -> None: ...
+
+class GetCatalogInventoryResponse(_message.Message):
+    __slots__ = ("manifest_type", "version", "catalog_snapshot_version", "catalog_manifest_id", "published_at", "counts", "object_families")
+    MANIFEST_TYPE_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    CATALOG_SNAPSHOT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    CATALOG_MANIFEST_ID_FIELD_NUMBER: _ClassVar[int]
+    PUBLISHED_AT_FIELD_NUMBER: _ClassVar[int]
+    COUNTS_FIELD_NUMBER: _ClassVar[int]
+    OBJECT_FAMILIES_FIELD_NUMBER: _ClassVar[int]
+    manifest_type: str
+    version: int
+    catalog_snapshot_version: int
+    catalog_manifest_id: str
+    published_at: str
+    counts: CatalogInventoryCounts
+    object_families: _containers.RepeatedCompositeFieldContainer[CatalogInventoryObjectFamily]
+    def __init__(self, manifest_type: _Optional[str] = ..., version: _Optional[int] = ..., catalog_snapshot_version: _Optional[int] = ..., catalog_manifest_id: _Optional[str] = ..., published_at: _Optional[str] = ..., counts: _Optional[_Union[CatalogInventoryCounts, _Mapping]] = ..., object_families: _Optional[_Iterable[_Union[CatalogInventoryObjectFamily, _Mapping]]] = ...) -> None: ...

@@ -133,6 +133,21 @@ class CatalogServiceStub:
                 request_serializer=arco_dot_catalog_dot_v1_dot_catalog__service__pb2.GetLineageRequest.SerializeToString,
                 response_deserializer=arco_dot_catalog_dot_v1_dot_catalog__service__pb2.GetLineageResponse.FromString,
                 _registered_method=True)
+        self.GetCatalogInventory = channel.unary_unary(
+                '/arco.catalog.v1.CatalogService/GetCatalogInventory',
+                request_serializer=arco_dot_catalog_dot_v1_dot_catalog__service__pb2.GetCatalogInventoryRequest.SerializeToString,
+                response_deserializer=arco_dot_catalog_dot_v1_dot_catalog__service__pb2.GetCatalogInventoryResponse.FromString,
+                _registered_method=True)
+        self.StageCommitPayload = channel.unary_unary(
+                '/arco.catalog.v1.CatalogService/StageCommitPayload',
+                request_serializer=arco_dot_catalog_dot_v1_dot_catalog__service__pb2.StageCommitPayloadRequest.SerializeToString,
+                response_deserializer=arco_dot_catalog_dot_v1_dot_catalog__service__pb2.StageCommitPayloadResponse.FromString,
+                _registered_method=True)
+        self.CommitStaged = channel.unary_unary(
+                '/arco.catalog.v1.CatalogService/CommitStaged',
+                request_serializer=arco_dot_catalog_dot_v1_dot_catalog__service__pb2.CommitStagedRequest.SerializeToString,
+                response_deserializer=arco_dot_catalog_dot_v1_dot_catalog__service__pb2.CommitStagedResponse.FromString,
+                _registered_method=True)
 
 
 class CatalogServiceServicer:
@@ -275,6 +290,28 @@ class CatalogServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetCatalogInventory(self, request, context):
+        """The published catalog snapshot: its version, row counts and queryable families.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StageCommitPayload(self, request, context):
+        """Stage a Delta commit payload (JSON lines) for a table of format delta.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CommitStaged(self, request, context):
+        """Commit a staged payload as the table's next Delta log version (optimistic on
+        read_version; the idempotency-key metadata is required).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CatalogServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -372,6 +409,21 @@ def add_CatalogServiceServicer_to_server(servicer, server):
                     servicer.GetLineage,
                     request_deserializer=arco_dot_catalog_dot_v1_dot_catalog__service__pb2.GetLineageRequest.FromString,
                     response_serializer=arco_dot_catalog_dot_v1_dot_catalog__service__pb2.GetLineageResponse.SerializeToString,
+            ),
+            'GetCatalogInventory': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCatalogInventory,
+                    request_deserializer=arco_dot_catalog_dot_v1_dot_catalog__service__pb2.GetCatalogInventoryRequest.FromString,
+                    response_serializer=arco_dot_catalog_dot_v1_dot_catalog__service__pb2.GetCatalogInventoryResponse.SerializeToString,
+            ),
+            'StageCommitPayload': grpc.unary_unary_rpc_method_handler(
+                    servicer.StageCommitPayload,
+                    request_deserializer=arco_dot_catalog_dot_v1_dot_catalog__service__pb2.StageCommitPayloadRequest.FromString,
+                    response_serializer=arco_dot_catalog_dot_v1_dot_catalog__service__pb2.StageCommitPayloadResponse.SerializeToString,
+            ),
+            'CommitStaged': grpc.unary_unary_rpc_method_handler(
+                    servicer.CommitStaged,
+                    request_deserializer=arco_dot_catalog_dot_v1_dot_catalog__service__pb2.CommitStagedRequest.FromString,
+                    response_serializer=arco_dot_catalog_dot_v1_dot_catalog__service__pb2.CommitStagedResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -891,6 +943,87 @@ class CatalogService:
             '/arco.catalog.v1.CatalogService/GetLineage',
             arco_dot_catalog_dot_v1_dot_catalog__service__pb2.GetLineageRequest.SerializeToString,
             arco_dot_catalog_dot_v1_dot_catalog__service__pb2.GetLineageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCatalogInventory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/arco.catalog.v1.CatalogService/GetCatalogInventory',
+            arco_dot_catalog_dot_v1_dot_catalog__service__pb2.GetCatalogInventoryRequest.SerializeToString,
+            arco_dot_catalog_dot_v1_dot_catalog__service__pb2.GetCatalogInventoryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StageCommitPayload(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/arco.catalog.v1.CatalogService/StageCommitPayload',
+            arco_dot_catalog_dot_v1_dot_catalog__service__pb2.StageCommitPayloadRequest.SerializeToString,
+            arco_dot_catalog_dot_v1_dot_catalog__service__pb2.StageCommitPayloadResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CommitStaged(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/arco.catalog.v1.CatalogService/CommitStaged',
+            arco_dot_catalog_dot_v1_dot_catalog__service__pb2.CommitStagedRequest.SerializeToString,
+            arco_dot_catalog_dot_v1_dot_catalog__service__pb2.CommitStagedResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -75,6 +75,14 @@ class CatalogServiceStub:
     """Record lineage edges (deduplicated by content id)."""
     GetLineage: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.GetLineageRequest, _catalog_service_pb2.GetLineageResponse]
     """Upstream and downstream edges of a table."""
+    GetCatalogInventory: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.GetCatalogInventoryRequest, _catalog_service_pb2.GetCatalogInventoryResponse]
+    """The published catalog snapshot: its version, row counts and queryable families."""
+    StageCommitPayload: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.StageCommitPayloadRequest, _catalog_service_pb2.StageCommitPayloadResponse]
+    """Stage a Delta commit payload (JSON lines) for a table of format delta."""
+    CommitStaged: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.CommitStagedRequest, _catalog_service_pb2.CommitStagedResponse]
+    """Commit a staged payload as the table's next Delta log version (optimistic on
+    read_version; the idempotency-key metadata is required).
+    """
 
 @_typing.type_check_only
 class CatalogServiceAsyncStub(CatalogServiceStub):
@@ -123,6 +131,14 @@ class CatalogServiceAsyncStub(CatalogServiceStub):
     """Record lineage edges (deduplicated by content id)."""
     GetLineage: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.GetLineageRequest, _catalog_service_pb2.GetLineageResponse]  # type: ignore[assignment]
     """Upstream and downstream edges of a table."""
+    GetCatalogInventory: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.GetCatalogInventoryRequest, _catalog_service_pb2.GetCatalogInventoryResponse]  # type: ignore[assignment]
+    """The published catalog snapshot: its version, row counts and queryable families."""
+    StageCommitPayload: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.StageCommitPayloadRequest, _catalog_service_pb2.StageCommitPayloadResponse]  # type: ignore[assignment]
+    """Stage a Delta commit payload (JSON lines) for a table of format delta."""
+    CommitStaged: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.CommitStagedRequest, _catalog_service_pb2.CommitStagedResponse]  # type: ignore[assignment]
+    """Commit a staged payload as the table's next Delta log version (optimistic on
+    read_version; the idempotency-key metadata is required).
+    """
 
 class CatalogServiceServicer(metaclass=_abc_1.ABCMeta):
     """The Tier-1 catalog: catalogs, schemas (namespaces are schemas of the implicit
@@ -282,5 +298,31 @@ class CatalogServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_catalog_service_pb2.GetLineageResponse, _abc.Awaitable[_catalog_service_pb2.GetLineageResponse]]:
         """Upstream and downstream edges of a table."""
+
+    @_abc_1.abstractmethod
+    def GetCatalogInventory(
+        self,
+        request: _catalog_service_pb2.GetCatalogInventoryRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_catalog_service_pb2.GetCatalogInventoryResponse, _abc.Awaitable[_catalog_service_pb2.GetCatalogInventoryResponse]]:
+        """The published catalog snapshot: its version, row counts and queryable families."""
+
+    @_abc_1.abstractmethod
+    def StageCommitPayload(
+        self,
+        request: _catalog_service_pb2.StageCommitPayloadRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_catalog_service_pb2.StageCommitPayloadResponse, _abc.Awaitable[_catalog_service_pb2.StageCommitPayloadResponse]]:
+        """Stage a Delta commit payload (JSON lines) for a table of format delta."""
+
+    @_abc_1.abstractmethod
+    def CommitStaged(
+        self,
+        request: _catalog_service_pb2.CommitStagedRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_catalog_service_pb2.CommitStagedResponse, _abc.Awaitable[_catalog_service_pb2.CommitStagedResponse]]:
+        """Commit a staged payload as the table's next Delta log version (optimistic on
+        read_version; the idempotency-key metadata is required).
+        """
 
 def add_CatalogServiceServicer_to_server(servicer: CatalogServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
