@@ -32,6 +32,8 @@ __all__ = [
     "SHUTDOWN_GRACE_SEC",
     "ConfigError",
     "Setting",
+    "contract",
+    "contract_entry",
     "describe",
     "epilog",
     "flag",
@@ -224,6 +226,44 @@ def epilog(settings: Iterable[Setting[Any]]) -> str:
     return "environment:\n" + "\n".join(
         f"  {setting.name:<{width}} {describe(setting)}" for setting in rows
     )
+
+
+_TYPE_NAMES: dict[type[Any], str] = {
+    str: "string",
+    int: "integer",
+    float: "number",
+    bool: "boolean",
+    tuple: "list",  # comma-separated
+}
+
+
+def contract_entry(setting: Setting[Any]) -> dict[str, Any]:
+    """One row as the machine-readable environment contract states it (a secret's default
+    is never written out)."""
+    entry: dict[str, Any] = {
+        "name": setting.name,
+        "type": _TYPE_NAMES[setting.type],
+        "default": None if setting.secret else (default_text(setting) or None),
+        "secret": setting.secret,
+        "required": setting.required or None,
+        "description": setting.help,
+    }
+    if setting.minimum is not None:
+        entry["minimum"] = setting.minimum
+    if setting.fallback:
+        entry["fallback"] = setting.fallback
+    return entry
+
+
+def contract(processes: Mapping[str, Iterable[Setting[Any]]]) -> dict[str, Any]:
+    """The environment contract: every process and every variable it reads."""
+    return {
+        "format": 1,
+        "processes": {
+            name: [contract_entry(s) for s in sorted(_unique(rows), key=lambda s: s.name)]
+            for name, rows in sorted(processes.items())
+        },
+    }
 
 
 def markdown_table(settings: Iterable[Setting[Any]]) -> str:

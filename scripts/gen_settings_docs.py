@@ -1,15 +1,19 @@
 #!/usr/bin/env python
-"""Write the settings tables of docs/operations.md from the ``Setting`` rows, and the
-authorization matrix from :data:`arco_runtime.authz.MATRIX`.
+"""Write the settings tables of docs/operations.md and the environment contract
+``deploy/contract.json`` from the ``Setting`` rows, and the authorization matrix from
+:data:`arco_runtime.authz.MATRIX`.
 
 Each table sits between ``<!-- settings:NAME -->`` and ``<!-- /settings:NAME -->`` (the
 matrix between ``<!-- authz:matrix -->`` and ``<!-- /authz:matrix -->``); the text
-outside the markers is left alone. ``--check`` exits 1 when the docs differ from the
-rows (tests/unit/runtime/test_settings_docs.py runs it in the suite).
+outside the markers is left alone. The contract lists, per process, every variable it
+reads (name, type, default, secret, when required, description), for deployment tools.
+``--check`` exits 1 when the docs or the contract differ from the rows
+(tests/unit/runtime/test_settings.py runs it in the suite).
 """
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from pathlib import Path
@@ -19,9 +23,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "gen"), str(ROOT)]
 
 from arco_runtime.authz import markdown_matrix  # noqa: E402
-from arco_runtime.settings import Setting, markdown_table  # noqa: E402
+from arco_runtime.settings import Setting, contract, markdown_table  # noqa: E402
 
 DOCS = (ROOT / "docs" / "operations.md",)
+CONTRACT = ROOT / "deploy" / "contract.json"
 MATRIX_MARKER = "authz:matrix"
 
 
@@ -51,6 +56,30 @@ def groups() -> dict[str, tuple[Setting[Any], ...]]:
         "gateway": GATEWAY,
         "worker": WORKER_SETTINGS,
     }
+
+
+def processes() -> dict[str, tuple[Setting[Any], ...]]:
+    """Every process the mesh runs and the variables it reads (as its ``--help`` lists)."""
+    from arco_sdk.worker.config import WORKER_SETTINGS  # noqa: PLC0415
+    from gateway.config import SERVICE_SETTINGS as GATEWAY  # noqa: PLC0415
+    from services.api.config import SERVICE_SETTINGS as API  # noqa: PLC0415
+    from services.common.config import COMMON_SETTINGS  # noqa: PLC0415
+    from services.compactor.config import SERVICE_SETTINGS as COMPACTOR  # noqa: PLC0415
+    from services.dispatcher.config import SERVICE_SETTINGS as DISPATCHER  # noqa: PLC0415
+    from services.sweeper.config import SERVICE_SETTINGS as SWEEPER  # noqa: PLC0415
+
+    return {
+        "services.api": (*COMMON_SETTINGS, *API),
+        "services.compactor": (*COMMON_SETTINGS, *COMPACTOR),
+        "services.dispatcher": (*COMMON_SETTINGS, *DISPATCHER),
+        "services.sweeper": (*COMMON_SETTINGS, *SWEEPER),
+        "gateway": GATEWAY,
+        "arco_sdk.worker": WORKER_SETTINGS,
+    }
+
+
+def contract_text() -> str:
+    return json.dumps(contract(processes()), indent=2, sort_keys=True) + "\n"
 
 
 def render(text: str, tables: dict[str, tuple[Setting[Any], ...]]) -> str:
@@ -83,10 +112,16 @@ def main(argv: list[str]) -> int:
             stale.append(path)
             if not check:
                 path.write_text(new)
+    wanted = contract_text()
+    if not CONTRACT.exists() or CONTRACT.read_text() != wanted:
+        stale.append(CONTRACT)
+        if not check:
+            CONTRACT.parent.mkdir(exist_ok=True)
+            CONTRACT.write_text(wanted)
     if check and stale:
         names = ", ".join(str(p.relative_to(ROOT)) for p in stale)
         print(
-            f"{names}: settings tables or matrix differ from the rows; run {__file__}",
+            f"{names}: settings tables, contract or matrix differ from the rows; run {__file__}",
             file=sys.stderr,
         )
         return 1

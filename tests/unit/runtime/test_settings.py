@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import importlib.util
+import json
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from arco_runtime.settings import (
     setting_field,
     text,
 )
+from arco_runtime.settings import contract as settings_contract
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -336,3 +338,21 @@ def test_docs_matrix_is_rewritten_from_the_data() -> None:
     assert module.render(stale, {}) == (
         f"before\n<!-- authz:matrix -->\n{markdown_matrix()}\n<!-- /authz:matrix -->\nafter\n"
     )
+
+
+def test_the_environment_contract_is_generated_from_the_rows_each_process_reads() -> None:
+    module = _gen_docs()
+    on_disk = json.loads((ROOT / "deploy" / "contract.json").read_text())
+    assert (ROOT / "deploy" / "contract.json").read_text() == module.contract_text(), (
+        "deploy/contract.json is stale: run python scripts/gen_settings_docs.py"
+    )
+    processes = on_disk["processes"]
+    for name, _, rows in _service_mains():  # what --help lists is what the contract lists
+        assert {e["name"] for e in processes[name]} == {row.name for row in rows}, name
+    entries = {e["name"]: e for entries in processes.values() for e in entries}
+    secret = entries["ARCO_IDENTITY_SECRET"]
+    assert (secret["secret"], secret["default"], secret["required"]) == (True, None, "outside dev")
+    assert entries["ARCO_RETAIN_TERMINAL_RUNS_SEC"]["minimum"] == 1
+    # Dropping a row changes the contract, so --check would fail on a stale file.
+    trimmed = {name: rows[1:] for name, rows in module.processes().items()}
+    assert settings_contract(trimmed) != on_disk
