@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import urllib.error
 import urllib.request
 from typing import Any
@@ -12,8 +13,10 @@ import grpc
 import pytest
 from arco.orchestration.v1 import orchestration_service_pb2 as orch_pb
 from arco.orchestration.v1 import orchestration_service_pb2_grpc as orch_grpc
+from typer.testing import CliRunner
 
 from arco_core.envelope import EventEnvelope
+from arco_sdk.cli import app
 from tests.service.test_api_callbacks import Mesh, mesh  # noqa: F401 - the fixture
 from tests.support.processes import start_service
 from tests.support.tls import mesh_channel
@@ -125,5 +128,24 @@ async def test_partitions_listed_filtered_paged_and_summarized(mesh: Mesh) -> No
         assert status == 404
         status, _ = await asyncio.to_thread(_get, f"{base}/partitions?limit=201")
         assert status == 400
+
+        # The CLI over the same gateway.
+        cli = ["--api-url", f"http://{gateway.ready['http_address']}"]
+        cli += ["--tenant", TENANT, "--workspace", WORKSPACE]
+        env = {k: "" for k in os.environ if k.startswith("ARCO_")}
+        result = await asyncio.to_thread(
+            CliRunner().invoke, app, [*cli, "partitions", "ns.clean"], env=env
+        )
+        assert result.exit_code == 0, result.output
+        assert "3 partitions, 3 materialized, 1 stale, 0 missing" in result.output
+        assert all(f"p{i}" in result.output for i in (1, 2, 3)) and "r-p2" in result.output
+        result = await asyncio.to_thread(
+            CliRunner().invoke, app, [*cli, "partitions", "ns.clean", "--stale"], env=env
+        )
+        assert result.exit_code == 0 and "p2" in result.output and "p1" not in result.output
+        result = await asyncio.to_thread(
+            CliRunner().invoke, app, [*cli, "partitions", "ns.none"], env=env
+        )
+        assert result.exit_code == 1 and "no partitions found" in result.output
     finally:
         assert gateway.terminate() == 0, gateway.log()
