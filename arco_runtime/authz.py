@@ -98,6 +98,8 @@ MATRIX: Final[Mapping[str, Mapping[str, Grant]]] = {
         # A worker's own attempt, with its task token (judged by the api), not a user's.
         "UploadTaskLogs": _CALLBACK,
         "GetRunLogs": _VIEW,
+        "ListPartitions": _VIEW,
+        "GetAssetPartitionSummary": _VIEW,
     },
     "arco.catalog.v1.CatalogService": {
         "ListNamespaces": _VIEW,

@@ -566,6 +566,40 @@ def status(
 
 @app.command()
 @_handles_errors
+def partitions(
+    ctx: typer.Context,
+    asset: Annotated[str, typer.Argument(help="asset key, namespace.name")],
+    stale: Annotated[bool, typer.Option("--stale", help="only stale partitions")] = False,
+) -> None:
+    """Show an asset's partitions: last materialization, last attempt, staleness."""
+    client = _client(ctx)
+    summary = client.partition_summary(asset)
+    table = Table(
+        title=f"{asset}: {summary.total_partitions} partitions, "
+        f"{summary.materialized_partitions} materialized, {summary.stale_partitions} stale, "
+        f"{summary.missing_partitions} missing"
+    )
+    for column in ("partition", "materialized by", "at", "last attempt", "stale since"):
+        table.add_column(column)
+    cursor: str | None = None
+    while True:
+        page = client.list_partitions(asset_key=asset, stale_only=stale, cursor=cursor, limit=200)
+        for item in page.partitions:
+            table.add_row(
+                item.partition_key,
+                item.last_materialization_run_id or "-",
+                item.last_materialization_at or "-",
+                f"{item.last_attempt_outcome or '-'} ({item.last_attempt_run_id or '-'})",
+                item.stale_since or "-",
+            )
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    _console().print(table)
+
+
+@app.command()
+@_handles_errors
 def logs(
     ctx: typer.Context,
     run_id: Annotated[str, typer.Argument()],

@@ -34,6 +34,8 @@ from arco_sdk.types import (
     Manifest,
     ManifestSummary,
     Namespace,
+    PartitionPage,
+    PartitionSummary,
     Run,
     RunPage,
     StoredLogs,
@@ -367,6 +369,29 @@ class ArcoClient:
         params = {"limit": limit, "cursor": cursor, "state": state}
         response = self._request("GET", self._ws("/runs"), idempotent=True, params=params)
         return self._object(RunPage, response)
+
+    def list_partitions(
+        self,
+        *,
+        asset_key: str | None = None,
+        stale_only: bool = False,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> PartitionPage:
+        """One page of partition status rows, sorted by (asset key, partition key)."""
+        params = {
+            "assetKey": asset_key,
+            "staleOnly": "true" if stale_only else None,
+            "limit": limit,
+            "cursor": cursor,
+        }
+        response = self._request("GET", self._ws("/partitions"), idempotent=True, params=params)
+        return self._object(PartitionPage, response)
+
+    def partition_summary(self, asset_key: str) -> PartitionSummary:
+        """An asset's partition counts; ``ArcoApiError`` (404) when it has none."""
+        path = self._ws(f"/assets/{_quote(asset_key)}/partitions/summary")
+        return self._object(PartitionSummary, self._request("GET", path, idempotent=True))
 
     def get_run(self, run_id: str) -> Run:
         """One run with its tasks' states; ``ArcoApiError`` (404) when unknown."""

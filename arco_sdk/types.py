@@ -26,6 +26,9 @@ __all__ = [
     "Manifest",
     "ManifestSummary",
     "Namespace",
+    "PartitionPage",
+    "PartitionStatus",
+    "PartitionSummary",
     "RetryAttribution",
     "Run",
     "RunPage",
@@ -254,6 +257,41 @@ class RunPage(ApiObject):
 
     runs: tuple[RunSummary, ...] = ()
     next_cursor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionStatus(ApiObject):
+    """What is known of one (asset, partition): last success, last attempt, staleness."""
+
+    asset_key: str
+    partition_key: str
+    is_stale: bool = False
+    last_materialization_run_id: str | None = None
+    last_materialization_at: str | None = None
+    last_attempt_run_id: str | None = None
+    last_attempt_at: str | None = None
+    last_attempt_outcome: str | None = None
+    stale_since: str | None = None
+    stale_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionPage(ApiObject):
+    """One page of partitions by (asset key, partition key), and the next page's cursor."""
+
+    partitions: tuple[PartitionStatus, ...] = ()
+    next_cursor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionSummary(ApiObject):
+    """One asset's partition counts; missing = attempted but never materialized."""
+
+    asset_key: str
+    total_partitions: int = 0
+    materialized_partitions: int = 0
+    stale_partitions: int = 0
+    missing_partitions: int = 0
 
 
 @dataclass(frozen=True, slots=True)

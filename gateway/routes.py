@@ -356,6 +356,16 @@ def _orchestration_routes() -> list[RouteSpec]:
                "Read a run's logs, one page at a time", errors=(400,),
                query=(orch.TASK_KEY, orch.LIMIT, orch.CURSOR), reply=orch.logs_reply,
                content=Content.TEXT),
+        _route("list_partitions", "GET", f"{ws}/partitions", ORCH_SVC, "ListPartitions",
+               orch_pb.ListPartitionsRequest, orch_pb.ListPartitionsResponse, o,
+               "List partition status by (asset key, partition key)", errors=(400,),
+               view=orch.PARTITION_LIST,
+               query=(orch.LIMIT, orch.CURSOR, orch.ASSET_KEY, orch.STALE_ONLY)),
+        _route("get_asset_partition_summary", "GET",
+               f"{ws}/assets/{{asset_key}}/partitions/summary", ORCH_SVC,
+               "GetAssetPartitionSummary", orch_pb.GetAssetPartitionSummaryRequest,
+               orch_pb.GetAssetPartitionSummaryResponse, o,
+               "Count one asset's partitions by status", view=orch.PARTITION_SUMMARY),
     ]  # fmt: skip
 
 

@@ -26,6 +26,7 @@ from arco_core.orchestration.state import (
     DepRow,
     IdempotencyKeyRow,
     OutboxRow,
+    PartitionStatusRow,
     RunRow,
     TaskRow,
     TimerRow,
@@ -35,6 +36,7 @@ from arco_core.orchestration.tables import (
     DEP_SATISFACTION,
     DISPATCH_OUTBOX,
     IDEMPOTENCY_KEYS,
+    PARTITION_STATUS,
     RUNS,
     TABLE_NAMES,
     TASKS,
@@ -194,6 +196,30 @@ SCHEMAS: Final[Mapping[str, pa.Schema]] = {
             ("row_version", _S, False),
         ]
     ),
+    PARTITION_STATUS: _schema(
+        [
+            ("tenant_id", _S, False),
+            ("workspace_id", _S, False),
+            ("asset_key", _S, False),
+            ("partition_key", _S, False),
+            ("last_materialization_run_id", _S, True),
+            ("last_materialization_at", _I64, True),
+            ("last_materialization_code_version", _S, True),
+            ("last_attempt_run_id", _S, True),
+            ("last_attempt_at", _I64, True),
+            ("last_attempt_outcome", _S, True),
+            ("stale_since", _I64, True),
+            ("stale_reason_code", _S, True),
+            ("partition_values", _S, True),
+            ("row_version", _S, False),
+            ("delta_table", _S, True),
+            ("delta_version", _I64, True),
+            ("delta_partition", _S, True),
+            ("execution_lineage_ref", _S, True),
+            ("last_materialization_event_id", _S, True),
+            ("last_attempt_event_id", _S, True),
+        ]
+    ),
 }
 
 ROW_TYPES: Final[Mapping[str, type[Any]]] = {
@@ -204,6 +230,7 @@ ROW_TYPES: Final[Mapping[str, type[Any]]] = {
     IDEMPOTENCY_KEYS: IdempotencyKeyRow,
     TIMERS: TimerRow,
     CODE_MANIFESTS: CodeManifestRow,
+    PARTITION_STATUS: PartitionStatusRow,
 }
 
 PRIMARY_KEYS: Final[Mapping[str, tuple[str, ...]]] = {
@@ -214,6 +241,7 @@ PRIMARY_KEYS: Final[Mapping[str, tuple[str, ...]]] = {
     IDEMPOTENCY_KEYS: ("tenant_id", "workspace_id", "idempotency_key"),
     TIMERS: ("timer_id",),
     CODE_MANIFESTS: ("manifest_id",),
+    PARTITION_STATUS: ("tenant_id", "workspace_id", "asset_key", "partition_key"),
 }
 
 # Values substituted for nulls (or absent columns) in nullable extension columns whose row

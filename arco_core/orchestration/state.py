@@ -22,6 +22,7 @@ __all__ = [
     "IdempotencyKeyRow",
     "OutboxRow",
     "OutboxStatus",
+    "PartitionStatusRow",
     "Row",
     "RunRow",
     "RunState",
@@ -281,6 +282,48 @@ class CodeManifestRow:
         return (self.manifest_id,)
 
 
+@dataclass(slots=True)
+class PartitionStatusRow:
+    """What is known of one (asset, partition): its last success, its last finished
+    attempt, and since when an upstream partition is newer than it.
+
+    The ``*_event_id`` extensions name the events the fields came from: the newest event
+    wins whatever order they are folded in, so a replay equals an incremental fold."""
+
+    tenant_id: str
+    workspace_id: str
+    asset_key: str
+    partition_key: str
+    last_materialization_run_id: str | None
+    last_materialization_at: int | None
+    last_materialization_code_version: str | None
+    last_attempt_run_id: str | None
+    last_attempt_at: int | None
+    last_attempt_outcome: str | None  # SUCCEEDED | FAILED | SKIPPED | CANCELLED
+    stale_since: int | None
+    stale_reason_code: str | None
+    partition_values: str | None  # canonical JSON object; None (no dimensions yet)
+    row_version: str
+    # extensions (nullable in Arrow)
+    delta_table: str | None = None
+    delta_version: int | None = None
+    delta_partition: str | None = None
+    execution_lineage_ref: str | None = None
+    last_materialization_event_id: str | None = None
+    last_attempt_event_id: str | None = None
+
+    @property
+    def pk(self) -> tuple[str, str, str, str]:
+        return (self.tenant_id, self.workspace_id, self.asset_key, self.partition_key)
+
+
 Row: TypeAlias = (
-    RunRow | TaskRow | DepRow | OutboxRow | IdempotencyKeyRow | TimerRow | CodeManifestRow
+    RunRow
+    | TaskRow
+    | DepRow
+    | OutboxRow
+    | IdempotencyKeyRow
+    | TimerRow
+    | CodeManifestRow
+    | PartitionStatusRow
 )

@@ -37,6 +37,7 @@ from arco_core.orchestration.state import (
     IdempotencyKeyRow,
     OutboxRow,
     OutboxStatus,
+    PartitionStatusRow,
     Row,
     RunRow,
     TaskRow,
@@ -50,6 +51,7 @@ __all__ = [
     "DEP_SATISFACTION",
     "DISPATCH_OUTBOX",
     "IDEMPOTENCY_KEYS",
+    "PARTITION_STATUS",
     "PK",
     "RUNS",
     "TABLE_NAMES",
@@ -73,6 +75,7 @@ DISPATCH_OUTBOX: Final = "dispatch_outbox"
 IDEMPOTENCY_KEYS: Final = "idempotency_keys"
 TIMERS: Final = "timers"
 CODE_MANIFESTS: Final = "code_manifests"
+PARTITION_STATUS: Final = "partition_status"
 TABLE_NAMES: Final = (
     RUNS,
     TASKS,
@@ -81,6 +84,7 @@ TABLE_NAMES: Final = (
     IDEMPOTENCY_KEYS,
     TIMERS,
     CODE_MANIFESTS,
+    PARTITION_STATUS,
 )
 
 PK = tuple[str, ...]
@@ -112,7 +116,17 @@ def _shallow_copy(row: R) -> R:
     return copied
 
 
-R = TypeVar("R", RunRow, TaskRow, DepRow, OutboxRow, IdempotencyKeyRow, TimerRow, CodeManifestRow)
+R = TypeVar(
+    "R",
+    RunRow,
+    TaskRow,
+    DepRow,
+    OutboxRow,
+    IdempotencyKeyRow,
+    TimerRow,
+    CodeManifestRow,
+    PartitionStatusRow,
+)
 
 
 def merge_wins(current: Row, incoming: Row) -> bool:
@@ -214,10 +228,11 @@ class Table(Generic[R]):
 
 
 Journal = dict[str, dict[PK, Any]]
+AssetGraphCache = tuple[str, Mapping[str, tuple[str, ...]], Mapping[str, tuple[str, ...]]]
 
 
 class ProjectionTables:
-    """The seven projection tables of one tenant/workspace scope, their indexes and journal.
+    """The eight projection tables of one tenant/workspace scope, their indexes and journal.
 
     Not thread-safe: one writer folds; readers use the returned rows, which are never
     mutated after the fold that produced them.
@@ -244,6 +259,10 @@ class ProjectionTables:
         self.idem_table: Table[IdempotencyKeyRow] = Table(IDEMPOTENCY_KEYS)
         self.timer_table: Table[TimerRow] = Table(TIMERS)
         self.manifest_table: Table[CodeManifestRow] = Table(CODE_MANIFESTS)
+        self.partition_table: Table[PartitionStatusRow] = Table(PARTITION_STATUS)
+        # (manifest id, upstreams per asset, downstreams per asset) of the latest manifest:
+        # derived from code_manifests, rebuilt by the partition handler when that changes.
+        self.asset_graph_cache: AssetGraphCache = ("", {}, {})
         self._journal: Journal | None = None
 
     # --- index hooks -------------------------------------------------------------------------
@@ -303,6 +322,7 @@ class ProjectionTables:
             self.idem_table,
             self.timer_table,
             self.manifest_table,
+            self.partition_table,
         )
 
     def _table(self, name: str) -> Table[Any]:
@@ -489,6 +509,16 @@ class ProjectionTables:
     def latest_code_manifest(self) -> CodeManifestRow | None:
         rows = self.manifest_table.rows
         return rows[max(rows)] if rows else None
+
+    def partition_statuses(self, asset_key: str | None = None) -> list[PartitionStatusRow]:
+        """Partition status rows sorted by (asset key, partition key), optionally of one asset."""
+        rows = [
+            row
+            for row in self.partition_table.rows.values()
+            if asset_key is None or row.asset_key == asset_key
+        ]
+        rows.sort(key=lambda r: (r.asset_key, r.partition_key))
+        return rows
 
     def get_timer(self, timer_id: str) -> TimerRow | None:
         return self.timer_table.rows.get((timer_id,))

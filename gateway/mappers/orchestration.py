@@ -42,6 +42,10 @@ MANIFEST = View(Casing.CAMEL, unwrap="manifest")
 LIMIT = QueryParam("limit", "limit", "integer", "page size")
 CURSOR = QueryParam("cursor", "cursor", "string", "opaque cursor from the previous page")
 RUN_STATE = QueryParam("state", "state", "enum", "only runs in this state", RUN_STATES)
+ASSET_KEY = QueryParam("assetKey", "asset_key", "string", "only this asset's partitions")
+STALE_ONLY = QueryParam("staleOnly", "stale_only", "boolean", "only stale partitions")
+PARTITION_LIST = View(Casing.CAMEL)
+PARTITION_SUMMARY = View(Casing.CAMEL)
 TASK_KEY = QueryParam("taskKey", "task_key", "string", "only this task's logs")
 
 

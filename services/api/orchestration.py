@@ -24,7 +24,7 @@ from arco_core.errors import (
     ObjectNotFound,
 )
 from arco_core.ids import new_ulid
-from arco_core.orchestration import deployments, runs
+from arco_core.orchestration import deployments, partitions, runs
 from arco_core.orchestration.callbacks import CallbackHandler
 from arco_core.orchestration.events import KnownPayload, make_event
 from arco_core.orchestration.fold import FoldState
@@ -244,6 +244,30 @@ class OrchestrationServicer(orch_grpc.OrchestrationServiceServicer):
         if cursor:
             response.next_cursor = cursor
         return response
+
+    async def ListPartitions(
+        self, request: orch_pb.ListPartitionsRequest, context: Context
+    ) -> orch_pb.ListPartitionsResponse:
+        state, _ = await self._state()
+        page, cursor = partitions.list_partitions(
+            state,
+            limit=request.limit,
+            cursor=request.cursor,
+            asset_key=request.asset_key if request.HasField("asset_key") else None,
+            stale_only=request.stale_only,
+        )
+        response = orch_pb.ListPartitionsResponse(
+            partitions=[convert.partition_status(row) for row in page]
+        )
+        if cursor:
+            response.next_cursor = cursor
+        return response
+
+    async def GetAssetPartitionSummary(
+        self, request: orch_pb.GetAssetPartitionSummaryRequest, context: Context
+    ) -> orch_pb.GetAssetPartitionSummaryResponse:
+        state, _ = await self._state()
+        return convert.partition_summary(partitions.summarize(state, request.asset_key))
 
     async def CancelRun(
         self, request: orch_pb.CancelRunRequest, context: Context

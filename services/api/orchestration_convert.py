@@ -11,8 +11,9 @@ from google.protobuf import json_format
 
 from arco_core.orchestration.deployments import stored_manifest
 from arco_core.orchestration.fold import FoldState
+from arco_core.orchestration.partitions import PartitionSummary
 from arco_core.orchestration.runs import TASK_STATUS_OF, skip_attribution, task_counts
-from arco_core.orchestration.state import CodeManifestRow, RunRow, TaskRow
+from arco_core.orchestration.state import CodeManifestRow, PartitionStatusRow, RunRow, TaskRow
 from services.common.rpc_context import timestamp_from_ms
 
 RERUN_KINDS = {
@@ -145,3 +146,38 @@ def run_list_item(run: RunRow, public: str) -> pb.RunListItem:
     if run.parent_run_id:
         item.parent_run_id = run.parent_run_id
     return item
+
+
+def partition_status(row: PartitionStatusRow) -> pb.PartitionStatus:
+    item = pb.PartitionStatus(
+        asset_key=row.asset_key,
+        partition_key=row.partition_key,
+        last_materialization_at=timestamp_from_ms(row.last_materialization_at),
+        is_stale=row.stale_since is not None,
+        partition_values=json.loads(row.partition_values) if row.partition_values else {},
+        last_attempt_at=timestamp_from_ms(row.last_attempt_at),
+        stale_since=timestamp_from_ms(row.stale_since),
+    )
+    for name, value in (
+        ("last_materialization_run_id", row.last_materialization_run_id),
+        ("stale_reason", row.stale_reason_code),
+        ("delta_table", row.delta_table),
+        ("delta_version", row.delta_version),
+        ("delta_partition", row.delta_partition),
+        ("execution_lineage_ref", row.execution_lineage_ref),
+        ("last_attempt_run_id", row.last_attempt_run_id),
+        ("last_attempt_outcome", row.last_attempt_outcome),
+    ):
+        if value is not None:
+            setattr(item, name, value)
+    return item
+
+
+def partition_summary(summary: PartitionSummary) -> pb.GetAssetPartitionSummaryResponse:
+    return pb.GetAssetPartitionSummaryResponse(
+        asset_key=summary.asset_key,
+        total_partitions=summary.total,
+        materialized_partitions=summary.materialized,
+        stale_partitions=summary.stale,
+        missing_partitions=summary.missing,
+    )

@@ -12,6 +12,7 @@ from arco_core.orchestration.events import (
     TaskOutputVisibilityChanged,
     TaskStarted,
 )
+from arco_core.orchestration.handlers import partitions
 from arco_core.orchestration.handlers.lifecycle import (
     attempt_consumed,
     finish_task,
@@ -172,6 +173,14 @@ def heartbeat(s: ProjectionTables, p: TaskHeartbeat, ev: FoldEvent) -> bool:
 
 
 def task_finished(s: ProjectionTables, p: TaskFinished, ev: FoldEvent) -> bool:
+    if not _apply_result(s, p, ev):
+        return False
+    task = s.task_table.rows[(p.run_id, p.task_key)]
+    partitions.record_finish(s, p, task, ev)
+    return True
+
+
+def _apply_result(s: ProjectionTables, p: TaskFinished, ev: FoldEvent) -> bool:
     task = s.task_table.rows.get((p.run_id, p.task_key))
     if (
         task is None

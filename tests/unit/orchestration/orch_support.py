@@ -7,12 +7,14 @@ from typing import Any
 
 import pyarrow as pa
 
+from arco_core.canonical_json import canonical_dumps
 from arco_core.envelope import EventEnvelope
 from arco_core.ids import deterministic_attempt_id, dispatch_id
 from arco_core.orchestration.events import (
     DispatchEnqueued,
     DispatchRequested,
     KnownPayload,
+    ManifestDeployed,
     PlanCreated,
     RunCancelRequested,
     RunTriggered,
@@ -78,6 +80,41 @@ class Events:
     def plan(self, run: str, deps: dict[str, Sequence[str]], **kw: Any) -> EventEnvelope:
         tasks = tuple(TaskDef(key=k, depends_on=tuple(v), **kw) for k, v in deps.items())
         return self.ev(PlanCreated(run_id=run, plan_id=f"plan_{run}", tasks=tasks))
+
+    def asset_plan(
+        self, run: str, assets: dict[str, Sequence[str]], partition_key: str | None
+    ) -> EventEnvelope:
+        """A plan with one task per asset (task key = asset key), edges as given."""
+        tasks = tuple(
+            TaskDef(key=k, depends_on=tuple(v), asset_key=k, partition_key=partition_key)
+            for k, v in assets.items()
+        )
+        return self.ev(PlanCreated(run_id=run, plan_id=f"plan_{run}", tasks=tasks))
+
+    def manifest(self, assets: dict[str, Sequence[str]]) -> EventEnvelope:
+        """A deployed manifest declaring ``assets`` ("namespace.name" -> upstream keys)."""
+
+        def key(asset: str) -> dict[str, str]:
+            namespace, name = asset.split(".")
+            return {"namespace": namespace, "name": name}
+
+        doc = {
+            "assets": [
+                {"key": key(a), "dependencies": [{"upstreamKey": key(u)} for u in ups]}
+                for a, ups in assets.items()
+            ]
+        }
+        mid = self.next_id()
+        return self.ev(
+            ManifestDeployed(
+                manifest_id=mid,
+                code_version_id="cv1",
+                fingerprint=f"fp{mid}",
+                asset_count=len(assets),
+                deployed_by="user:1",
+                manifest_json=canonical_dumps(doc),
+            )
+        )
 
     def dispatch(
         self, run: str, key: str, attempt: int = 1, attempt_id: str | None = None

@@ -21,7 +21,7 @@ from orch_support import Events, att, projection
 
 from arco_core.envelope import EventEnvelope
 from arco_core.folding import EventOutcome
-from arco_core.orchestration.events import TaskOutcome
+from arco_core.orchestration.events import PlanCreated, TaskOutcome
 from arco_core.orchestration.fold import FoldResult, FoldState
 from arco_core.orchestration.handlers.lifecycle import derive_run_state
 from arco_core.orchestration.projection import (
@@ -38,6 +38,7 @@ from arco_core.orchestration.tables import (
     RUNS,
     TASKS,
 )
+from arco_core.orchestration.values import TaskDef
 
 SETTINGS = settings(
     max_examples=120,
@@ -65,6 +66,17 @@ def dags(draw: st.DrawFn) -> dict[str, list[str]]:
     return deps
 
 
+MANIFEST = "(manifest)"  # run_of of the deployment that opens every history
+
+
+def _with_assets(e: Events, run: str, deps: dict[str, list[str]]) -> EventEnvelope:
+    tasks = tuple(
+        TaskDef(key=k, depends_on=tuple(v), asset_key=f"ns.{k}", partition_key="p")
+        for k, v in deps.items()
+    )
+    return e.ev(PlanCreated(run_id=run, plan_id=f"plan_{run}", tasks=tasks))
+
+
 def simulate(data: st.DataObject, run_dags: dict[str, dict[str, list[str]]]) -> History:
     e = Events()
     oracle = FoldState()
@@ -76,16 +88,19 @@ def simulate(data: st.DataObject, run_dags: dict[str, dict[str, list[str]]]) -> 
         h.run_of.append(run)
         oracle.fold([env])
 
+    # Every task materializes one partition of asset ns.<key>; ns.t<i> reads ns.t<i-1>, so
+    # runs interleave over shared partition_status rows (stale marks included).
+    emit(e.manifest({f"ns.t{i}": [f"ns.t{i - 1}"] if i else [] for i in range(6)}), MANIFEST)
     for run, deps in run_dags.items():
         if data.draw(st.booleans(), label=f"plan-first-{run}"):
             # PlanCreated gets the smaller event id: it folds before RunTriggered.
-            plan = e.plan(run, deps)
+            plan = _with_assets(e, run, deps)
             trigger = e.trigger(run)
             emit(plan, run)
             emit(trigger, run)
         else:
             emit(e.trigger(run), run)
-            emit(e.plan(run, deps), run)
+            emit(_with_assets(e, run, deps), run)
 
     steps = data.draw(st.integers(0, 70), label="steps")
     for _ in range(steps):
@@ -345,7 +360,7 @@ def test_delayed_and_duplicated_delivery_converges(h: History, data: st.DataObje
     cuts = sorted(data.draw(st.sets(st.integers(1, max(1, n - 1)), max_size=5)))
     batch = [sum(1 for c in cuts if c <= i) for i in range(n)]
     # A run's whole suffix may arrive late (relative to the other runs)...
-    runs = sorted(set(h.run_of))
+    runs = sorted(set(h.run_of) - {MANIFEST})  # the graph is deployed before the runs
     if data.draw(st.booleans(), label="delay-suffix"):
         run = data.draw(st.sampled_from(runs))
         start = data.draw(st.integers(0, n - 1))
@@ -401,6 +416,8 @@ EXPECTED_STATES = frozenset(
         "run:CANCELLED",
         "edge:FAILED",
         "edge:SUCCESS",
+        "partition:stale",
+        "partition:attempt-failed",
     }
 )
 
@@ -413,6 +430,11 @@ def reached_states(h: History) -> set[str]:
     reached.update(
         f"edge:{edge.resolution}" for edge in s.rows(DEP_SATISFACTION) if edge.resolution
     )
+    for row in s.partition_statuses():
+        if row.stale_since is not None:
+            reached.add("partition:stale")
+        if row.last_attempt_outcome == "FAILED":
+            reached.add("partition:attempt-failed")
     return reached
 
 

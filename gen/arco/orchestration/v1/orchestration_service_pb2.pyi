@@ -544,3 +544,88 @@ class GetRunLogsResponse(_message.Message):
     text: str
     next_cursor: str
     def __init__(self, text: _Optional[str] = ..., next_cursor: _Optional[str] = ...) -> None: ...
+
+class ListPartitionsRequest(_message.Message):
+    __slots__ = ("workspace_id", "limit", "cursor", "asset_key", "stale_only")
+    WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
+    ASSET_KEY_FIELD_NUMBER: _ClassVar[int]
+    STALE_ONLY_FIELD_NUMBER: _ClassVar[int]
+    workspace_id: str
+    limit: int
+    cursor: str
+    asset_key: str
+    stale_only: bool
+    def __init__(self, workspace_id: _Optional[str] = ..., limit: _Optional[int] = ..., cursor: _Optional[str] = ..., asset_key: _Optional[str] = ..., stale_only: _Optional[bool] = ...) -> None: ...
+
+class PartitionStatus(_message.Message):
+    __slots__ = ("asset_key", "partition_key", "last_materialization_run_id", "last_materialization_at", "is_stale", "stale_reason", "partition_values", "delta_table", "delta_version", "delta_partition", "execution_lineage_ref", "last_attempt_run_id", "last_attempt_at", "last_attempt_outcome", "stale_since")
+    class PartitionValuesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    ASSET_KEY_FIELD_NUMBER: _ClassVar[int]
+    PARTITION_KEY_FIELD_NUMBER: _ClassVar[int]
+    LAST_MATERIALIZATION_RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    LAST_MATERIALIZATION_AT_FIELD_NUMBER: _ClassVar[int]
+    IS_STALE_FIELD_NUMBER: _ClassVar[int]
+    STALE_REASON_FIELD_NUMBER: _ClassVar[int]
+    PARTITION_VALUES_FIELD_NUMBER: _ClassVar[int]
+    DELTA_TABLE_FIELD_NUMBER: _ClassVar[int]
+    DELTA_VERSION_FIELD_NUMBER: _ClassVar[int]
+    DELTA_PARTITION_FIELD_NUMBER: _ClassVar[int]
+    EXECUTION_LINEAGE_REF_FIELD_NUMBER: _ClassVar[int]
+    LAST_ATTEMPT_RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    LAST_ATTEMPT_AT_FIELD_NUMBER: _ClassVar[int]
+    LAST_ATTEMPT_OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    STALE_SINCE_FIELD_NUMBER: _ClassVar[int]
+    asset_key: str
+    partition_key: str
+    last_materialization_run_id: str
+    last_materialization_at: _timestamp_pb2.Timestamp
+    is_stale: bool
+    stale_reason: str
+    partition_values: _containers.ScalarMap[str, str]
+    delta_table: str
+    delta_version: int
+    delta_partition: str
+    execution_lineage_ref: str
+    last_attempt_run_id: str
+    last_attempt_at: _timestamp_pb2.Timestamp
+    last_attempt_outcome: str
+    stale_since: _timestamp_pb2.Timestamp
+    def __init__(self, asset_key: _Optional[str] = ..., partition_key: _Optional[str] = ..., last_materialization_run_id: _Optional[str] = ..., last_materialization_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., is_stale: _Optional[bool] = ..., stale_reason: _Optional[str] = ..., partition_values: _Optional[_Mapping[str, str]] = ..., delta_table: _Optional[str] = ..., delta_version: _Optional[int] = ..., delta_partition: _Optional[str] = ..., execution_lineage_ref: _Optional[str] = ..., last_attempt_run_id: _Optional[str] = ..., last_attempt_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_attempt_outcome: _Optional[str] = ..., stale_since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ListPartitionsResponse(_message.Message):
+    __slots__ = ("partitions", "next_cursor")
+    PARTITIONS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_CURSOR_FIELD_NUMBER: _ClassVar[int]
+    partitions: _containers.RepeatedCompositeFieldContainer[PartitionStatus]
+    next_cursor: str
+    def __init__(self, partitions: _Optional[_Iterable[_Union[PartitionStatus, _Mapping]]] = ..., next_cursor: _Optional[str] = ...) -> None: ...
+
+class GetAssetPartitionSummaryRequest(_message.Message):
+    __slots__ = ("workspace_id", "asset_key")
+    WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
+    ASSET_KEY_FIELD_NUMBER: _ClassVar[int]
+    workspace_id: str
+    asset_key: str
+    def __init__(self, workspace_id: _Optional[str] = ..., asset_key: _Optional[str] = ...) -> None: ...
+
+class GetAssetPartitionSummaryResponse(_message.Message):
+    __slots__ = ("asset_key", "total_partitions", "materialized_partitions", "stale_partitions", "missing_partitions")
+    ASSET_KEY_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_PARTITIONS_FIELD_NUMBER: _ClassVar[int]
+    MATERIALIZED_PARTITIONS_FIELD_NUMBER: _ClassVar[int]
+    STALE_PARTITIONS_FIELD_NUMBER: _ClassVar[int]
+    MISSING_PARTITIONS_FIELD_NUMBER: _ClassVar[int]
+    asset_key: str
+    total_partitions: int
+    materialized_partitions: int
+    stale_partitions: int
+    missing_partitions: int
+    def __init__(self, asset_key: _Optional[str] = ..., total_partitions: _Optional[int] = ..., materialized_partitions: _Optional[int] = ..., stale_partitions: _Optional[int] = ..., missing_partitions: _Optional[int] = ...) -> None: ...

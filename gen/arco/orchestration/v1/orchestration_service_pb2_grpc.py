@@ -87,6 +87,16 @@ class OrchestrationServiceStub:
                 request_serializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.GetRunLogsRequest.SerializeToString,
                 response_deserializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.GetRunLogsResponse.FromString,
                 _registered_method=True)
+        self.ListPartitions = channel.unary_unary(
+                '/arco.orchestration.v1.OrchestrationService/ListPartitions',
+                request_serializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.ListPartitionsRequest.SerializeToString,
+                response_deserializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.ListPartitionsResponse.FromString,
+                _registered_method=True)
+        self.GetAssetPartitionSummary = channel.unary_unary(
+                '/arco.orchestration.v1.OrchestrationService/GetAssetPartitionSummary',
+                request_serializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.GetAssetPartitionSummaryRequest.SerializeToString,
+                response_deserializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.GetAssetPartitionSummaryResponse.FromString,
+                _registered_method=True)
 
 
 class OrchestrationServiceServicer:
@@ -166,6 +176,20 @@ class OrchestrationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListPartitions(self, request, context):
+        """List partition status rows by (asset key, partition key).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetAssetPartitionSummary(self, request, context):
+        """Count one asset's partitions by status.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_OrchestrationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -218,6 +242,16 @@ def add_OrchestrationServiceServicer_to_server(servicer, server):
                     servicer.GetRunLogs,
                     request_deserializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.GetRunLogsRequest.FromString,
                     response_serializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.GetRunLogsResponse.SerializeToString,
+            ),
+            'ListPartitions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPartitions,
+                    request_deserializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.ListPartitionsRequest.FromString,
+                    response_serializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.ListPartitionsResponse.SerializeToString,
+            ),
+            'GetAssetPartitionSummary': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAssetPartitionSummary,
+                    request_deserializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.GetAssetPartitionSummaryRequest.FromString,
+                    response_serializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.GetAssetPartitionSummaryResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -493,6 +527,60 @@ class OrchestrationService:
             '/arco.orchestration.v1.OrchestrationService/GetRunLogs',
             arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.GetRunLogsRequest.SerializeToString,
             arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.GetRunLogsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPartitions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/arco.orchestration.v1.OrchestrationService/ListPartitions',
+            arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.ListPartitionsRequest.SerializeToString,
+            arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.ListPartitionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAssetPartitionSummary(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/arco.orchestration.v1.OrchestrationService/GetAssetPartitionSummary',
+            arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.GetAssetPartitionSummaryRequest.SerializeToString,
+            arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.GetAssetPartitionSummaryResponse.FromString,
             options,
             channel_credentials,
             insecure,

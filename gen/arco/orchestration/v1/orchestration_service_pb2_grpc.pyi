@@ -58,6 +58,10 @@ class OrchestrationServiceStub:
     """Upload one attempt's captured stdout/stderr."""
     GetRunLogs: _grpc.UnaryUnaryMultiCallable[_orchestration_service_pb2.GetRunLogsRequest, _orchestration_service_pb2.GetRunLogsResponse]
     """Read a run's logs, one page of log objects at a time."""
+    ListPartitions: _grpc.UnaryUnaryMultiCallable[_orchestration_service_pb2.ListPartitionsRequest, _orchestration_service_pb2.ListPartitionsResponse]
+    """List partition status rows by (asset key, partition key)."""
+    GetAssetPartitionSummary: _grpc.UnaryUnaryMultiCallable[_orchestration_service_pb2.GetAssetPartitionSummaryRequest, _orchestration_service_pb2.GetAssetPartitionSummaryResponse]
+    """Count one asset's partitions by status."""
 
 @_typing.type_check_only
 class OrchestrationServiceAsyncStub(OrchestrationServiceStub):
@@ -89,6 +93,10 @@ class OrchestrationServiceAsyncStub(OrchestrationServiceStub):
     """Upload one attempt's captured stdout/stderr."""
     GetRunLogs: _aio.UnaryUnaryMultiCallable[_orchestration_service_pb2.GetRunLogsRequest, _orchestration_service_pb2.GetRunLogsResponse]  # type: ignore[assignment]
     """Read a run's logs, one page of log objects at a time."""
+    ListPartitions: _aio.UnaryUnaryMultiCallable[_orchestration_service_pb2.ListPartitionsRequest, _orchestration_service_pb2.ListPartitionsResponse]  # type: ignore[assignment]
+    """List partition status rows by (asset key, partition key)."""
+    GetAssetPartitionSummary: _aio.UnaryUnaryMultiCallable[_orchestration_service_pb2.GetAssetPartitionSummaryRequest, _orchestration_service_pb2.GetAssetPartitionSummaryResponse]  # type: ignore[assignment]
+    """Count one asset's partitions by status."""
 
 class OrchestrationServiceServicer(metaclass=_abc_1.ABCMeta):
     """The api's public orchestration surface: code deployments (manifests), runs and logs.
@@ -177,5 +185,21 @@ class OrchestrationServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_orchestration_service_pb2.GetRunLogsResponse, _abc.Awaitable[_orchestration_service_pb2.GetRunLogsResponse]]:
         """Read a run's logs, one page of log objects at a time."""
+
+    @_abc_1.abstractmethod
+    def ListPartitions(
+        self,
+        request: _orchestration_service_pb2.ListPartitionsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_orchestration_service_pb2.ListPartitionsResponse, _abc.Awaitable[_orchestration_service_pb2.ListPartitionsResponse]]:
+        """List partition status rows by (asset key, partition key)."""
+
+    @_abc_1.abstractmethod
+    def GetAssetPartitionSummary(
+        self,
+        request: _orchestration_service_pb2.GetAssetPartitionSummaryRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_orchestration_service_pb2.GetAssetPartitionSummaryResponse, _abc.Awaitable[_orchestration_service_pb2.GetAssetPartitionSummaryResponse]]:
+        """Count one asset's partitions by status."""
 
 def add_OrchestrationServiceServicer_to_server(servicer: OrchestrationServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
