@@ -61,6 +61,7 @@ class Role(enum.Enum):
     COMPACTOR = "compactor"
     DISPATCHER = "dispatcher"
     SWEEPER = "sweeper"
+    AUTOMATION = "automation"
     READER = "reader"
     # The api's Delta commit coordinator: its own handle, so the ledger writer cannot touch
     # table data and the coordinator cannot touch the ledger.
@@ -73,6 +74,7 @@ ROLE_WRITE_PREFIXES: Final[Mapping[Role, tuple[str, ...]]] = MappingProxyType(
         Role.COMPACTOR: ("state/", "snapshots/", "manifests/"),
         Role.DISPATCHER: ("ledger/",),
         Role.SWEEPER: ("ledger/",),
+        Role.AUTOMATION: ("ledger/",),
         Role.READER: (),
         # Coordinator records (staging, version reservations, idempotency markers) and the
         # _delta_log entries of the Delta tables, which live under tables/.

@@ -50,7 +50,7 @@ def _grant(*roles: Role, user: UserRole | None = None) -> Grant:
     return Grant(frozenset(roles), user)
 
 
-_HEAD_READERS = (Role.API, Role.DISPATCHER, Role.SWEEPER)
+_HEAD_READERS = (Role.API, Role.DISPATCHER, Role.SWEEPER, Role.AUTOMATION)
 # The public api services: the REST gateway (with the signed identity it forwards), the
 # Envoy edge and operator tools (each with the user's JWT).
 _PUBLIC = (Role.GATEWAY, Role.EDGE, Role.OPERATOR)
@@ -64,7 +64,7 @@ _CALLBACK = _grant(Role.GATEWAY, Role.WORKER)  # the bearer task token is judged
 
 MATRIX: Final[Mapping[str, Mapping[str, Grant]]] = {
     "arco.compactor.v1.CompactorService": {
-        "CompactEvents": _grant(Role.API, Role.DISPATCHER, Role.SWEEPER),
+        "CompactEvents": _grant(Role.API, Role.DISPATCHER, Role.SWEEPER, Role.AUTOMATION),
         "SyncCompact": _grant(Role.API),
         "WatchHead": _grant(*_HEAD_READERS),
         "GetHead": _grant(*_HEAD_READERS),

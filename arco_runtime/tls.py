@@ -43,6 +43,7 @@ class Role(enum.StrEnum):
     COMPACTOR = "compactor"
     DISPATCHER = "dispatcher"
     SWEEPER = "sweeper"
+    AUTOMATION = "automation"
     WORKER = "worker"
     GATEWAY = "gateway"
     EDGE = "edge"  # the Envoy front proxy: forwards public gRPC with the user's JWT

@@ -10,8 +10,8 @@ orchestration compactor also while it merges, dispatcher, sweeper, gateway, work
 random moments while runs of the chaos graph go on. It prints the kills, the runs, and
 the four counts that must be 0: runs not converged, events lost (never folded, or the
 projection differs from a fresh replay of the ledger), attempts executed twice, and
-successes recorded twice. Exit code 1 if any is not 0. The default makes 210 kills
-(about 12 minutes on 2 cores).
+successes recorded twice. Exit code 1 if any is not 0. The default makes 235 kills
+(about 13 minutes on 2 cores).
 """
 
 from __future__ import annotations

@@ -35,6 +35,7 @@ def groups() -> dict[str, tuple[Setting[Any], ...]]:
     from arco_sdk.worker.config import WORKER_SETTINGS  # noqa: PLC0415
     from gateway.config import SERVICE_SETTINGS as GATEWAY  # noqa: PLC0415
     from services.api.config import SERVICE_SETTINGS as API  # noqa: PLC0415
+    from services.automation.config import SERVICE_SETTINGS as AUTOMATION  # noqa: PLC0415
     from services.common.config import COMMON_SETTINGS  # noqa: PLC0415
     from services.common.dispatch import CLOUD_TASKS_SETTINGS  # noqa: PLC0415
     from services.common.sender_config import SENDER_SETTINGS  # noqa: PLC0415
@@ -51,6 +52,7 @@ def groups() -> dict[str, tuple[Setting[Any], ...]]:
         "compactor": COMPACTOR,
         "dispatcher": own(DISPATCHER, SENDER_SETTINGS),
         "sweeper": own(SWEEPER, SENDER_SETTINGS),
+        "automation": AUTOMATION,
         "sender": own(SENDER_SETTINGS, CLOUD_TASKS_SETTINGS),
         "cloud_tasks": CLOUD_TASKS_SETTINGS,
         "gateway": GATEWAY,
@@ -63,12 +65,14 @@ def processes() -> dict[str, tuple[Setting[Any], ...]]:
     from arco_sdk.worker.config import WORKER_SETTINGS  # noqa: PLC0415
     from gateway.config import SERVICE_SETTINGS as GATEWAY  # noqa: PLC0415
     from services.api.config import SERVICE_SETTINGS as API  # noqa: PLC0415
+    from services.automation.config import SERVICE_SETTINGS as AUTOMATION  # noqa: PLC0415
     from services.common.config import COMMON_SETTINGS  # noqa: PLC0415
     from services.compactor.config import SERVICE_SETTINGS as COMPACTOR  # noqa: PLC0415
     from services.dispatcher.config import SERVICE_SETTINGS as DISPATCHER  # noqa: PLC0415
     from services.sweeper.config import SERVICE_SETTINGS as SWEEPER  # noqa: PLC0415
 
     return {
+        "services.automation": (*COMMON_SETTINGS, *AUTOMATION),
         "services.api": (*COMMON_SETTINGS, *API),
         "services.compactor": (*COMMON_SETTINGS, *COMPACTOR),
         "services.dispatcher": (*COMMON_SETTINGS, *DISPATCHER),

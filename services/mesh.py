@@ -1,8 +1,8 @@
 """The local mesh launcher: every service as its own process on loopback.
 
 ``python -m services.mesh up`` starts the orchestration and catalog compactors, the api,
-the gateway, the dispatcher and the sweeper on the embedded default storage (a local
-directory), waits until every one is healthy, prints where each listens, and stops them
+the gateway, the dispatcher, the sweeper and the automation service on the embedded
+default storage (a local directory), waits until every one is healthy, prints where each listens, and stops them
 all cleanly on Ctrl-C. Services bind port 0 and report their addresses through ready
 files, so several meshes (or test runs) can share a machine.
 
@@ -181,6 +181,14 @@ class Mesh:
             }
             self._start(ServiceSpec("dispatcher", "services.dispatcher", peers, Role.DISPATCHER))
             self._start(ServiceSpec("sweeper", "services.sweeper", peers, Role.SWEEPER))
+            self._start(
+                ServiceSpec(
+                    "automation",
+                    "services.automation",
+                    {"ARCO_ORCH_COMPACTOR_ADDRESS": orch.address},
+                    Role.AUTOMATION,
+                )
+            )
         except BaseException:
             self.stop()
             raise

@@ -24,6 +24,7 @@ KILLS = {
     "compactor-catalog": 4,
     "dispatcher": 7,
     "sweeper": 6,
+    "automation": 3,
     "gateway": 7,
     "worker-1": 7,
     "worker-2": 7,

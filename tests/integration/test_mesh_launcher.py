@@ -22,6 +22,7 @@ EXPECTED = {
     "gateway",
     "dispatcher",
     "sweeper",
+    "automation",
 }
 
 

@@ -53,6 +53,7 @@ PROCESS_KINDS = (
     "compactor-catalog",
     "dispatcher",
     "sweeper",
+    "automation",
     "gateway",
     "worker-1",
     "worker-2",

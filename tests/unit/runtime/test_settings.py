@@ -181,7 +181,7 @@ def test_real_configs_redact_every_secret() -> None:
 def _service_mains() -> Iterator[tuple[str, Any, tuple[Setting[Any], ...]]]:
     from services.common.config import COMMON_SETTINGS
 
-    for name in ("api", "compactor", "dispatcher", "sweeper"):
+    for name in ("api", "compactor", "dispatcher", "sweeper", "automation"):
         main = importlib.import_module(f"services.{name}.__main__").main
         rows = importlib.import_module(f"services.{name}.config").SERVICE_SETTINGS
         yield f"services.{name}", main, (*COMMON_SETTINGS, *rows)
