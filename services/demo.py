@@ -16,6 +16,8 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from arco_core.automation.schedules import ScheduleSpec, next_ticks
+from arco_core.clock import rfc3339_ms
 from arco_sdk.client import ArcoClient
 from arco_sdk.manifest import AssetGraph, build_manifest, discover
 from arco_sdk.types import Run, TaskCounts, TaskSummary
@@ -99,6 +101,14 @@ def run_demo(home: Path, storage_url: str | None, timeout_sec: float = 300.0) ->
             console.print(
                 f"deployed manifest {deployed.manifest_id} ({deployed.asset_count} assets)"
             )
+            now_ms = int(time.time() * 1000)
+            for schedule in schedules:
+                spec = ScheduleSpec(schedule.id, schedule.cron, schedule.assets, schedule.timezone)
+                upcoming = ", ".join(rfc3339_ms(tick.at_ms) for tick in next_ticks(spec, now_ms, 3))
+                console.print(
+                    f"schedule {spec.schedule_id} ({spec.cron}, {spec.timezone}) fires next at "
+                    f"{upcoming}"
+                )
             keys = [str(key) for key in graph.asset_keys()]
             run = client.trigger_run(keys)
             console.print(f"triggered run {run.run_id} over {len(keys)} assets")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from arco_sdk import AssetContext, AssetInput, RowCountCheck, asset
+from arco_sdk import AssetContext, AssetInput, RowCountCheck, Schedule, asset
 
 
 def _purchases(table: pa.Table) -> pa.Table:
@@ -67,3 +67,7 @@ def report(ctx: AssetContext, daily_metrics: AssetInput, country_metrics: AssetI
     )
     print(f"week revenue {total_revenue / 100:.2f}, best day {best_day}, top country {top_country}")
     return summary
+
+
+# Rebuild the report (and what it needs) every morning; the automation service fires it.
+nightly_report = Schedule("nightly-report", "0 6 * * *", ("marts.report",), timezone="UTC")
