@@ -71,6 +71,25 @@ def test_service_serves_and_stops_cleanly(
     assert '"event": "service_stopped"' in log
 
 
+def test_automation_serves_health_and_stops_cleanly(tmp_path: Path) -> None:
+    """It serves no RPC of its own: health for probes, and its loop, which follows a
+    compactor that is not there yet (it retries, and still stops at once)."""
+    proc = start_service(
+        "services.automation", tmp_path, {"ARCO_ORCH_COMPACTOR_ADDRESS": "127.0.0.1:9"}
+    )
+    try:
+        proc.wait_ready(timeout=10.0)
+        with mesh_sync_channel(proc.grpc_address) as channel:
+            answer = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(service=""), timeout=5
+            )
+        assert answer.status == health_pb2.HealthCheckResponse.SERVING
+    finally:
+        code = proc.terminate()
+    assert code == 0, proc.log()
+    assert '"event": "service_stopped"' in proc.log()
+
+
 def test_gateway_serves_and_stops_cleanly(tmp_path: Path) -> None:
     proc = start_service("gateway", tmp_path, {"ARCO_API_ADDRESS": "127.0.0.1:9"})
     try:
@@ -84,7 +103,14 @@ def test_gateway_serves_and_stops_cleanly(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "module",
-    ["services.api", "services.compactor", "services.dispatcher", "services.sweeper", "gateway"],
+    [
+        "services.api",
+        "services.compactor",
+        "services.dispatcher",
+        "services.sweeper",
+        "services.automation",
+        "gateway",
+    ],
 )
 def test_help_lists_the_environment(tmp_path: Path, module: str) -> None:
     result = subprocess.run(

@@ -25,6 +25,7 @@ MODULE_ROLES = {
     "services.compactor": Role.COMPACTOR,
     "services.dispatcher": Role.DISPATCHER,
     "services.sweeper": Role.SWEEPER,
+    "services.automation": Role.AUTOMATION,
     "gateway": Role.GATEWAY,
     "arco_sdk.worker": Role.WORKER,
 }
