@@ -7,14 +7,11 @@ from collections.abc import Mapping
 from prometheus_client import CollectorRegistry
 
 from arco_core.clock import SystemClock
-from arco_core.ledger import LedgerWriter
 from arco_core.paths import Scope
-from arco_core.projections import OrchestrationAdapter
-from arco_core.published import ProjectionReader
-from arco_core.storage import Role, ScopedStorage, open_object_store
+from arco_core.storage import Role, open_object_store
 from services.automation.config import AutomationConfig
 from services.automation.loop import ScheduleLoop
-from services.common.committer import EventCommitter
+from services.common.committer import orchestration_committer
 from services.common.compactor_client import CompactorClient
 from services.common.head_follower import HeadFollower
 from services.common.runner import ServiceParts
@@ -27,11 +24,7 @@ async def build(
     store = open_object_store(config.common.storage_url, env, faults=config.common.storage_faults)
     clock = SystemClock()
     compactor = CompactorClient(config.orch_compactor_address, config.common.tls)
-    committer = EventCommitter(
-        LedgerWriter(ScopedStorage(store, scope, Role.AUTOMATION), "orchestration", clock),
-        compactor,
-        ProjectionReader(ScopedStorage(store, scope, Role.READER), OrchestrationAdapter(), scope),
-    )
+    committer = orchestration_committer(store, scope, Role.AUTOMATION, compactor, clock)
     heads = HeadFollower(compactor, committer.reader)
     loop = ScheduleLoop(committer, heads, scope, clock, safety_tick_sec=config.safety_tick_sec)
     return ServiceParts(registrations=[], loops=[heads, loop], close=compactor.close)

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Generic
+from typing import TYPE_CHECKING, Generic
 
+from arco_core.clock import Clock
 from arco_core.envelope import EventEnvelope
 from arco_core.ledger import LedgerWriter
 from arco_core.ledger_batching import BatchingLedgerWriter
-from arco_core.projections import S
+from arco_core.orchestration.fold import FoldState
+from arco_core.paths import Scope
+from arco_core.projections import OrchestrationAdapter, S
 from arco_core.published import ProjectionReader, Snapshot
+from arco_core.storage import Role, ScopedStorage
+from arco_core.storage_faults import FaultyStore
 from services.common.compactor_client import CompactorClient
+
+if TYPE_CHECKING:
+    from obstore.store import ObjectStore
 
 
 class EventCommitter(Generic[S]):
@@ -50,3 +58,19 @@ class EventCommitter(Generic[S]):
             paths, fencing_token=token, lock_name=lock_name, request_id=request_id
         )
         return await self.reader.refresh(min_seq=answer.manifest_seq)
+
+
+def orchestration_committer(
+    store: ObjectStore | FaultyStore,
+    scope: Scope,
+    role: Role,
+    compactor: CompactorClient,
+    clock: Clock,
+) -> EventCommitter[FoldState]:
+    """The committer of a service that writes orchestration events under ``role`` and
+    reads the published projection with a reader-role handle on the same store."""
+    return EventCommitter(
+        LedgerWriter(ScopedStorage(store, scope, role), "orchestration", clock),
+        compactor,
+        ProjectionReader(ScopedStorage(store, scope, Role.READER), OrchestrationAdapter(), scope),
+    )

@@ -8,12 +8,9 @@ from arco.dispatch.v1 import dispatcher_service_pb2_grpc as pb_grpc
 from prometheus_client import CollectorRegistry
 
 from arco_core.clock import SystemClock
-from arco_core.ledger import LedgerWriter
 from arco_core.paths import Scope
-from arco_core.projections import OrchestrationAdapter
-from arco_core.published import ProjectionReader
-from arco_core.storage import Role, ScopedStorage, open_object_store
-from services.common.committer import EventCommitter
+from arco_core.storage import Role, open_object_store
+from services.common.committer import orchestration_committer
 from services.common.compactor_client import CompactorClient
 from services.common.head_follower import HeadFollower
 from services.common.runner import ServiceParts
@@ -31,11 +28,7 @@ async def build(
     store = open_object_store(config.common.storage_url, env, faults=config.common.storage_faults)
     clock = SystemClock()
     compactor = CompactorClient(config.orch_compactor_address, config.common.tls)
-    committer = EventCommitter(
-        LedgerWriter(ScopedStorage(store, scope, Role.DISPATCHER), "orchestration", clock),
-        compactor,
-        ProjectionReader(ScopedStorage(store, scope, Role.READER), OrchestrationAdapter(), scope),
-    )
+    committer = orchestration_committer(store, scope, Role.DISPATCHER, compactor, clock)
     sender = build_sender(
         config.sender,
         scope,

@@ -9,13 +9,11 @@ from prometheus_client import CollectorRegistry
 
 from arco_core.clock import SystemClock
 from arco_core.fold_records import FoldRecordIndex
-from arco_core.ledger import LedgerReader, LedgerWriter
+from arco_core.ledger import LedgerReader
 from arco_core.orchestration.decisions import SweepThresholds
 from arco_core.paths import Scope
-from arco_core.projections import OrchestrationAdapter
-from arco_core.published import ProjectionReader
 from arco_core.storage import Role, ScopedStorage, open_object_store
-from services.common.committer import EventCommitter
+from services.common.committer import orchestration_committer
 from services.common.compactor_client import CompactorClient
 from services.common.runner import ServiceParts
 from services.common.sender_config import build_sender
@@ -33,11 +31,7 @@ async def build(
     clock = SystemClock()
     storage = ScopedStorage(store, scope, Role.SWEEPER)  # the only role that may list
     compactor = CompactorClient(config.orch_compactor_address, config.common.tls)
-    committer = EventCommitter(
-        LedgerWriter(storage, "orchestration", clock),
-        compactor,
-        ProjectionReader(ScopedStorage(store, scope, Role.READER), OrchestrationAdapter(), scope),
-    )
+    committer = orchestration_committer(store, scope, Role.SWEEPER, compactor, clock)
     sender = build_sender(
         config.sender,
         scope,
