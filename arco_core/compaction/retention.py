@@ -14,9 +14,10 @@ Two kinds of removal, both run by the compactor when it is idle (``Retention.app
 Which objects a kept manifest references is decided without reading every kept
 manifest: a delta or base stays in the chain from the manifest that first lists it until
 a merge or rebuild drops it, and it is written shortly (less than ``grace_sec``) before
-that first manifest. So an object of the oldest kept manifest ``F`` is live if ``F`` or
-the head lists it, or if its id (a ULID) is younger than ``F``'s publish time less the
-grace; everything else is garbage. Manifests below ``F`` are removed in ascending order
+that first manifest. So with ``F`` the oldest kept manifest, an object is live if ``F``
+or the head lists it, or if its id (a ULID) is younger than the publish time of ``F + 1``
+(or, when ``F`` is the head, now: a publish may be on its way) less the grace; everything
+else is garbage. Manifests below ``F`` are removed in ascending order
 after the floor marker is raised, so the kept ones are always contiguous
 (:meth:`arco_core.commit.ManifestStore.raise_floor`).
 """
@@ -120,7 +121,13 @@ class GarbageCollector:
         seqs = await self._manifest_seqs()
         oldest = await self._oldest_kept(seqs, head, now - self._policy.manifests_sec * 1000)
         floor = oldest.seq
-        horizon = min(parse_rfc3339_ms(oldest.published_at), now) - self._policy.grace_sec * 1000
+        # An object a kept manifest lists and ``oldest`` does not was first listed by a
+        # later one, and written at most the grace before it was published.
+        first_later = now
+        if floor < head.seq:
+            later = await self._manifests.read(floor + 1)
+            first_later = min(parse_rfc3339_ms(later.published_at), now)
+        horizon = first_later - self._policy.grace_sec * 1000
         live = {art.path for m in (oldest, head) for _, art in ManifestBody.from_head(m).files()}
         state_prefixes = (f"state/{self._domain}/l0/", f"snapshots/{self._domain}/")
         listed = [(prefix, await self._storage.list(prefix)) for prefix in state_prefixes]

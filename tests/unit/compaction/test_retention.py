@@ -247,3 +247,29 @@ async def test_logs_of_finished_runs_and_old_idempotency_markers_are_removed(
     assert await world.api.exists(running_log)  # its run has not finished
     assert not await world.api.exists("idempotency/triggers/old.json")
     assert await world.api.exists(head.path)  # the head manifest is never removed
+
+
+async def test_a_quiet_scope_keeps_only_its_head_once_the_window_and_grace_pass(
+    backend: Backend,
+) -> None:
+    """No commit after the history: the oldest kept manifest is the head itself, so only
+    a publish on its way (younger than the grace) could still need another object."""
+    world = World(backend, _now_clock(), l0_max_deltas=2)
+    engine, storage = world.engine, world.compactor_storage
+    await engine.open()
+    await _history(world, 7)
+    head = engine.snapshot.head
+    assert head is not None
+    world.clock.advance(2 * DAY)
+    policy = RetentionPolicy(manifests_sec=3600, grace_sec=60)
+
+    collected = await GarbageCollector(storage, DOMAIN, policy, world.clock).collect(
+        head, lambda _run: False
+    )
+
+    head_files = {art.path for _, art in ManifestBody.from_head(head).files()}
+    assert collected.floor == head.seq and collected.state_objects > 0
+    state = await _objects(storage, "state/orchestration/l0/", "snapshots/orchestration/")
+    assert state == head_files
+    reader = ProjectionReader(world.reader_storage, OrchestrationAdapter(), SCOPE)
+    assert (await reader.refresh()).seq == head.seq
