@@ -38,6 +38,7 @@ EXPECTED = {
     Role.COMPACTOR: {"state/", "snapshots/", "manifests/"},
     Role.DISPATCHER: {"ledger/"},
     Role.SWEEPER: {"ledger/"},
+    Role.AUTOMATION: {"ledger/"},
     Role.READER: set(),
     Role.DELTA: {"delta/", "tables/"},
 }
