@@ -22,10 +22,12 @@ The order (identical skeleton for the three callbacks):
 9. the event, stamped with the server receipt time.
 
 ``started`` also returns the attempt's :class:`AttemptClaim`, which the api creates
-(create-if-absent) before appending the event: the first worker to start an attempt
+(create-if-absent) once the event is appended: the first worker to start an attempt
 holds it, the same worker's repeated ``started`` finds its own claim (idempotent), and
 any other worker's gets 409 ``attempt_claimed`` and must not run the asset, whether or
-not the first start has been folded yet.
+not the first start has been folded yet. Appending first means a claim always has a
+durable start behind it (a start whose append failed leaves no claim); the refused
+worker's appended start is a duplicate of the holder's and folds to nothing.
 
 Errors carry the callback body fields as ErrorInfo metadata (``state``,
 ``expected_attempt``, ``received_attempt``, ``expected_attempt_id``,

@@ -215,9 +215,15 @@ class TaskCallbackServicer(callback_grpc.TaskCallbackServiceServicer):
         self, request: callback_pb.TaskStartedRequest, context: Context
     ) -> callback_pb.TaskStartedResponse:
         claims, unfolded, result = await self._judge(self._handler.started, request, context)
-        await self._claim(result.claim)
+        # The start is durable before the claim is taken: a claim whose start then failed
+        # to append would refuse every other worker's delivery of the attempt, and nothing
+        # would ever start it. A refused worker's start is a duplicate the fold drops
+        # (one idempotency key per attempt), folded like any other.
         paths = [*unfolded, *await self._deps.orchestration.append([result.event])]
-        self._started_folds.fold(attempt_key(claims), paths, rpc_context.request_id(context))
+        try:
+            await self._claim(result.claim)
+        finally:
+            self._started_folds.fold(attempt_key(claims), paths, rpc_context.request_id(context))
         return callback_pb.TaskStartedResponse(
             acknowledged=result.acknowledged, server_time=timestamp_from_ms(result.server_time_ms)
         )

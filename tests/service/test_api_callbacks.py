@@ -648,14 +648,49 @@ async def test_started_binds_the_attempt_to_one_worker(
         grpc.StatusCode.ABORTED,
         "attempt_claimed",
     )
-    # Only the holders' starts reached the ledger.
+    # A refused start reaches the ledger too (it is appended before the claim is taken),
+    # as a duplicate of the holder's: one start per attempt is folded.
     await mesh.task_in_state("b", "RUNNING")
-    started = [
+    started = {
         (e.data["task_key"], e.data["worker_id"])
         for e in await _ledger_events(mesh)
         if e.event_type == "TaskStarted"
-    ]
-    assert sorted(set(started)) == sorted({("a", holder), ("b", "worker-1")}), started
+    }
+    assert {("a", holder), ("b", "worker-1")} <= started, started
+    keys = {e.idempotency_key for e in await _ledger_events(mesh) if e.event_type == "TaskStarted"}
+    assert len(keys) == 2  # one per attempt
+
+
+async def test_a_start_that_failed_to_append_leaves_the_attempt_free_for_another_worker(
+    mesh: Mesh, stub: pb_grpc.TaskCallbackServiceStub
+) -> None:
+    """Found by the chaos soak: the claim was taken before the TaskStarted append, so a
+    start whose append failed (a storage fault) left a claim with no start behind it, and
+    every later delivery of the attempt to another worker was refused: the task stayed
+    DISPATCHED forever. The start is now durable before the claim is taken."""
+    ev = mesh.ev
+    await mesh.seed([ev.trigger(RUN), ev.plan(RUN, {"a": []}), ev.dispatch(RUN, "a")])
+    ledger_days = next(mesh.tmp_path.glob("data/**/ledger/orchestration"))
+    moved = ledger_days.with_name("orchestration.moved")
+    ledger_days.rename(moved)
+    ledger_days.write_text("not a directory: every ledger append fails")
+    try:
+        await refused(
+            stub.TaskStarted(
+                pb.TaskStartedRequest(**body("a", worker_id="worker-1")), metadata=token("a")
+            ),
+            grpc.StatusCode.UNAVAILABLE,
+            "storage_unavailable",
+        )
+    finally:
+        ledger_days.unlink()
+        moved.rename(ledger_days)
+    # worker-1 is gone; the redelivery reaches worker-2, which may start and run it.
+    again = await stub.TaskStarted(
+        pb.TaskStartedRequest(**body("a", worker_id="worker-2")), metadata=token("a")
+    )
+    assert again.acknowledged
+    await mesh.task_in_state("a", "RUNNING")
 
 
 async def _ledger_events(mesh: Mesh) -> list[EventEnvelope]:
