@@ -70,9 +70,9 @@ class RetentionCutoffs:
             idempotency_keys_before_ms=int(data.get("idempotency_keys_before_ms", 0)),
         )
 
-    def covers(self, other: RetentionCutoffs) -> bool:
-        """True if these cutoffs remove at least what ``other`` removes."""
-        return (
-            self.terminal_runs_before_ms >= other.terminal_runs_before_ms
-            and self.idempotency_keys_before_ms >= other.idempotency_keys_before_ms
+    def raised_to(self, other: RetentionCutoffs) -> RetentionCutoffs:
+        """Each cutoff at least ``other``'s: what retention removed stays removed."""
+        return RetentionCutoffs(
+            max(self.terminal_runs_before_ms, other.terminal_runs_before_ms),
+            max(self.idempotency_keys_before_ms, other.idempotency_keys_before_ms),
         )

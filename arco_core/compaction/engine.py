@@ -348,10 +348,7 @@ class Compactor(Generic[S]):
                 previous = snapshot.manifest.retention if snapshot.manifest else None
                 if previous is None:
                     return CommitResult(snapshot.seq, 0, 0, published=False, attempts=attempt)
-                raised = RetentionCutoffs(
-                    max(cutoffs.terminal_runs_before_ms, previous.terminal_runs_before_ms),
-                    max(cutoffs.idempotency_keys_before_ms, previous.idempotency_keys_before_ms),
-                )
+                raised = previous.raised_to(cutoffs)
                 with gc_paused():
                     outcome = self._adapter.expire(snapshot.state, raised)
                 if outcome is None or not outcome.changed:

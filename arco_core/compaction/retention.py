@@ -25,6 +25,7 @@ after the floor marker is raised, so the kept ones are always contiguous
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Final, Generic
@@ -154,7 +155,7 @@ class GarbageCollector:
                 "idempotency/", now - self._policy.idempotency_keys_sec * 1000
             )
         collected = Collected(floor, manifests, state, records, logs, markers)
-        log.info("retention_collected", domain=self._domain, **_fields(collected))
+        log.info("retention_collected", domain=self._domain, **dataclasses.asdict(collected))
         return collected
 
     async def _manifest_seqs(self) -> list[int]:
@@ -214,17 +215,6 @@ def _older_than(meta: ObjectMeta, prefix: str, horizon_ms: int) -> bool:
     if not is_ulid(object_id):
         return False  # not written by a compactor: leave it
     return ulid_timestamp_ms(object_id) < horizon_ms and _modified_ms(meta) < horizon_ms
-
-
-def _fields(collected: Collected) -> dict[str, int]:
-    return {
-        "floor": collected.floor,
-        "manifests": collected.manifests,
-        "state_objects": collected.state_objects,
-        "fold_records": collected.fold_records,
-        "task_logs": collected.task_logs,
-        "idempotency_markers": collected.idempotency_markers,
-    }
 
 
 class Retention(Generic[S]):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -111,9 +111,9 @@ async def _tick_runs(tmp_path: Path) -> dict[str, list[str]]:
     return runs
 
 
-async def _until(predicate: object, timeout: float = 20.0) -> None:
+async def _until(predicate: Callable[[], Awaitable[bool]], timeout: float = 20.0) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
-    while not await predicate():  # type: ignore[operator]
+    while not await predicate():
         assert asyncio.get_running_loop().time() < deadline, "timed out"
         await asyncio.sleep(0.05)
 
