@@ -44,7 +44,11 @@ LISTEN_ADDRESS = text(
     "gRPC listen host:port (port 0 picks a free port)",
     default_doc="per service",
 )
-METRICS_ADDRESS = text("ARCO_METRICS_ADDRESS", "Prometheus /metrics host:port", "127.0.0.1:0")
+METRICS_ADDRESS = text(
+    "ARCO_METRICS_ADDRESS",
+    "HTTP side port host:port: Prometheus /metrics, and /healthz and /readyz for probes",
+    "127.0.0.1:0",
+)
 STORAGE_FAULTS = text(
     "ARCO_STORAGE_FAULTS",
     "dev only: inject storage faults, e.g. put=0.05,get=0.05,list=0.05,latency_ms=5,seed=1 "

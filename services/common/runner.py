@@ -1,7 +1,7 @@
 """Process lifecycle shared by every gRPC service.
 
 ``serve`` logs the effective configuration once (secrets redacted), builds the service's
-parts, starts gRPC and the Prometheus endpoint, runs background loops, reports SERVING,
+parts, starts gRPC and the HTTP side port (``/metrics``, ``/healthz``, ``/readyz``), runs background loops, reports SERVING,
 and on SIGTERM/SIGINT drains: NOT_SERVING, loops shut down, in-flight RPCs get the grace
 period, resources close, exit code 0.
 """
@@ -18,12 +18,13 @@ from typing import Any, Protocol
 
 import grpc
 import structlog
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry
 
 from arco_runtime.logging import configure_logging
 from arco_runtime.process import watch_lifeline, write_ready_file
 from arco_runtime.settings import redacted
 from services.common.config import CommonConfig
+from services.common.http_endpoint import HttpEndpoint
 from services.common.server import Registration, build_server
 
 log = structlog.get_logger(__name__)
@@ -78,7 +79,8 @@ async def serve(
         parts.registrations, config.listen_address, registry, config.tls, parts.interceptors
     )
     metrics_host, metrics_port = _split_address(config.metrics_address)
-    metrics_server, metrics_thread = start_http_server(metrics_port, metrics_host, registry)
+    http_endpoint = HttpEndpoint(metrics_host, metrics_port, registry)
+    http_endpoint.start()
     loop_tasks = [asyncio.create_task(item.run(), name=type(item).__name__) for item in parts.loops]
 
     grpc_host, _ = _split_address(config.listen_address)
@@ -86,10 +88,11 @@ async def serve(
         "service": config.service,
         "pid": os.getpid(),
         "grpc_address": f"{grpc_host}:{built.port}",
-        "metrics_address": f"{metrics_host}:{metrics_server.server_port}",
+        "metrics_address": f"{metrics_host}:{http_endpoint.port}",
         **parts.ready_info,
     }
     await built.set_serving(True)
+    http_endpoint.readiness.set(True)
     if config.ready_file:
         write_ready_file(config.ready_file, info)
     log.info("service_ready", **info)
@@ -105,15 +108,14 @@ async def serve(
 
     log.info("service_stopping")
     await built.set_serving(False)
+    http_endpoint.readiness.set(False)
     for item in parts.loops:
         await item.shutdown()
     await _drain(loop_tasks, config.shutdown_grace_sec)
     await built.server.stop(config.shutdown_grace_sec)
     if parts.close is not None:
         await parts.close()
-    metrics_server.shutdown()
-    metrics_server.server_close()
-    metrics_thread.join(timeout=5)
+    http_endpoint.stop()
     stop_wait.cancel()
     log.info("service_stopped", exit_code=exit_code)
     return exit_code

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -62,6 +63,9 @@ def test_service_serves_and_stops_cleanly(
         with urllib.request.urlopen(f"http://{ready['metrics_address']}/metrics", timeout=5) as r:
             metrics = r.read().decode()
         assert 'arco_rpc_requests_total{code="OK",method="/grpc.health.v1.Health/Check"}' in metrics
+        # The probe paths on the same side port mirror the gRPC health answer.
+        with urllib.request.urlopen(f"http://{ready['metrics_address']}/readyz", timeout=5) as r:
+            assert json.loads(r.read()) == {"ready": True}
     finally:
         code = proc.terminate()
     assert code == 0, proc.log()
