@@ -24,6 +24,7 @@ from arco_runtime.settings import (
     SHUTDOWN_GRACE_SEC,
     ConfigError,
     Setting,
+    flag,
     integer,
     read_log_format,
     text,
@@ -38,6 +39,15 @@ STORAGE_URL = text(
     "ARCO_STORAGE_URL",
     "object store URL: file:///abs/dir, memory:// or s3://bucket/prefix",
     default_doc="file://$PWD/.arco/data",
+)
+# open_object_store takes them from the environment it is given (with the AWS_* credentials);
+# the config reads them too, so a bad value fails at start-up and the config line shows them.
+S3_ENDPOINT = text(
+    "ARCO_S3_ENDPOINT",
+    "endpoint of an S3-compatible store for s3:// URLs (path-style requests); empty: AWS",
+)
+S3_ALLOW_HTTP = flag(
+    "ARCO_S3_ALLOW_HTTP", "permit a plain-HTTP ARCO_S3_ENDPOINT (an in-cluster test store)", False
 )
 LISTEN_ADDRESS = text(
     "ARCO_LISTEN_ADDRESS",
@@ -62,6 +72,8 @@ COMMON_SETTINGS = (
     TENANT_ID,
     WORKSPACE_ID,
     STORAGE_URL,
+    S3_ENDPOINT,
+    S3_ALLOW_HTTP,
     STORAGE_FAULTS,
     LISTEN_ADDRESS,
     METRICS_ADDRESS,
@@ -131,6 +143,8 @@ class CommonConfig:
     tenant_id: str
     workspace_id: str
     storage_url: str
+    s3_endpoint: str
+    s3_allow_http: bool
     listen_address: str
     metrics_address: str
     log_level: str
@@ -154,6 +168,8 @@ class CommonConfig:
             tenant_id=TENANT_ID.read(env),
             workspace_id=WORKSPACE_ID.read(env),
             storage_url=STORAGE_URL.read(env) or default_storage_url(),
+            s3_endpoint=S3_ENDPOINT.read(env),
+            s3_allow_http=S3_ALLOW_HTTP.read(env),
             listen_address=LISTEN_ADDRESS.read(env, default=default_listen),
             metrics_address=METRICS_ADDRESS.read(env),
             log_level=LOG_LEVEL.read(env),
