@@ -1,4 +1,4 @@
-"""gateway/envoy.yaml: validated by the real Envoy binary, and run on loopback in front of a
+"""deploy/k8s/base/envoy/envoy.yaml: validated by the real Envoy binary, and run on loopback in front of a
 real mesh (both compactors, the api and the gateway as processes, staging posture, mutual
 TLS, users with JWTs): REST and the public gRPC services pass, with the user's JWT verified
 by the api; /metrics in any spelling, escaped slashes, internal services, health and
@@ -34,7 +34,7 @@ from tests.support import tls as mesh_tls
 from tests.support.processes import ServiceProcess, start_service
 
 ENVOY = VENV_BIN / "envoy"
-CONFIG = REPO_ROOT / "gateway" / "envoy.yaml"
+CONFIG = REPO_ROOT / "deploy" / "k8s" / "base" / "envoy" / "envoy.yaml"
 
 
 def _base_id() -> str:
