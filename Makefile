@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-16)
 
-.PHONY: demo up test venv system-deps console-assets gen baseline clean
+.PHONY: demo up test venv system-deps console-assets sdk-typescript gen baseline clean
 
 ## demo: the mesh + two workers on the embedded storage run the example pipeline end to end
 demo: venv console-assets
@@ -17,7 +17,7 @@ up: venv
 	$(BIN)/python -m services.mesh up
 
 ## test: lint, contract checks and the whole pytest suite (what CI runs)
-test: venv system-deps console-assets
+test: venv system-deps console-assets sdk-typescript
 	scripts/check.sh
 
 venv: $(STAMP)
@@ -38,8 +38,13 @@ console-assets:
 	@scripts/system_deps.sh npm
 	@scripts/install_console_assets.sh
 
-## gen: regenerate gen/ from proto/
-gen: venv
+## sdk-typescript: the TypeScript SDK's npm packages, built into sdk/typescript/dist
+sdk-typescript:
+	@scripts/system_deps.sh npm
+	@scripts/install_sdk_typescript.sh
+
+## gen: regenerate gen/ and sdk/typescript/gen/ from proto/
+gen: venv sdk-typescript
 	scripts/gen.sh
 
 ## baseline: freeze the current contracts as the buf breaking-check baseline

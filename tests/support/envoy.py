@@ -18,7 +18,7 @@ from pathlib import Path
 import grpc
 import httpx
 
-from arco_runtime.tls import Role
+from arco_runtime.tls import Role, TlsFiles
 from tests.conftest import REPO_ROOT, VENV_BIN
 from tests.support import tls as mesh_tls
 
@@ -46,7 +46,11 @@ def make_certs(directory: Path) -> tuple[Path, Path]:
 
 
 def render_config(
-    tmp_path: Path, *, gateway: str = "arco-gateway:8080", api: str = "arco-api:50051"
+    tmp_path: Path,
+    *,
+    gateway: str = "arco-gateway:8080",
+    api: str = "arco-api:50051",
+    edge: TlsFiles | None = None,
 ) -> Path:
     """The committed config with its documented placeholders replaced for loopback."""
     text = CONFIG.read_text()
@@ -55,7 +59,7 @@ def render_config(
     make_certs(certs)
     gw_host, gw_port = gateway.rsplit(":", 1)
     api_host, api_port = api.rsplit(":", 1)
-    edge = mesh_tls.test_certs().for_role(Role.EDGE)
+    edge = edge or mesh_tls.test_certs().for_role(Role.EDGE)
     replacements = {
         "/etc/arco/tls/": f"{certs}/",
         "/etc/arco/mesh/edge.crt": str(edge.cert),
@@ -126,10 +130,12 @@ def _listener_port(envoy: subprocess.Popen[bytes], admin_file: Path, log: Path) 
 
 
 @contextlib.contextmanager
-def running_envoy(tmp_path: Path, *, gateway: str, api: str) -> Iterator[Edge]:
-    """Envoy on a loopback port in front of ``gateway`` (HTTP) and ``api`` (gRPC), stopped
-    on exit."""
-    config = render_config(tmp_path, gateway=gateway, api=api)
+def running_envoy(
+    tmp_path: Path, *, gateway: str, api: str, edge: TlsFiles | None = None
+) -> Iterator[Edge]:
+    """Envoy on a loopback port in front of ``gateway`` (HTTP) and ``api`` (gRPC), with the
+    edge certificate ``edge`` (default: the test CA's), stopped on exit."""
+    config = render_config(tmp_path, gateway=gateway, api=api, edge=edge)
     admin_file = tmp_path / "envoy-admin.txt"
     with (tmp_path / "envoy.log").open("wb") as log:
         envoy = subprocess.Popen(
