@@ -15,8 +15,8 @@ from arco.orchestration.v1 import orchestration_service_pb2_grpc as pb_grpc
 
 from arco_core.canonical_json import canonical_bytes
 from arco_core.ids import new_ulid
-from arco_core.paths import run_key_reservation_path
-from arco_core.storage import Role, Scope, ScopedStorage, open_object_store
+from arco_core.paths import Scope, run_key_reservation_path
+from arco_core.storage import Role, ScopedStorage, open_object_store
 from arco_runtime.rpc_errors import parse_rpc_error
 from tests.service.test_api_orchestration import manifest
 from tests.support.mesh_parts import TENANT, WORKSPACE, api_with_compactors
