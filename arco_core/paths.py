@@ -45,6 +45,7 @@ __all__ = [
     "parse_ledger_path",
     "parse_ledger_segment_path",
     "parse_manifest_path",
+    "run_key_fingerprint_path",
     "run_key_reservation_path",
     "snapshot_path",
     "state_path",
@@ -373,6 +374,12 @@ def run_key_reservation_path(run_key: str) -> str:
     if not run_key:
         raise InvalidArgument("run_key must not be empty", reason="invalid_run_key")
     return f"run_keys/{run_key_hash(run_key)}.json"
+
+
+def run_key_fingerprint_path(run_key: str) -> str:
+    """``run_keys/{sha256hex(run_key)[:40]}.fingerprint.json``: the request fingerprint an
+    operator backfilled on a reservation that has none (reservations are never rewritten)."""
+    return run_key_reservation_path(run_key).removesuffix(".json") + ".fingerprint.json"
 
 
 # Delta commit coordination (Role.DELTA) --------------------------------------------------------

@@ -100,6 +100,9 @@ MATRIX: Final[Mapping[str, Mapping[str, Grant]]] = {
         "GetRunLogs": _VIEW,
         "ListPartitions": _VIEW,
         "GetAssetPartitionSummary": _VIEW,
+        # -- run-key backfill --
+        # Repairs what a run key stands for: an operator RPC, so admin.
+        "BackfillRunKey": _ADMIN,
     },
     "arco.catalog.v1.CatalogService": {
         "ListNamespaces": _VIEW,

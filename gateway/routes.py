@@ -366,6 +366,10 @@ def _orchestration_routes() -> list[RouteSpec]:
                "GetAssetPartitionSummary", orch_pb.GetAssetPartitionSummaryRequest,
                orch_pb.GetAssetPartitionSummaryResponse, o,
                "Count one asset's partitions by status", view=orch.PARTITION_SUMMARY),
+        _route("backfill_run_key", "POST", f"{ws}/runs/run-key/backfill", ORCH_SVC,
+               "BackfillRunKey", orch_pb.BackfillRunKeyRequest, orch_pb.BackfillRunKeyResponse,
+               o, "Store the request fingerprint on a run key reserved without one",
+               errors=(400, 409), view=orch.RUN_KEY_BACKFILLED),
     ]  # fmt: skip
 
 

@@ -125,17 +125,50 @@ def validate_trigger(request: TriggerRequest) -> None:
             )
 
 
-def trigger_fingerprint(request: TriggerRequest, manifest_id: str) -> str:
-    """What a run key stands for: a replay with a different fingerprint is a conflict."""
+# The key of a run-key reservation's request fingerprint.
+REQUEST_FINGERPRINT = "request_fingerprint"
+
+
+def request_fingerprint(request: TriggerRequest) -> str:
+    """What a run key stands for: a trigger with the key and another fingerprint conflicts.
+
+    Of the request only (not the manifest deployed), so the same trigger after a redeploy
+    is a replay, and repeats or the order of the selection and labels do not matter.
+    """
+    body: dict[str, Any] = {
+        "selection": sorted(set(canonical_selection(request.selection))),
+        "includeUpstream": request.include_upstream,
+        "includeDownstream": request.include_downstream,
+        "labels": dict(sorted(request.labels.items())),
+    }
+    if request.partition_key is not None:
+        body["partitionKey"] = request.partition_key
+    return hashlib.sha256(canonical_bytes(body)).hexdigest()
+
+
+def legacy_reservation_matches(
+    reservation: Mapping[str, Any], request: TriggerRequest, manifest_ids: Iterable[str]
+) -> bool:
+    """Whether a reservation written before request fingerprints stands for ``request``.
+
+    Its ``fingerprint`` hashed the request with the id of the manifest deployed then, so
+    it matches when it equals that hash under any deployed manifest; one with no
+    fingerprint matches anything (nothing was recorded to check against).
+    """
+    legacy = reservation.get("fingerprint")
+    if legacy is None:
+        return True
     body = {
         "selection": sorted(request.selection),
         "includeUpstream": request.include_upstream,
         "includeDownstream": request.include_downstream,
         "labels": dict(sorted(request.labels.items())),
         "partitionKey": request.partition_key,
-        "manifestId": manifest_id,
     }
-    return hashlib.sha256(canonical_bytes(body)).hexdigest()
+    return any(
+        hashlib.sha256(canonical_bytes({**body, "manifestId": manifest_id})).hexdigest() == legacy
+        for manifest_id in manifest_ids
+    )
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,7 @@ ASSET_KEY = QueryParam("assetKey", "asset_key", "string", "only this asset's par
 STALE_ONLY = QueryParam("staleOnly", "stale_only", "boolean", "only stale partitions")
 PARTITION_LIST = View(Casing.CAMEL)
 PARTITION_SUMMARY = View(Casing.CAMEL)
+RUN_KEY_BACKFILLED = View(Casing.CAMEL)
 TASK_KEY = QueryParam("taskKey", "task_key", "string", "only this task's logs")
 
 

@@ -10,9 +10,12 @@ import dataclasses
 import json
 from typing import Any
 
+import structlog
 from arco.orchestration.v1 import orchestration_service_pb2 as orch_pb
 from arco.orchestration.v1 import orchestration_service_pb2_grpc as orch_grpc
+from google.protobuf.timestamp_pb2 import Timestamp
 
+from arco_core.canonical_json import parse_json_object
 from arco_core.clock import rfc3339_ms
 from arco_core.envelope import EventEnvelope
 from arco_core.errors import (
@@ -30,7 +33,7 @@ from arco_core.orchestration.events import KnownPayload, make_event
 from arco_core.orchestration.fold import FoldState
 from arco_core.orchestration.task_logs import task_log_bytes
 from arco_core.partition import PartitionKey
-from arco_core.paths import run_key_reservation_path, task_log_path
+from arco_core.paths import run_key_fingerprint_path, run_key_reservation_path, task_log_path
 from services.api import orchestration_convert as convert
 from services.api.auth import caller
 from services.api.callbacks import StartedFolds, attempt_key, task_claims
@@ -39,6 +42,8 @@ from services.api.idempotency import IDEMPOTENCY_KEY, IdempotencyMarkers, reserv
 from services.common import rpc_context
 from services.common.rpc_context import timestamp_from_ms
 from services.common.server import RpcContext as Context
+
+log = structlog.get_logger(__name__)
 
 MAX_LOG_PAGE = 200
 DEFAULT_LOG_PAGE = 50
@@ -88,6 +93,18 @@ class OrchestrationServicer(orch_grpc.OrchestrationServiceServicer):
                 (plan.plan_created, ids["plan_id"]),
             )
         ]
+
+    async def _reserved_fingerprint(self, run_key: str, held: dict[str, Any]) -> str | None:
+        """The request fingerprint a run key's reservation stands for: its own, else the
+        one an operator backfilled; None for a legacy reservation that has neither."""
+        own = held.get(runs.REQUEST_FINGERPRINT)
+        if own is not None:
+            return str(own)
+        try:
+            raw = await self._deps.storage.get(run_key_fingerprint_path(run_key))
+        except ObjectNotFound:
+            return None
+        return str(parse_json_object(raw)[runs.REQUEST_FINGERPRINT])
 
     # -- deployments --------------------------------------------------------------------
 
@@ -161,27 +178,9 @@ class OrchestrationServicer(orch_grpc.OrchestrationServiceServicer):
     async def TriggerRun(
         self, request: orch_pb.TriggerRunRequest, context: Context
     ) -> orch_pb.TriggerRunResponse:
-        identity = caller()
-        if request.HasField("partition_key") and request.partitions:
-            raise InvalidArgument("partitionKey and partitions are mutually exclusive")
-        partition_key = request.partition_key if request.HasField("partition_key") else None
-        if request.partitions:
-            partition_key = PartitionKey.of(
-                {p.key: p.value for p in request.partitions}
-            ).canonical()
         run_key = request.run_key if request.HasField("run_key") else None
         run_key = run_key or rpc_context.metadata(context, IDEMPOTENCY_KEY) or None
-        trigger = runs.TriggerRequest(
-            selection=tuple(request.selection),
-            include_upstream=request.include_upstream,
-            include_downstream=request.include_downstream,
-            run_key=run_key,
-            labels=dict(request.labels),
-            partition_key=partition_key,
-            user_id=identity.user,
-            traceparent=rpc_context.metadata(context, "traceparent") or None,
-        )
-        runs.validate_trigger(trigger)
+        trigger = _trigger_request(request, run_key, context)
         state, _ = await self._state()
         latest = state.latest_code_manifest()
         if latest is None:
@@ -190,17 +189,19 @@ class OrchestrationServicer(orch_grpc.OrchestrationServiceServicer):
         run_id, created = new_ulid(), True
         ids = self._run_ids(run_id)
         if run_key:
-            fingerprint = runs.trigger_fingerprint(trigger, latest.manifest_id)
+            fingerprint = runs.request_fingerprint(trigger)
             held = await reserve_record(
                 self._deps.storage,
                 run_key_reservation_path(run_key),
-                {**ids, "fingerprint": fingerprint, "run_key": run_key},
+                {**ids, runs.REQUEST_FINGERPRINT: fingerprint, "run_key": run_key},
             )
-            if held["fingerprint"] != fingerprint:
-                raise Conflict(
-                    f"runKey {run_key!r} was already used with a different request",
-                    reason="run_key_conflict",
-                )
+            stored = await self._reserved_fingerprint(run_key, held)
+            if stored is None:
+                same = runs.legacy_reservation_matches(held, trigger, _manifest_ids(state))
+            else:
+                same = stored == fingerprint
+            if not same:
+                raise _run_key_conflict(run_key)
             created = held["run_id"] == run_id
             ids = held
         if state.get_run(ids["run_id"]) is None:
@@ -317,8 +318,8 @@ class OrchestrationServicer(orch_grpc.OrchestrationServiceServicer):
                 run_key_reservation_path(run_key),
                 {**ids, "fingerprint": fingerprint},
             )
-            if held["fingerprint"] != fingerprint:
-                raise Conflict(f"runKey {run_key!r} was already used", reason="run_key_conflict")
+            if held.get("fingerprint") != fingerprint:
+                raise _run_key_conflict(run_key)
             created = held["run_id"] == ids["run_id"]
             ids = held
         if state.get_run(ids["run_id"]) is None:
@@ -346,6 +347,47 @@ class OrchestrationServicer(orch_grpc.OrchestrationServiceServicer):
             parent_run_id=parent.run_id,
             rerun_kind=convert.RERUN_KINDS[mode],
             rerun_reason=run.rerun_reason or reason,
+        )
+
+    # -- run-key backfill ---------------------------------------------------------------
+
+    async def BackfillRunKey(
+        self, request: orch_pb.BackfillRunKeyRequest, context: Context
+    ) -> orch_pb.BackfillRunKeyResponse:
+        if not request.run_key:
+            raise InvalidArgument("runKey is required")
+        trigger = _trigger_request(request, request.run_key, context)
+        fingerprint = runs.request_fingerprint(trigger)
+        try:
+            raw = await self._deps.storage.get(run_key_reservation_path(request.run_key))
+        except ObjectNotFound:
+            raise NotFound(
+                f"runKey {request.run_key!r} is not reserved", reason="run_key_not_found"
+            ) from None
+        held = parse_json_object(raw)
+        stored = await self._reserved_fingerprint(request.run_key, held)
+        updated = False
+        if stored is None:
+            state, _ = await self._state()
+            if not runs.legacy_reservation_matches(held, trigger, _manifest_ids(state)):
+                raise _run_key_conflict(request.run_key)
+            record = {"run_key": request.run_key, runs.REQUEST_FINGERPRINT: fingerprint}
+            # Create-if-absent: of two concurrent backfills the first one's fingerprint wins.
+            kept = await reserve_record(
+                self._deps.storage, run_key_fingerprint_path(request.run_key), record
+            )
+            stored, updated = str(kept[runs.REQUEST_FINGERPRINT]), kept is record
+            log.info("run_key_fingerprint_backfilled", run_key=request.run_key, updated=updated)
+        if stored != fingerprint:
+            raise _run_key_conflict(request.run_key)
+        created_at = Timestamp()
+        created_at.FromJsonString(held["at"])
+        return orch_pb.BackfillRunKeyResponse(
+            run_key=request.run_key,
+            run_id=held["run_id"],
+            request_fingerprint=stored,
+            updated=updated,
+            created_at=created_at,
         )
 
     # -- logs ---------------------------------------------------------------------------
@@ -425,3 +467,39 @@ class OrchestrationServicer(orch_grpc.OrchestrationServiceServicer):
         if position < len(objects):
             response.next_cursor = runs.encode_cursor(str(position))
         return response
+
+
+def _trigger_request(
+    request: orch_pb.TriggerRunRequest | orch_pb.BackfillRunKeyRequest,
+    run_key: str | None,
+    context: Context,
+) -> runs.TriggerRequest:
+    """The trigger a request (or the backfill of its run key) stands for, validated."""
+    if request.HasField("partition_key") and request.partitions:
+        raise InvalidArgument("partitionKey and partitions are mutually exclusive")
+    partition_key = request.partition_key if request.HasField("partition_key") else None
+    if request.partitions:
+        partition_key = PartitionKey.of({p.key: p.value for p in request.partitions}).canonical()
+    trigger = runs.TriggerRequest(
+        selection=tuple(request.selection),
+        include_upstream=request.include_upstream,
+        include_downstream=request.include_downstream,
+        run_key=run_key,
+        labels=dict(request.labels),
+        partition_key=partition_key,
+        user_id=caller().user,
+        traceparent=rpc_context.metadata(context, "traceparent") or None,
+    )
+    runs.validate_trigger(trigger)
+    return trigger
+
+
+def _manifest_ids(state: FoldState) -> list[str]:
+    return [row.manifest_id for row in state.code_manifests()]
+
+
+def _run_key_conflict(run_key: str) -> Conflict:
+    return Conflict(
+        f"runKey {run_key!r} was already used with a different request",
+        reason="run_key_conflict",
+    )

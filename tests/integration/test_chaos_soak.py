@@ -4,7 +4,7 @@ gateway, both workers) at random moments, over several runs, with storage faults
 service and mTLS on every hop.
 
 Every run converges to SUCCEEDED, no event is lost (a whole re-compaction applies nothing
-and the projection equals a fresh replay of the ledger), no attempt executes twice and no
+and the projection, partition status included, equals a fresh replay of the ledger), no attempt executes twice and no
 task's success is applied twice. The counts print; the seed too (``E2E_SOAK_SEED`` replays
 an order). ``bench/chaos_soak.py`` is the longer version.
 """
@@ -44,9 +44,10 @@ def test_chaos_soak_loses_nothing_and_runs_nothing_twice(
         report = run_soak(mesh, plan)
     print(report.summary())
     assert sum(report.kills.values()) == plan.total_kills
-    assert len(report.runs) >= 3, "kills should span several runs"
+    assert len(report.runs) >= 6, "kills should span several runs (each with a partitioned one)"
     assert report.kills_during_merge >= 1, "no kill landed inside a merge"
     assert report.not_converged == 0
     assert report.events_lost == 0
     assert report.executed_twice == 0
     assert report.successes_twice == 0
+    assert report.partitions_materialized >= 3  # the partition rows compared are real ones

@@ -4,6 +4,8 @@
             ├─> ...      ├─> sink_g      (1 + 8 + 1 tasks; fan-out then fan-in)
             └─> mid_g_8 ─┘
 
+and a daily-partitioned pair ``daily_src -> daily_sink``, so partition status is folded too.
+
 Every asset is tiny (a short sleep, no output) and appends one line per execution to
 ``{run}.chaos.executions`` so the test can see redeliveries. A 30 s heartbeat timeout
 (the planner's floor) lets the sweeper reap an attempt whose completion was lost.
@@ -15,7 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from arco_sdk import AssetContext, asset
+from arco_sdk import AssetContext, DailyPartition, asset
 from arco_sdk.assets import AssetDefinition
 from tests.integration.e2e_assets.markers import append_line, worker_id
 
@@ -30,7 +32,7 @@ def _body(ctx: AssetContext) -> None:
     time.sleep(WORK_SEC)
 
 
-def _define(name: str, deps: list[str]) -> AssetDefinition:
+def _define(name: str, deps: list[str], *, partitioned: bool = False) -> AssetDefinition:
     def run(ctx: AssetContext) -> None:
         _body(ctx)
 
@@ -41,6 +43,7 @@ def _define(name: str, deps: list[str]) -> AssetDefinition:
         deps=deps or None,
         heartbeat_timeout_seconds=30,
         max_retries=5,
+        partitions=DailyPartition("date") if partitioned else None,
     )
     return decorate(run)
 
@@ -61,3 +64,7 @@ for _group in range(GROUPS):
     for _mid in _mids:
         globals()[_mid] = _define(_mid, [f"{NS}.{_root}"])
     globals()[f"sink_{_group}"] = _define(f"sink_{_group}", [f"{NS}.{m}" for m in _mids])
+
+DAILY_SRC, DAILY_SINK = f"{NS}.daily_src", f"{NS}.daily_sink"
+daily_src = _define("daily_src", [], partitioned=True)
+daily_sink = _define("daily_sink", [DAILY_SRC], partitioned=True)

@@ -207,7 +207,8 @@ def never_folded(mesh: Mesh) -> int:
 
 
 def replay_differences(mesh: Mesh, events: Sequence[EventEnvelope], runs: Sequence[str]) -> int:
-    """Run and task rows where the published projection differs from a fresh replay."""
+    """Run and task rows of ``runs``, and partition status rows, where the published
+    projection differs from a fresh replay."""
     replay = FoldState(tenant_id=mesh.tenant_id, workspace_id=mesh.workspace_id)
     replay.fold(list(events))
     published = projection(mesh)  # after the re-compaction
@@ -231,4 +232,8 @@ def replay_differences(mesh: Mesh, events: Sequence[EventEnvelope], runs: Sequen
                 task.attempt_id,
             ):
                 differences += 1
-    return differences
+    replayed = {(r.asset_key, r.partition_key): r for r in replay.partition_statuses()}
+    for row in published.partition_statuses():
+        if replayed.pop((row.asset_key, row.partition_key), None) != row:
+            differences += 1
+    return differences + len(replayed)

@@ -6,11 +6,13 @@ process kind, how many of the orchestration compactor's land while it merges del
 new base, and how large each run is. :func:`run_soak` starts runs of the chaos graph one
 after another while it kills and restarts processes in place (``Mesh.restart``), waits for
 every run, and then counts, from the ledger, the projection and the assets' own execution
-records:
+records (each chaos run comes with a run of the daily-partitioned pair over one of three
+days, sometimes only its source, so partition rows are materialized and made stale):
 
 * runs that did not converge to SUCCEEDED;
 * events lost: ledger events a whole re-compaction still applies (never folded), plus
-  run and task rows where the published projection differs from a fresh replay;
+  run, task and partition status rows where the published projection differs from a
+  fresh replay;
 * executions of one attempt beyond the first (an asset run twice for one attempt);
 * applied successes of a task beyond the first.
 
@@ -32,7 +34,7 @@ from arco_core.orchestration.fold import FoldState
 from arco_core.orchestration.tables import IDEMPOTENCY_KEYS
 from arco_sdk.client import ArcoClient
 from services.mesh import Mesh
-from tests.integration.e2e_assets.chaos import FAN_OUT, GROUPS, NS
+from tests.integration.e2e_assets.chaos import DAILY_SINK, DAILY_SRC, FAN_OUT, GROUPS, NS
 from tests.integration.e2e_assets.harness import (
     CHAOS_MODULE,
     TERMINAL,
@@ -100,6 +102,7 @@ class SoakReport:
     executed_twice: int
     successes_twice: int
     redelivered_successes: int
+    partitions_materialized: int  # partition status rows with a materialization
     elapsed_sec: float
 
     def summary(self) -> str:
@@ -112,7 +115,8 @@ class SoakReport:
                 f"runs not converged {self.not_converged}; events lost {self.events_lost}; "
                 f"attempts executed twice {self.executed_twice}; "
                 f"successes recorded twice {self.successes_twice} "
-                f"(redelivered success events deduplicated: {self.redelivered_successes})",
+                f"(redelivered success events deduplicated: {self.redelivered_successes}); "
+                f"partitions materialized {self.partitions_materialized}",
             ]
         )
 
@@ -152,12 +156,12 @@ def run_soak(mesh: Mesh, plan: SoakPlan) -> SoakReport:
     during_merge = 0
     with _client(mesh) as client:
         _retry(lambda: deploy(client, CHAOS_MODULE))
-        runs = [_trigger(client, plan, 0)]
+        runs = _trigger(client, plan, 0)
         since_trigger = 0
         for entry in schedule:
             time.sleep(rng.uniform(*plan.pause_sec))
             if since_trigger >= plan.kills_per_run or _state_or_none(client, runs[-1]) in TERMINAL:
-                runs.append(_trigger(client, plan, len(runs)))
+                runs += _trigger(client, plan, len(runs) // 2)
                 since_trigger = 0
             since_trigger += 1
             if entry == MERGE_KILL:
@@ -188,6 +192,9 @@ def run_soak(mesh: Mesh, plan: SoakPlan) -> SoakReport:
         executed_twice=sum(_executed_twice(mesh, run_id) for run_id in runs),
         successes_twice=twice,
         redelivered_successes=redelivered,
+        partitions_materialized=sum(
+            row.last_materialization_run_id is not None for row in state.partition_statuses()
+        ),
         elapsed_sec=time.monotonic() - started,
     )
 
@@ -215,12 +222,20 @@ def _retry(call: Callable[[], _T], timeout: float = 90.0) -> _T:
             time.sleep(0.3)
 
 
-def _trigger(client: ArcoClient, plan: SoakPlan, index: int) -> str:
+def _trigger(client: ArcoClient, plan: SoakPlan, index: int) -> list[str]:
+    """Run ``index`` of the chaos graph, after a run of the partitioned pair (the chaos run
+    last: the soak waits on it before the next)."""
     first = (index * plan.groups_per_run) % GROUPS
     keys = [
         key for g in range(first, first + plan.groups_per_run) for key in group_keys(g % GROUPS)
     ]
-    return _retry(lambda: client.trigger_run(keys, run_key=f"soak-{plan.seed}-{index}")).run_id
+    day = f"date=d:2026-01-{index % 3 + 1:02d}"
+    daily = [DAILY_SRC] if index % 2 else [DAILY_SRC, DAILY_SINK]
+    partitioned = _retry(
+        lambda: client.trigger_run(daily, partition_key=day, run_key=f"soak-{plan.seed}-{index}-d")
+    )
+    chaos = _retry(lambda: client.trigger_run(keys, run_key=f"soak-{plan.seed}-{index}"))
+    return [partitioned.run_id, chaos.run_id]
 
 
 def _state_or_none(client: ArcoClient, run_id: str) -> str | None:

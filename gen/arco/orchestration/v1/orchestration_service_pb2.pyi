@@ -629,3 +629,44 @@ class GetAssetPartitionSummaryResponse(_message.Message):
     stale_partitions: int
     missing_partitions: int
     def __init__(self, asset_key: _Optional[str] = ..., total_partitions: _Optional[int] = ..., materialized_partitions: _Optional[int] = ..., stale_partitions: _Optional[int] = ..., missing_partitions: _Optional[int] = ...) -> None: ...
+
+class BackfillRunKeyRequest(_message.Message):
+    __slots__ = ("workspace_id", "run_key", "selection", "include_upstream", "include_downstream", "labels", "partition_key", "partitions")
+    class LabelsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
+    RUN_KEY_FIELD_NUMBER: _ClassVar[int]
+    SELECTION_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_UPSTREAM_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_DOWNSTREAM_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    PARTITION_KEY_FIELD_NUMBER: _ClassVar[int]
+    PARTITIONS_FIELD_NUMBER: _ClassVar[int]
+    workspace_id: str
+    run_key: str
+    selection: _containers.RepeatedScalarFieldContainer[str]
+    include_upstream: bool
+    include_downstream: bool
+    labels: _containers.ScalarMap[str, str]
+    partition_key: str
+    partitions: _containers.RepeatedCompositeFieldContainer[PartitionValue]
+    def __init__(self, workspace_id: _Optional[str] = ..., run_key: _Optional[str] = ..., selection: _Optional[_Iterable[str]] = ..., include_upstream: _Optional[bool] = ..., include_downstream: _Optional[bool] = ..., labels: _Optional[_Mapping[str, str]] = ..., partition_key: _Optional[str] = ..., partitions: _Optional[_Iterable[_Union[PartitionValue, _Mapping]]] = ...) -> None: ...
+
+class BackfillRunKeyResponse(_message.Message):
+    __slots__ = ("run_key", "run_id", "request_fingerprint", "updated", "created_at")
+    RUN_KEY_FIELD_NUMBER: _ClassVar[int]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    run_key: str
+    run_id: str
+    request_fingerprint: str
+    updated: bool
+    created_at: _timestamp_pb2.Timestamp
+    def __init__(self, run_key: _Optional[str] = ..., run_id: _Optional[str] = ..., request_fingerprint: _Optional[str] = ..., updated: _Optional[bool] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

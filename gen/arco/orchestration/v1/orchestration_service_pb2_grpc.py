@@ -97,6 +97,11 @@ class OrchestrationServiceStub:
                 request_serializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.GetAssetPartitionSummaryRequest.SerializeToString,
                 response_deserializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.GetAssetPartitionSummaryResponse.FromString,
                 _registered_method=True)
+        self.BackfillRunKey = channel.unary_unary(
+                '/arco.orchestration.v1.OrchestrationService/BackfillRunKey',
+                request_serializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.BackfillRunKeyRequest.SerializeToString,
+                response_deserializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.BackfillRunKeyResponse.FromString,
+                _registered_method=True)
 
 
 class OrchestrationServiceServicer:
@@ -190,6 +195,16 @@ class OrchestrationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def BackfillRunKey(self, request, context):
+        """-- run-key backfill --
+        Operator repair of a run key reserved before request fingerprints: store the
+        fingerprint of this request on it, so later triggers with the key are checked
+        against it. No reservation is NOT_FOUND; a different request is ABORTED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_OrchestrationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -252,6 +267,11 @@ def add_OrchestrationServiceServicer_to_server(servicer, server):
                     servicer.GetAssetPartitionSummary,
                     request_deserializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.GetAssetPartitionSummaryRequest.FromString,
                     response_serializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.GetAssetPartitionSummaryResponse.SerializeToString,
+            ),
+            'BackfillRunKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.BackfillRunKey,
+                    request_deserializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.BackfillRunKeyRequest.FromString,
+                    response_serializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.BackfillRunKeyResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -581,6 +601,33 @@ class OrchestrationService:
             '/arco.orchestration.v1.OrchestrationService/GetAssetPartitionSummary',
             arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.GetAssetPartitionSummaryRequest.SerializeToString,
             arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.GetAssetPartitionSummaryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BackfillRunKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/arco.orchestration.v1.OrchestrationService/BackfillRunKey',
+            arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.BackfillRunKeyRequest.SerializeToString,
+            arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.BackfillRunKeyResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -62,6 +62,12 @@ class OrchestrationServiceStub:
     """List partition status rows by (asset key, partition key)."""
     GetAssetPartitionSummary: _grpc.UnaryUnaryMultiCallable[_orchestration_service_pb2.GetAssetPartitionSummaryRequest, _orchestration_service_pb2.GetAssetPartitionSummaryResponse]
     """Count one asset's partitions by status."""
+    BackfillRunKey: _grpc.UnaryUnaryMultiCallable[_orchestration_service_pb2.BackfillRunKeyRequest, _orchestration_service_pb2.BackfillRunKeyResponse]
+    """-- run-key backfill --
+    Operator repair of a run key reserved before request fingerprints: store the
+    fingerprint of this request on it, so later triggers with the key are checked
+    against it. No reservation is NOT_FOUND; a different request is ABORTED.
+    """
 
 @_typing.type_check_only
 class OrchestrationServiceAsyncStub(OrchestrationServiceStub):
@@ -97,6 +103,12 @@ class OrchestrationServiceAsyncStub(OrchestrationServiceStub):
     """List partition status rows by (asset key, partition key)."""
     GetAssetPartitionSummary: _aio.UnaryUnaryMultiCallable[_orchestration_service_pb2.GetAssetPartitionSummaryRequest, _orchestration_service_pb2.GetAssetPartitionSummaryResponse]  # type: ignore[assignment]
     """Count one asset's partitions by status."""
+    BackfillRunKey: _aio.UnaryUnaryMultiCallable[_orchestration_service_pb2.BackfillRunKeyRequest, _orchestration_service_pb2.BackfillRunKeyResponse]  # type: ignore[assignment]
+    """-- run-key backfill --
+    Operator repair of a run key reserved before request fingerprints: store the
+    fingerprint of this request on it, so later triggers with the key are checked
+    against it. No reservation is NOT_FOUND; a different request is ABORTED.
+    """
 
 class OrchestrationServiceServicer(metaclass=_abc_1.ABCMeta):
     """The api's public orchestration surface: code deployments (manifests), runs and logs.
@@ -201,5 +213,17 @@ class OrchestrationServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_orchestration_service_pb2.GetAssetPartitionSummaryResponse, _abc.Awaitable[_orchestration_service_pb2.GetAssetPartitionSummaryResponse]]:
         """Count one asset's partitions by status."""
+
+    @_abc_1.abstractmethod
+    def BackfillRunKey(
+        self,
+        request: _orchestration_service_pb2.BackfillRunKeyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_orchestration_service_pb2.BackfillRunKeyResponse, _abc.Awaitable[_orchestration_service_pb2.BackfillRunKeyResponse]]:
+        """-- run-key backfill --
+        Operator repair of a run key reserved before request fingerprints: store the
+        fingerprint of this request on it, so later triggers with the key are checked
+        against it. No reservation is NOT_FOUND; a different request is ABORTED.
+        """
 
 def add_OrchestrationServiceServicer_to_server(servicer: OrchestrationServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
