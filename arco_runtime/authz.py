@@ -100,6 +100,15 @@ MATRIX: Final[Mapping[str, Mapping[str, Grant]]] = {
         "GetRunLogs": _VIEW,
         "ListPartitions": _VIEW,
         "GetAssetPartitionSummary": _VIEW,
+        # -- BACKFILLS --
+        "CreateBackfill": _OPERATE,
+        "ListBackfills": _VIEW,
+        "GetBackfill": _VIEW,
+        "ListBackfillChunks": _VIEW,
+        "PauseBackfill": _OPERATE,
+        "ResumeBackfill": _OPERATE,
+        "CancelBackfill": _OPERATE,
+        "RetryFailedBackfill": _OPERATE,
     },
     "arco.catalog.v1.CatalogService": {
         "ListNamespaces": _VIEW,

@@ -31,9 +31,9 @@ from arco_core.orchestration.tables import FoldEvent, ProjectionTables, stamp
 __all__ = [
     "BackfillView",
     "ChunkView",
+    "backfill_created",
     "backfill_view",
     "backfill_views",
-    "backfill_created",
     "chunk_planned",
     "chunk_state",
     "chunk_views",

@@ -22,12 +22,12 @@ from arco_core.folding import TableDelta
 from arco_core.orchestration.fold import FoldState
 from arco_core.orchestration.state import (
     DEFAULT_WORKER_QUEUE,
+    BackfillChunkRow,
+    BackfillRow,
     CodeManifestRow,
     DepRow,
     IdempotencyKeyRow,
     OutboxRow,
-    BackfillChunkRow,
-    BackfillRow,
     PartitionStatusRow,
     RunRow,
     TaskRow,

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from typing import TypeAlias
 
 __all__ = [
+    "DEFAULT_WORKER_QUEUE",
     "BackfillChunkRow",
     "BackfillRow",
-    "DEFAULT_WORKER_QUEUE",
     "DepResolution",
     "DepRow",
     "IdempotencyKeyRow",
