@@ -33,4 +33,7 @@ CHUNK_LIST = View(Casing.CAMEL)
 
 def accepted_or_ok(response: Message, inbound: Inbound) -> Reply:
     """202 when a new backfill was accepted, 200 when an existing one is returned."""
+    assert isinstance(
+        response, orch_pb.CreateBackfillResponse | orch_pb.RetryFailedBackfillResponse
+    )
     return Reply(202 if response.created else 200, CREATED.render(response))
