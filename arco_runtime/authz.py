@@ -103,6 +103,15 @@ MATRIX: Final[Mapping[str, Mapping[str, Grant]]] = {
         # -- run-key backfill --
         # Repairs what a run key stands for: an operator RPC, so admin.
         "BackfillRunKey": _ADMIN,
+        # -- BACKFILLS --
+        "CreateBackfill": _OPERATE,
+        "ListBackfills": _VIEW,
+        "GetBackfill": _VIEW,
+        "ListBackfillChunks": _VIEW,
+        "PauseBackfill": _OPERATE,
+        "ResumeBackfill": _OPERATE,
+        "CancelBackfill": _OPERATE,
+        "RetryFailedBackfill": _OPERATE,
     },
     "arco.catalog.v1.CatalogService": {
         "ListNamespaces": _VIEW,

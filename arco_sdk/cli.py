@@ -6,7 +6,7 @@ project's ``arco.toml`` (found in the current directory or a parent). Expected f
 (server errors, invalid assets, bad arguments) print a message — with the server's
 request id when there is one — and exit non-zero, never with a traceback.
 
-One module on purpose (~700 lines): it is the whole ``arco`` surface, its commands in
+One module on purpose (~950 lines): it is the whole ``arco`` surface, its commands in
 ``--help`` order with the few private helpers they share; each command is a thin layer
 over ``ArcoClient``, the manifest builder or the worker. The operator commands that talk
 to compactors over the mesh (``arco admin``) live in ``arco_sdk.admin``.
@@ -52,13 +52,14 @@ from arco_sdk.manifest import (
     manifest_fingerprint,
     manifest_json,
 )
-from arco_sdk.types import Run
+from arco_sdk.types import Backfill, CreatedBackfill, Run
 from arco_sdk.worker.__main__ import main as worker_main
 
 __all__ = ["CliConfig", "app", "load_config", "main"]
 
 CONFIG_FILE = "arco.toml"
 TERMINAL_RUN_STATES = frozenset({"SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT"})
+TERMINAL_BACKFILL_STATES = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
 DEFAULT_API_URL = "http://127.0.0.1:8080"
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -598,6 +599,235 @@ def partitions(
     _console().print(table)
 
 
+# -- backfills ---------------------------------------------------------------------------------
+
+backfill_app = typer.Typer(
+    name="backfill",
+    help="Rerun one asset over many of its partitions, in chunks: create, watch, steer.",
+    no_args_is_help=True,
+)
+
+
+def _progress(backfill: Backfill) -> str:
+    counts = backfill.chunk_counts
+    parent = f"  retry of {backfill.parent_backfill_id}" if backfill.parent_backfill_id else ""
+    return (
+        f"backfill {backfill.backfill_id}  {backfill.state}  "
+        f"chunks {counts.succeeded}/{counts.total} succeeded, {counts.running} running, "
+        f"{counts.pending} pending, {counts.failed} failed{parent}"
+    )
+
+
+def _created_line(answer: CreatedBackfill, backfill: Backfill, what: str) -> str:
+    assets = ", ".join(backfill.asset_selection)
+    how = what if answer.created else "exists (same request id)"
+    return (
+        f"backfill {backfill.backfill_id} {how}: {assets}, {backfill.total_partitions} "
+        f"partitions in {backfill.chunk_counts.total} chunks of at most {backfill.chunk_size}, "
+        f"at most {backfill.max_concurrent_runs} runs at a time"
+    )
+
+
+def _watch_backfill(
+    client: ArcoClient, backfill_id: str, timeout: float, interval: float
+) -> Backfill:
+    """Print the progress line whenever it changes, until the backfill ends."""
+    deadline = time.monotonic() + timeout
+    console = _console()
+    last = ""
+    while True:
+        backfill = client.get_backfill(backfill_id)
+        line = _progress(backfill)
+        if line != last:
+            console.print(line)
+            last = line
+        if backfill.state in TERMINAL_BACKFILL_STATES:
+            return backfill
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"backfill {backfill_id} not finished after {timeout:.0f}s")
+        time.sleep(interval)
+
+
+def _finish_backfill(backfill: Backfill) -> None:
+    if backfill.state != "SUCCEEDED":
+        failed = backfill.chunk_counts.failed
+        raise _fail(
+            f"backfill {backfill.backfill_id} finished {backfill.state} ({failed} failed chunks; "
+            f"arco backfill retry-failed {backfill.backfill_id} reruns them)"
+        )
+
+
+def _selector(
+    partitions: Sequence[str], start: str | None, end: str | None, only: str | None
+) -> dict[str, Any]:
+    if partitions and (start or end):
+        raise ValueError("give --partition or --start/--end, not both")
+    if partitions:
+        if only:
+            raise ValueError("--only applies to a --start/--end range")
+        return {"type": "explicit", "partitions": list(partitions)}
+    if not (start and end):
+        raise ValueError("give --partition (repeatable) or both --start and --end")
+    if only:
+        if only not in ("missing", "failed"):
+            raise ValueError("--only must be missing or failed")
+        return {"type": "filter", "filters": {"start": start, "end": end, "status": only}}
+    return {"type": "range", "start": start, "end": end}
+
+
+@backfill_app.command("create")
+@_handles_errors
+def backfill_create(
+    ctx: typer.Context,
+    asset: Annotated[str, typer.Argument(help="the partitioned asset, namespace.name")],
+    partition: Annotated[
+        list[str] | None,
+        typer.Option("--partition", "-p", help="a partition (2026-01-01 or date=2026-01-01)"),
+    ] = None,
+    start: Annotated[str | None, typer.Option(help="first partition of a range")] = None,
+    end: Annotated[str | None, typer.Option(help="last partition of a range (included)")] = None,
+    only: Annotated[
+        str | None, typer.Option("--only", help="of the range, only missing or failed ones")
+    ] = None,
+    chunk_size: Annotated[int | None, typer.Option(help="partitions per run (10)")] = None,
+    max_concurrent_runs: Annotated[
+        int | None, typer.Option(help="chunk runs active at a time (2)")
+    ] = None,
+    request_id: Annotated[
+        str | None, typer.Option(help="idempotency key: the same id returns the same backfill")
+    ] = None,
+    wait: Annotated[bool, typer.Option("--wait/--no-wait", help="follow until done")] = False,
+    timeout: Annotated[float, typer.Option(help="--wait gives up after this many seconds")] = 3600,
+    poll_interval: Annotated[float, typer.Option(help="seconds between polls")] = 1.0,
+) -> None:
+    """Backfill an asset over a list or a range of its partitions."""
+    selector = _selector(partition or [], start, end, only)
+    client = _client(ctx)
+    answer = client.create_backfill(
+        str(AssetKey.parse(asset.strip())),
+        selector,
+        chunk_size=chunk_size,
+        max_concurrent_runs=max_concurrent_runs,
+        client_request_id=request_id,
+    )
+    backfill = client.get_backfill(answer.backfill_id)
+    _console().print(_created_line(answer, backfill, "created"))
+    if wait:
+        _finish_backfill(_watch_backfill(client, answer.backfill_id, timeout, poll_interval))
+
+
+@backfill_app.command("status")
+@_handles_errors
+def backfill_status(
+    ctx: typer.Context,
+    backfill_id: Annotated[str | None, typer.Argument(help="a backfill; omit to list")] = None,
+    watch: Annotated[bool, typer.Option("--watch", help="follow until it ends")] = False,
+    state: Annotated[str | None, typer.Option(help="list only backfills in this state")] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n")] = 20,
+    timeout: Annotated[float, typer.Option(help="--watch gives up after this long")] = 3600,
+    poll_interval: Annotated[float, typer.Option(help="seconds between polls")] = 1.0,
+) -> None:
+    """Show one backfill (progress and chunks) or list recent backfills."""
+    client = _client(ctx)
+    console = _console()
+    if backfill_id is None:
+        listed = client.list_backfills(limit=limit, state=state)
+        table = Table(title="backfills")
+        for column in ("backfill", "asset", "state", "partitions", "chunks done", "failed"):
+            table.add_column(column)
+        for item in listed.backfills:
+            counts = item.chunk_counts
+            table.add_row(
+                item.backfill_id,
+                ", ".join(item.asset_selection),
+                item.state,
+                str(item.total_partitions),
+                f"{counts.succeeded}/{counts.total}",
+                str(counts.failed),
+            )
+        console.print(table)
+        return
+    if watch:
+        _finish_backfill(_watch_backfill(client, backfill_id, timeout, poll_interval))
+        return
+    backfill = client.get_backfill(backfill_id)
+    console.print(_progress(backfill))
+    table = Table(show_edge=False)
+    for column in ("chunk", "partitions", "run", "state"):
+        table.add_column(column)
+    cursor: str | None = None
+    while True:
+        page = client.list_backfill_chunks(backfill_id, cursor=cursor, limit=200)
+        for chunk in page.chunks:
+            table.add_row(
+                str(chunk.chunk_index),
+                ", ".join(chunk.partition_keys),
+                chunk.run_id or "-",
+                chunk.state,
+            )
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    console.print(table)
+
+
+ExpectedVersion = Annotated[
+    int | None,
+    typer.Option("--expected-version", help="refuse (409) unless at this state version"),
+]
+
+
+@backfill_app.command("pause")
+@_handles_errors
+def backfill_pause(
+    ctx: typer.Context, backfill_id: str, expected_version: ExpectedVersion = None
+) -> None:
+    """Stop planning new chunks (requested runs finish)."""
+    moved = _client(ctx).pause_backfill(backfill_id, expected_state_version=expected_version)
+    _console().print(_progress(moved))
+
+
+@backfill_app.command("resume")
+@_handles_errors
+def backfill_resume(
+    ctx: typer.Context, backfill_id: str, expected_version: ExpectedVersion = None
+) -> None:
+    """Plan chunks of a paused backfill again."""
+    moved = _client(ctx).resume_backfill(backfill_id, expected_state_version=expected_version)
+    _console().print(_progress(moved))
+
+
+@backfill_app.command("cancel")
+@_handles_errors
+def backfill_cancel(
+    ctx: typer.Context, backfill_id: str, expected_version: ExpectedVersion = None
+) -> None:
+    """End a backfill: nothing more is planned (requested runs finish)."""
+    moved = _client(ctx).cancel_backfill(backfill_id, expected_state_version=expected_version)
+    _console().print(_progress(moved))
+
+
+@backfill_app.command("retry-failed")
+@_handles_errors
+def backfill_retry_failed(
+    ctx: typer.Context,
+    backfill_id: Annotated[str, typer.Argument(help="a FAILED or CANCELLED backfill")],
+    request_id: Annotated[
+        str | None, typer.Option(help="another id makes another retry (default: one per parent)")
+    ] = None,
+    wait: Annotated[bool, typer.Option("--wait/--no-wait", help="follow until done")] = False,
+    timeout: Annotated[float, typer.Option(help="--wait gives up after this many seconds")] = 3600,
+    poll_interval: Annotated[float, typer.Option(help="seconds between polls")] = 1.0,
+) -> None:
+    """Backfill again the partitions of a finished backfill's failed chunks."""
+    client = _client(ctx)
+    answer = client.retry_failed_backfill(backfill_id, client_request_id=request_id)
+    backfill = client.get_backfill(answer.backfill_id)
+    _console().print(_created_line(answer, backfill, f"created (retry of {backfill_id})"))
+    if wait:
+        _finish_backfill(_watch_backfill(client, answer.backfill_id, timeout, poll_interval))
+
+
 @app.command()
 @_handles_errors
 def logs(
@@ -747,6 +977,7 @@ def up(
     raise typer.Exit(code)
 
 
+app.add_typer(backfill_app)
 app.add_typer(admin_app)
 
 

@@ -1,9 +1,9 @@
 """Clients for the gateway's ``/api/v1`` routes.
 
 * :class:`ArcoClient` — a synchronous REST client for users and the CLI: manifests, runs,
-  logs, query and catalog reads. Every call carries an ``X-Request-Id``; idempotent calls
+  backfills, logs, query and catalog reads. Every call carries an ``X-Request-Id``; idempotent calls
   (reads, the read-only query, deploys with an ``Idempotency-Key``, triggers with a
-  ``runKey``) are retried on transient failures (connection errors, 502/503/504) within
+  ``runKey``, backfill creates and retries with their request id) are retried on transient failures (connection errors, 502/503/504) within
   one overall deadline; nothing else is retried. Failures raise :class:`ArcoApiError`
   carrying the server's code, message and request id.
 * :class:`CallbackClient` — the asynchronous task-callback client a worker uses
@@ -28,7 +28,11 @@ from arco_runtime.retry import RetryPolicy
 from arco_sdk.errors import ArcoApiError, ArcoConnectionError, CallbackRejected
 from arco_sdk.types import (
     ApiObject,
+    Backfill,
+    BackfillChunkPage,
+    BackfillPage,
     CancelledRun,
+    CreatedBackfill,
     DeployedManifest,
     InvalidResponse,
     Manifest,
@@ -438,6 +442,100 @@ class ArcoClient:
         path = self._ws(f"/runs/{_quote(run_id)}/rerun")
         response = self._request("POST", path, idempotent=bool(run_key), json=body)
         return self._object(TriggeredRun, response)
+
+    # -- backfills -----------------------------------------------------------------------
+
+    def create_backfill(
+        self,
+        asset_key: str,
+        partition_selector: Mapping[str, Any],
+        *,
+        chunk_size: int | None = None,
+        max_concurrent_runs: int | None = None,
+        client_request_id: str | None = None,
+    ) -> CreatedBackfill:
+        """Backfill one asset over the partitions ``partition_selector`` names
+        (``{"type": "explicit", "partitions": [...]}``, ``{"type": "range", "start", "end"}``
+        or ``{"type": "filter", "filters": {...}}``).
+
+        The request id (a new one when not given) makes the call idempotent, so it is
+        retried on transient failures: a replay answers the same backfill, ``created``
+        False.
+        """
+        body: dict[str, Any] = {
+            "assetSelection": [asset_key],
+            "partitionSelector": dict(partition_selector),
+            "clientRequestId": client_request_id or new_ulid(),
+        }
+        if chunk_size is not None:
+            body["chunkSize"] = chunk_size
+        if max_concurrent_runs is not None:
+            body["maxConcurrentRuns"] = max_concurrent_runs
+        response = self._request("POST", self._ws("/backfills"), idempotent=True, json=body)
+        return self._object(CreatedBackfill, response)
+
+    def list_backfills(
+        self, *, limit: int | None = None, cursor: str | None = None, state: str | None = None
+    ) -> BackfillPage:
+        """One page of the workspace's backfills, newest first, optionally only in ``state``."""
+        params = {"limit": limit, "cursor": cursor, "state": state}
+        response = self._request("GET", self._ws("/backfills"), idempotent=True, params=params)
+        return self._object(BackfillPage, response)
+
+    def get_backfill(self, backfill_id: str) -> Backfill:
+        """One backfill with its chunk counts; ``ArcoApiError`` (404) when unknown."""
+        path = self._ws(f"/backfills/{_quote(backfill_id)}")
+        return self._object(Backfill, self._request("GET", path, idempotent=True))
+
+    def list_backfill_chunks(
+        self,
+        backfill_id: str,
+        *,
+        limit: int | None = None,
+        cursor: str | None = None,
+        state: str | None = None,
+    ) -> BackfillChunkPage:
+        """One page of a backfill's planned chunks, by chunk index."""
+        params = {"limit": limit, "cursor": cursor, "state": state}
+        path = self._ws(f"/backfills/{_quote(backfill_id)}/chunks")
+        return self._object(
+            BackfillChunkPage, self._request("GET", path, idempotent=True, params=params)
+        )
+
+    def pause_backfill(
+        self, backfill_id: str, *, expected_state_version: int | None = None
+    ) -> Backfill:
+        """Stop planning new chunks; runs already requested finish. 409 if not running."""
+        return self._move_backfill(backfill_id, "pause", expected_state_version)
+
+    def resume_backfill(
+        self, backfill_id: str, *, expected_state_version: int | None = None
+    ) -> Backfill:
+        """Plan chunks of a paused backfill again. 409 if not paused."""
+        return self._move_backfill(backfill_id, "resume", expected_state_version)
+
+    def cancel_backfill(
+        self, backfill_id: str, *, expected_state_version: int | None = None
+    ) -> Backfill:
+        """End a backfill; runs already requested finish. 409 if it already ended."""
+        return self._move_backfill(backfill_id, "cancel", expected_state_version)
+
+    def _move_backfill(self, backfill_id: str, verb: str, expected: int | None) -> Backfill:
+        # Not retried: a retry of a move that applied would answer 409.
+        body = {} if expected is None else {"expectedStateVersion": expected}
+        path = self._ws(f"/backfills/{_quote(backfill_id)}/{verb}")
+        return self._object(Backfill, self._request("POST", path, idempotent=False, json=body))
+
+    def retry_failed_backfill(
+        self, backfill_id: str, *, client_request_id: str | None = None
+    ) -> CreatedBackfill:
+        """A new backfill of a finished backfill's failed and cancelled chunks. Without a
+        request id the server allows one retry per parent, so the call is always safe to
+        retry."""
+        body = {"clientRequestId": client_request_id} if client_request_id else {}
+        path = self._ws(f"/backfills/{_quote(backfill_id)}/retry-failed")
+        response = self._request("POST", path, idempotent=True, json=body)
+        return self._object(CreatedBackfill, response)
 
     # -- logs ----------------------------------------------------------------------------
 

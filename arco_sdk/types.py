@@ -19,8 +19,14 @@ from typing import Any, ClassVar, Self
 
 __all__ = [
     "ApiObject",
+    "Backfill",
+    "BackfillChunk",
+    "BackfillChunkPage",
+    "BackfillPage",
     "CancelledRun",
+    "ChunkCounts",
     "Column",
+    "CreatedBackfill",
     "DeployedManifest",
     "InvalidResponse",
     "Manifest",
@@ -292,6 +298,77 @@ class PartitionSummary(ApiObject):
     materialized_partitions: int = 0
     stale_partitions: int = 0
     missing_partitions: int = 0
+
+
+# -- backfills ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedBackfill(ApiObject):
+    """The answer to a create or retry-failed (``created`` is False for a replay)."""
+
+    backfill_id: str
+    accepted_event_id: str = ""
+    accepted_at: str | None = None
+    created: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkCounts(ApiObject):
+    """A backfill's chunks by state: pending = not planned yet, running = planned or
+    running, failed = failed or cancelled."""
+
+    total: int = 0
+    pending: int = 0
+    running: int = 0
+    succeeded: int = 0
+    failed: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Backfill(ApiObject):
+    """One backfill, its state (with the version the state moves check) and progress."""
+
+    backfill_id: str
+    state: str = ""
+    state_version: int = 0
+    asset_selection: tuple[str, ...] = ()
+    partition_selector: Mapping[str, Any] = field(default_factory=dict)
+    chunk_size: int = 0
+    max_concurrent_runs: int = 0
+    created_at: str | None = None
+    chunk_counts: ChunkCounts = field(default_factory=ChunkCounts)
+    total_partitions: int = 0
+    parent_backfill_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BackfillPage(ApiObject):
+    """One page of backfills, newest first, and the next page's cursor."""
+
+    backfills: tuple[Backfill, ...] = ()
+    next_cursor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BackfillChunk(ApiObject):
+    """One planned chunk: its partitions, its run and that run's state."""
+
+    chunk_id: str
+    backfill_id: str = ""
+    chunk_index: int = 0
+    partition_keys: tuple[str, ...] = ()
+    run_key: str = ""
+    state: str = ""
+    run_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BackfillChunkPage(ApiObject):
+    """One page of a backfill's planned chunks by index, and the next page's cursor."""
+
+    chunks: tuple[BackfillChunk, ...] = ()
+    next_cursor: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from arco.orchestration.v1 import task_callback_service_pb2 as callback_pb
 from arco.query.v1 import query_service_pb2 as query_pb
 from google.protobuf.message import Message
 
-from gateway.mappers import browser, callbacks, catalog, orchestration, query
+from gateway.mappers import backfills, browser, callbacks, catalog, orchestration, query
 from gateway.mappers.render import Casing, View
 from gateway.mappers.replies import (
     QueryParam,
@@ -373,6 +373,66 @@ def _orchestration_routes() -> list[RouteSpec]:
     ]  # fmt: skip
 
 
+def _backfill_routes() -> list[RouteSpec]:
+    o, b, ws = Family.ORCHESTRATION, backfills, "/workspaces/{workspace_id}/backfills"
+    one = f"{ws}/{{backfill_id}}"
+    page = (orchestration.LIMIT, orchestration.CURSOR)
+    moves = [
+        (
+            "pause_backfill",
+            "pause",
+            "PauseBackfill",
+            orch_pb.PauseBackfillRequest,
+            orch_pb.PauseBackfillResponse,
+            "Stop planning new chunks of a backfill",
+        ),
+        (
+            "resume_backfill",
+            "resume",
+            "ResumeBackfill",
+            orch_pb.ResumeBackfillRequest,
+            orch_pb.ResumeBackfillResponse,
+            "Plan chunks of a paused backfill again",
+        ),
+        (
+            "cancel_backfill",
+            "cancel",
+            "CancelBackfill",
+            orch_pb.CancelBackfillRequest,
+            orch_pb.CancelBackfillResponse,
+            "Cancel a backfill (running chunk runs finish)",
+        ),
+    ]
+    return [
+        _route("create_backfill", "POST", ws, ORCH_SVC, "CreateBackfill",
+               orch_pb.CreateBackfillRequest, orch_pb.CreateBackfillResponse, o,
+               "Create a backfill of one asset's partitions", success=(202, 200),
+               errors=(409,), view=b.CREATED, reply=b.accepted_or_ok, idempotency_key=True),
+        _route("list_backfills", "GET", ws, ORCH_SVC, "ListBackfills",
+               orch_pb.ListBackfillsRequest, orch_pb.ListBackfillsResponse, o,
+               "List backfills, newest first", errors=(400,), view=b.BACKFILL_LIST,
+               query=(*page, b.BACKFILL_STATE)),
+        _route("get_backfill", "GET", one, ORCH_SVC, "GetBackfill", orch_pb.GetBackfillRequest,
+               orch_pb.GetBackfillResponse, o, "Get a backfill with its chunk counts",
+               view=b.BACKFILL),
+        _route("list_backfill_chunks", "GET", f"{one}/chunks", ORCH_SVC, "ListBackfillChunks",
+               orch_pb.ListBackfillChunksRequest, orch_pb.ListBackfillChunksResponse, o,
+               "List a backfill's planned chunks", errors=(400,), view=b.CHUNK_LIST,
+               query=(*page, b.CHUNK_STATE)),
+        *(
+            _route(op, "POST", f"{one}/{verb}", ORCH_SVC, rpc, req, resp, o, summary,
+                   errors=(409,), view=b.BACKFILL)
+            for op, verb, rpc, req, resp, summary in moves
+        ),
+        _route("retry_failed_backfill", "POST", f"{one}/retry-failed", ORCH_SVC,
+               "RetryFailedBackfill", orch_pb.RetryFailedBackfillRequest,
+               orch_pb.RetryFailedBackfillResponse, o,
+               "Backfill again the partitions of a finished backfill's failed chunks",
+               success=(202, 200), errors=(409,), view=b.CREATED, reply=b.accepted_or_ok,
+               idempotency_key=True),
+    ]  # fmt: skip
+
+
 def route_table() -> tuple[RouteSpec, ...]:
     """Every public /api/v1 route the gateway serves."""
     return (
@@ -380,4 +440,5 @@ def route_table() -> tuple[RouteSpec, ...]:
         *_read_routes(),
         *_callback_routes(),
         *_orchestration_routes(),
+        *_backfill_routes(),
     )

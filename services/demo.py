@@ -1,8 +1,10 @@
 """The main job: the whole story on the embedded default storage.
 
 Starts the mesh with two workers, deploys the example pipeline (real assets that write
-Parquet and record row counts), runs it with a live progress display, shows the final
-run state with per-task timings and row counts, and stops everything.
+Parquet and record row counts) with a daily-partitioned example asset, runs the pipeline
+with a live progress display, shows the final run state with per-task timings and row
+counts, backfills three days of the daily asset (planned by the automation service, one
+chunk run per day) showing its progress until done, and stops everything.
 """
 
 from __future__ import annotations
@@ -20,10 +22,14 @@ from arco_core.automation.schedules import ScheduleSpec, next_ticks
 from arco_core.clock import rfc3339_ms
 from arco_sdk.client import ArcoClient
 from arco_sdk.manifest import AssetGraph, build_manifest, discover
-from arco_sdk.types import Run, TaskCounts, TaskSummary
+from arco_sdk.types import Backfill, Run, TaskCounts, TaskSummary
 from services.mesh import Mesh, MeshError
 
 EXAMPLE = "examples.lakehouse_demo"
+DAILY_EXAMPLE = "examples.daily_sales"
+BACKFILL_ASSET = "sales.daily_orders"
+BACKFILL_DAYS = ("2026-01-01", "2026-01-03")
+BACKFILL_TERMINAL = ("SUCCEEDED", "FAILED", "CANCELLED")
 TERMINAL = ("SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT")
 STYLE = {
     "SUCCEEDED": "green",
@@ -71,9 +77,54 @@ def _table(run: Run, output_dir: Path, *, final: bool) -> Table:
     return table
 
 
+def _backfill_line(backfill: Backfill) -> str:
+    counts = backfill.chunk_counts
+    return (
+        f"backfill {backfill.backfill_id} — [{STYLE.get(backfill.state, 'white')}]"
+        f"{backfill.state}[/] — chunks {counts.succeeded}/{counts.total} succeeded, "
+        f"{counts.running} running, {counts.pending} pending, {counts.failed} failed"
+    )
+
+
+def _run_backfill(client: ArcoClient, console: Console, deadline: float) -> bool:
+    """Backfill three days of the daily asset and show its progress until it ends."""
+    start, end = BACKFILL_DAYS
+    created = client.create_backfill(
+        BACKFILL_ASSET,
+        {"type": "range", "start": start, "end": end},
+        chunk_size=1,
+        max_concurrent_runs=2,
+    )
+    console.print(
+        f"backfill {created.backfill_id}: {BACKFILL_ASSET} from {start} to {end}, one run per "
+        "day, at most 2 at a time"
+    )
+    with Live(console=console, refresh_per_second=8) as live:
+        while True:
+            backfill = client.get_backfill(created.backfill_id)
+            live.update(_backfill_line(backfill))
+            if backfill.state in BACKFILL_TERMINAL or time.monotonic() > deadline:
+                break
+            time.sleep(0.25)
+    chunks = client.list_backfill_chunks(created.backfill_id).chunks
+    table = Table(title=f"backfill {backfill.backfill_id} — {backfill.state}")
+    for column in ("chunk", "partition", "run", "state"):
+        table.add_column(column)
+    for chunk in chunks:
+        table.add_row(
+            str(chunk.chunk_index),
+            ", ".join(chunk.partition_keys),
+            chunk.run_id or "-",
+            f"[{STYLE.get(chunk.state, 'white')}]{chunk.state}",
+        )
+    console.print(table)
+    console.print(_backfill_line(backfill))
+    return backfill.state == "SUCCEEDED"
+
+
 def run_demo(home: Path, storage_url: str | None, timeout_sec: float = 300.0) -> int:
     console = Console()
-    mesh = Mesh(home, storage_url=storage_url, workers=2, worker_modules=[EXAMPLE])
+    mesh = Mesh(home, storage_url=storage_url, workers=2, worker_modules=[EXAMPLE, DAILY_EXAMPLE])
     console.print(f"starting the Arco mesh in {mesh.home} (storage {mesh.storage_url}) ...")
     try:
         mesh.start()
@@ -93,7 +144,7 @@ def run_demo(home: Path, storage_url: str | None, timeout_sec: float = 300.0) ->
         with ArcoClient(
             gateway, tenant_id=mesh.tenant_id, workspace_id=mesh.workspace_id
         ) as client:
-            definitions, schedules = discover(EXAMPLE)
+            definitions, schedules = discover([EXAMPLE, DAILY_EXAMPLE])
             graph = AssetGraph(definitions)
             deployed = client.deploy_manifest(
                 build_manifest(graph, schedules=schedules, deployed_by="make demo")
@@ -109,7 +160,8 @@ def run_demo(home: Path, storage_url: str | None, timeout_sec: float = 300.0) ->
                     f"schedule {spec.schedule_id} ({spec.cron}, {spec.timezone}) fires next at "
                     f"{upcoming}"
                 )
-            keys = [str(key) for key in graph.asset_keys()]
+            # The pipeline run takes the unpartitioned assets; the daily one is backfilled.
+            keys = [str(key) for key in graph.asset_keys() if str(key) != BACKFILL_ASSET]
             run = client.trigger_run(keys)
             console.print(f"triggered run {run.run_id} over {len(keys)} assets")
             output_dir = mesh.home / "output"
@@ -127,7 +179,7 @@ def run_demo(home: Path, storage_url: str | None, timeout_sec: float = 300.0) ->
                 f"run {current.run_id}: {current.state} — "
                 f"{counts.succeeded}/{counts.total} tasks succeeded"
             )
-            ok = current.state == "SUCCEEDED"
+            ok = current.state == "SUCCEEDED" and _run_backfill(client, console, deadline)
     finally:
         codes = mesh.stop()
     clean = all(code == 0 for code in codes.values())

@@ -495,7 +495,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     up.set_defaults(func=_up)
     demo = sub.add_parser(
-        "demo", help="start the mesh and two workers, deploy and run the example pipeline, stop"
+        "demo", help="start the mesh and two workers, run the example pipeline and a backfill, stop"
     )
     demo.add_argument("--home", default=".arco", help="data, logs and ready files (default .arco)")
     demo.add_argument("--storage-url", default=None, help="object store URL (default: embedded)")

@@ -49,6 +49,9 @@ from arco_core.orchestration.values import (
 
 __all__ = [
     "PAYLOAD_TYPES",
+    "BackfillChunkPlanned",
+    "BackfillCreated",
+    "BackfillStateChanged",
     "DispatchEnqueued",
     "DispatchRequested",
     "EventPayload",
@@ -405,6 +408,78 @@ class ManifestDeployed(_Event):
         return f"manifest:{self.manifest_id}"
 
 
+# -- BACKFILLS --
+
+
+@dataclass(frozen=True, slots=True)
+class BackfillCreated(_Event):
+    """A backfill was accepted. It carries the partitions it resolved to (in order): the
+    selector is resolved once, against the asset and partition status of that moment, so
+    a later deploy or materialization never changes what the backfill covers."""
+
+    TYPE: ClassVar[str] = "backfill_created"
+    EVENT_TYPE: ClassVar[str] = "BackfillCreated"
+
+    backfill_id: _Id
+    client_request_id: _Id
+    asset_selection: Annotated[tuple[str, ...], StrList()]
+    selector_json: _Id  # canonical JSON of the selector as the caller gave it (normalised)
+    partition_keys: Annotated[tuple[str, ...], StrList()]
+    chunk_size: Annotated[int, Int(minimum=1)]
+    max_concurrent_runs: Annotated[int, Int(minimum=1)]
+    fingerprint: _Id
+    created_by: _Text
+    code_version: _OptText = None
+    parent_backfill_id: _OptText = None
+
+    @property
+    def run_id(self) -> None:
+        return None
+
+    def idempotency_key(self) -> str:
+        return f"backfill_create:{self.client_request_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class BackfillChunkPlanned(_Event):
+    """A chunk's run was requested (its RunTriggered and PlanCreated share the batch)."""
+
+    TYPE: ClassVar[str] = "backfill_chunk_planned"
+    EVENT_TYPE: ClassVar[str] = "BackfillChunkPlanned"
+
+    backfill_id: _Id
+    chunk_index: Annotated[int, Int(minimum=0)]
+    partition_keys: Annotated[tuple[str, ...], StrList()]
+    run_key: _Id
+    run_id: _Id
+    request_fingerprint: _Id
+
+    def idempotency_key(self) -> str:
+        return f"backfill_chunk:{self.backfill_id}:{self.chunk_index}"
+
+
+@dataclass(frozen=True, slots=True)
+class BackfillStateChanged(_Event):
+    """A state move; it applies only from ``from_state`` at ``state_version - 1``, so of
+    two concurrent moves from one version exactly one applies."""
+
+    TYPE: ClassVar[str] = "backfill_state_changed"
+    EVENT_TYPE: ClassVar[str] = "BackfillStateChanged"
+
+    backfill_id: _Id
+    from_state: _Id
+    to_state: _Id
+    state_version: Annotated[int, Int(minimum=2)]
+    changed_by: _Text
+
+    @property
+    def run_id(self) -> None:
+        return None
+
+    def idempotency_key(self) -> str:
+        return f"backfill_state:{self.backfill_id}:{self.state_version}:{self.to_state}"
+
+
 @dataclass(frozen=True, slots=True)
 class UnknownEvent:
     """A ``data.type`` this reader does not know (written by a newer version)."""
@@ -428,6 +503,9 @@ KnownPayload: TypeAlias = (
     | TimerEnqueued
     | TimerFired
     | ManifestDeployed
+    | BackfillCreated
+    | BackfillChunkPlanned
+    | BackfillStateChanged
 )
 EventPayload: TypeAlias = KnownPayload | UnknownEvent
 

@@ -19,7 +19,11 @@ from arco_core.envelope import EventEnvelope
 from arco_core.errors import ArcoError
 from arco_core.folding import EventOutcome, RetentionCutoffs, TableDelta
 from arco_core.ids import is_ulid
+from arco_core.orchestration import backfills_fold
 from arco_core.orchestration.events import (
+    BackfillChunkPlanned,
+    BackfillCreated,
+    BackfillStateChanged,
     DispatchEnqueued,
     DispatchRequested,
     KnownPayload,
@@ -279,5 +283,7 @@ class FoldState(ProjectionTables):
                 return timers.timer_fired(self, payload, ev)
             case ManifestDeployed():
                 return manifests.manifest_deployed(self, payload, ev)
+            case BackfillCreated() | BackfillChunkPlanned() | BackfillStateChanged():
+                return backfills_fold.fold_backfill(self, payload, ev)
             case _:
                 assert_never(payload)

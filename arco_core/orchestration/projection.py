@@ -22,6 +22,8 @@ from arco_core.folding import TableDelta
 from arco_core.orchestration.fold import FoldState
 from arco_core.orchestration.state import (
     DEFAULT_WORKER_QUEUE,
+    BackfillChunkRow,
+    BackfillRow,
     CodeManifestRow,
     DepRow,
     IdempotencyKeyRow,
@@ -32,6 +34,8 @@ from arco_core.orchestration.state import (
     TimerRow,
 )
 from arco_core.orchestration.tables import (
+    BACKFILL_CHUNKS,
+    BACKFILLS,
     CODE_MANIFESTS,
     DEP_SATISFACTION,
     DISPATCH_OUTBOX,
@@ -220,6 +224,42 @@ SCHEMAS: Final[Mapping[str, pa.Schema]] = {
             ("last_attempt_event_id", _S, True),
         ]
     ),
+    BACKFILLS: _schema(
+        [
+            ("backfill_id", _S, False),
+            ("client_request_id", _S, False),
+            ("asset_selection", _S, False),
+            ("selector_json", _S, False),
+            ("partition_keys", _S, False),
+            ("total_partitions", _I64, False),
+            ("total_chunks", _I64, False),
+            ("chunk_size", _I64, False),
+            ("max_concurrent_runs", _I64, False),
+            ("state", _S, False),
+            ("state_version", _I64, False),
+            ("fingerprint", _S, False),
+            ("created_by", _S, False),
+            ("created_at", _I64, False),
+            ("created_event_id", _S, False),
+            ("updated_at", _I64, False),
+            ("row_version", _S, False),
+            ("code_version", _S, True),
+            ("parent_backfill_id", _S, True),
+        ]
+    ),
+    BACKFILL_CHUNKS: _schema(
+        [
+            ("chunk_id", _S, False),
+            ("backfill_id", _S, False),
+            ("chunk_index", _I64, False),
+            ("partition_keys", _S, False),
+            ("run_key", _S, False),
+            ("run_id", _S, False),
+            ("request_fingerprint", _S, False),
+            ("planned_at", _I64, False),
+            ("row_version", _S, False),
+        ]
+    ),
 }
 
 ROW_TYPES: Final[Mapping[str, type[Any]]] = {
@@ -231,6 +271,8 @@ ROW_TYPES: Final[Mapping[str, type[Any]]] = {
     TIMERS: TimerRow,
     CODE_MANIFESTS: CodeManifestRow,
     PARTITION_STATUS: PartitionStatusRow,
+    BACKFILLS: BackfillRow,
+    BACKFILL_CHUNKS: BackfillChunkRow,
 }
 
 PRIMARY_KEYS: Final[Mapping[str, tuple[str, ...]]] = {
@@ -242,6 +284,8 @@ PRIMARY_KEYS: Final[Mapping[str, tuple[str, ...]]] = {
     TIMERS: ("timer_id",),
     CODE_MANIFESTS: ("manifest_id",),
     PARTITION_STATUS: ("tenant_id", "workspace_id", "asset_key", "partition_key"),
+    BACKFILLS: ("backfill_id",),
+    BACKFILL_CHUNKS: ("chunk_id",),
 }
 
 # Values substituted for nulls (or absent columns) in nullable extension columns whose row

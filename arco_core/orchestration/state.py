@@ -17,6 +17,8 @@ from typing import TypeAlias
 
 __all__ = [
     "DEFAULT_WORKER_QUEUE",
+    "BackfillChunkRow",
+    "BackfillRow",
     "DepResolution",
     "DepRow",
     "IdempotencyKeyRow",
@@ -317,6 +319,58 @@ class PartitionStatusRow:
         return (self.tenant_id, self.workspace_id, self.asset_key, self.partition_key)
 
 
+# -- BACKFILLS --
+
+
+@dataclass(slots=True)
+class BackfillRow:
+    """One backfill: what it covers (resolved once, at creation), its sizes and its
+    versioned state. List columns are canonical JSON arrays."""
+
+    backfill_id: str
+    client_request_id: str
+    asset_selection: str  # JSON array
+    selector_json: str
+    partition_keys: str  # JSON array, in chunk order
+    total_partitions: int
+    total_chunks: int
+    chunk_size: int
+    max_concurrent_runs: int
+    state: str  # BackfillState
+    state_version: int
+    fingerprint: str
+    created_by: str
+    created_at: int
+    created_event_id: str
+    updated_at: int
+    row_version: str
+    code_version: str | None = None
+    parent_backfill_id: str | None = None
+
+    @property
+    def pk(self) -> tuple[str]:
+        return (self.backfill_id,)
+
+
+@dataclass(slots=True)
+class BackfillChunkRow:
+    """A planned chunk and the run it requested; its state is that run's."""
+
+    chunk_id: str  # "{backfill_id}:{chunk_index}"
+    backfill_id: str
+    chunk_index: int
+    partition_keys: str  # JSON array
+    run_key: str
+    run_id: str
+    request_fingerprint: str
+    planned_at: int
+    row_version: str
+
+    @property
+    def pk(self) -> tuple[str]:
+        return (self.chunk_id,)
+
+
 Row: TypeAlias = (
     RunRow
     | TaskRow
@@ -326,4 +380,6 @@ Row: TypeAlias = (
     | TimerRow
     | CodeManifestRow
     | PartitionStatusRow
+    | BackfillRow
+    | BackfillChunkRow
 )

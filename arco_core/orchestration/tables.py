@@ -32,6 +32,8 @@ from typing import Any, Final, Generic, Self, TypeVar
 from arco_core.folding import TableDelta
 from arco_core.orchestration.state import (
     TERMINAL_RUN_STATES,
+    BackfillChunkRow,
+    BackfillRow,
     CodeManifestRow,
     DepRow,
     IdempotencyKeyRow,
@@ -47,6 +49,8 @@ from arco_core.orchestration.state import (
 )
 
 __all__ = [
+    "BACKFILLS",
+    "BACKFILL_CHUNKS",
     "CODE_MANIFESTS",
     "DEP_SATISFACTION",
     "DISPATCH_OUTBOX",
@@ -76,6 +80,8 @@ IDEMPOTENCY_KEYS: Final = "idempotency_keys"
 TIMERS: Final = "timers"
 CODE_MANIFESTS: Final = "code_manifests"
 PARTITION_STATUS: Final = "partition_status"
+BACKFILLS: Final = "backfills"
+BACKFILL_CHUNKS: Final = "backfill_chunks"
 TABLE_NAMES: Final = (
     RUNS,
     TASKS,
@@ -85,6 +91,8 @@ TABLE_NAMES: Final = (
     TIMERS,
     CODE_MANIFESTS,
     PARTITION_STATUS,
+    BACKFILLS,
+    BACKFILL_CHUNKS,
 )
 
 PK = tuple[str, ...]
@@ -126,6 +134,8 @@ R = TypeVar(
     TimerRow,
     CodeManifestRow,
     PartitionStatusRow,
+    BackfillRow,
+    BackfillChunkRow,
 )
 
 
@@ -232,7 +242,7 @@ AssetGraphCache = tuple[str, Mapping[str, tuple[str, ...]], Mapping[str, tuple[s
 
 
 class ProjectionTables:
-    """The eight projection tables of one tenant/workspace scope, their indexes and journal.
+    """The projection tables of one tenant/workspace scope, their indexes and journal.
 
     Not thread-safe: one writer folds; readers use the returned rows, which are never
     mutated after the fold that produced them.
@@ -260,6 +270,8 @@ class ProjectionTables:
         self.timer_table: Table[TimerRow] = Table(TIMERS)
         self.manifest_table: Table[CodeManifestRow] = Table(CODE_MANIFESTS)
         self.partition_table: Table[PartitionStatusRow] = Table(PARTITION_STATUS)
+        self.backfill_table: Table[BackfillRow] = Table(BACKFILLS)
+        self.backfill_chunk_table: Table[BackfillChunkRow] = Table(BACKFILL_CHUNKS)
         # (manifest id, upstreams per asset, downstreams per asset) of the latest manifest:
         # derived from code_manifests, rebuilt by the partition handler when that changes.
         self.asset_graph_cache: AssetGraphCache = ("", {}, {})
@@ -323,6 +335,8 @@ class ProjectionTables:
             self.timer_table,
             self.manifest_table,
             self.partition_table,
+            self.backfill_table,
+            self.backfill_chunk_table,
         )
 
     def _table(self, name: str) -> Table[Any]:

@@ -36,6 +36,7 @@ from arco_core.partition import PartitionKey
 from arco_core.paths import run_key_fingerprint_path, run_key_reservation_path, task_log_path
 from services.api import orchestration_convert as convert
 from services.api.auth import caller
+from services.api.backfills import BackfillRpcs
 from services.api.callbacks import StartedFolds, attempt_key, task_claims
 from services.api.deps import ApiDeps
 from services.api.idempotency import IDEMPOTENCY_KEY, IdempotencyMarkers, reserve_record
@@ -50,7 +51,7 @@ DEFAULT_LOG_PAGE = 50
 MAX_LOG_RESPONSE_BYTES = 8 * 1024 * 1024
 
 
-class OrchestrationServicer(orch_grpc.OrchestrationServiceServicer):
+class OrchestrationServicer(BackfillRpcs, orch_grpc.OrchestrationServiceServicer):
     def __init__(self, deps: ApiDeps, started_folds: StartedFolds) -> None:
         self._deps = deps
         self._markers = IdempotencyMarkers(deps.storage, deps.clock)

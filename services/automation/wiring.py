@@ -9,6 +9,7 @@ from prometheus_client import CollectorRegistry
 from arco_core.clock import SystemClock
 from arco_core.paths import Scope
 from arco_core.storage import Role, open_object_store
+from services.automation.backfill_loop import BackfillLoop
 from services.automation.config import AutomationConfig
 from services.automation.loop import ScheduleLoop
 from services.common.committer import orchestration_committer
@@ -27,4 +28,5 @@ async def build(
     committer = orchestration_committer(store, scope, Role.AUTOMATION, compactor, clock)
     heads = HeadFollower(compactor, committer.reader)
     loop = ScheduleLoop(committer, heads, scope, clock, safety_tick_sec=config.safety_tick_sec)
-    return ServiceParts(registrations=[], loops=[heads, loop], close=compactor.close)
+    backfills = BackfillLoop(committer, heads, scope, safety_tick_sec=config.safety_tick_sec)
+    return ServiceParts(registrations=[], loops=[heads, loop, backfills], close=compactor.close)

@@ -12,7 +12,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class OrchestrationEvent(_message.Message):
-    __slots__ = ("event_id", "event_type", "event_version", "timestamp", "source", "tenant_id", "workspace_id", "idempotency_key", "correlation_id", "causation_id", "run_triggered", "plan_created", "run_cancel_requested", "dispatch_requested", "dispatch_enqueued", "task_started", "task_heartbeat", "task_finished", "task_completion_recorded", "timer_requested", "timer_enqueued", "timer_fired", "manifest_deployed", "task_output_visibility_changed")
+    __slots__ = ("event_id", "event_type", "event_version", "timestamp", "source", "tenant_id", "workspace_id", "idempotency_key", "correlation_id", "causation_id", "run_triggered", "plan_created", "run_cancel_requested", "dispatch_requested", "dispatch_enqueued", "task_started", "task_heartbeat", "task_finished", "task_completion_recorded", "timer_requested", "timer_enqueued", "timer_fired", "manifest_deployed", "task_output_visibility_changed", "backfill_created", "backfill_chunk_planned", "backfill_state_changed")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     EVENT_TYPE_FIELD_NUMBER: _ClassVar[int]
     EVENT_VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -37,6 +37,9 @@ class OrchestrationEvent(_message.Message):
     TIMER_FIRED_FIELD_NUMBER: _ClassVar[int]
     MANIFEST_DEPLOYED_FIELD_NUMBER: _ClassVar[int]
     TASK_OUTPUT_VISIBILITY_CHANGED_FIELD_NUMBER: _ClassVar[int]
+    BACKFILL_CREATED_FIELD_NUMBER: _ClassVar[int]
+    BACKFILL_CHUNK_PLANNED_FIELD_NUMBER: _ClassVar[int]
+    BACKFILL_STATE_CHANGED_FIELD_NUMBER: _ClassVar[int]
     event_id: str
     event_type: str
     event_version: int
@@ -61,7 +64,10 @@ class OrchestrationEvent(_message.Message):
     timer_fired: TimerFiredEvent
     manifest_deployed: ManifestDeployedEvent
     task_output_visibility_changed: TaskOutputVisibilityChangedEvent
-    def __init__(self, event_id: _Optional[str] = ..., event_type: _Optional[str] = ..., event_version: _Optional[int] = ..., timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., source: _Optional[str] = ..., tenant_id: _Optional[str] = ..., workspace_id: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., correlation_id: _Optional[str] = ..., causation_id: _Optional[str] = ..., run_triggered: _Optional[_Union[RunTriggeredEvent, _Mapping]] = ..., plan_created: _Optional[_Union[PlanCreatedEvent, _Mapping]] = ..., run_cancel_requested: _Optional[_Union[RunCancelRequestedEvent, _Mapping]] = ..., dispatch_requested: _Optional[_Union[DispatchRequestedEvent, _Mapping]] = ..., dispatch_enqueued: _Optional[_Union[DispatchEnqueuedEvent, _Mapping]] = ..., task_started: _Optional[_Union[TaskStartedEvent, _Mapping]] = ..., task_heartbeat: _Optional[_Union[TaskHeartbeatEvent, _Mapping]] = ..., task_finished: _Optional[_Union[TaskFinishedEvent, _Mapping]] = ..., task_completion_recorded: _Optional[_Union[TaskFinishedEvent, _Mapping]] = ..., timer_requested: _Optional[_Union[TimerRequestedEvent, _Mapping]] = ..., timer_enqueued: _Optional[_Union[TimerEnqueuedEvent, _Mapping]] = ..., timer_fired: _Optional[_Union[TimerFiredEvent, _Mapping]] = ..., manifest_deployed: _Optional[_Union[ManifestDeployedEvent, _Mapping]] = ..., task_output_visibility_changed: _Optional[_Union[TaskOutputVisibilityChangedEvent, _Mapping]] = ...) -> None: ...
+    backfill_created: BackfillCreatedEvent
+    backfill_chunk_planned: BackfillChunkPlannedEvent
+    backfill_state_changed: BackfillStateChangedEvent
+    def __init__(self, event_id: _Optional[str] = ..., event_type: _Optional[str] = ..., event_version: _Optional[int] = ..., timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., source: _Optional[str] = ..., tenant_id: _Optional[str] = ..., workspace_id: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., correlation_id: _Optional[str] = ..., causation_id: _Optional[str] = ..., run_triggered: _Optional[_Union[RunTriggeredEvent, _Mapping]] = ..., plan_created: _Optional[_Union[PlanCreatedEvent, _Mapping]] = ..., run_cancel_requested: _Optional[_Union[RunCancelRequestedEvent, _Mapping]] = ..., dispatch_requested: _Optional[_Union[DispatchRequestedEvent, _Mapping]] = ..., dispatch_enqueued: _Optional[_Union[DispatchEnqueuedEvent, _Mapping]] = ..., task_started: _Optional[_Union[TaskStartedEvent, _Mapping]] = ..., task_heartbeat: _Optional[_Union[TaskHeartbeatEvent, _Mapping]] = ..., task_finished: _Optional[_Union[TaskFinishedEvent, _Mapping]] = ..., task_completion_recorded: _Optional[_Union[TaskFinishedEvent, _Mapping]] = ..., timer_requested: _Optional[_Union[TimerRequestedEvent, _Mapping]] = ..., timer_enqueued: _Optional[_Union[TimerEnqueuedEvent, _Mapping]] = ..., timer_fired: _Optional[_Union[TimerFiredEvent, _Mapping]] = ..., manifest_deployed: _Optional[_Union[ManifestDeployedEvent, _Mapping]] = ..., task_output_visibility_changed: _Optional[_Union[TaskOutputVisibilityChangedEvent, _Mapping]] = ..., backfill_created: _Optional[_Union[BackfillCreatedEvent, _Mapping]] = ..., backfill_chunk_planned: _Optional[_Union[BackfillChunkPlannedEvent, _Mapping]] = ..., backfill_state_changed: _Optional[_Union[BackfillStateChangedEvent, _Mapping]] = ...) -> None: ...
 
 class RunTriggeredEvent(_message.Message):
     __slots__ = ("run_id", "plan_id", "trigger", "root_assets", "run_key", "labels", "code_version", "parent_run_id", "rerun_kind", "rerun_reason", "traceparent")
@@ -309,3 +315,59 @@ class TimerFiredEvent(_message.Message):
     task_key: str
     attempt: int
     def __init__(self, timer_id: _Optional[str] = ..., timer_type: _Optional[_Union[_types_pb2.TimerType, str]] = ..., run_id: _Optional[str] = ..., task_key: _Optional[str] = ..., attempt: _Optional[int] = ...) -> None: ...
+
+class BackfillCreatedEvent(_message.Message):
+    __slots__ = ("backfill_id", "client_request_id", "asset_selection", "selector_json", "partition_keys", "chunk_size", "max_concurrent_runs", "fingerprint", "created_by", "code_version", "parent_backfill_id")
+    BACKFILL_ID_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    ASSET_SELECTION_FIELD_NUMBER: _ClassVar[int]
+    SELECTOR_JSON_FIELD_NUMBER: _ClassVar[int]
+    PARTITION_KEYS_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_SIZE_FIELD_NUMBER: _ClassVar[int]
+    MAX_CONCURRENT_RUNS_FIELD_NUMBER: _ClassVar[int]
+    FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
+    CREATED_BY_FIELD_NUMBER: _ClassVar[int]
+    CODE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    PARENT_BACKFILL_ID_FIELD_NUMBER: _ClassVar[int]
+    backfill_id: str
+    client_request_id: str
+    asset_selection: _containers.RepeatedScalarFieldContainer[str]
+    selector_json: str
+    partition_keys: _containers.RepeatedScalarFieldContainer[str]
+    chunk_size: int
+    max_concurrent_runs: int
+    fingerprint: str
+    created_by: str
+    code_version: str
+    parent_backfill_id: str
+    def __init__(self, backfill_id: _Optional[str] = ..., client_request_id: _Optional[str] = ..., asset_selection: _Optional[_Iterable[str]] = ..., selector_json: _Optional[str] = ..., partition_keys: _Optional[_Iterable[str]] = ..., chunk_size: _Optional[int] = ..., max_concurrent_runs: _Optional[int] = ..., fingerprint: _Optional[str] = ..., created_by: _Optional[str] = ..., code_version: _Optional[str] = ..., parent_backfill_id: _Optional[str] = ...) -> None: ...
+
+class BackfillChunkPlannedEvent(_message.Message):
+    __slots__ = ("backfill_id", "chunk_index", "partition_keys", "run_key", "run_id", "request_fingerprint")
+    BACKFILL_ID_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_INDEX_FIELD_NUMBER: _ClassVar[int]
+    PARTITION_KEYS_FIELD_NUMBER: _ClassVar[int]
+    RUN_KEY_FIELD_NUMBER: _ClassVar[int]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
+    backfill_id: str
+    chunk_index: int
+    partition_keys: _containers.RepeatedScalarFieldContainer[str]
+    run_key: str
+    run_id: str
+    request_fingerprint: str
+    def __init__(self, backfill_id: _Optional[str] = ..., chunk_index: _Optional[int] = ..., partition_keys: _Optional[_Iterable[str]] = ..., run_key: _Optional[str] = ..., run_id: _Optional[str] = ..., request_fingerprint: _Optional[str] = ...) -> None: ...
+
+class BackfillStateChangedEvent(_message.Message):
+    __slots__ = ("backfill_id", "from_state", "to_state", "state_version", "changed_by")
+    BACKFILL_ID_FIELD_NUMBER: _ClassVar[int]
+    FROM_STATE_FIELD_NUMBER: _ClassVar[int]
+    TO_STATE_FIELD_NUMBER: _ClassVar[int]
+    STATE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_BY_FIELD_NUMBER: _ClassVar[int]
+    backfill_id: str
+    from_state: str
+    to_state: str
+    state_version: int
+    changed_by: str
+    def __init__(self, backfill_id: _Optional[str] = ..., from_state: _Optional[str] = ..., to_state: _Optional[str] = ..., state_version: _Optional[int] = ..., changed_by: _Optional[str] = ...) -> None: ...

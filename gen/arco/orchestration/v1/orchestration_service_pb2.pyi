@@ -18,9 +18,43 @@ class RerunMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     RERUN_MODE_UNSPECIFIED: _ClassVar[RerunMode]
     RERUN_MODE_FROM_FAILURE: _ClassVar[RerunMode]
     RERUN_MODE_SUBSET: _ClassVar[RerunMode]
+
+class BackfillState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    BACKFILL_STATE_UNSPECIFIED: _ClassVar[BackfillState]
+    BACKFILL_STATE_PENDING: _ClassVar[BackfillState]
+    BACKFILL_STATE_RUNNING: _ClassVar[BackfillState]
+    BACKFILL_STATE_PAUSED: _ClassVar[BackfillState]
+    BACKFILL_STATE_SUCCEEDED: _ClassVar[BackfillState]
+    BACKFILL_STATE_FAILED: _ClassVar[BackfillState]
+    BACKFILL_STATE_CANCELLED: _ClassVar[BackfillState]
+
+class ChunkState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    CHUNK_STATE_UNSPECIFIED: _ClassVar[ChunkState]
+    CHUNK_STATE_PENDING: _ClassVar[ChunkState]
+    CHUNK_STATE_PLANNED: _ClassVar[ChunkState]
+    CHUNK_STATE_RUNNING: _ClassVar[ChunkState]
+    CHUNK_STATE_SUCCEEDED: _ClassVar[ChunkState]
+    CHUNK_STATE_FAILED: _ClassVar[ChunkState]
+    CHUNK_STATE_CANCELLED: _ClassVar[ChunkState]
 RERUN_MODE_UNSPECIFIED: RerunMode
 RERUN_MODE_FROM_FAILURE: RerunMode
 RERUN_MODE_SUBSET: RerunMode
+BACKFILL_STATE_UNSPECIFIED: BackfillState
+BACKFILL_STATE_PENDING: BackfillState
+BACKFILL_STATE_RUNNING: BackfillState
+BACKFILL_STATE_PAUSED: BackfillState
+BACKFILL_STATE_SUCCEEDED: BackfillState
+BACKFILL_STATE_FAILED: BackfillState
+BACKFILL_STATE_CANCELLED: BackfillState
+CHUNK_STATE_UNSPECIFIED: ChunkState
+CHUNK_STATE_PENDING: ChunkState
+CHUNK_STATE_PLANNED: ChunkState
+CHUNK_STATE_RUNNING: ChunkState
+CHUNK_STATE_SUCCEEDED: ChunkState
+CHUNK_STATE_FAILED: ChunkState
+CHUNK_STATE_CANCELLED: ChunkState
 
 class AssetKey(_message.Message):
     __slots__ = ("namespace", "name")
@@ -629,6 +663,218 @@ class GetAssetPartitionSummaryResponse(_message.Message):
     stale_partitions: int
     missing_partitions: int
     def __init__(self, asset_key: _Optional[str] = ..., total_partitions: _Optional[int] = ..., materialized_partitions: _Optional[int] = ..., stale_partitions: _Optional[int] = ..., missing_partitions: _Optional[int] = ...) -> None: ...
+
+class ChunkCounts(_message.Message):
+    __slots__ = ("total", "pending", "running", "succeeded", "failed")
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    PENDING_FIELD_NUMBER: _ClassVar[int]
+    RUNNING_FIELD_NUMBER: _ClassVar[int]
+    SUCCEEDED_FIELD_NUMBER: _ClassVar[int]
+    FAILED_FIELD_NUMBER: _ClassVar[int]
+    total: int
+    pending: int
+    running: int
+    succeeded: int
+    failed: int
+    def __init__(self, total: _Optional[int] = ..., pending: _Optional[int] = ..., running: _Optional[int] = ..., succeeded: _Optional[int] = ..., failed: _Optional[int] = ...) -> None: ...
+
+class Backfill(_message.Message):
+    __slots__ = ("backfill_id", "asset_selection", "partition_selector", "chunk_size", "max_concurrent_runs", "state", "state_version", "created_at", "chunk_counts", "total_partitions", "parent_backfill_id")
+    BACKFILL_ID_FIELD_NUMBER: _ClassVar[int]
+    ASSET_SELECTION_FIELD_NUMBER: _ClassVar[int]
+    PARTITION_SELECTOR_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_SIZE_FIELD_NUMBER: _ClassVar[int]
+    MAX_CONCURRENT_RUNS_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    STATE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_COUNTS_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_PARTITIONS_FIELD_NUMBER: _ClassVar[int]
+    PARENT_BACKFILL_ID_FIELD_NUMBER: _ClassVar[int]
+    backfill_id: str
+    asset_selection: _containers.RepeatedScalarFieldContainer[str]
+    partition_selector: _struct_pb2.Struct
+    chunk_size: int
+    max_concurrent_runs: int
+    state: BackfillState
+    state_version: int
+    created_at: _timestamp_pb2.Timestamp
+    chunk_counts: ChunkCounts
+    total_partitions: int
+    parent_backfill_id: str
+    def __init__(self, backfill_id: _Optional[str] = ..., asset_selection: _Optional[_Iterable[str]] = ..., partition_selector: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., chunk_size: _Optional[int] = ..., max_concurrent_runs: _Optional[int] = ..., state: _Optional[_Union[BackfillState, str]] = ..., state_version: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., chunk_counts: _Optional[_Union[ChunkCounts, _Mapping]] = ..., total_partitions: _Optional[int] = ..., parent_backfill_id: _Optional[str] = ...) -> None: ...
+
+class BackfillChunk(_message.Message):
+    __slots__ = ("chunk_id", "backfill_id", "chunk_index", "partition_keys", "run_id", "run_key", "state")
+    CHUNK_ID_FIELD_NUMBER: _ClassVar[int]
+    BACKFILL_ID_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_INDEX_FIELD_NUMBER: _ClassVar[int]
+    PARTITION_KEYS_FIELD_NUMBER: _ClassVar[int]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    RUN_KEY_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    chunk_id: str
+    backfill_id: str
+    chunk_index: int
+    partition_keys: _containers.RepeatedScalarFieldContainer[str]
+    run_id: str
+    run_key: str
+    state: ChunkState
+    def __init__(self, chunk_id: _Optional[str] = ..., backfill_id: _Optional[str] = ..., chunk_index: _Optional[int] = ..., partition_keys: _Optional[_Iterable[str]] = ..., run_id: _Optional[str] = ..., run_key: _Optional[str] = ..., state: _Optional[_Union[ChunkState, str]] = ...) -> None: ...
+
+class CreateBackfillRequest(_message.Message):
+    __slots__ = ("workspace_id", "asset_selection", "partition_selector", "chunk_size", "max_concurrent_runs", "client_request_id")
+    WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
+    ASSET_SELECTION_FIELD_NUMBER: _ClassVar[int]
+    PARTITION_SELECTOR_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_SIZE_FIELD_NUMBER: _ClassVar[int]
+    MAX_CONCURRENT_RUNS_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    workspace_id: str
+    asset_selection: _containers.RepeatedScalarFieldContainer[str]
+    partition_selector: _struct_pb2.Struct
+    chunk_size: int
+    max_concurrent_runs: int
+    client_request_id: str
+    def __init__(self, workspace_id: _Optional[str] = ..., asset_selection: _Optional[_Iterable[str]] = ..., partition_selector: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., chunk_size: _Optional[int] = ..., max_concurrent_runs: _Optional[int] = ..., client_request_id: _Optional[str] = ...) -> None: ...
+
+class CreateBackfillResponse(_message.Message):
+    __slots__ = ("backfill_id", "accepted_event_id", "accepted_at", "created")
+    BACKFILL_ID_FIELD_NUMBER: _ClassVar[int]
+    ACCEPTED_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    ACCEPTED_AT_FIELD_NUMBER: _ClassVar[int]
+    CREATED_FIELD_NUMBER: _ClassVar[int]
+    backfill_id: str
+    accepted_event_id: str
+    accepted_at: _timestamp_pb2.Timestamp
+    created: bool
+    def __init__(self, backfill_id: _Optional[str] = ..., accepted_event_id: _Optional[str] = ..., accepted_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created: _Optional[bool] = ...) -> None: ...
+
+class ListBackfillsRequest(_message.Message):
+    __slots__ = ("workspace_id", "limit", "cursor", "state")
+    WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    workspace_id: str
+    limit: int
+    cursor: str
+    state: BackfillState
+    def __init__(self, workspace_id: _Optional[str] = ..., limit: _Optional[int] = ..., cursor: _Optional[str] = ..., state: _Optional[_Union[BackfillState, str]] = ...) -> None: ...
+
+class ListBackfillsResponse(_message.Message):
+    __slots__ = ("backfills", "next_cursor")
+    BACKFILLS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_CURSOR_FIELD_NUMBER: _ClassVar[int]
+    backfills: _containers.RepeatedCompositeFieldContainer[Backfill]
+    next_cursor: str
+    def __init__(self, backfills: _Optional[_Iterable[_Union[Backfill, _Mapping]]] = ..., next_cursor: _Optional[str] = ...) -> None: ...
+
+class GetBackfillRequest(_message.Message):
+    __slots__ = ("workspace_id", "backfill_id")
+    WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
+    BACKFILL_ID_FIELD_NUMBER: _ClassVar[int]
+    workspace_id: str
+    backfill_id: str
+    def __init__(self, workspace_id: _Optional[str] = ..., backfill_id: _Optional[str] = ...) -> None: ...
+
+class GetBackfillResponse(_message.Message):
+    __slots__ = ("backfill",)
+    BACKFILL_FIELD_NUMBER: _ClassVar[int]
+    backfill: Backfill
+    def __init__(self, backfill: _Optional[_Union[Backfill, _Mapping]] = ...) -> None: ...
+
+class ListBackfillChunksRequest(_message.Message):
+    __slots__ = ("workspace_id", "backfill_id", "limit", "cursor", "state")
+    WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
+    BACKFILL_ID_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    workspace_id: str
+    backfill_id: str
+    limit: int
+    cursor: str
+    state: ChunkState
+    def __init__(self, workspace_id: _Optional[str] = ..., backfill_id: _Optional[str] = ..., limit: _Optional[int] = ..., cursor: _Optional[str] = ..., state: _Optional[_Union[ChunkState, str]] = ...) -> None: ...
+
+class ListBackfillChunksResponse(_message.Message):
+    __slots__ = ("chunks", "next_cursor")
+    CHUNKS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_CURSOR_FIELD_NUMBER: _ClassVar[int]
+    chunks: _containers.RepeatedCompositeFieldContainer[BackfillChunk]
+    next_cursor: str
+    def __init__(self, chunks: _Optional[_Iterable[_Union[BackfillChunk, _Mapping]]] = ..., next_cursor: _Optional[str] = ...) -> None: ...
+
+class PauseBackfillRequest(_message.Message):
+    __slots__ = ("workspace_id", "backfill_id", "expected_state_version")
+    WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
+    BACKFILL_ID_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_STATE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    workspace_id: str
+    backfill_id: str
+    expected_state_version: int
+    def __init__(self, workspace_id: _Optional[str] = ..., backfill_id: _Optional[str] = ..., expected_state_version: _Optional[int] = ...) -> None: ...
+
+class PauseBackfillResponse(_message.Message):
+    __slots__ = ("backfill",)
+    BACKFILL_FIELD_NUMBER: _ClassVar[int]
+    backfill: Backfill
+    def __init__(self, backfill: _Optional[_Union[Backfill, _Mapping]] = ...) -> None: ...
+
+class ResumeBackfillRequest(_message.Message):
+    __slots__ = ("workspace_id", "backfill_id", "expected_state_version")
+    WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
+    BACKFILL_ID_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_STATE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    workspace_id: str
+    backfill_id: str
+    expected_state_version: int
+    def __init__(self, workspace_id: _Optional[str] = ..., backfill_id: _Optional[str] = ..., expected_state_version: _Optional[int] = ...) -> None: ...
+
+class ResumeBackfillResponse(_message.Message):
+    __slots__ = ("backfill",)
+    BACKFILL_FIELD_NUMBER: _ClassVar[int]
+    backfill: Backfill
+    def __init__(self, backfill: _Optional[_Union[Backfill, _Mapping]] = ...) -> None: ...
+
+class CancelBackfillRequest(_message.Message):
+    __slots__ = ("workspace_id", "backfill_id", "expected_state_version")
+    WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
+    BACKFILL_ID_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_STATE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    workspace_id: str
+    backfill_id: str
+    expected_state_version: int
+    def __init__(self, workspace_id: _Optional[str] = ..., backfill_id: _Optional[str] = ..., expected_state_version: _Optional[int] = ...) -> None: ...
+
+class CancelBackfillResponse(_message.Message):
+    __slots__ = ("backfill",)
+    BACKFILL_FIELD_NUMBER: _ClassVar[int]
+    backfill: Backfill
+    def __init__(self, backfill: _Optional[_Union[Backfill, _Mapping]] = ...) -> None: ...
+
+class RetryFailedBackfillRequest(_message.Message):
+    __slots__ = ("workspace_id", "backfill_id", "client_request_id")
+    WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
+    BACKFILL_ID_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    workspace_id: str
+    backfill_id: str
+    client_request_id: str
+    def __init__(self, workspace_id: _Optional[str] = ..., backfill_id: _Optional[str] = ..., client_request_id: _Optional[str] = ...) -> None: ...
+
+class RetryFailedBackfillResponse(_message.Message):
+    __slots__ = ("backfill_id", "accepted_event_id", "accepted_at", "created")
+    BACKFILL_ID_FIELD_NUMBER: _ClassVar[int]
+    ACCEPTED_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    ACCEPTED_AT_FIELD_NUMBER: _ClassVar[int]
+    CREATED_FIELD_NUMBER: _ClassVar[int]
+    backfill_id: str
+    accepted_event_id: str
+    accepted_at: _timestamp_pb2.Timestamp
+    created: bool
+    def __init__(self, backfill_id: _Optional[str] = ..., accepted_event_id: _Optional[str] = ..., accepted_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created: _Optional[bool] = ...) -> None: ...
 
 class BackfillRunKeyRequest(_message.Message):
     __slots__ = ("workspace_id", "run_key", "selection", "include_upstream", "include_downstream", "labels", "partition_key", "partitions")

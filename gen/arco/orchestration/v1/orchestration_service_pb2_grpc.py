@@ -102,6 +102,46 @@ class OrchestrationServiceStub:
                 request_serializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.BackfillRunKeyRequest.SerializeToString,
                 response_deserializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.BackfillRunKeyResponse.FromString,
                 _registered_method=True)
+        self.CreateBackfill = channel.unary_unary(
+                '/arco.orchestration.v1.OrchestrationService/CreateBackfill',
+                request_serializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.CreateBackfillRequest.SerializeToString,
+                response_deserializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.CreateBackfillResponse.FromString,
+                _registered_method=True)
+        self.ListBackfills = channel.unary_unary(
+                '/arco.orchestration.v1.OrchestrationService/ListBackfills',
+                request_serializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.ListBackfillsRequest.SerializeToString,
+                response_deserializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.ListBackfillsResponse.FromString,
+                _registered_method=True)
+        self.GetBackfill = channel.unary_unary(
+                '/arco.orchestration.v1.OrchestrationService/GetBackfill',
+                request_serializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.GetBackfillRequest.SerializeToString,
+                response_deserializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.GetBackfillResponse.FromString,
+                _registered_method=True)
+        self.ListBackfillChunks = channel.unary_unary(
+                '/arco.orchestration.v1.OrchestrationService/ListBackfillChunks',
+                request_serializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.ListBackfillChunksRequest.SerializeToString,
+                response_deserializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.ListBackfillChunksResponse.FromString,
+                _registered_method=True)
+        self.PauseBackfill = channel.unary_unary(
+                '/arco.orchestration.v1.OrchestrationService/PauseBackfill',
+                request_serializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.PauseBackfillRequest.SerializeToString,
+                response_deserializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.PauseBackfillResponse.FromString,
+                _registered_method=True)
+        self.ResumeBackfill = channel.unary_unary(
+                '/arco.orchestration.v1.OrchestrationService/ResumeBackfill',
+                request_serializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.ResumeBackfillRequest.SerializeToString,
+                response_deserializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.ResumeBackfillResponse.FromString,
+                _registered_method=True)
+        self.CancelBackfill = channel.unary_unary(
+                '/arco.orchestration.v1.OrchestrationService/CancelBackfill',
+                request_serializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.CancelBackfillRequest.SerializeToString,
+                response_deserializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.CancelBackfillResponse.FromString,
+                _registered_method=True)
+        self.RetryFailedBackfill = channel.unary_unary(
+                '/arco.orchestration.v1.OrchestrationService/RetryFailedBackfill',
+                request_serializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.RetryFailedBackfillRequest.SerializeToString,
+                response_deserializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.RetryFailedBackfillResponse.FromString,
+                _registered_method=True)
 
 
 class OrchestrationServiceServicer:
@@ -205,6 +245,64 @@ class OrchestrationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateBackfill(self, request, context):
+        """-- BACKFILLS --
+        Create a backfill of one asset's partitions (a list, a range, or a range filtered by
+        partition status), planned in chunks under maxConcurrentRuns.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListBackfills(self, request, context):
+        """List backfills, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetBackfill(self, request, context):
+        """Get one backfill with its chunk counts.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListBackfillChunks(self, request, context):
+        """List a backfill's planned chunks by index.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PauseBackfill(self, request, context):
+        """Stop planning new chunks (running ones finish).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResumeBackfill(self, request, context):
+        """Plan chunks again after a pause.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelBackfill(self, request, context):
+        """End the backfill: nothing new is planned (running chunk runs finish).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RetryFailedBackfill(self, request, context):
+        """A new backfill of the partitions of a finished backfill's failed chunks.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_OrchestrationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -272,6 +370,46 @@ def add_OrchestrationServiceServicer_to_server(servicer, server):
                     servicer.BackfillRunKey,
                     request_deserializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.BackfillRunKeyRequest.FromString,
                     response_serializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.BackfillRunKeyResponse.SerializeToString,
+            ),
+            'CreateBackfill': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateBackfill,
+                    request_deserializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.CreateBackfillRequest.FromString,
+                    response_serializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.CreateBackfillResponse.SerializeToString,
+            ),
+            'ListBackfills': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListBackfills,
+                    request_deserializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.ListBackfillsRequest.FromString,
+                    response_serializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.ListBackfillsResponse.SerializeToString,
+            ),
+            'GetBackfill': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetBackfill,
+                    request_deserializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.GetBackfillRequest.FromString,
+                    response_serializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.GetBackfillResponse.SerializeToString,
+            ),
+            'ListBackfillChunks': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListBackfillChunks,
+                    request_deserializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.ListBackfillChunksRequest.FromString,
+                    response_serializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.ListBackfillChunksResponse.SerializeToString,
+            ),
+            'PauseBackfill': grpc.unary_unary_rpc_method_handler(
+                    servicer.PauseBackfill,
+                    request_deserializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.PauseBackfillRequest.FromString,
+                    response_serializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.PauseBackfillResponse.SerializeToString,
+            ),
+            'ResumeBackfill': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResumeBackfill,
+                    request_deserializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.ResumeBackfillRequest.FromString,
+                    response_serializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.ResumeBackfillResponse.SerializeToString,
+            ),
+            'CancelBackfill': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelBackfill,
+                    request_deserializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.CancelBackfillRequest.FromString,
+                    response_serializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.CancelBackfillResponse.SerializeToString,
+            ),
+            'RetryFailedBackfill': grpc.unary_unary_rpc_method_handler(
+                    servicer.RetryFailedBackfill,
+                    request_deserializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.RetryFailedBackfillRequest.FromString,
+                    response_serializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.RetryFailedBackfillResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -628,6 +766,222 @@ class OrchestrationService:
             '/arco.orchestration.v1.OrchestrationService/BackfillRunKey',
             arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.BackfillRunKeyRequest.SerializeToString,
             arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.BackfillRunKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateBackfill(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/arco.orchestration.v1.OrchestrationService/CreateBackfill',
+            arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.CreateBackfillRequest.SerializeToString,
+            arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.CreateBackfillResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListBackfills(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/arco.orchestration.v1.OrchestrationService/ListBackfills',
+            arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.ListBackfillsRequest.SerializeToString,
+            arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.ListBackfillsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetBackfill(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/arco.orchestration.v1.OrchestrationService/GetBackfill',
+            arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.GetBackfillRequest.SerializeToString,
+            arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.GetBackfillResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListBackfillChunks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/arco.orchestration.v1.OrchestrationService/ListBackfillChunks',
+            arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.ListBackfillChunksRequest.SerializeToString,
+            arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.ListBackfillChunksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PauseBackfill(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/arco.orchestration.v1.OrchestrationService/PauseBackfill',
+            arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.PauseBackfillRequest.SerializeToString,
+            arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.PauseBackfillResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResumeBackfill(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/arco.orchestration.v1.OrchestrationService/ResumeBackfill',
+            arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.ResumeBackfillRequest.SerializeToString,
+            arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.ResumeBackfillResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelBackfill(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/arco.orchestration.v1.OrchestrationService/CancelBackfill',
+            arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.CancelBackfillRequest.SerializeToString,
+            arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.CancelBackfillResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RetryFailedBackfill(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/arco.orchestration.v1.OrchestrationService/RetryFailedBackfill',
+            arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.RetryFailedBackfillRequest.SerializeToString,
+            arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.RetryFailedBackfillResponse.FromString,
             options,
             channel_credentials,
             insecure,

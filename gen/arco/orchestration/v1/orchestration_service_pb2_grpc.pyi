@@ -68,6 +68,25 @@ class OrchestrationServiceStub:
     fingerprint of this request on it, so later triggers with the key are checked
     against it. No reservation is NOT_FOUND; a different request is ABORTED.
     """
+    CreateBackfill: _grpc.UnaryUnaryMultiCallable[_orchestration_service_pb2.CreateBackfillRequest, _orchestration_service_pb2.CreateBackfillResponse]
+    """-- BACKFILLS --
+    Create a backfill of one asset's partitions (a list, a range, or a range filtered by
+    partition status), planned in chunks under maxConcurrentRuns.
+    """
+    ListBackfills: _grpc.UnaryUnaryMultiCallable[_orchestration_service_pb2.ListBackfillsRequest, _orchestration_service_pb2.ListBackfillsResponse]
+    """List backfills, newest first."""
+    GetBackfill: _grpc.UnaryUnaryMultiCallable[_orchestration_service_pb2.GetBackfillRequest, _orchestration_service_pb2.GetBackfillResponse]
+    """Get one backfill with its chunk counts."""
+    ListBackfillChunks: _grpc.UnaryUnaryMultiCallable[_orchestration_service_pb2.ListBackfillChunksRequest, _orchestration_service_pb2.ListBackfillChunksResponse]
+    """List a backfill's planned chunks by index."""
+    PauseBackfill: _grpc.UnaryUnaryMultiCallable[_orchestration_service_pb2.PauseBackfillRequest, _orchestration_service_pb2.PauseBackfillResponse]
+    """Stop planning new chunks (running ones finish)."""
+    ResumeBackfill: _grpc.UnaryUnaryMultiCallable[_orchestration_service_pb2.ResumeBackfillRequest, _orchestration_service_pb2.ResumeBackfillResponse]
+    """Plan chunks again after a pause."""
+    CancelBackfill: _grpc.UnaryUnaryMultiCallable[_orchestration_service_pb2.CancelBackfillRequest, _orchestration_service_pb2.CancelBackfillResponse]
+    """End the backfill: nothing new is planned (running chunk runs finish)."""
+    RetryFailedBackfill: _grpc.UnaryUnaryMultiCallable[_orchestration_service_pb2.RetryFailedBackfillRequest, _orchestration_service_pb2.RetryFailedBackfillResponse]
+    """A new backfill of the partitions of a finished backfill's failed chunks."""
 
 @_typing.type_check_only
 class OrchestrationServiceAsyncStub(OrchestrationServiceStub):
@@ -109,6 +128,25 @@ class OrchestrationServiceAsyncStub(OrchestrationServiceStub):
     fingerprint of this request on it, so later triggers with the key are checked
     against it. No reservation is NOT_FOUND; a different request is ABORTED.
     """
+    CreateBackfill: _aio.UnaryUnaryMultiCallable[_orchestration_service_pb2.CreateBackfillRequest, _orchestration_service_pb2.CreateBackfillResponse]  # type: ignore[assignment]
+    """-- BACKFILLS --
+    Create a backfill of one asset's partitions (a list, a range, or a range filtered by
+    partition status), planned in chunks under maxConcurrentRuns.
+    """
+    ListBackfills: _aio.UnaryUnaryMultiCallable[_orchestration_service_pb2.ListBackfillsRequest, _orchestration_service_pb2.ListBackfillsResponse]  # type: ignore[assignment]
+    """List backfills, newest first."""
+    GetBackfill: _aio.UnaryUnaryMultiCallable[_orchestration_service_pb2.GetBackfillRequest, _orchestration_service_pb2.GetBackfillResponse]  # type: ignore[assignment]
+    """Get one backfill with its chunk counts."""
+    ListBackfillChunks: _aio.UnaryUnaryMultiCallable[_orchestration_service_pb2.ListBackfillChunksRequest, _orchestration_service_pb2.ListBackfillChunksResponse]  # type: ignore[assignment]
+    """List a backfill's planned chunks by index."""
+    PauseBackfill: _aio.UnaryUnaryMultiCallable[_orchestration_service_pb2.PauseBackfillRequest, _orchestration_service_pb2.PauseBackfillResponse]  # type: ignore[assignment]
+    """Stop planning new chunks (running ones finish)."""
+    ResumeBackfill: _aio.UnaryUnaryMultiCallable[_orchestration_service_pb2.ResumeBackfillRequest, _orchestration_service_pb2.ResumeBackfillResponse]  # type: ignore[assignment]
+    """Plan chunks again after a pause."""
+    CancelBackfill: _aio.UnaryUnaryMultiCallable[_orchestration_service_pb2.CancelBackfillRequest, _orchestration_service_pb2.CancelBackfillResponse]  # type: ignore[assignment]
+    """End the backfill: nothing new is planned (running chunk runs finish)."""
+    RetryFailedBackfill: _aio.UnaryUnaryMultiCallable[_orchestration_service_pb2.RetryFailedBackfillRequest, _orchestration_service_pb2.RetryFailedBackfillResponse]  # type: ignore[assignment]
+    """A new backfill of the partitions of a finished backfill's failed chunks."""
 
 class OrchestrationServiceServicer(metaclass=_abc_1.ABCMeta):
     """The api's public orchestration surface: code deployments (manifests), runs and logs.
@@ -225,5 +263,72 @@ class OrchestrationServiceServicer(metaclass=_abc_1.ABCMeta):
         fingerprint of this request on it, so later triggers with the key are checked
         against it. No reservation is NOT_FOUND; a different request is ABORTED.
         """
+
+    @_abc_1.abstractmethod
+    def CreateBackfill(
+        self,
+        request: _orchestration_service_pb2.CreateBackfillRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_orchestration_service_pb2.CreateBackfillResponse, _abc.Awaitable[_orchestration_service_pb2.CreateBackfillResponse]]:
+        """-- BACKFILLS --
+        Create a backfill of one asset's partitions (a list, a range, or a range filtered by
+        partition status), planned in chunks under maxConcurrentRuns.
+        """
+
+    @_abc_1.abstractmethod
+    def ListBackfills(
+        self,
+        request: _orchestration_service_pb2.ListBackfillsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_orchestration_service_pb2.ListBackfillsResponse, _abc.Awaitable[_orchestration_service_pb2.ListBackfillsResponse]]:
+        """List backfills, newest first."""
+
+    @_abc_1.abstractmethod
+    def GetBackfill(
+        self,
+        request: _orchestration_service_pb2.GetBackfillRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_orchestration_service_pb2.GetBackfillResponse, _abc.Awaitable[_orchestration_service_pb2.GetBackfillResponse]]:
+        """Get one backfill with its chunk counts."""
+
+    @_abc_1.abstractmethod
+    def ListBackfillChunks(
+        self,
+        request: _orchestration_service_pb2.ListBackfillChunksRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_orchestration_service_pb2.ListBackfillChunksResponse, _abc.Awaitable[_orchestration_service_pb2.ListBackfillChunksResponse]]:
+        """List a backfill's planned chunks by index."""
+
+    @_abc_1.abstractmethod
+    def PauseBackfill(
+        self,
+        request: _orchestration_service_pb2.PauseBackfillRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_orchestration_service_pb2.PauseBackfillResponse, _abc.Awaitable[_orchestration_service_pb2.PauseBackfillResponse]]:
+        """Stop planning new chunks (running ones finish)."""
+
+    @_abc_1.abstractmethod
+    def ResumeBackfill(
+        self,
+        request: _orchestration_service_pb2.ResumeBackfillRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_orchestration_service_pb2.ResumeBackfillResponse, _abc.Awaitable[_orchestration_service_pb2.ResumeBackfillResponse]]:
+        """Plan chunks again after a pause."""
+
+    @_abc_1.abstractmethod
+    def CancelBackfill(
+        self,
+        request: _orchestration_service_pb2.CancelBackfillRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_orchestration_service_pb2.CancelBackfillResponse, _abc.Awaitable[_orchestration_service_pb2.CancelBackfillResponse]]:
+        """End the backfill: nothing new is planned (running chunk runs finish)."""
+
+    @_abc_1.abstractmethod
+    def RetryFailedBackfill(
+        self,
+        request: _orchestration_service_pb2.RetryFailedBackfillRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_orchestration_service_pb2.RetryFailedBackfillResponse, _abc.Awaitable[_orchestration_service_pb2.RetryFailedBackfillResponse]]:
+        """A new backfill of the partitions of a finished backfill's failed chunks."""
 
 def add_OrchestrationServiceServicer_to_server(servicer: OrchestrationServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
