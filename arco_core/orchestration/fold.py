@@ -19,6 +19,7 @@ from arco_core.envelope import EventEnvelope
 from arco_core.errors import ArcoError
 from arco_core.folding import EventOutcome, RetentionCutoffs, TableDelta
 from arco_core.ids import is_ulid
+from arco_core.orchestration import schedules_fold
 from arco_core.orchestration.events import (
     DispatchEnqueued,
     DispatchRequested,
@@ -27,6 +28,8 @@ from arco_core.orchestration.events import (
     PlanCreated,
     RunCancelRequested,
     RunTriggered,
+    ScheduleDefinitionUpserted,
+    ScheduleTicked,
     TaskFinished,
     TaskHeartbeat,
     TaskOutputVisibilityChanged,
@@ -266,7 +269,10 @@ class FoldState(ProjectionTables):
             case TaskOutputVisibilityChanged():
                 return attempts.visibility_changed(self, payload, ev)
             case RunTriggered():
-                return runs.run_triggered(self, payload, ev)
+                applied = runs.run_triggered(self, payload, ev)
+                if applied:
+                    schedules_fold.run_triggered(self, payload, ev)
+                return applied
             case PlanCreated():
                 return runs.plan_created(self, payload, ev)
             case RunCancelRequested():
@@ -278,6 +284,13 @@ class FoldState(ProjectionTables):
             case TimerFired():
                 return timers.timer_fired(self, payload, ev)
             case ManifestDeployed():
-                return manifests.manifest_deployed(self, payload, ev)
+                applied = manifests.manifest_deployed(self, payload, ev)
+                if applied:
+                    schedules_fold.manifest_deployed(self, payload, ev)
+                return applied
+            case ScheduleDefinitionUpserted():
+                return schedules_fold.definition_upserted(self, payload, ev)
+            case ScheduleTicked():
+                return schedules_fold.schedule_ticked(self, payload, ev)
             case _:
                 assert_never(payload)

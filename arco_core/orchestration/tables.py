@@ -40,6 +40,8 @@ from arco_core.orchestration.state import (
     PartitionStatusRow,
     Row,
     RunRow,
+    ScheduleRow,
+    ScheduleTickRow,
     TaskRow,
     TaskState,
     TimerRow,
@@ -54,6 +56,8 @@ __all__ = [
     "PARTITION_STATUS",
     "PK",
     "RUNS",
+    "SCHEDULES",
+    "SCHEDULE_TICKS",
     "TABLE_NAMES",
     "TASKS",
     "TIMERS",
@@ -76,6 +80,8 @@ IDEMPOTENCY_KEYS: Final = "idempotency_keys"
 TIMERS: Final = "timers"
 CODE_MANIFESTS: Final = "code_manifests"
 PARTITION_STATUS: Final = "partition_status"
+SCHEDULES: Final = "schedules"
+SCHEDULE_TICKS: Final = "schedule_ticks"
 TABLE_NAMES: Final = (
     RUNS,
     TASKS,
@@ -85,6 +91,8 @@ TABLE_NAMES: Final = (
     TIMERS,
     CODE_MANIFESTS,
     PARTITION_STATUS,
+    SCHEDULES,
+    SCHEDULE_TICKS,
 )
 
 PK = tuple[str, ...]
@@ -126,6 +134,8 @@ R = TypeVar(
     TimerRow,
     CodeManifestRow,
     PartitionStatusRow,
+    ScheduleRow,
+    ScheduleTickRow,
 )
 
 
@@ -232,7 +242,7 @@ AssetGraphCache = tuple[str, Mapping[str, tuple[str, ...]], Mapping[str, tuple[s
 
 
 class ProjectionTables:
-    """The eight projection tables of one tenant/workspace scope, their indexes and journal.
+    """The projection tables of one tenant/workspace scope, their indexes and journal.
 
     Not thread-safe: one writer folds; readers use the returned rows, which are never
     mutated after the fold that produced them.
@@ -260,6 +270,8 @@ class ProjectionTables:
         self.timer_table: Table[TimerRow] = Table(TIMERS)
         self.manifest_table: Table[CodeManifestRow] = Table(CODE_MANIFESTS)
         self.partition_table: Table[PartitionStatusRow] = Table(PARTITION_STATUS)
+        self.schedule_table: Table[ScheduleRow] = Table(SCHEDULES)
+        self.schedule_tick_table: Table[ScheduleTickRow] = Table(SCHEDULE_TICKS)
         # (manifest id, upstreams per asset, downstreams per asset) of the latest manifest:
         # derived from code_manifests, rebuilt by the partition handler when that changes.
         self.asset_graph_cache: AssetGraphCache = ("", {}, {})
@@ -323,6 +335,8 @@ class ProjectionTables:
             self.timer_table,
             self.manifest_table,
             self.partition_table,
+            self.schedule_table,
+            self.schedule_tick_table,
         )
 
     def _table(self, name: str) -> Table[Any]:
@@ -518,6 +532,23 @@ class ProjectionTables:
             if asset_key is None or row.asset_key == asset_key
         ]
         rows.sort(key=lambda r: (r.asset_key, r.partition_key))
+        return rows
+
+    def schedules(self) -> list[ScheduleRow]:
+        """Schedule rows sorted by schedule id."""
+        return sorted(self.schedule_table.rows.values(), key=lambda r: r.schedule_id)
+
+    def get_schedule(self, schedule_id: str) -> ScheduleRow | None:
+        return self.schedule_table.rows.get((schedule_id,))
+
+    def get_schedule_tick(self, tick_id: str) -> ScheduleTickRow | None:
+        return self.schedule_tick_table.rows.get((tick_id,))
+
+    def schedule_ticks(self, schedule_id: str) -> list[ScheduleTickRow]:
+        """One schedule's tick records, newest first (scheduled time, then tick id). O(ticks
+        of all schedules): only the api's tick listing calls it."""
+        rows = [r for r in self.schedule_tick_table.rows.values() if r.schedule_id == schedule_id]
+        rows.sort(key=lambda r: (r.scheduled_for, r.tick_id), reverse=True)
         return rows
 
     def get_timer(self, timer_id: str) -> TimerRow | None:
