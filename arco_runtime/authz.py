@@ -100,6 +100,13 @@ MATRIX: Final[Mapping[str, Mapping[str, Grant]]] = {
         "GetRunLogs": _VIEW,
         "ListPartitions": _VIEW,
         "GetAssetPartitionSummary": _VIEW,
+        # -- SCHEDULES --
+        "ListSchedules": _VIEW,
+        "GetSchedule": _VIEW,
+        "UpsertSchedule": _OPERATE,
+        "EnableSchedule": _OPERATE,
+        "DisableSchedule": _OPERATE,
+        "ListScheduleTicks": _VIEW,
     },
     "arco.catalog.v1.CatalogService": {
         "ListNamespaces": _VIEW,
