@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 
 import structlog
+from prometheus_client import CollectorRegistry, Counter
 
 from arco_core.automation.triggers import next_tick_ms as next_schedule_tick_ms
 from arco_core.automation.triggers import tick_batches
@@ -38,17 +39,29 @@ class ScheduleLoop:
         clock: Clock,
         *,
         safety_tick_sec: float = 60.0,
+        clock_rate: float = 1.0,
+        registry: CollectorRegistry | None = None,
     ) -> None:
         self._committer = committer
         self._heads = heads
         self._scope = scope
         self._clock = clock
         self._safety_tick = safety_tick_sec
+        self._clock_rate = clock_rate  # clock ms per real ms (a warped test clock)
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()
         self.passes = 0
         self.triggered = 0
-        self.recorded = 0
+        self.recorded = 0  # tick batches committed
+        registry = registry or CollectorRegistry()  # in-process tests need no exporter
+        self._passes_metric = Counter(
+            "arco_automation_passes", "Schedule evaluations.", registry=registry
+        )
+        self._triggered_metric = Counter(
+            "arco_automation_ticks_triggered",
+            "Tick runs requested (a racing process may request the same).",
+            registry=registry,
+        )
         heads.add_listener(self._wake.set)
 
     async def run(self) -> None:
@@ -70,7 +83,6 @@ class ScheduleLoop:
             tenant_id=self._scope.tenant_id,
             workspace_id=self._scope.workspace_id,
         )
-        self.passes += 1
         for batch in batches:
             # Built in order, so event ids rise: a tick's record folds before its run.
             events: list[EventEnvelope] = [
@@ -85,6 +97,7 @@ class ScheduleLoop:
             await self._committer.commit(events, request_id=batch.request_id)
             self.triggered += batch.triggered
             self.recorded += 1
+            self._triggered_metric.inc(batch.triggered)
             log.info(
                 "schedule_ticks_recorded",
                 schedule_id=batch.schedule_id,
@@ -92,13 +105,16 @@ class ScheduleLoop:
                 events=len(events),
                 triggered=batch.triggered,
             )
+        self.passes += 1  # counted once its writes are done
+        self._passes_metric.inc()
         return state.schedules()
 
     async def _sleep(self, schedules: list[ScheduleRow]) -> None:
         timeout = self._safety_tick
         upcoming = next_schedule_tick_ms(schedules, self._clock.now_ms())
         if upcoming is not None:
-            timeout = min(timeout, max(0.0, (upcoming - self._clock.now_ms()) / 1000))
+            wait_ms = (upcoming - self._clock.now_ms()) / self._clock_rate
+            timeout = min(timeout, max(0.0, wait_ms / 1000))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout)
 
