@@ -137,8 +137,9 @@ class FoldState(ProjectionTables):
 
     def expire(self, cutoffs: RetentionCutoffs) -> FoldResult:
         """Remove what retention no longer keeps, as one rollback-able batch: terminal runs
-        completed before the run cutoff with their tasks, edges, outbox rows and timers, and
-        idempotency records made before the key cutoff. O(rows): the compactor runs it
+        completed before the run cutoff with their tasks, edges, outbox rows and timers,
+        schedule ticks recorded before it (unless their run is kept), and idempotency
+        records made before the key cutoff. O(rows): the compactor runs it
         rarely, when idle."""
         runs = {
             run.run_id
@@ -154,6 +155,10 @@ class FoldState(ProjectionTables):
             (self.idem_table, pk)
             for pk, row in self.idem_table.rows.items()
             if row.recorded_at < cutoffs.idempotency_keys_before_ms
+        )
+        expired.extend(
+            (self.schedule_tick_table, pk)
+            for pk in schedules_fold.expired_ticks(self, cutoffs.terminal_runs_before_ms, runs)
         )
 
         def delete_all() -> None:

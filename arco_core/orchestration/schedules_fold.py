@@ -10,7 +10,7 @@ before schedules were stored gain their definitions on replay.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
 from arco_core.canonical_json import canonical_dumps
@@ -29,6 +29,7 @@ __all__ = [
     "TICK_ID_LABEL",
     "asset_selection",
     "definition_upserted",
+    "expired_ticks",
     "manifest_deployed",
     "run_triggered",
     "schedule_ticked",
@@ -192,3 +193,15 @@ def run_triggered(s: ProjectionTables, p: RunTriggered, ev: FoldEvent) -> None:
         assert row is not None
         row.last_run_key = p.run_key
         stamp(row, ev)
+
+
+def expired_ticks(
+    s: ProjectionTables, before_ms: int, removed_runs: Collection[str]
+) -> Iterator[tuple[str, ...]]:
+    """Tick records retention removes: recorded before ``before_ms``, with no run or a run
+    that is removed too (a schedule's own progress is on its row, not in its ticks)."""
+    for pk, row in s.schedule_tick_table.rows.items():
+        if row.recorded_at >= before_ms:
+            continue
+        if row.run_id is None or row.run_id in removed_runs or s.get_run(row.run_id) is None:
+            yield pk

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from arco_core.automation.schedules import Tick, run_key
 from arco_core.automation.triggers import next_tick_ms, tick_batches, tick_run_id
 from arco_core.envelope import EventEnvelope
+from arco_core.folding import RetentionCutoffs
 from arco_core.ids import ulid_floor
 from arco_core.orchestration.deployments import plan_deploy
 from arco_core.orchestration.events import (
@@ -262,3 +263,20 @@ def test_no_schedules_no_ticks() -> None:
     state = _state()
     assert _evaluate(state, T0) == []
     assert next_tick_ms([], T0) is None
+
+
+def test_retention_removes_old_tick_records_unless_their_run_is_kept() -> None:
+    state = _state(_deploy(T0 + 10 * MINUTE, Schedule("hourly", "0 * * * *", ("auto.report",))))
+    state.fold([_upsert(T0 + 20 * MINUTE, "hourly", "0 * * * *", max_catchup_ticks=5)])
+    payloads = _evaluate(state, T0 + 2 * HOUR + MINUTE)  # two ticks, two (unfinished) runs
+    state.fold([_upsert(T0 + 3 * HOUR, "hourly", "0 * * * *", enabled=False)])
+    _evaluate(state, T0 + 3 * HOUR + MINUTE)  # one paused record, no run
+    assert len(state.schedule_ticks("hourly")) == 3
+    # Every record was made before the cutoff; the running runs keep theirs.
+    cutoff = max(t.recorded_at for t in state.schedule_ticks("hourly")) + 1
+    state.expire(RetentionCutoffs(terminal_runs_before_ms=cutoff))
+    kept = state.schedule_ticks("hourly")
+    assert [t.status for t in kept] == ["TRIGGERED", "TRIGGERED"]
+    assert {t.run_id for t in kept} == {p.run_id for p in payloads if isinstance(p, RunTriggered)}
+    # The schedule's progress is on its row: nothing is owed again.
+    assert _evaluate(state, T0 + 3 * HOUR + 2 * MINUTE) == []
