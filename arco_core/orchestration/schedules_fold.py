@@ -184,6 +184,7 @@ def run_triggered(s: ProjectionTables, p: RunTriggered, ev: FoldEvent) -> None:
     assert tick is not None
     tick.status = TickStatus.TRIGGERED.value.upper()
     tick.skip_reason = None
+    tick.error_message = None
     tick.run_key = p.run_key
     tick.run_id = p.run_id
     stamp(tick, ev)
