@@ -105,18 +105,38 @@ def definition_upserted(s: ProjectionTables, p: ScheduleDefinitionUpserted, ev: 
     )
 
 
+def _schedule_entries(manifest_json: str) -> list[dict[str, Any]]:
+    """The manifest's schedule entries that name an id, a cron and assets. Deploy validates
+    them; a fold handler still must not fail a batch over a malformed document."""
+    try:
+        document = json.loads(manifest_json)
+    except ValueError:
+        return []
+    entries = document.get("schedules") if isinstance(document, dict) else None
+    if not isinstance(entries, list):
+        return []
+    return [
+        entry
+        for entry in entries
+        if isinstance(entry, dict)
+        and entry.get("id")
+        and entry.get("cron")
+        and isinstance(entry.get("assets"), list)
+        and entry["assets"]
+    ]
+
+
 def manifest_deployed(s: ProjectionTables, p: ManifestDeployed, ev: FoldEvent) -> None:
     """The manifest's schedules: new ones are created enabled; existing ones take the new
     cron, zone and assets and keep what operators set (enabled, catch-up). A schedule the
     manifest leaves out is left as it is."""
-    entries = json.loads(p.manifest_json).get("schedules") or []
-    for entry in entries:
+    for entry in _schedule_entries(p.manifest_json):
         schedule_id = str(entry["id"])
         current = s.schedule_table.rows.get((schedule_id,))
         fields: dict[str, Any] = {
             "cron_expression": " ".join(str(entry["cron"]).split()),
             "timezone": str(entry.get("timezone") or "UTC"),
-            "asset_selection": _selection_json(entry["assets"]),
+            "asset_selection": _selection_json([str(a) for a in entry["assets"]]),
             "code_version": p.code_version_id,
         }
         if current is None:

@@ -14,6 +14,7 @@ from arco_core.ids import ulid_floor
 from arco_core.orchestration.deployments import plan_deploy
 from arco_core.orchestration.events import (
     KnownPayload,
+    ManifestDeployed,
     PlanCreated,
     RunTriggered,
     ScheduleDefinitionUpserted,
@@ -280,3 +281,14 @@ def test_retention_removes_old_tick_records_unless_their_run_is_kept() -> None:
     assert {t.run_id for t in kept} == {p.run_id for p in payloads if isinstance(p, RunTriggered)}
     # The schedule's progress is on its row: nothing is owed again.
     assert _evaluate(state, T0 + 3 * HOUR + 2 * MINUTE) == []
+
+
+def test_a_malformed_manifest_document_defines_no_schedule_and_fails_nothing() -> None:
+    bad = ManifestDeployed(
+        "m1", "cv1", "fp", 0, "u", '{"schedules": [{"id": "x"}, 3, {"cron": "* * * * *"}]}'
+    )
+    listed = ManifestDeployed("m2", "cv1", "fp", 0, "u", "[1, 2]")
+    result = _state().fold(
+        [make_event(p, tenant_id=TENANT, workspace_id=WORKSPACE) for p in (bad, listed)]
+    )
+    assert result.applied == 2
