@@ -14,6 +14,7 @@ __all__ = [
     "Clock",
     "FakeClock",
     "SystemClock",
+    "WarpedClock",
     "datetime_to_ms",
     "ms_to_datetime",
     "parse_rfc3339_ms",
@@ -87,6 +88,25 @@ class FakeClock:
         with self._lock:
             self._ms += step
             return self._ms
+
+
+class WarpedClock:
+    """Starts at ``start_ms`` and runs ``rate`` times as fast as real time (tests of
+    processes: a time-driven service sees any instant, and hours pass in seconds)."""
+
+    def __init__(self, start_ms: int, rate: float = 1.0) -> None:
+        if rate <= 0:
+            raise InvalidArgument(f"clock rate must be positive, got {rate}")
+        self._start_ms = start_ms
+        self._origin_ns = time.monotonic_ns()
+        self.rate = rate
+
+    def now_ms(self) -> int:
+        elapsed_ms = (time.monotonic_ns() - self._origin_ns) / 1_000_000
+        return self._start_ms + int(elapsed_ms * self.rate)
+
+    def now(self) -> datetime:
+        return ms_to_datetime(self.now_ms())
 
 
 def rfc3339_ms(epoch_ms: int) -> str:

@@ -112,6 +112,13 @@ MATRIX: Final[Mapping[str, Mapping[str, Grant]]] = {
         "ResumeBackfill": _OPERATE,
         "CancelBackfill": _OPERATE,
         "RetryFailedBackfill": _OPERATE,
+        # -- SCHEDULES --
+        "ListSchedules": _VIEW,
+        "GetSchedule": _VIEW,
+        "UpsertSchedule": _OPERATE,
+        "EnableSchedule": _OPERATE,
+        "DisableSchedule": _OPERATE,
+        "ListScheduleTicks": _VIEW,
     },
     "arco.catalog.v1.CatalogService": {
         "ListNamespaces": _VIEW,

@@ -52,7 +52,7 @@ from arco_sdk.manifest import (
     manifest_fingerprint,
     manifest_json,
 )
-from arco_sdk.types import Backfill, CreatedBackfill, Run
+from arco_sdk.types import Backfill, CreatedBackfill, Run, ScheduleInfo
 from arco_sdk.worker.__main__ import main as worker_main
 
 __all__ = ["CliConfig", "app", "load_config", "main"]
@@ -828,6 +828,92 @@ def backfill_retry_failed(
         _finish_backfill(_watch_backfill(client, answer.backfill_id, timeout, poll_interval))
 
 
+schedules_app = typer.Typer(
+    name="schedules",
+    help="Stored schedules: list, inspect, enable, disable, and their tick history.",
+    no_args_is_help=True,
+)
+
+
+def _schedule_line(item: ScheduleInfo) -> str:
+    state = "enabled" if item.enabled else "disabled"
+    return f"{item.schedule_id} {state} {item.cron_expression!r} {item.timezone}"
+
+
+@schedules_app.command("list")
+@_handles_errors
+def schedules_list(ctx: typer.Context) -> None:
+    """Every schedule: state, cron, zone, assets, last tick."""
+    client = _client(ctx)
+    table = Table(title="schedules")
+    for column in ("schedule", "state", "cron", "timezone", "assets", "last tick", "last run key"):
+        table.add_column(column)
+    cursor: str | None = None
+    while True:
+        page = client.list_schedules(cursor=cursor, limit=200)
+        for item in page.schedules:
+            table.add_row(
+                item.schedule_id,
+                "enabled" if item.enabled else "disabled",
+                item.cron_expression,
+                item.timezone,
+                ", ".join(item.asset_selection),
+                item.last_scheduled_for or "-",
+                item.last_run_key or "-",
+            )
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    _console().print(table)
+
+
+@schedules_app.command("get")
+@_handles_errors
+def schedules_get(ctx: typer.Context, schedule_id: Annotated[str, typer.Argument()]) -> None:
+    """One schedule as JSON."""
+    item = _client(ctx).get_schedule(schedule_id)
+    sys.stdout.write(json.dumps(item.to_json(), indent=2) + "\n")
+
+
+@schedules_app.command("enable")
+@_handles_errors
+def schedules_enable(ctx: typer.Context, schedule_id: Annotated[str, typer.Argument()]) -> None:
+    """Enable a schedule: its ticks request runs again, from now on."""
+    _console().print(_schedule_line(_client(ctx).set_schedule_enabled(schedule_id, True)))
+
+
+@schedules_app.command("disable")
+@_handles_errors
+def schedules_disable(ctx: typer.Context, schedule_id: Annotated[str, typer.Argument()]) -> None:
+    """Disable a schedule: its ticks are recorded as skipped (paused), with no runs."""
+    _console().print(_schedule_line(_client(ctx).set_schedule_enabled(schedule_id, False)))
+
+
+@schedules_app.command("ticks")
+@_handles_errors
+def schedules_ticks(
+    ctx: typer.Context,
+    schedule_id: Annotated[str, typer.Argument()],
+    status: Annotated[
+        str | None, typer.Option("--status", help="TRIGGERED, SKIPPED or FAILED")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="how many of the newest ticks")] = 50,
+) -> None:
+    """A schedule's newest ticks: when, status, why skipped, the run requested."""
+    page = _client(ctx).list_schedule_ticks(schedule_id, status=status, limit=limit)
+    table = Table(title=f"{schedule_id}: {len(page.ticks)} ticks, newest first")
+    for column in ("scheduled for", "status", "reason", "run"):
+        table.add_column(column)
+    for tick in page.ticks:
+        table.add_row(
+            tick.scheduled_for,
+            tick.status,
+            tick.skip_reason or tick.error_message or "-",
+            tick.run_id or "-",
+        )
+    _console().print(table)
+
+
 @app.command()
 @_handles_errors
 def logs(
@@ -979,6 +1065,7 @@ def up(
 
 app.add_typer(backfill_app)
 app.add_typer(admin_app)
+app.add_typer(schedules_app)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -42,6 +42,9 @@ from arco_sdk.types import (
     PartitionSummary,
     Run,
     RunPage,
+    ScheduleInfo,
+    SchedulePage,
+    ScheduleTickPage,
     StoredLogs,
     Table,
     TriggeredRun,
@@ -396,6 +399,66 @@ class ArcoClient:
         """An asset's partition counts; ``ArcoApiError`` (404) when it has none."""
         path = self._ws(f"/assets/{_quote(asset_key)}/partitions/summary")
         return self._object(PartitionSummary, self._request("GET", path, idempotent=True))
+
+    # -- schedules -----------------------------------------------------------------------
+
+    def list_schedules(
+        self, *, limit: int | None = None, cursor: str | None = None
+    ) -> SchedulePage:
+        """One page of the workspace's schedules, by schedule id."""
+        params = {"limit": limit, "cursor": cursor}
+        response = self._request("GET", self._ws("/schedules"), idempotent=True, params=params)
+        return self._object(SchedulePage, response)
+
+    def get_schedule(self, schedule_id: str) -> ScheduleInfo:
+        """One schedule; ``ArcoApiError`` (404) when unknown."""
+        path = self._ws(f"/schedules/{_quote(schedule_id)}")
+        return self._object(ScheduleInfo, self._request("GET", path, idempotent=True))
+
+    def upsert_schedule(
+        self,
+        schedule_id: str,
+        *,
+        cron: str,
+        assets: Sequence[str],
+        timezone: str = "UTC",
+        catchup_window_minutes: int = 0,
+        max_catchup_ticks: int = 1,
+        enabled: bool = True,
+    ) -> ScheduleInfo:
+        """Create or replace a schedule (the whole definition; retried, as a PUT is)."""
+        body = {
+            "cronExpression": cron,
+            "timezone": timezone,
+            "catchupWindowMinutes": catchup_window_minutes,
+            "maxCatchupTicks": max_catchup_ticks,
+            "assetSelection": list(assets),
+            "enabled": enabled,
+        }
+        path = self._ws(f"/schedules/{_quote(schedule_id)}")
+        return self._object(ScheduleInfo, self._request("PUT", path, idempotent=True, json=body))
+
+    def set_schedule_enabled(self, schedule_id: str, enabled: bool) -> ScheduleInfo:
+        """Enable (ticks run again from now on) or disable (ticks are skipped) a schedule.
+        Retried: setting the state it already has changes nothing."""
+        action = "enable" if enabled else "disable"
+        path = self._ws(f"/schedules/{_quote(schedule_id)}/{action}")
+        return self._object(ScheduleInfo, self._request("POST", path, idempotent=True, json={}))
+
+    def list_schedule_ticks(
+        self,
+        schedule_id: str,
+        *,
+        status: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> ScheduleTickPage:
+        """One page of a schedule's ticks, newest first (TRIGGERED, SKIPPED or FAILED)."""
+        params = {"status": status, "limit": limit, "cursor": cursor}
+        path = self._ws(f"/schedules/{_quote(schedule_id)}/ticks")
+        return self._object(
+            ScheduleTickPage, self._request("GET", path, idempotent=True, params=params)
+        )
 
     def get_run(self, run_id: str) -> Run:
         """One run with its tasks' states; ``ArcoApiError`` (404) when unknown."""

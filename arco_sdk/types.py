@@ -39,6 +39,10 @@ __all__ = [
     "Run",
     "RunPage",
     "RunSummary",
+    "ScheduleInfo",
+    "SchedulePage",
+    "ScheduleTick",
+    "ScheduleTickPage",
     "SkipAttribution",
     "StoredLogs",
     "Table",
@@ -368,6 +372,57 @@ class BackfillChunkPage(ApiObject):
     """One page of a backfill's planned chunks by index, and the next page's cursor."""
 
     chunks: tuple[BackfillChunk, ...] = ()
+    next_cursor: str | None = None
+
+
+# -- schedules -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleInfo(ApiObject):
+    """A stored schedule (as deployed or PUT) and how far its ticks got."""
+
+    schedule_id: str
+    cron_expression: str
+    timezone: str
+    catchup_window_minutes: int = 0
+    max_catchup_ticks: int = 1
+    asset_selection: tuple[str, ...] = ()
+    enabled: bool = True
+    definition_version: str = ""
+    last_scheduled_for: str | None = None
+    last_tick_id: str | None = None
+    last_run_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SchedulePage(ApiObject):
+    """One page of schedules by schedule id, and the next page's cursor."""
+
+    schedules: tuple[ScheduleInfo, ...] = ()
+    next_cursor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleTick(ApiObject):
+    """One tick of a schedule: TRIGGERED (with its run), SKIPPED (why) or FAILED."""
+
+    tick_id: str
+    schedule_id: str
+    scheduled_for: str
+    status: str
+    asset_selection: tuple[str, ...] = ()
+    skip_reason: str | None = None
+    error_message: str | None = None
+    run_key: str | None = None
+    run_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleTickPage(ApiObject):
+    """One page of a schedule's ticks, newest first, and the next page's cursor."""
+
+    ticks: tuple[ScheduleTick, ...] = ()
     next_cursor: str | None = None
 
 

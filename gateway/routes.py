@@ -20,7 +20,7 @@ from arco.orchestration.v1 import task_callback_service_pb2 as callback_pb
 from arco.query.v1 import query_service_pb2 as query_pb
 from google.protobuf.message import Message
 
-from gateway.mappers import backfills, browser, callbacks, catalog, orchestration, query
+from gateway.mappers import backfills, browser, callbacks, catalog, orchestration, query, schedules
 from gateway.mappers.render import Casing, View
 from gateway.mappers.replies import (
     QueryParam,
@@ -433,6 +433,38 @@ def _backfill_routes() -> list[RouteSpec]:
     ]  # fmt: skip
 
 
+def _schedule_routes() -> list[RouteSpec]:
+    o, sch = Family.ORCHESTRATION, schedules
+    base = "/workspaces/{workspace_id}/schedules"
+    one = f"{base}/{{schedule_id}}"
+    return [
+        _route("list_schedules", "GET", base, ORCH_SVC, "ListSchedules",
+               orch_pb.ListSchedulesRequest, orch_pb.ListSchedulesResponse, o,
+               "List schedules by schedule id", errors=(400,), view=sch.SCHEDULE_LIST,
+               query=(sch.LIMIT, sch.CURSOR)),
+        _route("get_schedule", "GET", one, ORCH_SVC, "GetSchedule",
+               orch_pb.GetScheduleRequest, orch_pb.GetScheduleResponse, o,
+               "Get a schedule with its tick state", view=sch.SCHEDULE),
+        _route("upsert_schedule", "PUT", one, ORCH_SVC, "UpsertSchedule",
+               orch_pb.UpsertScheduleRequest, orch_pb.UpsertScheduleResponse, o,
+               "Create or replace a schedule definition", success=(201, 200),
+               errors=(409,), view=sch.SCHEDULE, reply=created_or_ok(sch.SCHEDULE),
+               idempotency_key=True),
+        _route("enable_schedule", "POST", f"{one}/enable", ORCH_SVC, "EnableSchedule",
+               orch_pb.EnableScheduleRequest, orch_pb.EnableScheduleResponse, o,
+               "Enable a schedule (its ticks run again from now on)", errors=(409,),
+               view=sch.SCHEDULE, idempotency_key=True),
+        _route("disable_schedule", "POST", f"{one}/disable", ORCH_SVC, "DisableSchedule",
+               orch_pb.DisableScheduleRequest, orch_pb.DisableScheduleResponse, o,
+               "Disable a schedule (its ticks are recorded as skipped)", errors=(409,),
+               view=sch.SCHEDULE, idempotency_key=True),
+        _route("list_schedule_ticks", "GET", f"{one}/ticks", ORCH_SVC, "ListScheduleTicks",
+               orch_pb.ListScheduleTicksRequest, orch_pb.ListScheduleTicksResponse, o,
+               "A schedule's ticks, newest first", errors=(400,), view=sch.TICK_LIST,
+               query=(sch.LIMIT, sch.CURSOR, sch.TICK_STATUS)),
+    ]  # fmt: skip
+
+
 def route_table() -> tuple[RouteSpec, ...]:
     """Every public /api/v1 route the gateway serves."""
     return (
@@ -441,4 +473,5 @@ def route_table() -> tuple[RouteSpec, ...]:
         *_callback_routes(),
         *_orchestration_routes(),
         *_backfill_routes(),
+        *_schedule_routes(),
     )

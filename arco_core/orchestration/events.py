@@ -21,6 +21,7 @@ from typing import Annotated, Any, ClassVar, TypeAlias, get_args
 
 from arco_core.clock import rfc3339_ms
 from arco_core.codec import (
+    Bool,
     Choice,
     Codec,
     Custom,
@@ -60,12 +61,15 @@ __all__ = [
     "PlanCreated",
     "RunCancelRequested",
     "RunTriggered",
+    "ScheduleDefinitionUpserted",
+    "ScheduleTicked",
     "TaskCompletionRecorded",
     "TaskFinished",
     "TaskHeartbeat",
     "TaskOutcome",
     "TaskOutputVisibilityChanged",
     "TaskStarted",
+    "TickStatus",
     "TimerEnqueued",
     "TimerFired",
     "TimerRequested",
@@ -480,6 +484,65 @@ class BackfillStateChanged(_Event):
         return f"backfill_state:{self.backfill_id}:{self.state_version}:{self.to_state}"
 
 
+# -- SCHEDULES --------------------------------------------------------------------------
+
+
+class TickStatus(enum.StrEnum):
+    TRIGGERED = "triggered"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleDefinitionUpserted(_Event):
+    """A schedule's whole definition as an api request set it (a manifest deploy defines
+    its schedules through :class:`ManifestDeployed`)."""
+
+    TYPE: ClassVar[str] = "schedule_definition_upserted"
+    EVENT_TYPE: ClassVar[str] = "ScheduleDefinitionUpserted"
+
+    schedule_id: _Id
+    cron_expression: _Id
+    timezone: _Id
+    catchup_window_minutes: Annotated[int, Int(minimum=0)]  # 0: the 24-hour default
+    max_catchup_ticks: Annotated[int, Int(minimum=1)]
+    asset_selection: Annotated[tuple[str, ...], StrList()]
+    enabled: Annotated[bool, Bool()]
+    request_id: _Id  # "{operation}:{idempotency key or event id}"
+    code_version: _OptText = None
+
+    @property
+    def run_id(self) -> None:
+        return None
+
+    def idempotency_key(self) -> str:
+        return f"sched_def:{self.schedule_id}:{self.request_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleTicked(_Event):
+    """One tick and what became of it; a triggered tick travels in the batch of its run."""
+
+    TYPE: ClassVar[str] = "schedule_ticked"
+    EVENT_TYPE: ClassVar[str] = "ScheduleTicked"
+
+    tick_id: _Id
+    schedule_id: _Id
+    scheduled_for: Annotated[int, Timestamp(optional=False)]  # epoch ms
+    status: Annotated[TickStatus, Choice(TickStatus, "tick status")]
+    asset_selection: Annotated[tuple[str, ...], StrList()]
+    definition_version: _Text
+    skip_reason: _OptText = None
+    error_message: _OptText = None
+    run_key: _OptText = None
+    run_id: _OptText = None
+    # A tick skipped as outside the catch-up window stands for every later one up to here.
+    skipped_through: _OptTime = None
+
+    def idempotency_key(self) -> str:
+        return f"sched_tick:{self.tick_id}"
+
+
 @dataclass(frozen=True, slots=True)
 class UnknownEvent:
     """A ``data.type`` this reader does not know (written by a newer version)."""
@@ -506,6 +569,8 @@ KnownPayload: TypeAlias = (
     | BackfillCreated
     | BackfillChunkPlanned
     | BackfillStateChanged
+    | ScheduleDefinitionUpserted
+    | ScheduleTicked
 )
 EventPayload: TypeAlias = KnownPayload | UnknownEvent
 

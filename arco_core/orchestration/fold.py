@@ -19,7 +19,7 @@ from arco_core.envelope import EventEnvelope
 from arco_core.errors import ArcoError
 from arco_core.folding import EventOutcome, RetentionCutoffs, TableDelta
 from arco_core.ids import is_ulid
-from arco_core.orchestration import backfills_fold
+from arco_core.orchestration import backfills_fold, schedules_fold
 from arco_core.orchestration.events import (
     BackfillChunkPlanned,
     BackfillCreated,
@@ -31,6 +31,8 @@ from arco_core.orchestration.events import (
     PlanCreated,
     RunCancelRequested,
     RunTriggered,
+    ScheduleDefinitionUpserted,
+    ScheduleTicked,
     TaskFinished,
     TaskHeartbeat,
     TaskOutputVisibilityChanged,
@@ -138,8 +140,9 @@ class FoldState(ProjectionTables):
 
     def expire(self, cutoffs: RetentionCutoffs) -> FoldResult:
         """Remove what retention no longer keeps, as one rollback-able batch: terminal runs
-        completed before the run cutoff with their tasks, edges, outbox rows and timers, and
-        idempotency records made before the key cutoff. O(rows): the compactor runs it
+        completed before the run cutoff with their tasks, edges, outbox rows and timers,
+        schedule ticks recorded before it (unless their run is kept), and idempotency
+        records made before the key cutoff. O(rows): the compactor runs it
         rarely, when idle."""
         runs = {
             run.run_id
@@ -155,6 +158,10 @@ class FoldState(ProjectionTables):
             (self.idem_table, pk)
             for pk, row in self.idem_table.rows.items()
             if row.recorded_at < cutoffs.idempotency_keys_before_ms
+        )
+        expired.extend(
+            (self.schedule_tick_table, pk)
+            for pk in schedules_fold.expired_ticks(self, cutoffs.terminal_runs_before_ms, runs)
         )
 
         def delete_all() -> None:
@@ -270,7 +277,10 @@ class FoldState(ProjectionTables):
             case TaskOutputVisibilityChanged():
                 return attempts.visibility_changed(self, payload, ev)
             case RunTriggered():
-                return runs.run_triggered(self, payload, ev)
+                applied = runs.run_triggered(self, payload, ev)
+                if applied:
+                    schedules_fold.run_triggered(self, payload, ev)
+                return applied
             case PlanCreated():
                 return runs.plan_created(self, payload, ev)
             case RunCancelRequested():
@@ -282,8 +292,15 @@ class FoldState(ProjectionTables):
             case TimerFired():
                 return timers.timer_fired(self, payload, ev)
             case ManifestDeployed():
-                return manifests.manifest_deployed(self, payload, ev)
+                applied = manifests.manifest_deployed(self, payload, ev)
+                if applied:
+                    schedules_fold.manifest_deployed(self, payload, ev)
+                return applied
             case BackfillCreated() | BackfillChunkPlanned() | BackfillStateChanged():
                 return backfills_fold.fold_backfill(self, payload, ev)
+            case ScheduleDefinitionUpserted():
+                return schedules_fold.definition_upserted(self, payload, ev)
+            case ScheduleTicked():
+                return schedules_fold.schedule_ticked(self, payload, ev)
             case _:
                 assert_never(payload)

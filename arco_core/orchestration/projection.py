@@ -30,6 +30,8 @@ from arco_core.orchestration.state import (
     OutboxRow,
     PartitionStatusRow,
     RunRow,
+    ScheduleRow,
+    ScheduleTickRow,
     TaskRow,
     TimerRow,
 )
@@ -42,6 +44,8 @@ from arco_core.orchestration.tables import (
     IDEMPOTENCY_KEYS,
     PARTITION_STATUS,
     RUNS,
+    SCHEDULE_TICKS,
+    SCHEDULES,
     TABLE_NAMES,
     TASKS,
     TIMERS,
@@ -260,6 +264,42 @@ SCHEMAS: Final[Mapping[str, pa.Schema]] = {
             ("row_version", _S, False),
         ]
     ),
+    SCHEDULES: _schema(
+        [
+            ("schedule_id", _S, False),
+            ("cron_expression", _S, False),
+            ("timezone", _S, False),
+            ("catchup_window_minutes", _U32, False),
+            ("max_catchup_ticks", _U32, False),
+            ("asset_selection", _S, False),
+            ("enabled", _B, False),
+            ("code_version", _S, True),
+            ("created_at", _I64, False),
+            ("definition_version", _S, False),
+            ("evaluated_through", _I64, False),
+            ("last_scheduled_for", _I64, True),
+            ("last_tick_id", _S, True),
+            ("last_run_key", _S, True),
+            ("row_version", _S, False),
+        ]
+    ),
+    SCHEDULE_TICKS: _schema(
+        [
+            ("tick_id", _S, False),
+            ("schedule_id", _S, False),
+            ("scheduled_for", _I64, False),
+            ("definition_version", _S, False),
+            ("asset_selection", _S, False),
+            ("status", _S, False),
+            ("skip_reason", _S, True),
+            ("error_message", _S, True),
+            ("run_key", _S, True),
+            ("run_id", _S, True),
+            ("skipped_through", _I64, True),
+            ("recorded_at", _I64, False),
+            ("row_version", _S, False),
+        ]
+    ),
 }
 
 ROW_TYPES: Final[Mapping[str, type[Any]]] = {
@@ -273,6 +313,8 @@ ROW_TYPES: Final[Mapping[str, type[Any]]] = {
     PARTITION_STATUS: PartitionStatusRow,
     BACKFILLS: BackfillRow,
     BACKFILL_CHUNKS: BackfillChunkRow,
+    SCHEDULES: ScheduleRow,
+    SCHEDULE_TICKS: ScheduleTickRow,
 }
 
 PRIMARY_KEYS: Final[Mapping[str, tuple[str, ...]]] = {
@@ -286,6 +328,8 @@ PRIMARY_KEYS: Final[Mapping[str, tuple[str, ...]]] = {
     PARTITION_STATUS: ("tenant_id", "workspace_id", "asset_key", "partition_key"),
     BACKFILLS: ("backfill_id",),
     BACKFILL_CHUNKS: ("chunk_id",),
+    SCHEDULES: ("schedule_id",),
+    SCHEDULE_TICKS: ("tick_id",),
 }
 
 # Values substituted for nulls (or absent columns) in nullable extension columns whose row

@@ -28,6 +28,8 @@ __all__ = [
     "Row",
     "RunRow",
     "RunState",
+    "ScheduleRow",
+    "ScheduleTickRow",
     "TaskRow",
     "TaskState",
     "TimerRow",
@@ -371,6 +373,56 @@ class BackfillChunkRow:
         return (self.chunk_id,)
 
 
+# -- SCHEDULES ---------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class ScheduleRow:
+    """A schedule's definition and how far its ticks got: every tick at or before
+    ``evaluated_through`` has a tick record (or lies in a recorded expired stretch)."""
+
+    schedule_id: str
+    cron_expression: str
+    timezone: str
+    catchup_window_minutes: int  # 0: the 24-hour default
+    max_catchup_ticks: int
+    asset_selection: str  # canonical JSON list, sorted
+    enabled: bool
+    code_version: str | None
+    created_at: int
+    definition_version: str  # event id of the last definition change
+    evaluated_through: int
+    last_scheduled_for: int | None
+    last_tick_id: str | None
+    last_run_key: str | None  # None after a tick that requested no run
+    row_version: str
+
+    @property
+    def pk(self) -> tuple[str]:
+        return (self.schedule_id,)
+
+
+@dataclass(slots=True)
+class ScheduleTickRow:
+    tick_id: str
+    schedule_id: str
+    scheduled_for: int
+    definition_version: str
+    asset_selection: str  # canonical JSON list
+    status: str  # TRIGGERED | SKIPPED | FAILED
+    skip_reason: str | None
+    error_message: str | None
+    run_key: str | None
+    run_id: str | None
+    skipped_through: int | None
+    recorded_at: int
+    row_version: str
+
+    @property
+    def pk(self) -> tuple[str]:
+        return (self.tick_id,)
+
+
 Row: TypeAlias = (
     RunRow
     | TaskRow
@@ -382,4 +434,6 @@ Row: TypeAlias = (
     | PartitionStatusRow
     | BackfillRow
     | BackfillChunkRow
+    | ScheduleRow
+    | ScheduleTickRow
 )

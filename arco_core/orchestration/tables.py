@@ -42,6 +42,8 @@ from arco_core.orchestration.state import (
     PartitionStatusRow,
     Row,
     RunRow,
+    ScheduleRow,
+    ScheduleTickRow,
     TaskRow,
     TaskState,
     TimerRow,
@@ -58,6 +60,8 @@ __all__ = [
     "PARTITION_STATUS",
     "PK",
     "RUNS",
+    "SCHEDULES",
+    "SCHEDULE_TICKS",
     "TABLE_NAMES",
     "TASKS",
     "TIMERS",
@@ -82,6 +86,8 @@ CODE_MANIFESTS: Final = "code_manifests"
 PARTITION_STATUS: Final = "partition_status"
 BACKFILLS: Final = "backfills"
 BACKFILL_CHUNKS: Final = "backfill_chunks"
+SCHEDULES: Final = "schedules"
+SCHEDULE_TICKS: Final = "schedule_ticks"
 TABLE_NAMES: Final = (
     RUNS,
     TASKS,
@@ -93,6 +99,8 @@ TABLE_NAMES: Final = (
     PARTITION_STATUS,
     BACKFILLS,
     BACKFILL_CHUNKS,
+    SCHEDULES,
+    SCHEDULE_TICKS,
 )
 
 PK = tuple[str, ...]
@@ -136,6 +144,8 @@ R = TypeVar(
     PartitionStatusRow,
     BackfillRow,
     BackfillChunkRow,
+    ScheduleRow,
+    ScheduleTickRow,
 )
 
 
@@ -272,6 +282,8 @@ class ProjectionTables:
         self.partition_table: Table[PartitionStatusRow] = Table(PARTITION_STATUS)
         self.backfill_table: Table[BackfillRow] = Table(BACKFILLS)
         self.backfill_chunk_table: Table[BackfillChunkRow] = Table(BACKFILL_CHUNKS)
+        self.schedule_table: Table[ScheduleRow] = Table(SCHEDULES)
+        self.schedule_tick_table: Table[ScheduleTickRow] = Table(SCHEDULE_TICKS)
         # (manifest id, upstreams per asset, downstreams per asset) of the latest manifest:
         # derived from code_manifests, rebuilt by the partition handler when that changes.
         self.asset_graph_cache: AssetGraphCache = ("", {}, {})
@@ -337,6 +349,8 @@ class ProjectionTables:
             self.partition_table,
             self.backfill_table,
             self.backfill_chunk_table,
+            self.schedule_table,
+            self.schedule_tick_table,
         )
 
     def _table(self, name: str) -> Table[Any]:
@@ -532,6 +546,23 @@ class ProjectionTables:
             if asset_key is None or row.asset_key == asset_key
         ]
         rows.sort(key=lambda r: (r.asset_key, r.partition_key))
+        return rows
+
+    def schedules(self) -> list[ScheduleRow]:
+        """Schedule rows sorted by schedule id."""
+        return sorted(self.schedule_table.rows.values(), key=lambda r: r.schedule_id)
+
+    def get_schedule(self, schedule_id: str) -> ScheduleRow | None:
+        return self.schedule_table.rows.get((schedule_id,))
+
+    def get_schedule_tick(self, tick_id: str) -> ScheduleTickRow | None:
+        return self.schedule_tick_table.rows.get((tick_id,))
+
+    def schedule_ticks(self, schedule_id: str) -> list[ScheduleTickRow]:
+        """One schedule's tick records, newest first (scheduled time, then tick id). O(ticks
+        of all schedules): only the api's tick listing calls it."""
+        rows = [r for r in self.schedule_tick_table.rows.values() if r.schedule_id == schedule_id]
+        rows.sort(key=lambda r: (r.scheduled_for, r.tick_id), reverse=True)
         return rows
 
     def get_timer(self, timer_id: str) -> TimerRow | None:

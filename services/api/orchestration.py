@@ -40,6 +40,7 @@ from services.api.backfills import BackfillRpcs
 from services.api.callbacks import StartedFolds, attempt_key, task_claims
 from services.api.deps import ApiDeps
 from services.api.idempotency import IDEMPOTENCY_KEY, IdempotencyMarkers, reserve_record
+from services.api.schedules import ScheduleRpcs
 from services.common import rpc_context
 from services.common.rpc_context import timestamp_from_ms
 from services.common.server import RpcContext as Context
@@ -51,7 +52,7 @@ DEFAULT_LOG_PAGE = 50
 MAX_LOG_RESPONSE_BYTES = 8 * 1024 * 1024
 
 
-class OrchestrationServicer(BackfillRpcs, orch_grpc.OrchestrationServiceServicer):
+class OrchestrationServicer(BackfillRpcs, ScheduleRpcs, orch_grpc.OrchestrationServiceServicer):
     def __init__(self, deps: ApiDeps, started_folds: StartedFolds) -> None:
         self._deps = deps
         self._markers = IdempotencyMarkers(deps.storage, deps.clock)

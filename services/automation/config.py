@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 
-from arco_runtime.settings import number
+from arco_runtime.settings import ConfigError, integer, number
 from services.common.config import ORCH_COMPACTOR_ADDRESS, CommonConfig
 
 SAFETY_TICK_SEC = number(
@@ -15,7 +15,20 @@ SAFETY_TICK_SEC = number(
     minimum=0.05,
 )
 
-SERVICE_SETTINGS = (ORCH_COMPACTOR_ADDRESS, SAFETY_TICK_SEC)
+CLOCK_START_MS = integer(
+    "ARCO_AUTOMATION_CLOCK_START_MS",
+    "tests only (dev): the service's clock starts at this epoch millisecond instead of now; "
+    "0 is the system clock",
+    0,
+)
+CLOCK_RATE = number(
+    "ARCO_AUTOMATION_CLOCK_RATE",
+    "tests only (dev): how many times faster than real time that clock runs",
+    1.0,
+    minimum=0.001,
+)
+
+SERVICE_SETTINGS = (ORCH_COMPACTOR_ADDRESS, SAFETY_TICK_SEC, CLOCK_START_MS, CLOCK_RATE)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -23,13 +36,27 @@ class AutomationConfig:
     common: CommonConfig
     orch_compactor_address: str
     safety_tick_sec: float
+    clock_start_ms: int
+    clock_rate: float
+
+    @property
+    def clock_warped(self) -> bool:
+        return self.clock_start_ms != 0 or self.clock_rate != 1.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> AutomationConfig:
-        return cls(
+        config = cls(
             common=CommonConfig.from_env(
                 env, service="automation", default_listen="127.0.0.1:50081"
             ),
             orch_compactor_address=ORCH_COMPACTOR_ADDRESS.read(env),
             safety_tick_sec=SAFETY_TICK_SEC.read(env),
+            clock_start_ms=CLOCK_START_MS.read(env),
+            clock_rate=CLOCK_RATE.read(env),
         )
+        if config.clock_warped and config.common.environment != "dev":
+            raise ConfigError(
+                f"{CLOCK_START_MS.name} and {CLOCK_RATE.name} are for tests: refused outside "
+                f"ARCO_ENVIRONMENT=dev (got {config.common.environment})"
+            )
+        return config

@@ -1,21 +1,23 @@
-"""The automation loop: sleep until the next schedule tick (or a new head), then write
-the runs of the ticks that are due and have none yet."""
+"""The automation loop: sleep until the next schedule tick (or a new head), then write the
+records of the stored schedules' due ticks, each with the run it requests, one batch per
+schedule."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
 
 import structlog
+from prometheus_client import CollectorRegistry, Counter
 
-from arco_core.automation.triggers import DeployedSchedule, deployed_schedules, due_tick_runs
 from arco_core.automation.triggers import next_tick_ms as next_schedule_tick_ms
+from arco_core.automation.triggers import tick_batches
 from arco_core.clock import Clock
 from arco_core.envelope import EventEnvelope
 from arco_core.errors import ArcoError
 from arco_core.orchestration.events import make_event
 from arco_core.orchestration.fold import FoldState
+from arco_core.orchestration.state import ScheduleRow
 from arco_core.paths import Scope
 from services.common.committer import EventCommitter
 from services.common.head_follower import HeadFollower
@@ -25,8 +27,9 @@ log = structlog.get_logger(__name__)
 
 class ScheduleLoop:
     """A background loop with ``run()``/``shutdown()``. Each pass reads the published
-    state, writes the due ticks' runs and sleeps until the next tick, a new head (a
-    deploy may add a schedule) or the safety tick, whichever comes first."""
+    state, writes the due ticks' records and runs and sleeps until the next tick, a new
+    head (a deploy or an api call may change a schedule) or the safety tick, whichever
+    comes first."""
 
     def __init__(
         self,
@@ -36,17 +39,29 @@ class ScheduleLoop:
         clock: Clock,
         *,
         safety_tick_sec: float = 60.0,
+        clock_rate: float = 1.0,
+        registry: CollectorRegistry | None = None,
     ) -> None:
         self._committer = committer
         self._heads = heads
         self._scope = scope
         self._clock = clock
         self._safety_tick = safety_tick_sec
+        self._clock_rate = clock_rate  # clock ms per real ms (a warped test clock)
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()
-        self._manifests: dict[str, list[Any]] = {}
         self.passes = 0
         self.triggered = 0
+        self.recorded = 0  # tick batches committed
+        registry = registry or CollectorRegistry()  # in-process tests need no exporter
+        self._passes_metric = Counter(
+            "arco_automation_passes", "Schedule evaluations.", registry=registry
+        )
+        self._triggered_metric = Counter(
+            "arco_automation_ticks_triggered",
+            "Tick runs requested (a racing process may request the same).",
+            registry=registry,
+        )
         heads.add_listener(self._wake.set)
 
     async def run(self) -> None:
@@ -59,20 +74,17 @@ class ScheduleLoop:
                 schedules = []
             await self._sleep(schedules)
 
-    async def run_pass(self) -> list[DeployedSchedule]:
+    async def run_pass(self) -> list[ScheduleRow]:
         """One evaluation; the schedules it saw (for the next sleep)."""
         state = (await self._heads.snapshot()).state
-        schedules = deployed_schedules(state, self._manifests)
-        now = self._clock.now_ms()
-        due = due_tick_runs(
+        batches = tick_batches(
             state,
-            schedules,
-            now,
+            self._clock.now_ms(),
             tenant_id=self._scope.tenant_id,
             workspace_id=self._scope.workspace_id,
         )
-        self.passes += 1
-        for tick, plan in due:
+        for batch in batches:
+            # Built in order, so event ids rise: a tick's record folds before its run.
             events: list[EventEnvelope] = [
                 make_event(
                     p,
@@ -80,23 +92,29 @@ class ScheduleLoop:
                     workspace_id=self._scope.workspace_id,
                     source="automation",
                 )
-                for p in (plan.run_triggered, plan.plan_created)
+                for p in batch.payloads
             ]
-            await self._committer.commit(events, request_id=tick.tick_id)
-            self.triggered += 1
+            await self._committer.commit(events, request_id=batch.request_id)
+            self.triggered += batch.triggered
+            self.recorded += 1
+            self._triggered_metric.inc(batch.triggered)
             log.info(
-                "schedule_tick_triggered",
-                schedule_id=tick.schedule_id,
-                tick_id=tick.tick_id,
-                run_id=plan.run_triggered.run_id,
+                "schedule_ticks_recorded",
+                schedule_id=batch.schedule_id,
+                first_tick_id=batch.request_id,
+                events=len(events),
+                triggered=batch.triggered,
             )
-        return schedules
+        self.passes += 1  # counted once its writes are done
+        self._passes_metric.inc()
+        return state.schedules()
 
-    async def _sleep(self, schedules: list[DeployedSchedule]) -> None:
+    async def _sleep(self, schedules: list[ScheduleRow]) -> None:
         timeout = self._safety_tick
         upcoming = next_schedule_tick_ms(schedules, self._clock.now_ms())
         if upcoming is not None:
-            timeout = min(timeout, max(0.0, (upcoming - self._clock.now_ms()) / 1000))
+            wait_ms = (upcoming - self._clock.now_ms()) / self._clock_rate
+            timeout = min(timeout, max(0.0, wait_ms / 1000))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout)
 

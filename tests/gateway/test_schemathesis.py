@@ -73,10 +73,11 @@ FAMILIES: dict[str, tuple[Family | str, ...]] = {
     # An operation id: that operation alone, taken out of its Family's run.
     "run_key": ("backfill_run_key",),
     "backfills": (Family.ORCHESTRATION,),
+    "schedules": (Family.ORCHESTRATION,),
 }
-# Families cut out of another by path: the backfill routes are orchestration routes,
-# fuzzed on their own so they get their own quota.
-PATH_FAMILIES = {"backfills": "/backfills"}
+# Families cut out of another by path: the backfill and schedule routes are orchestration
+# routes, fuzzed on their own so they get their own quota.
+PATH_FAMILIES = {"backfills": "/backfills", "schedules": "/schedules"}
 BACKFILL_ASSET = "sales.daily_orders"
 # Fixed UUIDv7 Idempotency-Keys: commits get past the header check, and reuse them.
 DELTA_KEYS = (
@@ -157,6 +158,16 @@ def _seed(
                 "clientRequestId": "schemathesis-seed",
             },
         )
+        schedule = {
+            "cronExpression": "0 7 * * *",
+            "timezone": "Europe/Paris",
+            "catchupWindowMinutes": 60,
+            "maxCatchupTicks": 2,
+            "assetSelection": keys[:1],
+            "enabled": False,
+        }
+        response = http.put(f"{ws}/schedules/fuzz-schedule", json=schedule)
+        assert response.status_code == 201, response.text
         detail = http.get(f"{ws}/runs/{run['runId']}").json()
         listed = http.get(f"{base}/api/v1/browser/files").json()
     files = [str(f.get("path", "")) for f in listed.get("files", []) if f.get("path")]
@@ -171,6 +182,8 @@ def _seed(
         "table_id": "fuzz.events",
         "delta_table_id": str(deltas["id"]),
         "backfill_id": str(backfill["backfillId"]),
+        # Deployed with the demo manifest; PUT below as well.
+        "schedule_id": "nightly-report",
     }
     return pins, keys, files, task_ids, staged
 
@@ -326,6 +339,20 @@ def _bodies(target: Target) -> dict[str, st.SearchStrategy[dict[str, Any]]]:
         "resume_backfill": MOVE,
         "cancel_backfill": MOVE,
         "retry_failed_backfill": st.fixed_dictionaries({}, optional={"clientRequestId": NAME}),
+        "upsert_schedule": st.fixed_dictionaries(
+            {
+                "cronExpression": st.sampled_from(
+                    ["0 * * * *", "*/5 * * * *", "30 6 * * mon-fri", "0 0 1 1 *", "61 * * * *"]
+                ),
+                "timezone": st.sampled_from(["UTC", "America/New_York", "Europe/Paris", "Nope"]),
+                "catchupWindowMinutes": st.integers(0, 2000),
+                "maxCatchupTicks": st.integers(0, 5),
+                "enabled": st.booleans(),
+                "assetSelection": keys,
+            },
+        ),
+        "enable_schedule": st.just({}),
+        "disable_schedule": st.just({}),
         "commit_staged": st.sampled_from(target.staged).flatmap(
             lambda staged: st.fixed_dictionaries(
                 {

@@ -91,6 +91,25 @@ def orchestration_samples() -> list[Any]:
         orch.TimerFired("t1", orch.TimerType.HEARTBEAT_CHECK),
         orch.ManifestDeployed("m1", "cv1", "fp", 3, "u1", '{"a":1}', "main", "abc"),
         orch.ManifestDeployed("m1", "", "fp", 0, "", "{}"),
+        # -- SCHEDULES --
+        orch.ScheduleDefinitionUpserted(
+            "daily", "0 6 * * *", "Europe/Paris", 90, 3, ("ns.a",), True, "put:k1", "cv1"
+        ),
+        orch.ScheduleDefinitionUpserted("daily", "* * * * *", "UTC", 0, 1, (), False, "put:e1"),
+        orch.ScheduleTicked(
+            "daily:1700000000",
+            "daily",
+            _TS,
+            orch.TickStatus.TRIGGERED,
+            ("ns.a",),
+            "e1",
+            run_key="sched:daily:1700000000",
+            run_id="run_x",
+        ),
+        orch.ScheduleTicked(
+            "daily:1", "daily", 1000, orch.TickStatus.SKIPPED, (), "", "paused", skipped_through=_TS
+        ),
+        orch.ScheduleTicked("daily:2", "daily", 2000, orch.TickStatus.FAILED, (), "e", None, "bad"),
     ]
 
 

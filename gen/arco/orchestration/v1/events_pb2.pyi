@@ -12,7 +12,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class OrchestrationEvent(_message.Message):
-    __slots__ = ("event_id", "event_type", "event_version", "timestamp", "source", "tenant_id", "workspace_id", "idempotency_key", "correlation_id", "causation_id", "run_triggered", "plan_created", "run_cancel_requested", "dispatch_requested", "dispatch_enqueued", "task_started", "task_heartbeat", "task_finished", "task_completion_recorded", "timer_requested", "timer_enqueued", "timer_fired", "manifest_deployed", "task_output_visibility_changed", "backfill_created", "backfill_chunk_planned", "backfill_state_changed")
+    __slots__ = ("event_id", "event_type", "event_version", "timestamp", "source", "tenant_id", "workspace_id", "idempotency_key", "correlation_id", "causation_id", "run_triggered", "plan_created", "run_cancel_requested", "dispatch_requested", "dispatch_enqueued", "task_started", "task_heartbeat", "task_finished", "task_completion_recorded", "timer_requested", "timer_enqueued", "timer_fired", "manifest_deployed", "task_output_visibility_changed", "backfill_created", "backfill_chunk_planned", "backfill_state_changed", "schedule_definition_upserted", "schedule_ticked")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     EVENT_TYPE_FIELD_NUMBER: _ClassVar[int]
     EVENT_VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -40,6 +40,8 @@ class OrchestrationEvent(_message.Message):
     BACKFILL_CREATED_FIELD_NUMBER: _ClassVar[int]
     BACKFILL_CHUNK_PLANNED_FIELD_NUMBER: _ClassVar[int]
     BACKFILL_STATE_CHANGED_FIELD_NUMBER: _ClassVar[int]
+    SCHEDULE_DEFINITION_UPSERTED_FIELD_NUMBER: _ClassVar[int]
+    SCHEDULE_TICKED_FIELD_NUMBER: _ClassVar[int]
     event_id: str
     event_type: str
     event_version: int
@@ -67,7 +69,9 @@ class OrchestrationEvent(_message.Message):
     backfill_created: BackfillCreatedEvent
     backfill_chunk_planned: BackfillChunkPlannedEvent
     backfill_state_changed: BackfillStateChangedEvent
-    def __init__(self, event_id: _Optional[str] = ..., event_type: _Optional[str] = ..., event_version: _Optional[int] = ..., timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., source: _Optional[str] = ..., tenant_id: _Optional[str] = ..., workspace_id: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., correlation_id: _Optional[str] = ..., causation_id: _Optional[str] = ..., run_triggered: _Optional[_Union[RunTriggeredEvent, _Mapping]] = ..., plan_created: _Optional[_Union[PlanCreatedEvent, _Mapping]] = ..., run_cancel_requested: _Optional[_Union[RunCancelRequestedEvent, _Mapping]] = ..., dispatch_requested: _Optional[_Union[DispatchRequestedEvent, _Mapping]] = ..., dispatch_enqueued: _Optional[_Union[DispatchEnqueuedEvent, _Mapping]] = ..., task_started: _Optional[_Union[TaskStartedEvent, _Mapping]] = ..., task_heartbeat: _Optional[_Union[TaskHeartbeatEvent, _Mapping]] = ..., task_finished: _Optional[_Union[TaskFinishedEvent, _Mapping]] = ..., task_completion_recorded: _Optional[_Union[TaskFinishedEvent, _Mapping]] = ..., timer_requested: _Optional[_Union[TimerRequestedEvent, _Mapping]] = ..., timer_enqueued: _Optional[_Union[TimerEnqueuedEvent, _Mapping]] = ..., timer_fired: _Optional[_Union[TimerFiredEvent, _Mapping]] = ..., manifest_deployed: _Optional[_Union[ManifestDeployedEvent, _Mapping]] = ..., task_output_visibility_changed: _Optional[_Union[TaskOutputVisibilityChangedEvent, _Mapping]] = ..., backfill_created: _Optional[_Union[BackfillCreatedEvent, _Mapping]] = ..., backfill_chunk_planned: _Optional[_Union[BackfillChunkPlannedEvent, _Mapping]] = ..., backfill_state_changed: _Optional[_Union[BackfillStateChangedEvent, _Mapping]] = ...) -> None: ...
+    schedule_definition_upserted: ScheduleDefinitionUpsertedEvent
+    schedule_ticked: ScheduleTickedEvent
+    def __init__(self, event_id: _Optional[str] = ..., event_type: _Optional[str] = ..., event_version: _Optional[int] = ..., timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., source: _Optional[str] = ..., tenant_id: _Optional[str] = ..., workspace_id: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., correlation_id: _Optional[str] = ..., causation_id: _Optional[str] = ..., run_triggered: _Optional[_Union[RunTriggeredEvent, _Mapping]] = ..., plan_created: _Optional[_Union[PlanCreatedEvent, _Mapping]] = ..., run_cancel_requested: _Optional[_Union[RunCancelRequestedEvent, _Mapping]] = ..., dispatch_requested: _Optional[_Union[DispatchRequestedEvent, _Mapping]] = ..., dispatch_enqueued: _Optional[_Union[DispatchEnqueuedEvent, _Mapping]] = ..., task_started: _Optional[_Union[TaskStartedEvent, _Mapping]] = ..., task_heartbeat: _Optional[_Union[TaskHeartbeatEvent, _Mapping]] = ..., task_finished: _Optional[_Union[TaskFinishedEvent, _Mapping]] = ..., task_completion_recorded: _Optional[_Union[TaskFinishedEvent, _Mapping]] = ..., timer_requested: _Optional[_Union[TimerRequestedEvent, _Mapping]] = ..., timer_enqueued: _Optional[_Union[TimerEnqueuedEvent, _Mapping]] = ..., timer_fired: _Optional[_Union[TimerFiredEvent, _Mapping]] = ..., manifest_deployed: _Optional[_Union[ManifestDeployedEvent, _Mapping]] = ..., task_output_visibility_changed: _Optional[_Union[TaskOutputVisibilityChangedEvent, _Mapping]] = ..., backfill_created: _Optional[_Union[BackfillCreatedEvent, _Mapping]] = ..., backfill_chunk_planned: _Optional[_Union[BackfillChunkPlannedEvent, _Mapping]] = ..., backfill_state_changed: _Optional[_Union[BackfillStateChangedEvent, _Mapping]] = ..., schedule_definition_upserted: _Optional[_Union[ScheduleDefinitionUpsertedEvent, _Mapping]] = ..., schedule_ticked: _Optional[_Union[ScheduleTickedEvent, _Mapping]] = ...) -> None: ...
 
 class RunTriggeredEvent(_message.Message):
     __slots__ = ("run_id", "plan_id", "trigger", "root_assets", "run_key", "labels", "code_version", "parent_run_id", "rerun_kind", "rerun_reason", "traceparent")
@@ -371,3 +375,51 @@ class BackfillStateChangedEvent(_message.Message):
     state_version: int
     changed_by: str
     def __init__(self, backfill_id: _Optional[str] = ..., from_state: _Optional[str] = ..., to_state: _Optional[str] = ..., state_version: _Optional[int] = ..., changed_by: _Optional[str] = ...) -> None: ...
+
+class ScheduleDefinitionUpsertedEvent(_message.Message):
+    __slots__ = ("schedule_id", "cron_expression", "timezone", "catchup_window_minutes", "max_catchup_ticks", "asset_selection", "enabled", "code_version", "request_id")
+    SCHEDULE_ID_FIELD_NUMBER: _ClassVar[int]
+    CRON_EXPRESSION_FIELD_NUMBER: _ClassVar[int]
+    TIMEZONE_FIELD_NUMBER: _ClassVar[int]
+    CATCHUP_WINDOW_MINUTES_FIELD_NUMBER: _ClassVar[int]
+    MAX_CATCHUP_TICKS_FIELD_NUMBER: _ClassVar[int]
+    ASSET_SELECTION_FIELD_NUMBER: _ClassVar[int]
+    ENABLED_FIELD_NUMBER: _ClassVar[int]
+    CODE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    schedule_id: str
+    cron_expression: str
+    timezone: str
+    catchup_window_minutes: int
+    max_catchup_ticks: int
+    asset_selection: _containers.RepeatedScalarFieldContainer[str]
+    enabled: bool
+    code_version: str
+    request_id: str
+    def __init__(self, schedule_id: _Optional[str] = ..., cron_expression: _Optional[str] = ..., timezone: _Optional[str] = ..., catchup_window_minutes: _Optional[int] = ..., max_catchup_ticks: _Optional[int] = ..., asset_selection: _Optional[_Iterable[str]] = ..., enabled: _Optional[bool] = ..., code_version: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class ScheduleTickedEvent(_message.Message):
+    __slots__ = ("tick_id", "schedule_id", "scheduled_for", "status", "asset_selection", "definition_version", "skip_reason", "error_message", "run_key", "run_id", "skipped_through")
+    TICK_ID_FIELD_NUMBER: _ClassVar[int]
+    SCHEDULE_ID_FIELD_NUMBER: _ClassVar[int]
+    SCHEDULED_FOR_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    ASSET_SELECTION_FIELD_NUMBER: _ClassVar[int]
+    DEFINITION_VERSION_FIELD_NUMBER: _ClassVar[int]
+    SKIP_REASON_FIELD_NUMBER: _ClassVar[int]
+    ERROR_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    RUN_KEY_FIELD_NUMBER: _ClassVar[int]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_THROUGH_FIELD_NUMBER: _ClassVar[int]
+    tick_id: str
+    schedule_id: str
+    scheduled_for: _timestamp_pb2.Timestamp
+    status: _types_pb2.TickStatus
+    asset_selection: _containers.RepeatedScalarFieldContainer[str]
+    definition_version: str
+    skip_reason: str
+    error_message: str
+    run_key: str
+    run_id: str
+    skipped_through: _timestamp_pb2.Timestamp
+    def __init__(self, tick_id: _Optional[str] = ..., schedule_id: _Optional[str] = ..., scheduled_for: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., status: _Optional[_Union[_types_pb2.TickStatus, str]] = ..., asset_selection: _Optional[_Iterable[str]] = ..., definition_version: _Optional[str] = ..., skip_reason: _Optional[str] = ..., error_message: _Optional[str] = ..., run_key: _Optional[str] = ..., run_id: _Optional[str] = ..., skipped_through: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

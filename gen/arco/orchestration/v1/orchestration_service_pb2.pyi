@@ -916,3 +916,161 @@ class BackfillRunKeyResponse(_message.Message):
     updated: bool
     created_at: _timestamp_pb2.Timestamp
     def __init__(self, run_key: _Optional[str] = ..., run_id: _Optional[str] = ..., request_fingerprint: _Optional[str] = ..., updated: _Optional[bool] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class Schedule(_message.Message):
+    __slots__ = ("schedule_id", "cron_expression", "timezone", "catchup_window_minutes", "max_catchup_ticks", "asset_selection", "enabled", "definition_version", "last_scheduled_for", "last_tick_id", "last_run_key")
+    SCHEDULE_ID_FIELD_NUMBER: _ClassVar[int]
+    CRON_EXPRESSION_FIELD_NUMBER: _ClassVar[int]
+    TIMEZONE_FIELD_NUMBER: _ClassVar[int]
+    CATCHUP_WINDOW_MINUTES_FIELD_NUMBER: _ClassVar[int]
+    MAX_CATCHUP_TICKS_FIELD_NUMBER: _ClassVar[int]
+    ASSET_SELECTION_FIELD_NUMBER: _ClassVar[int]
+    ENABLED_FIELD_NUMBER: _ClassVar[int]
+    DEFINITION_VERSION_FIELD_NUMBER: _ClassVar[int]
+    LAST_SCHEDULED_FOR_FIELD_NUMBER: _ClassVar[int]
+    LAST_TICK_ID_FIELD_NUMBER: _ClassVar[int]
+    LAST_RUN_KEY_FIELD_NUMBER: _ClassVar[int]
+    schedule_id: str
+    cron_expression: str
+    timezone: str
+    catchup_window_minutes: int
+    max_catchup_ticks: int
+    asset_selection: _containers.RepeatedScalarFieldContainer[str]
+    enabled: bool
+    definition_version: str
+    last_scheduled_for: _timestamp_pb2.Timestamp
+    last_tick_id: str
+    last_run_key: str
+    def __init__(self, schedule_id: _Optional[str] = ..., cron_expression: _Optional[str] = ..., timezone: _Optional[str] = ..., catchup_window_minutes: _Optional[int] = ..., max_catchup_ticks: _Optional[int] = ..., asset_selection: _Optional[_Iterable[str]] = ..., enabled: _Optional[bool] = ..., definition_version: _Optional[str] = ..., last_scheduled_for: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_tick_id: _Optional[str] = ..., last_run_key: _Optional[str] = ...) -> None: ...
+
+class ScheduleTick(_message.Message):
+    __slots__ = ("tick_id", "schedule_id", "scheduled_for", "asset_selection", "status", "skip_reason", "error_message", "run_key", "run_id")
+    TICK_ID_FIELD_NUMBER: _ClassVar[int]
+    SCHEDULE_ID_FIELD_NUMBER: _ClassVar[int]
+    SCHEDULED_FOR_FIELD_NUMBER: _ClassVar[int]
+    ASSET_SELECTION_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    SKIP_REASON_FIELD_NUMBER: _ClassVar[int]
+    ERROR_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    RUN_KEY_FIELD_NUMBER: _ClassVar[int]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    tick_id: str
+    schedule_id: str
+    scheduled_for: _timestamp_pb2.Timestamp
+    asset_selection: _containers.RepeatedScalarFieldContainer[str]
+    status: _types_pb2.TickStatus
+    skip_reason: str
+    error_message: str
+    run_key: str
+    run_id: str
+    def __init__(self, tick_id: _Optional[str] = ..., schedule_id: _Optional[str] = ..., scheduled_for: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., asset_selection: _Optional[_Iterable[str]] = ..., status: _Optional[_Union[_types_pb2.TickStatus, str]] = ..., skip_reason: _Optional[str] = ..., error_message: _Optional[str] = ..., run_key: _Optional[str] = ..., run_id: _Optional[str] = ...) -> None: ...
+
+class ListSchedulesRequest(_message.Message):
+    __slots__ = ("workspace_id", "limit", "cursor")
+    WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
+    workspace_id: str
+    limit: int
+    cursor: str
+    def __init__(self, workspace_id: _Optional[str] = ..., limit: _Optional[int] = ..., cursor: _Optional[str] = ...) -> None: ...
+
+class ListSchedulesResponse(_message.Message):
+    __slots__ = ("schedules", "next_cursor")
+    SCHEDULES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_CURSOR_FIELD_NUMBER: _ClassVar[int]
+    schedules: _containers.RepeatedCompositeFieldContainer[Schedule]
+    next_cursor: str
+    def __init__(self, schedules: _Optional[_Iterable[_Union[Schedule, _Mapping]]] = ..., next_cursor: _Optional[str] = ...) -> None: ...
+
+class GetScheduleRequest(_message.Message):
+    __slots__ = ("workspace_id", "schedule_id")
+    WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
+    SCHEDULE_ID_FIELD_NUMBER: _ClassVar[int]
+    workspace_id: str
+    schedule_id: str
+    def __init__(self, workspace_id: _Optional[str] = ..., schedule_id: _Optional[str] = ...) -> None: ...
+
+class GetScheduleResponse(_message.Message):
+    __slots__ = ("schedule",)
+    SCHEDULE_FIELD_NUMBER: _ClassVar[int]
+    schedule: Schedule
+    def __init__(self, schedule: _Optional[_Union[Schedule, _Mapping]] = ...) -> None: ...
+
+class UpsertScheduleRequest(_message.Message):
+    __slots__ = ("workspace_id", "schedule_id", "cron_expression", "timezone", "catchup_window_minutes", "max_catchup_ticks", "asset_selection", "enabled")
+    WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
+    SCHEDULE_ID_FIELD_NUMBER: _ClassVar[int]
+    CRON_EXPRESSION_FIELD_NUMBER: _ClassVar[int]
+    TIMEZONE_FIELD_NUMBER: _ClassVar[int]
+    CATCHUP_WINDOW_MINUTES_FIELD_NUMBER: _ClassVar[int]
+    MAX_CATCHUP_TICKS_FIELD_NUMBER: _ClassVar[int]
+    ASSET_SELECTION_FIELD_NUMBER: _ClassVar[int]
+    ENABLED_FIELD_NUMBER: _ClassVar[int]
+    workspace_id: str
+    schedule_id: str
+    cron_expression: str
+    timezone: str
+    catchup_window_minutes: int
+    max_catchup_ticks: int
+    asset_selection: _containers.RepeatedScalarFieldContainer[str]
+    enabled: bool
+    def __init__(self, workspace_id: _Optional[str] = ..., schedule_id: _Optional[str] = ..., cron_expression: _Optional[str] = ..., timezone: _Optional[str] = ..., catchup_window_minutes: _Optional[int] = ..., max_catchup_ticks: _Optional[int] = ..., asset_selection: _Optional[_Iterable[str]] = ..., enabled: _Optional[bool] = ...) -> None: ...
+
+class UpsertScheduleResponse(_message.Message):
+    __slots__ = ("schedule", "created")
+    SCHEDULE_FIELD_NUMBER: _ClassVar[int]
+    CREATED_FIELD_NUMBER: _ClassVar[int]
+    schedule: Schedule
+    created: bool
+    def __init__(self, schedule: _Optional[_Union[Schedule, _Mapping]] = ..., created: _Optional[bool] = ...) -> None: ...
+
+class EnableScheduleRequest(_message.Message):
+    __slots__ = ("workspace_id", "schedule_id")
+    WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
+    SCHEDULE_ID_FIELD_NUMBER: _ClassVar[int]
+    workspace_id: str
+    schedule_id: str
+    def __init__(self, workspace_id: _Optional[str] = ..., schedule_id: _Optional[str] = ...) -> None: ...
+
+class EnableScheduleResponse(_message.Message):
+    __slots__ = ("schedule",)
+    SCHEDULE_FIELD_NUMBER: _ClassVar[int]
+    schedule: Schedule
+    def __init__(self, schedule: _Optional[_Union[Schedule, _Mapping]] = ...) -> None: ...
+
+class DisableScheduleRequest(_message.Message):
+    __slots__ = ("workspace_id", "schedule_id")
+    WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
+    SCHEDULE_ID_FIELD_NUMBER: _ClassVar[int]
+    workspace_id: str
+    schedule_id: str
+    def __init__(self, workspace_id: _Optional[str] = ..., schedule_id: _Optional[str] = ...) -> None: ...
+
+class DisableScheduleResponse(_message.Message):
+    __slots__ = ("schedule",)
+    SCHEDULE_FIELD_NUMBER: _ClassVar[int]
+    schedule: Schedule
+    def __init__(self, schedule: _Optional[_Union[Schedule, _Mapping]] = ...) -> None: ...
+
+class ListScheduleTicksRequest(_message.Message):
+    __slots__ = ("workspace_id", "schedule_id", "limit", "cursor", "status")
+    WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
+    SCHEDULE_ID_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    workspace_id: str
+    schedule_id: str
+    limit: int
+    cursor: str
+    status: _types_pb2.TickStatus
+    def __init__(self, workspace_id: _Optional[str] = ..., schedule_id: _Optional[str] = ..., limit: _Optional[int] = ..., cursor: _Optional[str] = ..., status: _Optional[_Union[_types_pb2.TickStatus, str]] = ...) -> None: ...
+
+class ListScheduleTicksResponse(_message.Message):
+    __slots__ = ("ticks", "next_cursor")
+    TICKS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_CURSOR_FIELD_NUMBER: _ClassVar[int]
+    ticks: _containers.RepeatedCompositeFieldContainer[ScheduleTick]
+    next_cursor: str
+    def __init__(self, ticks: _Optional[_Iterable[_Union[ScheduleTick, _Mapping]]] = ..., next_cursor: _Optional[str] = ...) -> None: ...

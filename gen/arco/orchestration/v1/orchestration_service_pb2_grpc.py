@@ -142,6 +142,36 @@ class OrchestrationServiceStub:
                 request_serializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.RetryFailedBackfillRequest.SerializeToString,
                 response_deserializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.RetryFailedBackfillResponse.FromString,
                 _registered_method=True)
+        self.ListSchedules = channel.unary_unary(
+                '/arco.orchestration.v1.OrchestrationService/ListSchedules',
+                request_serializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.ListSchedulesRequest.SerializeToString,
+                response_deserializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.ListSchedulesResponse.FromString,
+                _registered_method=True)
+        self.GetSchedule = channel.unary_unary(
+                '/arco.orchestration.v1.OrchestrationService/GetSchedule',
+                request_serializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.GetScheduleRequest.SerializeToString,
+                response_deserializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.GetScheduleResponse.FromString,
+                _registered_method=True)
+        self.UpsertSchedule = channel.unary_unary(
+                '/arco.orchestration.v1.OrchestrationService/UpsertSchedule',
+                request_serializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.UpsertScheduleRequest.SerializeToString,
+                response_deserializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.UpsertScheduleResponse.FromString,
+                _registered_method=True)
+        self.EnableSchedule = channel.unary_unary(
+                '/arco.orchestration.v1.OrchestrationService/EnableSchedule',
+                request_serializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.EnableScheduleRequest.SerializeToString,
+                response_deserializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.EnableScheduleResponse.FromString,
+                _registered_method=True)
+        self.DisableSchedule = channel.unary_unary(
+                '/arco.orchestration.v1.OrchestrationService/DisableSchedule',
+                request_serializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.DisableScheduleRequest.SerializeToString,
+                response_deserializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.DisableScheduleResponse.FromString,
+                _registered_method=True)
+        self.ListScheduleTicks = channel.unary_unary(
+                '/arco.orchestration.v1.OrchestrationService/ListScheduleTicks',
+                request_serializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.ListScheduleTicksRequest.SerializeToString,
+                response_deserializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.ListScheduleTicksResponse.FromString,
+                _registered_method=True)
 
 
 class OrchestrationServiceServicer:
@@ -303,6 +333,49 @@ class OrchestrationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListSchedules(self, request, context):
+        """-- SCHEDULES --
+        List schedule definitions with their tick state, by schedule id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetSchedule(self, request, context):
+        """Get one schedule.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpsertSchedule(self, request, context):
+        """Create or replace a schedule definition.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EnableSchedule(self, request, context):
+        """Let a schedule's ticks request runs again, from now on.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DisableSchedule(self, request, context):
+        """Stop a schedule's ticks from requesting runs (they are recorded as skipped).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListScheduleTicks(self, request, context):
+        """A schedule's tick history, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_OrchestrationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -410,6 +483,36 @@ def add_OrchestrationServiceServicer_to_server(servicer, server):
                     servicer.RetryFailedBackfill,
                     request_deserializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.RetryFailedBackfillRequest.FromString,
                     response_serializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.RetryFailedBackfillResponse.SerializeToString,
+            ),
+            'ListSchedules': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSchedules,
+                    request_deserializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.ListSchedulesRequest.FromString,
+                    response_serializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.ListSchedulesResponse.SerializeToString,
+            ),
+            'GetSchedule': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSchedule,
+                    request_deserializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.GetScheduleRequest.FromString,
+                    response_serializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.GetScheduleResponse.SerializeToString,
+            ),
+            'UpsertSchedule': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpsertSchedule,
+                    request_deserializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.UpsertScheduleRequest.FromString,
+                    response_serializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.UpsertScheduleResponse.SerializeToString,
+            ),
+            'EnableSchedule': grpc.unary_unary_rpc_method_handler(
+                    servicer.EnableSchedule,
+                    request_deserializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.EnableScheduleRequest.FromString,
+                    response_serializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.EnableScheduleResponse.SerializeToString,
+            ),
+            'DisableSchedule': grpc.unary_unary_rpc_method_handler(
+                    servicer.DisableSchedule,
+                    request_deserializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.DisableScheduleRequest.FromString,
+                    response_serializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.DisableScheduleResponse.SerializeToString,
+            ),
+            'ListScheduleTicks': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListScheduleTicks,
+                    request_deserializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.ListScheduleTicksRequest.FromString,
+                    response_serializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.ListScheduleTicksResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -982,6 +1085,168 @@ class OrchestrationService:
             '/arco.orchestration.v1.OrchestrationService/RetryFailedBackfill',
             arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.RetryFailedBackfillRequest.SerializeToString,
             arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.RetryFailedBackfillResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSchedules(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/arco.orchestration.v1.OrchestrationService/ListSchedules',
+            arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.ListSchedulesRequest.SerializeToString,
+            arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.ListSchedulesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSchedule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/arco.orchestration.v1.OrchestrationService/GetSchedule',
+            arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.GetScheduleRequest.SerializeToString,
+            arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.GetScheduleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpsertSchedule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/arco.orchestration.v1.OrchestrationService/UpsertSchedule',
+            arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.UpsertScheduleRequest.SerializeToString,
+            arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.UpsertScheduleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EnableSchedule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/arco.orchestration.v1.OrchestrationService/EnableSchedule',
+            arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.EnableScheduleRequest.SerializeToString,
+            arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.EnableScheduleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DisableSchedule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/arco.orchestration.v1.OrchestrationService/DisableSchedule',
+            arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.DisableScheduleRequest.SerializeToString,
+            arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.DisableScheduleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListScheduleTicks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/arco.orchestration.v1.OrchestrationService/ListScheduleTicks',
+            arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.ListScheduleTicksRequest.SerializeToString,
+            arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.ListScheduleTicksResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -87,6 +87,20 @@ class OrchestrationServiceStub:
     """End the backfill: nothing new is planned (running chunk runs finish)."""
     RetryFailedBackfill: _grpc.UnaryUnaryMultiCallable[_orchestration_service_pb2.RetryFailedBackfillRequest, _orchestration_service_pb2.RetryFailedBackfillResponse]
     """A new backfill of the partitions of a finished backfill's failed chunks."""
+    ListSchedules: _grpc.UnaryUnaryMultiCallable[_orchestration_service_pb2.ListSchedulesRequest, _orchestration_service_pb2.ListSchedulesResponse]
+    """-- SCHEDULES --
+    List schedule definitions with their tick state, by schedule id.
+    """
+    GetSchedule: _grpc.UnaryUnaryMultiCallable[_orchestration_service_pb2.GetScheduleRequest, _orchestration_service_pb2.GetScheduleResponse]
+    """Get one schedule."""
+    UpsertSchedule: _grpc.UnaryUnaryMultiCallable[_orchestration_service_pb2.UpsertScheduleRequest, _orchestration_service_pb2.UpsertScheduleResponse]
+    """Create or replace a schedule definition."""
+    EnableSchedule: _grpc.UnaryUnaryMultiCallable[_orchestration_service_pb2.EnableScheduleRequest, _orchestration_service_pb2.EnableScheduleResponse]
+    """Let a schedule's ticks request runs again, from now on."""
+    DisableSchedule: _grpc.UnaryUnaryMultiCallable[_orchestration_service_pb2.DisableScheduleRequest, _orchestration_service_pb2.DisableScheduleResponse]
+    """Stop a schedule's ticks from requesting runs (they are recorded as skipped)."""
+    ListScheduleTicks: _grpc.UnaryUnaryMultiCallable[_orchestration_service_pb2.ListScheduleTicksRequest, _orchestration_service_pb2.ListScheduleTicksResponse]
+    """A schedule's tick history, newest first."""
 
 @_typing.type_check_only
 class OrchestrationServiceAsyncStub(OrchestrationServiceStub):
@@ -147,6 +161,20 @@ class OrchestrationServiceAsyncStub(OrchestrationServiceStub):
     """End the backfill: nothing new is planned (running chunk runs finish)."""
     RetryFailedBackfill: _aio.UnaryUnaryMultiCallable[_orchestration_service_pb2.RetryFailedBackfillRequest, _orchestration_service_pb2.RetryFailedBackfillResponse]  # type: ignore[assignment]
     """A new backfill of the partitions of a finished backfill's failed chunks."""
+    ListSchedules: _aio.UnaryUnaryMultiCallable[_orchestration_service_pb2.ListSchedulesRequest, _orchestration_service_pb2.ListSchedulesResponse]  # type: ignore[assignment]
+    """-- SCHEDULES --
+    List schedule definitions with their tick state, by schedule id.
+    """
+    GetSchedule: _aio.UnaryUnaryMultiCallable[_orchestration_service_pb2.GetScheduleRequest, _orchestration_service_pb2.GetScheduleResponse]  # type: ignore[assignment]
+    """Get one schedule."""
+    UpsertSchedule: _aio.UnaryUnaryMultiCallable[_orchestration_service_pb2.UpsertScheduleRequest, _orchestration_service_pb2.UpsertScheduleResponse]  # type: ignore[assignment]
+    """Create or replace a schedule definition."""
+    EnableSchedule: _aio.UnaryUnaryMultiCallable[_orchestration_service_pb2.EnableScheduleRequest, _orchestration_service_pb2.EnableScheduleResponse]  # type: ignore[assignment]
+    """Let a schedule's ticks request runs again, from now on."""
+    DisableSchedule: _aio.UnaryUnaryMultiCallable[_orchestration_service_pb2.DisableScheduleRequest, _orchestration_service_pb2.DisableScheduleResponse]  # type: ignore[assignment]
+    """Stop a schedule's ticks from requesting runs (they are recorded as skipped)."""
+    ListScheduleTicks: _aio.UnaryUnaryMultiCallable[_orchestration_service_pb2.ListScheduleTicksRequest, _orchestration_service_pb2.ListScheduleTicksResponse]  # type: ignore[assignment]
+    """A schedule's tick history, newest first."""
 
 class OrchestrationServiceServicer(metaclass=_abc_1.ABCMeta):
     """The api's public orchestration surface: code deployments (manifests), runs and logs.
@@ -330,5 +358,55 @@ class OrchestrationServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_orchestration_service_pb2.RetryFailedBackfillResponse, _abc.Awaitable[_orchestration_service_pb2.RetryFailedBackfillResponse]]:
         """A new backfill of the partitions of a finished backfill's failed chunks."""
+
+    @_abc_1.abstractmethod
+    def ListSchedules(
+        self,
+        request: _orchestration_service_pb2.ListSchedulesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_orchestration_service_pb2.ListSchedulesResponse, _abc.Awaitable[_orchestration_service_pb2.ListSchedulesResponse]]:
+        """-- SCHEDULES --
+        List schedule definitions with their tick state, by schedule id.
+        """
+
+    @_abc_1.abstractmethod
+    def GetSchedule(
+        self,
+        request: _orchestration_service_pb2.GetScheduleRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_orchestration_service_pb2.GetScheduleResponse, _abc.Awaitable[_orchestration_service_pb2.GetScheduleResponse]]:
+        """Get one schedule."""
+
+    @_abc_1.abstractmethod
+    def UpsertSchedule(
+        self,
+        request: _orchestration_service_pb2.UpsertScheduleRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_orchestration_service_pb2.UpsertScheduleResponse, _abc.Awaitable[_orchestration_service_pb2.UpsertScheduleResponse]]:
+        """Create or replace a schedule definition."""
+
+    @_abc_1.abstractmethod
+    def EnableSchedule(
+        self,
+        request: _orchestration_service_pb2.EnableScheduleRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_orchestration_service_pb2.EnableScheduleResponse, _abc.Awaitable[_orchestration_service_pb2.EnableScheduleResponse]]:
+        """Let a schedule's ticks request runs again, from now on."""
+
+    @_abc_1.abstractmethod
+    def DisableSchedule(
+        self,
+        request: _orchestration_service_pb2.DisableScheduleRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_orchestration_service_pb2.DisableScheduleResponse, _abc.Awaitable[_orchestration_service_pb2.DisableScheduleResponse]]:
+        """Stop a schedule's ticks from requesting runs (they are recorded as skipped)."""
+
+    @_abc_1.abstractmethod
+    def ListScheduleTicks(
+        self,
+        request: _orchestration_service_pb2.ListScheduleTicksRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_orchestration_service_pb2.ListScheduleTicksResponse, _abc.Awaitable[_orchestration_service_pb2.ListScheduleTicksResponse]]:
+        """A schedule's tick history, newest first."""
 
 def add_OrchestrationServiceServicer_to_server(servicer: OrchestrationServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -79,6 +79,13 @@ class RerunKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     RERUN_KIND_UNSPECIFIED: _ClassVar[RerunKind]
     RERUN_KIND_FROM_FAILURE: _ClassVar[RerunKind]
     RERUN_KIND_SUBSET: _ClassVar[RerunKind]
+
+class TickStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TICK_STATUS_UNSPECIFIED: _ClassVar[TickStatus]
+    TICK_STATUS_TRIGGERED: _ClassVar[TickStatus]
+    TICK_STATUS_SKIPPED: _ClassVar[TickStatus]
+    TICK_STATUS_FAILED: _ClassVar[TickStatus]
 TASK_STATE_UNSPECIFIED: TaskState
 TASK_STATE_PLANNED: TaskState
 TASK_STATE_BLOCKED: TaskState
@@ -128,6 +135,10 @@ TIMER_TYPE_SLA_CHECK: TimerType
 RERUN_KIND_UNSPECIFIED: RerunKind
 RERUN_KIND_FROM_FAILURE: RerunKind
 RERUN_KIND_SUBSET: RerunKind
+TICK_STATUS_UNSPECIFIED: TickStatus
+TICK_STATUS_TRIGGERED: TickStatus
+TICK_STATUS_SKIPPED: TickStatus
+TICK_STATUS_FAILED: TickStatus
 
 class TaskDef(_message.Message):
     __slots__ = ("key", "depends_on", "asset_key", "partition_key", "max_attempts", "heartbeat_timeout_sec", "requires_visible_output", "worker_queue", "timeout_sec")
