@@ -29,7 +29,7 @@ from arco_core.automation.schedules import (
 from arco_core.automation.triggers import tick_trigger_request
 from arco_core.clock import parse_rfc3339_ms, rfc3339_ms
 from arco_core.orchestration.deployments import validate_manifest
-from arco_core.orchestration.runs import trigger_fingerprint, validate_trigger
+from arco_core.orchestration.runs import request_fingerprint, validate_trigger
 from arco_sdk import asset
 from arco_sdk.manifest import AssetGraph, Schedule, build_manifest
 
@@ -373,8 +373,8 @@ def test_two_processes_evaluating_the_same_ticks_request_the_same_runs() -> None
     for request in requests:
         validate_trigger(request)
         assert request.selection == ("a", "b")
-    fingerprints = [trigger_fingerprint(r, "manifest-1") for r in requests]
-    assert fingerprints == [trigger_fingerprint(r, "manifest-1") for r in again]
+    fingerprints = [request_fingerprint(r) for r in requests]
+    assert fingerprints == [request_fingerprint(r) for r in again]
 
 
 def test_the_longest_schedule_id_still_gives_a_valid_run_key() -> None:
