@@ -57,6 +57,8 @@ __all__ = [
     "PlanCreated",
     "RunCancelRequested",
     "RunTriggered",
+    "SensorEvaluated",
+    "SensorRunRequestRecord",
     "TaskCompletionRecorded",
     "TaskFinished",
     "TaskHeartbeat",
@@ -405,6 +407,52 @@ class ManifestDeployed(_Event):
         return f"manifest:{self.manifest_id}"
 
 
+# -- SENSORS -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SensorRunRequestRecord:
+    """A run an evaluation asked for, as the user named it (the run key is scoped to the
+    sensor when the run is made)."""
+
+    run_key: _Id
+    assets: Annotated[tuple[str, ...], StrList()]
+    partition_keys: Annotated[tuple[str, ...], StrList()] = ()
+    labels: Annotated[Mapping[str, str], StrMap()] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SensorEvaluated(_Event):
+    """One evaluation of a sensor: a pushed message (``message_id``) or a worker's poll
+    answer (``expected_state_version``, the state it started from). The fold decides
+    whether it applies or is a stale loser."""
+
+    TYPE: ClassVar[str] = "sensor_evaluated"
+    EVENT_TYPE: ClassVar[str] = "SensorEvaluated"
+
+    sensor_id: _Id
+    eval_id: _Id
+    trigger_source: _Id  # "push" or "poll"
+    message_id: _OptText = None
+    expected_state_version: Annotated[int | None, Int(minimum=0, optional=True)] = None
+    cursor_after: _OptText = None
+    run_requests: Annotated[
+        tuple[SensorRunRequestRecord, ...], NestedList(SensorRunRequestRecord)
+    ] = ()
+    error_message: _OptText = None
+
+    @property
+    def run_id(self) -> None:
+        return None
+
+    def idempotency_key(self) -> str:
+        # A pushed message is evaluated once; every poll answer is recorded, the stale
+        # ones included (as skipped).
+        if self.message_id is not None:
+            return f"sensor_eval:{self.sensor_id}:msg:{self.message_id}"
+        return f"sensor_eval:{self.sensor_id}:{self.eval_id}"
+
+
 @dataclass(frozen=True, slots=True)
 class UnknownEvent:
     """A ``data.type`` this reader does not know (written by a newer version)."""
@@ -428,6 +476,7 @@ KnownPayload: TypeAlias = (
     | TimerEnqueued
     | TimerFired
     | ManifestDeployed
+    | SensorEvaluated
 )
 EventPayload: TypeAlias = KnownPayload | UnknownEvent
 

@@ -19,6 +19,7 @@ from arco_core.envelope import EventEnvelope
 from arco_core.errors import ArcoError
 from arco_core.folding import EventOutcome, RetentionCutoffs, TableDelta
 from arco_core.ids import is_ulid
+from arco_core.orchestration import sensors_fold
 from arco_core.orchestration.events import (
     DispatchEnqueued,
     DispatchRequested,
@@ -27,6 +28,7 @@ from arco_core.orchestration.events import (
     PlanCreated,
     RunCancelRequested,
     RunTriggered,
+    SensorEvaluated,
     TaskFinished,
     TaskHeartbeat,
     TaskOutputVisibilityChanged,
@@ -279,5 +281,7 @@ class FoldState(ProjectionTables):
                 return timers.timer_fired(self, payload, ev)
             case ManifestDeployed():
                 return manifests.manifest_deployed(self, payload, ev)
+            case SensorEvaluated():
+                return sensors_fold.sensor_evaluated(self, payload, ev)
             case _:
                 assert_never(payload)

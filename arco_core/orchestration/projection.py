@@ -28,6 +28,8 @@ from arco_core.orchestration.state import (
     OutboxRow,
     PartitionStatusRow,
     RunRow,
+    SensorEvalRow,
+    SensorStateRow,
     TaskRow,
     TimerRow,
 )
@@ -38,6 +40,8 @@ from arco_core.orchestration.tables import (
     IDEMPOTENCY_KEYS,
     PARTITION_STATUS,
     RUNS,
+    SENSOR_EVALS,
+    SENSOR_STATE,
     TABLE_NAMES,
     TASKS,
     TIMERS,
@@ -220,6 +224,37 @@ SCHEMAS: Final[Mapping[str, pa.Schema]] = {
             ("last_attempt_event_id", _S, True),
         ]
     ),
+    SENSOR_STATE: _schema(
+        [
+            ("tenant_id", _S, False),
+            ("workspace_id", _S, False),
+            ("sensor_id", _S, False),
+            ("cursor", _S, True),
+            ("last_evaluation_at", _I64, True),
+            ("last_eval_id", _S, True),
+            ("status", _S, False),
+            ("state_version", _U32, False),
+            ("row_version", _S, False),
+        ]
+    ),
+    SENSOR_EVALS: _schema(
+        [
+            ("tenant_id", _S, False),
+            ("workspace_id", _S, False),
+            ("eval_id", _S, False),
+            ("sensor_id", _S, False),
+            ("cursor_before", _S, True),
+            ("cursor_after", _S, True),
+            ("expected_state_version", _U32, True),
+            ("trigger_source", _S, False),
+            ("run_requests", _S, True),
+            ("status", _S, False),
+            ("evaluated_at", _I64, False),
+            ("row_version", _S, False),
+            ("error_message", _S, True),
+            ("message_id", _S, True),
+        ]
+    ),
 }
 
 ROW_TYPES: Final[Mapping[str, type[Any]]] = {
@@ -231,6 +266,8 @@ ROW_TYPES: Final[Mapping[str, type[Any]]] = {
     TIMERS: TimerRow,
     CODE_MANIFESTS: CodeManifestRow,
     PARTITION_STATUS: PartitionStatusRow,
+    SENSOR_STATE: SensorStateRow,
+    SENSOR_EVALS: SensorEvalRow,
 }
 
 PRIMARY_KEYS: Final[Mapping[str, tuple[str, ...]]] = {
@@ -242,6 +279,8 @@ PRIMARY_KEYS: Final[Mapping[str, tuple[str, ...]]] = {
     TIMERS: ("timer_id",),
     CODE_MANIFESTS: ("manifest_id",),
     PARTITION_STATUS: ("tenant_id", "workspace_id", "asset_key", "partition_key"),
+    SENSOR_STATE: ("tenant_id", "workspace_id", "sensor_id"),
+    SENSOR_EVALS: ("tenant_id", "workspace_id", "eval_id"),
 }
 
 # Values substituted for nulls (or absent columns) in nullable extension columns whose row

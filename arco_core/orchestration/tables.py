@@ -40,6 +40,8 @@ from arco_core.orchestration.state import (
     PartitionStatusRow,
     Row,
     RunRow,
+    SensorEvalRow,
+    SensorStateRow,
     TaskRow,
     TaskState,
     TimerRow,
@@ -54,6 +56,8 @@ __all__ = [
     "PARTITION_STATUS",
     "PK",
     "RUNS",
+    "SENSOR_EVALS",
+    "SENSOR_STATE",
     "TABLE_NAMES",
     "TASKS",
     "TIMERS",
@@ -76,6 +80,8 @@ IDEMPOTENCY_KEYS: Final = "idempotency_keys"
 TIMERS: Final = "timers"
 CODE_MANIFESTS: Final = "code_manifests"
 PARTITION_STATUS: Final = "partition_status"
+SENSOR_STATE: Final = "sensor_state"
+SENSOR_EVALS: Final = "sensor_evals"
 TABLE_NAMES: Final = (
     RUNS,
     TASKS,
@@ -85,6 +91,8 @@ TABLE_NAMES: Final = (
     TIMERS,
     CODE_MANIFESTS,
     PARTITION_STATUS,
+    SENSOR_STATE,
+    SENSOR_EVALS,
 )
 
 PK = tuple[str, ...]
@@ -126,6 +134,8 @@ R = TypeVar(
     TimerRow,
     CodeManifestRow,
     PartitionStatusRow,
+    SensorStateRow,
+    SensorEvalRow,
 )
 
 
@@ -260,6 +270,8 @@ class ProjectionTables:
         self.timer_table: Table[TimerRow] = Table(TIMERS)
         self.manifest_table: Table[CodeManifestRow] = Table(CODE_MANIFESTS)
         self.partition_table: Table[PartitionStatusRow] = Table(PARTITION_STATUS)
+        self.sensor_state_table: Table[SensorStateRow] = Table(SENSOR_STATE)
+        self.sensor_eval_table: Table[SensorEvalRow] = Table(SENSOR_EVALS)
         # (manifest id, upstreams per asset, downstreams per asset) of the latest manifest:
         # derived from code_manifests, rebuilt by the partition handler when that changes.
         self.asset_graph_cache: AssetGraphCache = ("", {}, {})
@@ -323,6 +335,8 @@ class ProjectionTables:
             self.timer_table,
             self.manifest_table,
             self.partition_table,
+            self.sensor_state_table,
+            self.sensor_eval_table,
         )
 
     def _table(self, name: str) -> Table[Any]:
