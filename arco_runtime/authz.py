@@ -100,6 +100,11 @@ MATRIX: Final[Mapping[str, Mapping[str, Grant]]] = {
         "GetRunLogs": _VIEW,
         "ListPartitions": _VIEW,
         "GetAssetPartitionSummary": _VIEW,
+        # -- SENSORS --
+        "ListSensors": _VIEW,
+        "GetSensor": _VIEW,
+        "ListSensorEvals": _VIEW,
+        "ManualEvaluateSensor": _OPERATE,
     },
     "arco.catalog.v1.CatalogService": {
         "ListNamespaces": _VIEW,

@@ -62,6 +62,16 @@ class OrchestrationServiceStub:
     """List partition status rows by (asset key, partition key)."""
     GetAssetPartitionSummary: _grpc.UnaryUnaryMultiCallable[_orchestration_service_pb2.GetAssetPartitionSummaryRequest, _orchestration_service_pb2.GetAssetPartitionSummaryResponse]
     """Count one asset's partitions by status."""
+    ListSensors: _grpc.UnaryUnaryMultiCallable[_orchestration_service_pb2.ListSensorsRequest, _orchestration_service_pb2.ListSensorsResponse]
+    """-- SENSORS --
+    List sensors (those evaluated at least once), by sensor id.
+    """
+    GetSensor: _grpc.UnaryUnaryMultiCallable[_orchestration_service_pb2.GetSensorRequest, _orchestration_service_pb2.GetSensorResponse]
+    """Get one sensor's state."""
+    ListSensorEvals: _grpc.UnaryUnaryMultiCallable[_orchestration_service_pb2.ListSensorEvalsRequest, _orchestration_service_pb2.ListSensorEvalsResponse]
+    """A sensor's evaluation history, newest first."""
+    ManualEvaluateSensor: _grpc.UnaryUnaryMultiCallable[_orchestration_service_pb2.ManualEvaluateSensorRequest, _orchestration_service_pb2.ManualEvaluateSensorResponse]
+    """Push a message to a sensor; evaluated once per message id."""
 
 @_typing.type_check_only
 class OrchestrationServiceAsyncStub(OrchestrationServiceStub):
@@ -97,6 +107,16 @@ class OrchestrationServiceAsyncStub(OrchestrationServiceStub):
     """List partition status rows by (asset key, partition key)."""
     GetAssetPartitionSummary: _aio.UnaryUnaryMultiCallable[_orchestration_service_pb2.GetAssetPartitionSummaryRequest, _orchestration_service_pb2.GetAssetPartitionSummaryResponse]  # type: ignore[assignment]
     """Count one asset's partitions by status."""
+    ListSensors: _aio.UnaryUnaryMultiCallable[_orchestration_service_pb2.ListSensorsRequest, _orchestration_service_pb2.ListSensorsResponse]  # type: ignore[assignment]
+    """-- SENSORS --
+    List sensors (those evaluated at least once), by sensor id.
+    """
+    GetSensor: _aio.UnaryUnaryMultiCallable[_orchestration_service_pb2.GetSensorRequest, _orchestration_service_pb2.GetSensorResponse]  # type: ignore[assignment]
+    """Get one sensor's state."""
+    ListSensorEvals: _aio.UnaryUnaryMultiCallable[_orchestration_service_pb2.ListSensorEvalsRequest, _orchestration_service_pb2.ListSensorEvalsResponse]  # type: ignore[assignment]
+    """A sensor's evaluation history, newest first."""
+    ManualEvaluateSensor: _aio.UnaryUnaryMultiCallable[_orchestration_service_pb2.ManualEvaluateSensorRequest, _orchestration_service_pb2.ManualEvaluateSensorResponse]  # type: ignore[assignment]
+    """Push a message to a sensor; evaluated once per message id."""
 
 class OrchestrationServiceServicer(metaclass=_abc_1.ABCMeta):
     """The api's public orchestration surface: code deployments (manifests), runs and logs.
@@ -201,5 +221,39 @@ class OrchestrationServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_orchestration_service_pb2.GetAssetPartitionSummaryResponse, _abc.Awaitable[_orchestration_service_pb2.GetAssetPartitionSummaryResponse]]:
         """Count one asset's partitions by status."""
+
+    @_abc_1.abstractmethod
+    def ListSensors(
+        self,
+        request: _orchestration_service_pb2.ListSensorsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_orchestration_service_pb2.ListSensorsResponse, _abc.Awaitable[_orchestration_service_pb2.ListSensorsResponse]]:
+        """-- SENSORS --
+        List sensors (those evaluated at least once), by sensor id.
+        """
+
+    @_abc_1.abstractmethod
+    def GetSensor(
+        self,
+        request: _orchestration_service_pb2.GetSensorRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_orchestration_service_pb2.GetSensorResponse, _abc.Awaitable[_orchestration_service_pb2.GetSensorResponse]]:
+        """Get one sensor's state."""
+
+    @_abc_1.abstractmethod
+    def ListSensorEvals(
+        self,
+        request: _orchestration_service_pb2.ListSensorEvalsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_orchestration_service_pb2.ListSensorEvalsResponse, _abc.Awaitable[_orchestration_service_pb2.ListSensorEvalsResponse]]:
+        """A sensor's evaluation history, newest first."""
+
+    @_abc_1.abstractmethod
+    def ManualEvaluateSensor(
+        self,
+        request: _orchestration_service_pb2.ManualEvaluateSensorRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_orchestration_service_pb2.ManualEvaluateSensorResponse, _abc.Awaitable[_orchestration_service_pb2.ManualEvaluateSensorResponse]]:
+        """Push a message to a sensor; evaluated once per message id."""
 
 def add_OrchestrationServiceServicer_to_server(servicer: OrchestrationServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
