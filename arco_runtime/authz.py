@@ -85,6 +85,7 @@ MATRIX: Final[Mapping[str, Mapping[str, Grant]]] = {
         "TaskStarted": _CALLBACK,
         "TaskHeartbeat": _CALLBACK,
         "TaskCompleted": _CALLBACK,
+        "SensorEvaluated": _CALLBACK,
     },
     "arco.orchestration.v1.OrchestrationService": {
         "DeployManifest": _OPERATE,

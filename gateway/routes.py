@@ -389,6 +389,12 @@ def _sensor_routes() -> list[RouteSpec]:
                orch_pb.ManualEvaluateSensorResponse, o,
                "Push a message to a sensor (evaluated once per message id)",
                view=sn.EVALUATED, idempotency_key=True),
+        # Beyond the reference: a worker's answer to a sensor-evaluation dispatch.
+        _route("sensor_evaluated", "POST", "/tasks/{task_id}/sensor-evaluated", CALLBACK_SVC,
+               "SensorEvaluated", callback_pb.SensorEvaluatedRequest,
+               callback_pb.SensorEvaluatedResponse, Family.CALLBACKS,
+               "The worker answers a sensor evaluation", errors=(404,), view=sn.ANSWERED,
+               auth=Auth.TASK),
     ]  # fmt: skip
 
 

@@ -58,6 +58,8 @@ __all__ = [
     "RunCancelRequested",
     "RunTriggered",
     "SensorEvaluated",
+    "SensorEvaluationDispatched",
+    "SensorEvaluationRequested",
     "SensorRunRequestRecord",
     "TaskCompletionRecorded",
     "TaskFinished",
@@ -454,6 +456,46 @@ class SensorEvaluated(_Event):
 
 
 @dataclass(frozen=True, slots=True)
+class SensorEvaluationRequested(_Event):
+    """A poll sensor is due; the dispatcher sends its evaluation to a worker."""
+
+    TYPE: ClassVar[str] = "sensor_evaluation_requested"
+    EVENT_TYPE: ClassVar[str] = "SensorEvaluationRequested"
+
+    sensor_id: _Id
+    eval_id: _Id
+    expected_state_version: Annotated[int, Int(minimum=0)]
+    cursor: _OptText = None
+    worker_queue: _Queue = DEFAULT_WORKER_QUEUE
+
+    @property
+    def run_id(self) -> None:
+        return None
+
+    def idempotency_key(self) -> str:
+        return f"sensor_eval_req:{self.eval_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class SensorEvaluationDispatched(_Event):
+    """The dispatch provider accepted a sensor evaluation."""
+
+    TYPE: ClassVar[str] = "sensor_evaluation_dispatched"
+    EVENT_TYPE: ClassVar[str] = "SensorEvaluationDispatched"
+
+    sensor_id: _Id
+    eval_id: _Id
+    cloud_task_id: _Text
+
+    @property
+    def run_id(self) -> None:
+        return None
+
+    def idempotency_key(self) -> str:
+        return f"sensor_eval_ack:{self.eval_id}"
+
+
+@dataclass(frozen=True, slots=True)
 class UnknownEvent:
     """A ``data.type`` this reader does not know (written by a newer version)."""
 
@@ -477,6 +519,8 @@ KnownPayload: TypeAlias = (
     | TimerFired
     | ManifestDeployed
     | SensorEvaluated
+    | SensorEvaluationRequested
+    | SensorEvaluationDispatched
 )
 EventPayload: TypeAlias = KnownPayload | UnknownEvent
 

@@ -29,6 +29,8 @@ from arco_core.orchestration.events import (
     RunCancelRequested,
     RunTriggered,
     SensorEvaluated,
+    SensorEvaluationDispatched,
+    SensorEvaluationRequested,
     TaskFinished,
     TaskHeartbeat,
     TaskOutputVisibilityChanged,
@@ -283,5 +285,9 @@ class FoldState(ProjectionTables):
                 return manifests.manifest_deployed(self, payload, ev)
             case SensorEvaluated():
                 return sensors_fold.sensor_evaluated(self, payload, ev)
+            case SensorEvaluationRequested():
+                return sensors_fold.evaluation_requested(self, payload, ev)
+            case SensorEvaluationDispatched():
+                return sensors_fold.evaluation_dispatched(self, payload, ev)
             case _:
                 assert_never(payload)

@@ -235,6 +235,10 @@ SCHEMAS: Final[Mapping[str, pa.Schema]] = {
             ("status", _S, False),
             ("state_version", _U32, False),
             ("row_version", _S, False),
+            ("pending_eval_id", _S, True),
+            ("pending_worker_queue", _S, True),
+            ("pending_requested_at", _I64, True),
+            ("pending_sent_at", _I64, True),
         ]
     ),
     SENSOR_EVALS: _schema(

@@ -18,11 +18,21 @@ from arco_core.automation.sensors import (
     apply_evaluation,
 )
 from arco_core.canonical_json import canonical_dumps
-from arco_core.orchestration.events import SensorEvaluated, SensorRunRequestRecord
+from arco_core.orchestration.events import (
+    SensorEvaluated,
+    SensorEvaluationDispatched,
+    SensorEvaluationRequested,
+    SensorRunRequestRecord,
+)
 from arco_core.orchestration.state import SensorEvalRow, SensorStateRow
 from arco_core.orchestration.tables import FoldEvent, ProjectionTables, stamp
 
-__all__ = ["run_requests_json", "sensor_evaluated"]
+__all__ = [
+    "evaluation_dispatched",
+    "evaluation_requested",
+    "run_requests_json",
+    "sensor_evaluated",
+]
 
 
 def run_requests_json(requests: tuple[SensorRunRequestRecord, ...]) -> str | None:
@@ -117,5 +127,53 @@ def sensor_evaluated(s: ProjectionTables, p: SensorEvaluated, ev: FoldEvent) -> 
     row.last_evaluation_at = after.last_evaluation_at_ms
     row.last_eval_id = after.last_eval_id
     row.state_version = after.state_version
+    # The version moved: any requested poll is answered (or obsolete).
+    row.pending_eval_id = row.pending_worker_queue = None
+    row.pending_requested_at = row.pending_sent_at = None
+    stamp(row, ev)
+    return True
+
+
+def evaluation_requested(s: ProjectionTables, p: SensorEvaluationRequested, ev: FoldEvent) -> bool:
+    """A poll request for the sensor's current version becomes its pending evaluation (a
+    later attempt replaces an unanswered one); a request for an older version is stale."""
+    pk = (ev.tenant_id, ev.workspace_id, p.sensor_id)
+    row = s.writable(s.sensor_state_table, pk)
+    if row is None:
+        if p.expected_state_version != 0:
+            return False
+        row = s.insert(
+            s.sensor_state_table,
+            SensorStateRow(
+                tenant_id=ev.tenant_id,
+                workspace_id=ev.workspace_id,
+                sensor_id=p.sensor_id,
+                cursor=None,
+                last_evaluation_at=None,
+                last_eval_id=None,
+                status=SensorStatus.ACTIVE.value,
+                state_version=0,
+                row_version=ev.event_id,
+            ),
+        )
+    elif row.state_version != p.expected_state_version:
+        return False
+    row.pending_eval_id = p.eval_id
+    row.pending_worker_queue = p.worker_queue
+    row.pending_requested_at = ev.ts
+    row.pending_sent_at = None
+    stamp(row, ev)
+    return True
+
+
+def evaluation_dispatched(
+    s: ProjectionTables, p: SensorEvaluationDispatched, ev: FoldEvent
+) -> bool:
+    row = s.sensor_state_table.rows.get((ev.tenant_id, ev.workspace_id, p.sensor_id))
+    if row is None or row.pending_eval_id != p.eval_id:
+        return False
+    row = s.writable(s.sensor_state_table, row.pk)
+    assert row is not None
+    row.pending_sent_at = ev.ts
     stamp(row, ev)
     return True

@@ -333,6 +333,11 @@ class SensorStateRow:
     status: str  # ACTIVE | PAUSED
     state_version: int
     row_version: str
+    # extensions (nullable in Arrow): the poll evaluation requested and not answered yet
+    pending_eval_id: str | None = None
+    pending_worker_queue: str | None = None
+    pending_requested_at: int | None = None
+    pending_sent_at: int | None = None  # when the dispatch provider accepted it
 
     @property
     def pk(self) -> tuple[str, str, str]:

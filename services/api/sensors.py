@@ -1,5 +1,5 @@
-"""The sensor RPCs of the api's OrchestrationService: reads of the sensor projections and
-pushed messages (``ManualEvaluateSensor``).
+"""The sensor RPCs of the api: reads of the sensor projections, pushed messages
+(``ManualEvaluateSensor``) and workers' poll answers (``TaskCallbackService.SensorEvaluated``).
 
 A pushed message is one ``SensorEvaluated`` keyed by its message id; once the compactor
 has folded it, the runs of the applied evaluation follow (a replayed message folds as a
@@ -11,22 +11,27 @@ from __future__ import annotations
 import json
 from typing import Protocol
 
+import structlog
 from arco.orchestration.v1 import orchestration_service_pb2 as orch_pb
+from arco.orchestration.v1 import task_callback_service_pb2 as callback_pb
 
-from arco_core.automation import sensor_runs
+from arco_core.automation import sensor_polls, sensor_runs
 from arco_core.automation.sensors import EvaluationStatus, SensorRunRequest
 from arco_core.envelope import EventEnvelope
-from arco_core.errors import InvalidArgument, NotFound
-from arco_core.ids import new_ulid
-from arco_core.orchestration.events import KnownPayload
+from arco_core.errors import InvalidArgument, InvalidToken, NotFound
+from arco_core.ids import new_ulid, parse_callback_task_id
+from arco_core.orchestration.events import KnownPayload, make_event
 from arco_core.orchestration.fold import FoldState
 from arco_core.orchestration.runs import RunPlan
 from arco_core.orchestration.state import SensorEvalRow, SensorStateRow
+from arco_core.tokens import TaskClaims
 from services.api.deps import ApiDeps
 from services.api.idempotency import IDEMPOTENCY_KEY
 from services.common import rpc_context
 from services.common.rpc_context import timestamp_from_ms
 from services.common.server import RpcContext as Context
+
+log = structlog.get_logger(__name__)
 
 _SENSOR_STATUS = {
     "ACTIVE": orch_pb.SENSOR_STATUS_ACTIVE,
@@ -212,3 +217,84 @@ def _first_delivery(state: FoldState, sensor_id: str, message_id: str) -> Sensor
         if row.sensor_id == sensor_id and row.message_id == message_id:
             return row
     return None
+
+
+# -- a worker's poll answer (TaskCallbackService.SensorEvaluated) --------------------------
+
+
+def _answer_scope(claims: TaskClaims, request: callback_pb.SensorEvaluatedRequest) -> str:
+    """The sensor the evaluation's token was minted for, the answer matched against it."""
+    run_scope, eval_id = parse_callback_task_id(request.task_id)
+    sensor_id = run_scope.removeprefix("sensor:")
+    if (
+        not run_scope.startswith("sensor:")
+        or claims.task_id != request.task_id
+        or claims.run_id != run_scope
+        or claims.attempt_id != eval_id
+        or eval_id != request.eval_id
+        or claims.attempt != request.expected_state_version + 1
+    ):
+        raise InvalidToken("the task token does not name this sensor evaluation")
+    return sensor_id
+
+
+async def record_poll_answer(
+    deps: ApiDeps, claims: TaskClaims, request: callback_pb.SensorEvaluatedRequest
+) -> callback_pb.SensorEvaluatedResponse:
+    """Record the answer, then request the runs of an applied one (a stale answer is
+    recorded as skipped and requests none)."""
+    scope = deps.scope
+    if (claims.tenant_id, claims.workspace_id) != (scope.tenant_id, scope.workspace_id):
+        raise InvalidToken("the task token is for another workspace")
+    sensor_id = _answer_scope(claims, request)
+    payload = sensor_polls.poll_answer(
+        sensor_id,
+        request.eval_id,
+        request.expected_state_version,
+        cursor=request.cursor if request.HasField("cursor") else None,
+        run_requests=[
+            {
+                "runKey": r.run_key,
+                "assets": list(r.assets),
+                "partitions": list(r.partitions),
+                "labels": dict(r.labels),
+            }
+            for r in request.run_requests
+        ],
+        error=request.error if request.HasField("error") else None,
+    )
+    now = deps.clock.now_ms()
+
+    def event(p: KnownPayload) -> EventEnvelope:
+        return make_event(
+            p,
+            tenant_id=scope.tenant_id,
+            workspace_id=scope.workspace_id,
+            event_id=new_ulid(),
+            timestamp_ms=now,
+        )
+
+    state = (await deps.orchestration.commit([event(payload)])).state
+    row = state.sensor_eval_table.rows.get((scope.tenant_id, scope.workspace_id, request.eval_id))
+    if row is None:
+        raise NotFound("sensor evaluation not visible", reason="sensor_eval_not_visible")
+    latest = state.latest_code_manifest()
+    manifest = json.loads(latest.manifest_json) if latest is not None else None
+    code_version = latest.code_version_id if latest is not None else None
+    plans = sensor_runs.eval_run_plans(state, row, manifest, code_version)
+    events = [event(p) for plan in plans for p in (plan.run_triggered, plan.plan_created)]
+    if events:
+        await deps.orchestration.commit(events)
+    log.info(
+        "sensor_poll_answered",
+        sensor_id=sensor_id,
+        eval_id=request.eval_id,
+        status=row.status,
+        runs_requested=len(plans),
+    )
+    return callback_pb.SensorEvaluatedResponse(
+        acknowledged=True,
+        status=row.status,
+        runs_requested=len(plans),
+        server_time=timestamp_from_ms(now),
+    )

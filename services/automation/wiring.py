@@ -11,6 +11,7 @@ from arco_core.paths import Scope
 from arco_core.storage import Role, open_object_store
 from services.automation.config import AutomationConfig
 from services.automation.loop import ScheduleLoop
+from services.automation.sensor_loop import SensorLoop
 from services.common.committer import orchestration_committer
 from services.common.compactor_client import CompactorClient
 from services.common.head_follower import HeadFollower
@@ -27,4 +28,5 @@ async def build(
     committer = orchestration_committer(store, scope, Role.AUTOMATION, compactor, clock)
     heads = HeadFollower(compactor, committer.reader)
     loop = ScheduleLoop(committer, heads, scope, clock, safety_tick_sec=config.safety_tick_sec)
-    return ServiceParts(registrations=[], loops=[heads, loop], close=compactor.close)
+    sensors = SensorLoop(committer, heads, scope, clock, safety_tick_sec=config.safety_tick_sec)
+    return ServiceParts(registrations=[], loops=[heads, loop, sensors], close=compactor.close)

@@ -12,7 +12,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class OrchestrationEvent(_message.Message):
-    __slots__ = ("event_id", "event_type", "event_version", "timestamp", "source", "tenant_id", "workspace_id", "idempotency_key", "correlation_id", "causation_id", "run_triggered", "plan_created", "run_cancel_requested", "dispatch_requested", "dispatch_enqueued", "task_started", "task_heartbeat", "task_finished", "task_completion_recorded", "timer_requested", "timer_enqueued", "timer_fired", "manifest_deployed", "task_output_visibility_changed", "sensor_evaluated")
+    __slots__ = ("event_id", "event_type", "event_version", "timestamp", "source", "tenant_id", "workspace_id", "idempotency_key", "correlation_id", "causation_id", "run_triggered", "plan_created", "run_cancel_requested", "dispatch_requested", "dispatch_enqueued", "task_started", "task_heartbeat", "task_finished", "task_completion_recorded", "timer_requested", "timer_enqueued", "timer_fired", "manifest_deployed", "task_output_visibility_changed", "sensor_evaluated", "sensor_evaluation_requested", "sensor_evaluation_dispatched")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     EVENT_TYPE_FIELD_NUMBER: _ClassVar[int]
     EVENT_VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -38,6 +38,8 @@ class OrchestrationEvent(_message.Message):
     MANIFEST_DEPLOYED_FIELD_NUMBER: _ClassVar[int]
     TASK_OUTPUT_VISIBILITY_CHANGED_FIELD_NUMBER: _ClassVar[int]
     SENSOR_EVALUATED_FIELD_NUMBER: _ClassVar[int]
+    SENSOR_EVALUATION_REQUESTED_FIELD_NUMBER: _ClassVar[int]
+    SENSOR_EVALUATION_DISPATCHED_FIELD_NUMBER: _ClassVar[int]
     event_id: str
     event_type: str
     event_version: int
@@ -63,7 +65,9 @@ class OrchestrationEvent(_message.Message):
     manifest_deployed: ManifestDeployedEvent
     task_output_visibility_changed: TaskOutputVisibilityChangedEvent
     sensor_evaluated: SensorEvaluatedEvent
-    def __init__(self, event_id: _Optional[str] = ..., event_type: _Optional[str] = ..., event_version: _Optional[int] = ..., timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., source: _Optional[str] = ..., tenant_id: _Optional[str] = ..., workspace_id: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., correlation_id: _Optional[str] = ..., causation_id: _Optional[str] = ..., run_triggered: _Optional[_Union[RunTriggeredEvent, _Mapping]] = ..., plan_created: _Optional[_Union[PlanCreatedEvent, _Mapping]] = ..., run_cancel_requested: _Optional[_Union[RunCancelRequestedEvent, _Mapping]] = ..., dispatch_requested: _Optional[_Union[DispatchRequestedEvent, _Mapping]] = ..., dispatch_enqueued: _Optional[_Union[DispatchEnqueuedEvent, _Mapping]] = ..., task_started: _Optional[_Union[TaskStartedEvent, _Mapping]] = ..., task_heartbeat: _Optional[_Union[TaskHeartbeatEvent, _Mapping]] = ..., task_finished: _Optional[_Union[TaskFinishedEvent, _Mapping]] = ..., task_completion_recorded: _Optional[_Union[TaskFinishedEvent, _Mapping]] = ..., timer_requested: _Optional[_Union[TimerRequestedEvent, _Mapping]] = ..., timer_enqueued: _Optional[_Union[TimerEnqueuedEvent, _Mapping]] = ..., timer_fired: _Optional[_Union[TimerFiredEvent, _Mapping]] = ..., manifest_deployed: _Optional[_Union[ManifestDeployedEvent, _Mapping]] = ..., task_output_visibility_changed: _Optional[_Union[TaskOutputVisibilityChangedEvent, _Mapping]] = ..., sensor_evaluated: _Optional[_Union[SensorEvaluatedEvent, _Mapping]] = ...) -> None: ...
+    sensor_evaluation_requested: SensorEvaluationRequestedEvent
+    sensor_evaluation_dispatched: SensorEvaluationDispatchedEvent
+    def __init__(self, event_id: _Optional[str] = ..., event_type: _Optional[str] = ..., event_version: _Optional[int] = ..., timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., source: _Optional[str] = ..., tenant_id: _Optional[str] = ..., workspace_id: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., correlation_id: _Optional[str] = ..., causation_id: _Optional[str] = ..., run_triggered: _Optional[_Union[RunTriggeredEvent, _Mapping]] = ..., plan_created: _Optional[_Union[PlanCreatedEvent, _Mapping]] = ..., run_cancel_requested: _Optional[_Union[RunCancelRequestedEvent, _Mapping]] = ..., dispatch_requested: _Optional[_Union[DispatchRequestedEvent, _Mapping]] = ..., dispatch_enqueued: _Optional[_Union[DispatchEnqueuedEvent, _Mapping]] = ..., task_started: _Optional[_Union[TaskStartedEvent, _Mapping]] = ..., task_heartbeat: _Optional[_Union[TaskHeartbeatEvent, _Mapping]] = ..., task_finished: _Optional[_Union[TaskFinishedEvent, _Mapping]] = ..., task_completion_recorded: _Optional[_Union[TaskFinishedEvent, _Mapping]] = ..., timer_requested: _Optional[_Union[TimerRequestedEvent, _Mapping]] = ..., timer_enqueued: _Optional[_Union[TimerEnqueuedEvent, _Mapping]] = ..., timer_fired: _Optional[_Union[TimerFiredEvent, _Mapping]] = ..., manifest_deployed: _Optional[_Union[ManifestDeployedEvent, _Mapping]] = ..., task_output_visibility_changed: _Optional[_Union[TaskOutputVisibilityChangedEvent, _Mapping]] = ..., sensor_evaluated: _Optional[_Union[SensorEvaluatedEvent, _Mapping]] = ..., sensor_evaluation_requested: _Optional[_Union[SensorEvaluationRequestedEvent, _Mapping]] = ..., sensor_evaluation_dispatched: _Optional[_Union[SensorEvaluationDispatchedEvent, _Mapping]] = ...) -> None: ...
 
 class RunTriggeredEvent(_message.Message):
     __slots__ = ("run_id", "plan_id", "trigger", "root_assets", "run_key", "labels", "code_version", "parent_run_id", "rerun_kind", "rerun_reason", "traceparent")
@@ -350,3 +354,27 @@ class SensorEvaluatedEvent(_message.Message):
     run_requests: _containers.RepeatedCompositeFieldContainer[SensorRunRequest]
     error_message: str
     def __init__(self, sensor_id: _Optional[str] = ..., eval_id: _Optional[str] = ..., trigger_source: _Optional[str] = ..., message_id: _Optional[str] = ..., expected_state_version: _Optional[int] = ..., cursor_after: _Optional[str] = ..., run_requests: _Optional[_Iterable[_Union[SensorRunRequest, _Mapping]]] = ..., error_message: _Optional[str] = ...) -> None: ...
+
+class SensorEvaluationRequestedEvent(_message.Message):
+    __slots__ = ("sensor_id", "eval_id", "expected_state_version", "cursor", "worker_queue")
+    SENSOR_ID_FIELD_NUMBER: _ClassVar[int]
+    EVAL_ID_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_STATE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
+    WORKER_QUEUE_FIELD_NUMBER: _ClassVar[int]
+    sensor_id: str
+    eval_id: str
+    expected_state_version: int
+    cursor: str
+    worker_queue: str
+    def __init__(self, sensor_id: _Optional[str] = ..., eval_id: _Optional[str] = ..., expected_state_version: _Optional[int] = ..., cursor: _Optional[str] = ..., worker_queue: _Optional[str] = ...) -> None: ...
+
+class SensorEvaluationDispatchedEvent(_message.Message):
+    __slots__ = ("sensor_id", "eval_id", "cloud_task_id")
+    SENSOR_ID_FIELD_NUMBER: _ClassVar[int]
+    EVAL_ID_FIELD_NUMBER: _ClassVar[int]
+    CLOUD_TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    sensor_id: str
+    eval_id: str
+    cloud_task_id: str
+    def __init__(self, sensor_id: _Optional[str] = ..., eval_id: _Optional[str] = ..., cloud_task_id: _Optional[str] = ...) -> None: ...
