@@ -14,8 +14,14 @@ import grpc
 import pytest
 from arco.orchestration.v1 import orchestration_service_pb2 as pb
 from arco.orchestration.v1 import orchestration_service_pb2_grpc as pb_grpc
+from arco.orchestration.v1 import task_callback_service_pb2 as cb_pb
+from arco.orchestration.v1 import task_callback_service_pb2_grpc as cb_grpc
 from google.protobuf import struct_pb2
 
+from arco_core.automation.sensor_polls import SensorDispatch, sensor_run_scope
+from arco_core.tokens import TaskTokenSigner
+from arco_runtime.tls import Role
+from tests.service.test_api_callbacks import AUDIENCE, ISSUER, SECRET
 from tests.service.test_api_orchestration import manifest
 from tests.support.mesh_parts import TENANT, WORKSPACE, api_with_compactors
 from tests.support.processes import start_service
@@ -174,3 +180,67 @@ async def test_a_replayed_message_id_requests_one_run(tmp_path: Path) -> None:
             assert status == 200 and empty == {"evals": []}
         finally:
             assert gateway.terminate() == 0, gateway.log()
+
+
+def _answer(
+    signer: TaskTokenSigner, eval_id: str, version: int, cursor: str, run_key: str
+) -> tuple[cb_pb.SensorEvaluatedRequest, tuple[tuple[str, str], ...]]:
+    item = SensorDispatch("poller", eval_id, None, version, "default-queue")
+    token, _ = signer.mint(
+        TENANT, WORKSPACE, item.task_id, sensor_run_scope("poller"), version + 1, eval_id
+    )
+    request = cb_pb.SensorEvaluatedRequest(
+        task_id=item.task_id,
+        eval_id=eval_id,
+        expected_state_version=version,
+        worker_id="w1",
+        cursor=cursor,
+        run_requests=[cb_pb.SensorRunRequestEntry(run_key=run_key, assets=["raw.events"])],
+    )
+    return request, (("authorization", f"Bearer {token}"),)
+
+
+async def test_two_concurrent_answers_from_one_version_advance_the_cursor_once(
+    tmp_path: Path,
+) -> None:
+    signer = TaskTokenSigner(SECRET, ISSUER, AUDIENCE)
+    env = {
+        "ARCO_TASK_TOKEN_SECRET": SECRET,
+        "ARCO_TASK_TOKEN_ISSUER": ISSUER,
+        "ARCO_TASK_TOKEN_AUDIENCE": AUDIENCE,
+    }
+    with api_with_compactors(tmp_path, env) as procs:
+        address = procs["api"].grpc_address
+        async with mesh_channel(address) as channel, mesh_channel(address, Role.WORKER) as worker:
+            stub = pb_grpc.OrchestrationServiceStub(channel)
+            callbacks = cb_grpc.TaskCallbackServiceStub(worker)
+            await stub.DeployManifest(sensor_manifest())
+            first, first_md = _answer(signer, "poll:poller:v0:a1", 0, "c-first", "k1")
+            second, second_md = _answer(signer, "poll:poller:v0:a2", 0, "c-second", "k2")
+            answers = await asyncio.gather(
+                callbacks.SensorEvaluated(first, metadata=first_md),
+                callbacks.SensorEvaluated(second, metadata=second_md),
+            )
+            statuses = sorted(a.status for a in answers)
+            assert statuses == ["SKIPPED_STALE_CURSOR", "TRIGGERED"]
+            assert sorted(a.runs_requested for a in answers) == [0, 1]
+            winner = "c-first" if answers[0].status == "TRIGGERED" else "c-second"
+            got = await stub.GetSensor(
+                pb.GetSensorRequest(workspace_id=WORKSPACE, sensor_id="poller")
+            )
+            assert (got.sensor.cursor, got.sensor.state_version) == (winner, 1)
+            runs = await stub.ListRuns(pb.ListRunsRequest(workspace_id=WORKSPACE, limit=50))
+            assert len(runs.runs) == 1
+            evals = await stub.ListSensorEvals(
+                pb.ListSensorEvalsRequest(
+                    workspace_id=WORKSPACE, sensor_id="poller", status="SKIPPED_STALE_CURSOR"
+                )
+            )
+            (skipped,) = evals.evals
+            assert skipped.status.status == "skipped_stale_cursor"
+            assert skipped.run_requests_count == 0 and skipped.cursor_after == winner
+            # A token for one evaluation cannot answer another, nor from another version.
+            forged, _ = _answer(signer, "poll:poller:v1:a1", 1, "c", "k3")
+            with pytest.raises(grpc.aio.AioRpcError) as info:
+                await callbacks.SensorEvaluated(forged, metadata=first_md)
+            assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
