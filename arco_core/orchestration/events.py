@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Annotated, Any, ClassVar, TypeAlias, get_args
 
+from arco_core.automation.sensors import push_evaluation_key
 from arco_core.clock import rfc3339_ms
 from arco_core.codec import (
     Choice,
@@ -451,7 +452,7 @@ class SensorEvaluated(_Event):
         # A pushed message is evaluated once; every poll answer is recorded, the stale
         # ones included (as skipped).
         if self.message_id is not None:
-            return f"sensor_eval:{self.sensor_id}:msg:{self.message_id}"
+            return push_evaluation_key(self.sensor_id, self.message_id)
         return f"sensor_eval:{self.sensor_id}:{self.eval_id}"
 
 
