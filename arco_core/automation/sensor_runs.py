@@ -39,6 +39,7 @@ __all__ = [
     "eval_run_plans",
     "list_sensor_evals",
     "list_sensors",
+    "missing_sensor_runs",
     "push_evaluation",
     "sensor_run_id",
 ]
@@ -166,6 +167,19 @@ def eval_run_plans(
             )
         )
     return plans
+
+
+def missing_sensor_runs(
+    state: ProjectionTables, manifest: Mapping[str, Any] | None, code_version: str | None
+) -> list[RunPlan]:
+    """The runs of every applied evaluation that do not exist yet: what the writer of an
+    evaluation did not get to write (it crashed in between)."""
+    return [
+        plan
+        for row in state.sensor_eval_table.rows.values()
+        if row.status == EvaluationStatus.TRIGGERED
+        for plan in eval_run_plans(state, row, manifest, code_version)
+    ]
 
 
 # -- reads -----------------------------------------------------------------------------------

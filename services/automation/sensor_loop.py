@@ -1,6 +1,9 @@
 """The sensor loop: sleep until a poll sensor is due (or a new head), then request its
 evaluation. The request is a ledger event; the dispatcher sends it to a worker, which
-runs the user's function and answers through the api. Nothing here runs user code."""
+runs the user's function and answers through the api. Nothing here runs user code.
+
+Each pass also writes the runs of applied evaluations that have none yet (the api
+writes them right after the evaluation; this covers an api that crashed in between)."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ import json
 import structlog
 
 from arco_core.automation.sensor_polls import due_poll_requests, next_poll_due_ms
+from arco_core.automation.sensor_runs import missing_sensor_runs
 from arco_core.clock import Clock
 from arco_core.errors import ArcoError
 from arco_core.orchestration.events import make_event
@@ -73,6 +77,21 @@ class SensorLoop:
             log.info(
                 "sensor_evaluation_requested", sensor_id=request.sensor_id, eval_id=request.eval_id
             )
+        code_version = latest.code_version_id if latest is not None else None
+        plans = missing_sensor_runs(state, manifest, code_version)
+        if plans:
+            events = [
+                make_event(
+                    p,
+                    tenant_id=self._scope.tenant_id,
+                    workspace_id=self._scope.workspace_id,
+                    source="automation",
+                )
+                for plan in plans
+                for p in (plan.run_triggered, plan.plan_created)
+            ]
+            state = (await self._committer.commit(events)).state
+            log.info("sensor_runs_completed", runs=len(plans))
         return next_poll_due_ms(state, manifest)
 
     async def _sleep(self, due: int | None) -> None:

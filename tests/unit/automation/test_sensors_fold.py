@@ -12,6 +12,7 @@ from arco_core.automation.sensor_runs import (
     eval_run_plans,
     list_sensor_evals,
     list_sensors,
+    missing_sensor_runs,
     push_evaluation,
 )
 from arco_core.automation.sensors import EvaluationStatus, SensorKind, SensorSpec
@@ -85,3 +86,20 @@ def test_history_filters_pages_and_survives_arrow() -> None:
     assert list_sensor_evals(loaded, "other", limit=0, cursor="", where=EvalFilter()) == ([], None)
     sensors, next_cursor = list_sensors(loaded, limit=0, cursor="")
     assert [s.sensor_id for s in sensors] == ["files"] and next_cursor is None
+
+
+def test_the_runs_an_interrupted_writer_left_out_are_found_once() -> None:
+    e, state = Events(), FoldState(tenant_id=TENANT, workspace_id=WORKSPACE)
+    state.fold([e.manifest({"ns.raw": []})])
+    state.fold([_env(_poll("e1", 0, "c1", "f1", "f2"), e)])  # type: ignore[list-item]
+    state.fold([_env(_poll("e2", 0, "c9", "f9"), e)])  # type: ignore[list-item]  # stale
+    latest = state.latest_code_manifest()
+    assert latest is not None
+    manifest = json.loads(latest.manifest_json)
+    plans = missing_sensor_runs(state, manifest, "v1")
+    assert sorted(p.run_triggered.run_key or "" for p in plans) == [
+        "sensor:files:f1",
+        "sensor:files:f2",
+    ]
+    state.fold([e.ev(p) for plan in plans for p in (plan.run_triggered, plan.plan_created)])
+    assert missing_sensor_runs(state, manifest, "v1") == []
