@@ -1,6 +1,7 @@
 """A poll sensor defined in Python runs on a real worker: the automation service asks for
 its evaluation when due, the dispatcher sends it, the worker runs the function and
-answers through the gateway, the cursor advances and the requested runs run."""
+answers through the gateway, the cursor advances and the requested runs run. Over both
+worker transports (gRPC Dispatch and the JSON contract over HTTP)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from arco_sdk.manifest import AssetGraph, build_manifest, discover
 from arco_sdk.sensors import discover_sensors
@@ -16,10 +18,11 @@ from tests.integration.e2e_assets.harness import client_for, make_mesh, wait_for
 MODULE = "tests.integration.e2e_assets.sensed"
 
 
+@pytest.mark.parametrize("transport", ["grpc", "http"])
 def test_a_poll_sensor_runs_on_a_worker_advances_its_cursor_and_requests_runs(
-    tmp_path: Path,
+    tmp_path: Path, transport: str
 ) -> None:
-    mesh = make_mesh(tmp_path / "mesh", modules=[MODULE], workers=1)
+    mesh = make_mesh(tmp_path / "mesh", modules=[MODULE], workers=1, worker_transport=transport)
     mesh.start()
     try:
         definitions, _ = discover(MODULE)
