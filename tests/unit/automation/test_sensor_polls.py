@@ -26,6 +26,7 @@ from arco_core.orchestration.events import (
     make_event,
 )
 from arco_core.orchestration.fold import FoldState
+from arco_core.orchestration.projection import state_from_tables, state_to_tables
 from tests.unit.orchestration.orch_support import T0, TENANT, WORKSPACE, Events
 
 MANIFEST: dict[str, Any] = {
@@ -67,6 +68,8 @@ def test_a_due_poll_is_requested_once_per_version_and_again_only_when_unanswered
     assert due_poll_requests(state, MANIFEST, now) == [request]  # any process: the same
     _fold(state, e, request, now)
     assert due_poll_requests(state, MANIFEST, now + 1_000) == []
+    loaded = state_from_tables(state_to_tables(state))  # the pending request is persisted
+    assert pending_sensor_dispatches(loaded) == pending_sensor_dispatches(state)
     assert next_poll_due_ms(state, MANIFEST) == now + ANSWER_TIMEOUT_MS
     (dispatch,) = pending_sensor_dispatches(state)
     assert (dispatch.eval_id, dispatch.expected_state_version) == (request.eval_id, 0)
