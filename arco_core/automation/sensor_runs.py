@@ -82,8 +82,15 @@ def push_evaluation(
     attributes: Mapping[str, str],
 ) -> SensorEvaluated:
     """The evaluation of one pushed message: one run of the declared assets (none for a
-    sensor the latest manifest does not declare, or one without assets)."""
+    sensor the latest manifest does not declare, or one without assets). A declared poll
+    sensor takes no messages."""
     SensorSpec(sensor_id)  # the id rules apply to pushed ids too
+    if deployed is not None and deployed.spec.kind is SensorKind.POLL:
+        # Its cursor is the user's function's; a message id there would corrupt it.
+        raise InvalidArgument(
+            f"sensor {sensor_id} is a poll sensor: workers evaluate it, messages cannot",
+            reason="not_a_push_sensor",
+        )
     if not message_id:
         raise InvalidArgument("a pushed message needs a message id", reason="invalid_message_id")
     requests: tuple[SensorRunRequestRecord, ...] = ()

@@ -111,6 +111,10 @@ async def test_a_replayed_message_id_requests_one_run(tmp_path: Path) -> None:
                     pb.GetSensorRequest(workspace_id=WORKSPACE, sensor_id="poller")
                 )
             assert info.value.code() == grpc.StatusCode.NOT_FOUND
+            # A poll sensor's cursor belongs to its function: it takes no messages.
+            with pytest.raises(grpc.aio.AioRpcError) as info:
+                await stub.ManualEvaluateSensor(push("m", sensor_id="poller"))
+            assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
             with pytest.raises(grpc.aio.AioRpcError) as info:
                 await stub.ListSensorEvals(
                     pb.ListSensorEvalsRequest(workspace_id=WORKSPACE, sensor_id="x", status="nope")
