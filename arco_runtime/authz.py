@@ -85,6 +85,7 @@ MATRIX: Final[Mapping[str, Mapping[str, Grant]]] = {
         "TaskStarted": _CALLBACK,
         "TaskHeartbeat": _CALLBACK,
         "TaskCompleted": _CALLBACK,
+        "SensorEvaluated": _CALLBACK,
     },
     "arco.orchestration.v1.OrchestrationService": {
         "DeployManifest": _OPERATE,
@@ -119,6 +120,11 @@ MATRIX: Final[Mapping[str, Mapping[str, Grant]]] = {
         "EnableSchedule": _OPERATE,
         "DisableSchedule": _OPERATE,
         "ListScheduleTicks": _VIEW,
+        # -- SENSORS --
+        "ListSensors": _VIEW,
+        "GetSensor": _VIEW,
+        "ListSensorEvals": _VIEW,
+        "ManualEvaluateSensor": _OPERATE,
     },
     "arco.catalog.v1.CatalogService": {
         "ListNamespaces": _VIEW,

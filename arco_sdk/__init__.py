@@ -40,6 +40,7 @@ from arco_sdk.errors import (
 )
 from arco_sdk.io import ParquetStore
 from arco_sdk.manifest import AssetGraph, Schedule, build_manifest, discover, manifest_fingerprint
+from arco_sdk.sensors import RunRequest, SensorContext, SensorDefinition, SensorResult, sensor
 from arco_sdk.types import (
     CancelledRun,
     Column,
@@ -99,8 +100,12 @@ __all__ = [
     "RowCountCheck",
     "Run",
     "RunPage",
+    "RunRequest",
     "RunSummary",
     "Schedule",
+    "SensorContext",
+    "SensorDefinition",
+    "SensorResult",
     "SkipAttribution",
     "StaticPartition",
     "StoredLogs",
@@ -114,4 +119,5 @@ __all__ = [
     "build_manifest",
     "discover",
     "manifest_fingerprint",
+    "sensor",
 ]

@@ -148,6 +148,12 @@ class CallbackClient:
             self.adopt_token(answer.task_token)
         return answer
 
+    async def sensor_evaluated(self, payload: dict[str, Any]) -> str:
+        """Answer a sensor evaluation; the recorded status (SKIPPED_STALE_CURSOR when
+        another answer moved the cursor first)."""
+        body = await self._post("sensor-evaluated", payload)
+        return str(body.get("status", ""))
+
     async def completed(self, payload: dict[str, Any]) -> CompletedResponse:
         body = await self._post("completed", payload)
         return CompletedResponse(

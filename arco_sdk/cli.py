@@ -52,6 +52,7 @@ from arco_sdk.manifest import (
     manifest_fingerprint,
     manifest_json,
 )
+from arco_sdk.sensors import discover_sensors
 from arco_sdk.types import Backfill, CreatedBackfill, Run, ScheduleInfo
 from arco_sdk.worker.__main__ import main as worker_main
 
@@ -397,6 +398,7 @@ def deploy(
     manifest = build_manifest(
         graph,
         schedules=schedules,
+        sensors=discover_sensors(list(assets or config.assets)),
         code_version_id=code_version,
         git=git_info(config.project_dir),
         base_dir=config.project_dir,

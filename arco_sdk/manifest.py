@@ -24,11 +24,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from arco_core.canonical_json import canonical_bytes, canonical_dumps
 from arco_sdk.assets import AssetDefinition, AssetKey
 from arco_sdk.errors import DiscoveryError, GraphError
+
+if TYPE_CHECKING:
+    from arco_sdk.sensors import SensorDefinition
 
 __all__ = [
     "MANIFEST_VERSION",
@@ -454,6 +457,7 @@ def build_manifest(
     graph: AssetGraph,
     *,
     schedules: Sequence[Schedule] = (),
+    sensors: Sequence[SensorDefinition] = (),
     code_version_id: str | None = None,
     deployed_by: str | None = None,
     git: Mapping[str, Any] | None = None,
@@ -477,6 +481,13 @@ def build_manifest(
         for name in entry["assets"]
         if name not in known
     ]
+    sensor_entries = [s.to_wire() for s in sorted(sensors, key=lambda s: s.id)]
+    problems += [
+        f"sensor {entry['id']} names unknown asset {name}"
+        for entry in sensor_entries
+        for name in entry["assets"]
+        if name not in known
+    ]
     if problems:
         raise GraphError(problems)
     if code_version_id is None:
@@ -495,6 +506,8 @@ def build_manifest(
         "deployedBy": deployed_by,
         "metadata": dict(metadata or {}),
     }
+    if sensor_entries:
+        manifest["sensors"] = sensor_entries
     if git:
         manifest["git"] = dict(git)
     return manifest

@@ -20,7 +20,16 @@ from arco.orchestration.v1 import task_callback_service_pb2 as callback_pb
 from arco.query.v1 import query_service_pb2 as query_pb
 from google.protobuf.message import Message
 
-from gateway.mappers import backfills, browser, callbacks, catalog, orchestration, query, schedules
+from gateway.mappers import (
+    backfills,
+    browser,
+    callbacks,
+    catalog,
+    orchestration,
+    query,
+    schedules,
+    sensors,
+)
 from gateway.mappers.render import Casing, View
 from gateway.mappers.replies import (
     QueryParam,
@@ -465,6 +474,34 @@ def _schedule_routes() -> list[RouteSpec]:
     ]  # fmt: skip
 
 
+def _sensor_routes() -> list[RouteSpec]:
+    o, sn, ws = Family.ORCHESTRATION, sensors, "/workspaces/{workspace_id}/sensors"
+    return [
+        _route("list_sensors", "GET", ws, ORCH_SVC, "ListSensors", orch_pb.ListSensorsRequest,
+               orch_pb.ListSensorsResponse, o, "List sensors by sensor id", errors=(400,),
+               view=sn.SENSOR_LIST, query=(sn.LIMIT, sn.CURSOR)),
+        _route("get_sensor", "GET", f"{ws}/{{sensor_id}}", ORCH_SVC, "GetSensor",
+               orch_pb.GetSensorRequest, orch_pb.GetSensorResponse, o,
+               "Get a sensor's state", view=sn.SENSOR),
+        _route("list_sensor_evals", "GET", f"{ws}/{{sensor_id}}/evals", ORCH_SVC,
+               "ListSensorEvals", orch_pb.ListSensorEvalsRequest,
+               orch_pb.ListSensorEvalsResponse, o, "A sensor's evaluations, newest first",
+               errors=(400,), view=sn.EVAL_LIST,
+               query=(sn.LIMIT, sn.CURSOR, sn.SINCE, sn.UNTIL, sn.STATUS)),
+        _route("manual_evaluate_sensor", "POST", f"{ws}/{{sensor_id}}/evaluate", ORCH_SVC,
+               "ManualEvaluateSensor", orch_pb.ManualEvaluateSensorRequest,
+               orch_pb.ManualEvaluateSensorResponse, o,
+               "Push a message to a sensor (evaluated once per message id)",
+               view=sn.EVALUATED, idempotency_key=True),
+        # Beyond the reference: a worker's answer to a sensor-evaluation dispatch.
+        _route("sensor_evaluated", "POST", "/tasks/{task_id}/sensor-evaluated", CALLBACK_SVC,
+               "SensorEvaluated", callback_pb.SensorEvaluatedRequest,
+               callback_pb.SensorEvaluatedResponse, Family.CALLBACKS,
+               "The worker answers a sensor evaluation", errors=(404,), view=sn.ANSWERED,
+               auth=Auth.TASK),
+    ]  # fmt: skip
+
+
 def route_table() -> tuple[RouteSpec, ...]:
     """Every public /api/v1 route the gateway serves."""
     return (
@@ -474,4 +511,5 @@ def route_table() -> tuple[RouteSpec, ...]:
         *_orchestration_routes(),
         *_backfill_routes(),
         *_schedule_routes(),
+        *_sensor_routes(),
     )

@@ -34,7 +34,6 @@ __all__ = [
     "apply_evaluation",
     "next_poll_ms",
     "parse_evaluation",
-    "poll_evaluation_key",
     "push_evaluation_key",
     "requested_runs",
 ]
@@ -110,12 +109,6 @@ def push_evaluation_key(sensor_id: str, message_id: str) -> str:
     if not message_id:
         raise _invalid("a pushed message needs a message id", "invalid_message_id")
     return f"sensor_eval:{sensor_id}:msg:{message_id}"
-
-
-def poll_evaluation_key(sensor_id: str, state: SensorState) -> str:
-    """One poll evaluation per state version: two processes that dispatch the same poll
-    name the same evaluation."""
-    return f"sensor_eval:{sensor_id}:poll:v{state.state_version}"
 
 
 # -- a worker's answer ---------------------------------------------------------------------

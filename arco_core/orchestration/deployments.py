@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from arco_core.automation.schedules import ScheduleSpec
+from arco_core.automation.sensors import DEFAULT_MINIMUM_INTERVAL_SECONDS, SensorKind, SensorSpec
 from arco_core.canonical_json import canonical_bytes, canonical_dumps
 from arco_core.errors import InvalidArgument, PayloadTooLarge
 from arco_core.orchestration.events import ManifestDeployed
@@ -115,6 +116,24 @@ def validate_manifest(
             tuple(schedule["assets"]),
             str(schedule.get("timezone") or "UTC"),
         )
+    _validate_sensors(manifest.get("sensors") or [], keys)
+
+
+def _validate_sensors(sensors: list[Any], keys: set[str]) -> None:
+    sensor_ids: set[str] = set()
+    for sensor in sensors:
+        sid = str(sensor.get("id") or "")
+        if not sid or sid in sensor_ids:
+            raise InvalidArgument(f"sensor ids must be unique and non-empty, got {sid!r}")
+        sensor_ids.add(sid)
+        unknown = [a for a in sensor.get("assets") or [] if a not in keys]
+        if unknown:
+            raise InvalidArgument(f"sensor {sid} names unknown assets: {unknown}")
+        kind = str(sensor.get("kind") or SensorKind.POLL)
+        if kind not in set(SensorKind):
+            raise InvalidArgument(f"sensor {sid}: kind must be poll or push, got {kind!r}")
+        interval = sensor.get("minimumIntervalSeconds") or DEFAULT_MINIMUM_INTERVAL_SECONDS
+        SensorSpec(sid, SensorKind(kind), int(interval))
 
 
 def manifest_fingerprint(manifest: Mapping[str, Any]) -> str:
@@ -134,6 +153,8 @@ def manifest_fingerprint(manifest: Mapping[str, Any]) -> str:
         "schedules": schedules,
         "metadata": manifest.get("metadata"),
     }
+    if manifest.get("sensors"):  # absent from older manifests, whose fingerprints stay
+        content["sensors"] = sorted(manifest["sensors"], key=lambda s: str(s.get("id", "")))
     return "sha256:" + hashlib.sha256(canonical_bytes(content)).hexdigest()
 
 
@@ -166,6 +187,8 @@ def plan_deploy(
         "deployedBy": deployed_by,
         "metadata": manifest.get("metadata"),
     }
+    if manifest.get("sensors"):
+        stored["sensors"] = list(manifest["sensors"])
     event = ManifestDeployed(
         manifest_id=manifest_id,
         code_version_id=str(manifest["codeVersionId"]),

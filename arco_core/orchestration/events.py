@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Annotated, Any, ClassVar, TypeAlias, get_args
 
+from arco_core.automation.sensors import push_evaluation_key
 from arco_core.clock import rfc3339_ms
 from arco_core.codec import (
     Bool,
@@ -63,6 +64,10 @@ __all__ = [
     "RunTriggered",
     "ScheduleDefinitionUpserted",
     "ScheduleTicked",
+    "SensorEvaluated",
+    "SensorEvaluationDispatched",
+    "SensorEvaluationRequested",
+    "SensorRunRequestRecord",
     "TaskCompletionRecorded",
     "TaskFinished",
     "TaskHeartbeat",
@@ -543,6 +548,92 @@ class ScheduleTicked(_Event):
         return f"sched_tick:{self.tick_id}"
 
 
+# -- SENSORS -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SensorRunRequestRecord:
+    """A run an evaluation asked for, as the user named it (the run key is scoped to the
+    sensor when the run is made)."""
+
+    run_key: _Id
+    assets: Annotated[tuple[str, ...], StrList()]
+    partition_keys: Annotated[tuple[str, ...], StrList()] = ()
+    labels: Annotated[Mapping[str, str], StrMap()] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SensorEvaluated(_Event):
+    """One evaluation of a sensor: a pushed message (``message_id``) or a worker's poll
+    answer (``expected_state_version``, the state it started from). The fold decides
+    whether it applies or is a stale loser."""
+
+    TYPE: ClassVar[str] = "sensor_evaluated"
+    EVENT_TYPE: ClassVar[str] = "SensorEvaluated"
+
+    sensor_id: _Id
+    eval_id: _Id
+    trigger_source: _Id  # "push" or "poll"
+    message_id: _OptText = None
+    expected_state_version: Annotated[int | None, Int(minimum=0, optional=True)] = None
+    cursor_after: _OptText = None
+    run_requests: Annotated[
+        tuple[SensorRunRequestRecord, ...], NestedList(SensorRunRequestRecord)
+    ] = ()
+    error_message: _OptText = None
+
+    @property
+    def run_id(self) -> None:
+        return None
+
+    def idempotency_key(self) -> str:
+        # A pushed message is evaluated once; every poll answer is recorded, the stale
+        # ones included (as skipped).
+        if self.message_id is not None:
+            return push_evaluation_key(self.sensor_id, self.message_id)
+        return f"sensor_eval:{self.sensor_id}:{self.eval_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class SensorEvaluationRequested(_Event):
+    """A poll sensor is due; the dispatcher sends its evaluation to a worker."""
+
+    TYPE: ClassVar[str] = "sensor_evaluation_requested"
+    EVENT_TYPE: ClassVar[str] = "SensorEvaluationRequested"
+
+    sensor_id: _Id
+    eval_id: _Id
+    expected_state_version: Annotated[int, Int(minimum=0)]
+    cursor: _OptText = None
+    worker_queue: _Queue = DEFAULT_WORKER_QUEUE
+
+    @property
+    def run_id(self) -> None:
+        return None
+
+    def idempotency_key(self) -> str:
+        return f"sensor_eval_req:{self.eval_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class SensorEvaluationDispatched(_Event):
+    """The dispatch provider accepted a sensor evaluation."""
+
+    TYPE: ClassVar[str] = "sensor_evaluation_dispatched"
+    EVENT_TYPE: ClassVar[str] = "SensorEvaluationDispatched"
+
+    sensor_id: _Id
+    eval_id: _Id
+    cloud_task_id: _Text
+
+    @property
+    def run_id(self) -> None:
+        return None
+
+    def idempotency_key(self) -> str:
+        return f"sensor_eval_ack:{self.eval_id}"
+
+
 @dataclass(frozen=True, slots=True)
 class UnknownEvent:
     """A ``data.type`` this reader does not know (written by a newer version)."""
@@ -571,6 +662,9 @@ KnownPayload: TypeAlias = (
     | BackfillStateChanged
     | ScheduleDefinitionUpserted
     | ScheduleTicked
+    | SensorEvaluated
+    | SensorEvaluationRequested
+    | SensorEvaluationDispatched
 )
 EventPayload: TypeAlias = KnownPayload | UnknownEvent
 

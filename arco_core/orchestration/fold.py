@@ -19,7 +19,7 @@ from arco_core.envelope import EventEnvelope
 from arco_core.errors import ArcoError
 from arco_core.folding import EventOutcome, RetentionCutoffs, TableDelta
 from arco_core.ids import is_ulid
-from arco_core.orchestration import backfills_fold, schedules_fold
+from arco_core.orchestration import backfills_fold, schedules_fold, sensors_fold
 from arco_core.orchestration.events import (
     BackfillChunkPlanned,
     BackfillCreated,
@@ -33,6 +33,9 @@ from arco_core.orchestration.events import (
     RunTriggered,
     ScheduleDefinitionUpserted,
     ScheduleTicked,
+    SensorEvaluated,
+    SensorEvaluationDispatched,
+    SensorEvaluationRequested,
     TaskFinished,
     TaskHeartbeat,
     TaskOutputVisibilityChanged,
@@ -302,5 +305,11 @@ class FoldState(ProjectionTables):
                 return schedules_fold.definition_upserted(self, payload, ev)
             case ScheduleTicked():
                 return schedules_fold.schedule_ticked(self, payload, ev)
+            case SensorEvaluated():
+                return sensors_fold.sensor_evaluated(self, payload, ev)
+            case SensorEvaluationRequested():
+                return sensors_fold.evaluation_requested(self, payload, ev)
+            case SensorEvaluationDispatched():
+                return sensors_fold.evaluation_dispatched(self, payload, ev)
             case _:
                 assert_never(payload)

@@ -32,6 +32,8 @@ from arco_core.orchestration.state import (
     RunRow,
     ScheduleRow,
     ScheduleTickRow,
+    SensorEvalRow,
+    SensorStateRow,
     TaskRow,
     TimerRow,
 )
@@ -46,6 +48,8 @@ from arco_core.orchestration.tables import (
     RUNS,
     SCHEDULE_TICKS,
     SCHEDULES,
+    SENSOR_EVALS,
+    SENSOR_STATE,
     TABLE_NAMES,
     TASKS,
     TIMERS,
@@ -300,6 +304,41 @@ SCHEMAS: Final[Mapping[str, pa.Schema]] = {
             ("row_version", _S, False),
         ]
     ),
+    SENSOR_STATE: _schema(
+        [
+            ("tenant_id", _S, False),
+            ("workspace_id", _S, False),
+            ("sensor_id", _S, False),
+            ("cursor", _S, True),
+            ("last_evaluation_at", _I64, True),
+            ("last_eval_id", _S, True),
+            ("status", _S, False),
+            ("state_version", _U32, False),
+            ("row_version", _S, False),
+            ("pending_eval_id", _S, True),
+            ("pending_worker_queue", _S, True),
+            ("pending_requested_at", _I64, True),
+            ("pending_sent_at", _I64, True),
+        ]
+    ),
+    SENSOR_EVALS: _schema(
+        [
+            ("tenant_id", _S, False),
+            ("workspace_id", _S, False),
+            ("eval_id", _S, False),
+            ("sensor_id", _S, False),
+            ("cursor_before", _S, True),
+            ("cursor_after", _S, True),
+            ("expected_state_version", _U32, True),
+            ("trigger_source", _S, False),
+            ("run_requests", _S, True),
+            ("status", _S, False),
+            ("evaluated_at", _I64, False),
+            ("row_version", _S, False),
+            ("error_message", _S, True),
+            ("message_id", _S, True),
+        ]
+    ),
 }
 
 ROW_TYPES: Final[Mapping[str, type[Any]]] = {
@@ -315,6 +354,8 @@ ROW_TYPES: Final[Mapping[str, type[Any]]] = {
     BACKFILL_CHUNKS: BackfillChunkRow,
     SCHEDULES: ScheduleRow,
     SCHEDULE_TICKS: ScheduleTickRow,
+    SENSOR_STATE: SensorStateRow,
+    SENSOR_EVALS: SensorEvalRow,
 }
 
 PRIMARY_KEYS: Final[Mapping[str, tuple[str, ...]]] = {
@@ -330,6 +371,8 @@ PRIMARY_KEYS: Final[Mapping[str, tuple[str, ...]]] = {
     BACKFILL_CHUNKS: ("chunk_id",),
     SCHEDULES: ("schedule_id",),
     SCHEDULE_TICKS: ("tick_id",),
+    SENSOR_STATE: ("tenant_id", "workspace_id", "sensor_id"),
+    SENSOR_EVALS: ("tenant_id", "workspace_id", "eval_id"),
 }
 
 # Values substituted for nulls (or absent columns) in nullable extension columns whose row

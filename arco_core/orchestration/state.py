@@ -30,6 +30,8 @@ __all__ = [
     "RunState",
     "ScheduleRow",
     "ScheduleTickRow",
+    "SensorEvalRow",
+    "SensorStateRow",
     "TaskRow",
     "TaskState",
     "TimerRow",
@@ -423,6 +425,56 @@ class ScheduleTickRow:
         return (self.tick_id,)
 
 
+@dataclass(slots=True)
+class SensorStateRow:
+    """A sensor's cursor; ``state_version`` counts its applied evaluations (the expected
+    version a poll answer must name)."""
+
+    tenant_id: str
+    workspace_id: str
+    sensor_id: str
+    cursor: str | None
+    last_evaluation_at: int | None
+    last_eval_id: str | None
+    status: str  # ACTIVE | PAUSED
+    state_version: int
+    row_version: str
+    # extensions (nullable in Arrow): the poll evaluation requested and not answered yet
+    pending_eval_id: str | None = None
+    pending_worker_queue: str | None = None
+    pending_requested_at: int | None = None
+    pending_sent_at: int | None = None  # when the dispatch provider accepted it
+
+    @property
+    def pk(self) -> tuple[str, str, str]:
+        return (self.tenant_id, self.workspace_id, self.sensor_id)
+
+
+@dataclass(slots=True)
+class SensorEvalRow:
+    """One entry of a sensor's evaluation history."""
+
+    tenant_id: str
+    workspace_id: str
+    eval_id: str
+    sensor_id: str
+    cursor_before: str | None
+    cursor_after: str | None
+    expected_state_version: int | None
+    trigger_source: str  # push | poll
+    run_requests: str | None  # canonical JSON list of the requested runs
+    status: str  # TRIGGERED | NO_NEW_DATA | ERROR | SKIPPED_STALE_CURSOR
+    evaluated_at: int
+    row_version: str
+    # extensions (nullable in Arrow)
+    error_message: str | None = None
+    message_id: str | None = None
+
+    @property
+    def pk(self) -> tuple[str, str, str]:
+        return (self.tenant_id, self.workspace_id, self.eval_id)
+
+
 Row: TypeAlias = (
     RunRow
     | TaskRow
@@ -436,4 +488,6 @@ Row: TypeAlias = (
     | BackfillChunkRow
     | ScheduleRow
     | ScheduleTickRow
+    | SensorStateRow
+    | SensorEvalRow
 )

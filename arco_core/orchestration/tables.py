@@ -44,6 +44,8 @@ from arco_core.orchestration.state import (
     RunRow,
     ScheduleRow,
     ScheduleTickRow,
+    SensorEvalRow,
+    SensorStateRow,
     TaskRow,
     TaskState,
     TimerRow,
@@ -62,6 +64,8 @@ __all__ = [
     "RUNS",
     "SCHEDULES",
     "SCHEDULE_TICKS",
+    "SENSOR_EVALS",
+    "SENSOR_STATE",
     "TABLE_NAMES",
     "TASKS",
     "TIMERS",
@@ -88,6 +92,8 @@ BACKFILLS: Final = "backfills"
 BACKFILL_CHUNKS: Final = "backfill_chunks"
 SCHEDULES: Final = "schedules"
 SCHEDULE_TICKS: Final = "schedule_ticks"
+SENSOR_STATE: Final = "sensor_state"
+SENSOR_EVALS: Final = "sensor_evals"
 TABLE_NAMES: Final = (
     RUNS,
     TASKS,
@@ -101,6 +107,8 @@ TABLE_NAMES: Final = (
     BACKFILL_CHUNKS,
     SCHEDULES,
     SCHEDULE_TICKS,
+    SENSOR_STATE,
+    SENSOR_EVALS,
 )
 
 PK = tuple[str, ...]
@@ -146,6 +154,8 @@ R = TypeVar(
     BackfillChunkRow,
     ScheduleRow,
     ScheduleTickRow,
+    SensorStateRow,
+    SensorEvalRow,
 )
 
 
@@ -284,6 +294,8 @@ class ProjectionTables:
         self.backfill_chunk_table: Table[BackfillChunkRow] = Table(BACKFILL_CHUNKS)
         self.schedule_table: Table[ScheduleRow] = Table(SCHEDULES)
         self.schedule_tick_table: Table[ScheduleTickRow] = Table(SCHEDULE_TICKS)
+        self.sensor_state_table: Table[SensorStateRow] = Table(SENSOR_STATE)
+        self.sensor_eval_table: Table[SensorEvalRow] = Table(SENSOR_EVALS)
         # (manifest id, upstreams per asset, downstreams per asset) of the latest manifest:
         # derived from code_manifests, rebuilt by the partition handler when that changes.
         self.asset_graph_cache: AssetGraphCache = ("", {}, {})
@@ -351,6 +363,8 @@ class ProjectionTables:
             self.backfill_chunk_table,
             self.schedule_table,
             self.schedule_tick_table,
+            self.sensor_state_table,
+            self.sensor_eval_table,
         )
 
     def _table(self, name: str) -> Table[Any]:

@@ -19,14 +19,17 @@ from arco_runtime.logging import configure_logging
 from arco_runtime.process import LIFELINE_FD, ignore_late_signals, watch_lifeline
 from arco_sdk.errors import DiscoveryError, GraphError
 from arco_sdk.manifest import AssetGraph, discover
+from arco_sdk.sensors import SensorDefinition, discover_sensors
 from arco_sdk.worker.config import WorkerConfig, build_parser, config_from_args
 from arco_sdk.worker.server import WorkerServer
 
 __all__ = ["main", "serve"]
 
 
-async def serve(config: WorkerConfig, graph: AssetGraph) -> None:
-    server = WorkerServer(config, graph)
+async def serve(
+    config: WorkerConfig, graph: AssetGraph, sensors: Sequence[SensorDefinition] = ()
+) -> None:
+    server = WorkerServer(config, graph, sensors)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, server.shutdown)
@@ -54,11 +57,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         definitions, _ = discover(list(config.modules))
         graph = AssetGraph(definitions)
-    except (DiscoveryError, GraphError) as exc:
+        sensors = discover_sensors(list(config.modules))
+    except (DiscoveryError, GraphError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     log.info("worker_config", config=config.redacted(), assets=len(graph))
-    asyncio.run(serve(config, graph))
+    asyncio.run(serve(config, graph, sensors))
     ignore_late_signals()
     return 0
 

@@ -40,6 +40,7 @@ import contextlib
 import resource
 import time
 import urllib.parse
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -70,6 +71,7 @@ from arco_sdk.errors import (
 )
 from arco_sdk.io import ParquetStore
 from arco_sdk.manifest import AssetGraph
+from arco_sdk.sensors import SensorDefinition
 from arco_sdk.worker.capture import OutputRouter, TaskCapture
 from arco_sdk.worker.dedupe import DispatchLedger
 from arco_sdk.worker.heartbeat import HeartbeatLoop, heartbeat_interval
@@ -186,9 +188,11 @@ class WorkerRuntime:
         router: OutputRouter,
         *,
         clock: Clock | None = None,
+        sensors: Sequence[SensorDefinition] = (),
     ) -> None:
         self.settings = settings
         self.graph = graph
+        self.sensors = {s.id: s for s in sensors}
         self.store = store
         self._http = http
         self._router = router
@@ -230,6 +234,8 @@ class WorkerRuntime:
         if not self._accepting:
             return DispatchOutcome("UNAVAILABLE", "worker is shutting down")
         self.check_scope(envelope)
+        if envelope.HasField("sensor_evaluation"):
+            return await self._evaluate_sensor(envelope)
         dispatch_id = envelope.dispatch_id
         claim = self._ledger.claim(dispatch_id)
         bound = log.bind(
@@ -267,6 +273,43 @@ class WorkerRuntime:
             if not task.reported:
                 return DispatchOutcome("UNAVAILABLE", "the completion could not be reported")
         return outcome
+
+    async def _evaluate_sensor(self, envelope: worker_pb.WorkerDispatchEnvelope) -> DispatchOutcome:
+        """Run a poll sensor's function and answer with its cursor and run requests. A
+        function that raises is answered as an error (the cursor stays)."""
+        evaluation = envelope.sensor_evaluation
+        bound = log.bind(sensor_id=evaluation.sensor_id, eval_id=evaluation.eval_id)
+        definition = self.sensors.get(evaluation.sensor_id)
+        if definition is None or definition.fn is None:
+            bound.warning("sensor_not_loaded")
+            return DispatchOutcome("REJECTED", f"sensor {evaluation.sensor_id} is not loaded here")
+        cursor = evaluation.cursor if evaluation.HasField("cursor") else None
+        body: dict[str, Any] = {
+            "evalId": evaluation.eval_id,
+            "expectedStateVersion": evaluation.expected_state_version,
+            "workerId": self.settings.worker_id,
+        }
+        try:
+            body |= await definition.evaluate(cursor)
+        except Exception as exc:  # user code: reported, not raised
+            bound.warning("sensor_evaluation_failed", error=repr(exc))
+            body |= {"cursor": cursor, "error": f"{type(exc).__name__}: {exc}"}
+        callback = CallbackClient(
+            self._http,
+            envelope.callback_base_url,
+            envelope.task_id,
+            envelope.task_token,
+            tenant_id=envelope.tenant_id,
+            workspace_id=envelope.workspace_id,
+            timeout=self.settings.callback_timeout_sec,
+        )
+        try:
+            status = await callback.sensor_evaluated(body)
+        except (CallbackRejected, ArcoApiError) as exc:
+            bound.warning("sensor_answer_failed", error=str(exc))
+            return DispatchOutcome("UNAVAILABLE", f"sensor answer failed: {exc}")
+        bound.info("sensor_evaluated", status=status, runs=len(body.get("runRequests") or []))
+        return DispatchOutcome("ACCEPTED", f"sensor evaluated: {status}")
 
     async def _start(
         self, envelope: worker_pb.WorkerDispatchEnvelope, bound: Any

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import grpc
@@ -25,6 +25,7 @@ from arco_runtime.process import write_ready_file
 from arco_runtime.tls import TlsConfig, add_port
 from arco_sdk.io import ParquetStore
 from arco_sdk.manifest import AssetGraph
+from arco_sdk.sensors import SensorDefinition
 from arco_sdk.worker.capture import OutputRouter
 from arco_sdk.worker.config import WorkerConfig
 from arco_sdk.worker.grpc_servicer import WorkerServicer
@@ -50,9 +51,12 @@ class _EmbeddedUvicorn(uvicorn.Server):
 
 
 class WorkerServer:
-    def __init__(self, config: WorkerConfig, graph: AssetGraph) -> None:
+    def __init__(
+        self, config: WorkerConfig, graph: AssetGraph, sensors: Sequence[SensorDefinition] = ()
+    ) -> None:
         self.config = config
         self.graph = graph
+        self.sensors = tuple(sensors)
         self._stop: asyncio.Event | None = None
         self.grpc_address: str | None = None
         self.http_address: str | None = None
@@ -91,6 +95,7 @@ class WorkerServer:
             ParquetStore(Path(config.output_dir).resolve()),
             http,
             router,
+            sensors=self.sensors,
         )
         self.runtime = runtime
         grpc_server: grpc.aio.Server | None = None

@@ -33,6 +33,7 @@ from arco_core.orchestration.fold import FoldState
 from arco_core.tokens import TaskClaims, renewal_due
 from services.api.callback_limits import CallbackLimits
 from services.api.deps import ApiDeps
+from services.api.sensors import record_poll_answer
 from services.common import rpc_context
 from services.common.committer import EventCommitter
 from services.common.head_follower import HeadFollower
@@ -265,3 +266,10 @@ class TaskCallbackServicer(callback_grpc.TaskCallbackServiceServicer):
             final_state=result.final_state,
             server_time=timestamp_from_ms(result.server_time_ms),
         )
+
+    # -- SENSORS --
+
+    async def SensorEvaluated(
+        self, request: callback_pb.SensorEvaluatedRequest, context: Context
+    ) -> callback_pb.SensorEvaluatedResponse:
+        return await record_poll_answer(self._deps, self._claims(context), request)

@@ -41,6 +41,7 @@ from services.api.callbacks import StartedFolds, attempt_key, task_claims
 from services.api.deps import ApiDeps
 from services.api.idempotency import IDEMPOTENCY_KEY, IdempotencyMarkers, reserve_record
 from services.api.schedules import ScheduleRpcs
+from services.api.sensors import SensorRpcs
 from services.common import rpc_context
 from services.common.rpc_context import timestamp_from_ms
 from services.common.server import RpcContext as Context
@@ -58,6 +59,7 @@ class OrchestrationServicer(BackfillRpcs, ScheduleRpcs, orch_grpc.OrchestrationS
         self._markers = IdempotencyMarkers(deps.storage, deps.clock)
         self._callbacks = CallbackHandler(deps.scope.tenant_id, deps.scope.workspace_id)
         self._started_folds = started_folds
+        self._sensors = SensorRpcs(deps, _SensorHelpers(self))
 
     # -- helpers ------------------------------------------------------------------------
 
@@ -392,6 +394,28 @@ class OrchestrationServicer(BackfillRpcs, ScheduleRpcs, orch_grpc.OrchestrationS
             created_at=created_at,
         )
 
+    # -- SENSORS (services/api/sensors.py) ----------------------------------------------
+
+    async def ListSensors(
+        self, request: orch_pb.ListSensorsRequest, context: Context
+    ) -> orch_pb.ListSensorsResponse:
+        return await self._sensors.ListSensors(request, context)
+
+    async def GetSensor(
+        self, request: orch_pb.GetSensorRequest, context: Context
+    ) -> orch_pb.GetSensorResponse:
+        return await self._sensors.GetSensor(request, context)
+
+    async def ListSensorEvals(
+        self, request: orch_pb.ListSensorEvalsRequest, context: Context
+    ) -> orch_pb.ListSensorEvalsResponse:
+        return await self._sensors.ListSensorEvals(request, context)
+
+    async def ManualEvaluateSensor(
+        self, request: orch_pb.ManualEvaluateSensorRequest, context: Context
+    ) -> orch_pb.ManualEvaluateSensorResponse:
+        return await self._sensors.ManualEvaluateSensor(request, context)
+
     # -- logs ---------------------------------------------------------------------------
 
     async def UploadTaskLogs(
@@ -505,3 +529,19 @@ def _run_key_conflict(run_key: str) -> Conflict:
         f"runKey {run_key!r} was already used with a different request",
         reason="run_key_conflict",
     )
+
+
+class _SensorHelpers:
+    """The servicer's state and event builders, as the sensor RPCs use them."""
+
+    def __init__(self, servicer: OrchestrationServicer) -> None:
+        self._servicer = servicer
+
+    async def state(self) -> tuple[FoldState, int]:
+        return await self._servicer._state()
+
+    def event(self, payload: KnownPayload) -> EventEnvelope:
+        return self._servicer._event(payload)
+
+    def run_events(self, plan: runs.RunPlan) -> list[EventEnvelope]:
+        return self._servicer._run_events(plan, self._servicer._run_ids(plan.run_triggered.run_id))

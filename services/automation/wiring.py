@@ -12,6 +12,7 @@ from arco_core.storage import Role, open_object_store
 from services.automation.backfill_loop import BackfillLoop
 from services.automation.config import AutomationConfig
 from services.automation.loop import ScheduleLoop
+from services.automation.sensor_loop import SensorLoop
 from services.common.committer import orchestration_committer
 from services.common.compactor_client import CompactorClient
 from services.common.head_follower import HeadFollower
@@ -33,14 +34,18 @@ async def build(
     # The ledger keeps real time: a warped clock only decides which ticks are due.
     committer = orchestration_committer(store, scope, Role.AUTOMATION, compactor, SystemClock())
     heads = HeadFollower(compactor, committer.reader)
+    clock = build_clock(config)
     loop = ScheduleLoop(
         committer,
         heads,
         scope,
-        build_clock(config),
+        clock,
         safety_tick_sec=config.safety_tick_sec,
         clock_rate=config.clock_rate,
         registry=registry,
     )
     backfills = BackfillLoop(committer, heads, scope, safety_tick_sec=config.safety_tick_sec)
-    return ServiceParts(registrations=[], loops=[heads, loop, backfills], close=compactor.close)
+    sensors = SensorLoop(committer, heads, scope, clock, safety_tick_sec=config.safety_tick_sec)
+    return ServiceParts(
+        registrations=[], loops=[heads, loop, backfills, sensors], close=compactor.close
+    )

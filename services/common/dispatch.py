@@ -24,6 +24,7 @@ from arco.worker.v1 import worker_service_pb2 as wpb
 from arco.worker.v1 import worker_service_pb2_grpc as wpb_grpc
 from google.protobuf import struct_pb2
 
+from arco_core.automation.sensor_polls import SensorDispatch, sensor_run_scope
 from arco_core.ids import callback_task_id
 from arco_core.orchestration.decisions import DispatchAction
 from arco_core.orchestration.state import DEFAULT_WORKER_QUEUE
@@ -112,6 +113,43 @@ class EnvelopeBuilder:
         if traceparent:
             envelope.traceparent = traceparent
         return envelope
+
+    def build_sensor_evaluation(self, item: SensorDispatch) -> worker_pb.WorkerDispatchEnvelope:
+        """A sensor evaluation's envelope: its token binds the sensor (as the run), the
+        evaluation id (as the attempt id) and the state version it starts from."""
+        run_scope = sensor_run_scope(item.sensor_id)
+        attempt = item.expected_state_version + 1
+        token, expires_ms = self._signer.mint(
+            self._scope.tenant_id,
+            self._scope.workspace_id,
+            item.task_id,
+            run_scope,
+            attempt,
+            item.eval_id,
+        )
+        evaluation = worker_pb.SensorEvaluation(
+            sensor_id=item.sensor_id,
+            eval_id=item.eval_id,
+            expected_state_version=item.expected_state_version,
+        )
+        if item.cursor is not None:
+            evaluation.cursor = item.cursor
+        return worker_pb.WorkerDispatchEnvelope(
+            tenant_id=self._scope.tenant_id,
+            workspace_id=self._scope.workspace_id,
+            task_id=item.task_id,
+            task_key=item.eval_id,
+            run_id=run_scope,
+            attempt=attempt,
+            attempt_id=item.eval_id,
+            dispatch_id=item.eval_id,
+            worker_queue=item.worker_queue,
+            callback_base_url=self._callback_base_url,
+            task_token=token,
+            token_expires_at=timestamp_from_ms(expires_ms),
+            payload=struct_pb2.Struct(),
+            sensor_evaluation=evaluation,
+        )
 
 
 def parse_targets(spec: str) -> dict[str, list[str]]:

@@ -12,11 +12,17 @@ from dataclasses import dataclass, field
 
 import structlog
 
+from arco_core.automation.sensor_polls import SensorDispatch
 from arco_core.clock import Clock
 from arco_core.envelope import EventEnvelope
 from arco_core.ids import new_ulid
 from arco_core.orchestration.decisions import DispatchAction
-from arco_core.orchestration.events import DispatchEnqueued, KnownPayload, make_event
+from arco_core.orchestration.events import (
+    DispatchEnqueued,
+    KnownPayload,
+    SensorEvaluationDispatched,
+    make_event,
+)
 from arco_core.paths import Scope
 from services.common.dispatch import DispatchAdapter, EnvelopeBuilder, SendOutcome
 
@@ -114,3 +120,29 @@ class Sender:
 
         await asyncio.gather(*(one(action) for action in actions))
         return acks
+
+    async def send_sensor_evaluations(
+        self, items: Sequence[SensorDispatch], summary: SendSummary
+    ) -> list[EventEnvelope]:
+        """Send each requested sensor evaluation; the acknowledgements of accepted ones."""
+
+        async def one(item: SensorDispatch) -> EventEnvelope | None:
+            async with self._limit:
+                envelope = self._builder.build_sensor_evaluation(item)
+                result = await self._adapter.send(envelope, item.cloud_task_id)
+            summary.attempted += 1
+            if not result.outcome.acknowledged:
+                summary.failed += 1
+                summary.errors.append(("sensor_dispatch_failed", item.eval_id, result.error))
+                log.warning("sensor_dispatch_failed", eval_id=item.eval_id, error=result.error)
+                return None
+            summary.enqueued += 1
+            log.info("sensor_dispatch_sent", eval_id=item.eval_id, target=result.target)
+            return self.event(
+                SensorEvaluationDispatched(
+                    sensor_id=item.sensor_id, eval_id=item.eval_id, cloud_task_id=item.cloud_task_id
+                )
+            )
+
+        sent = await asyncio.gather(*(one(item) for item in items))
+        return [ack for ack in sent if ack is not None]

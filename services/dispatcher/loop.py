@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import structlog
 
+from arco_core.automation.sensor_polls import pending_sensor_dispatches
 from arco_core.envelope import EventEnvelope
 from arco_core.orchestration.decisions import (
     pending_dispatches,
@@ -116,13 +117,19 @@ class DispatchLoop:
                 summary.ready_dispatch_emitted = len(intents)
             elif self._acks.due is not None and asyncio.get_running_loop().time() >= self._acks.due:
                 folding = asyncio.create_task(self._fold([]))
+            sensor_evals = pending_sensor_dispatches(
+                snapshot.state, exclude=self._inflight | self._acks.dispatch_ids
+            )
             self._inflight.update(a.dispatch_id for a in actions)
+            self._inflight.update(e.eval_id for e in sensor_evals)
             try:
                 acks = await self._sender.send_all(actions, summary.send)
+                acks += await self._sender.send_sensor_evaluations(sensor_evals, summary.send)
                 if acks:
                     self._note_acks(await self._committer.append(acks), acks)
             finally:
                 self._inflight.difference_update(a.dispatch_id for a in actions)
+                self._inflight.difference_update(e.eval_id for e in sensor_evals)
                 if folding is not None:
                     await folding
             self.passes += 1
@@ -132,7 +139,9 @@ class DispatchLoop:
 
     def _note_acks(self, paths: list[str], acks: list[EventEnvelope]) -> None:
         self._acks.paths.extend(paths)
-        self._acks.dispatch_ids.update(str(a.data["dispatch_id"]) for a in acks)
+        self._acks.dispatch_ids.update(
+            str(a.data.get("dispatch_id") or a.data["eval_id"]) for a in acks
+        )
         if self._acks.due is None:
             self._acks.due = asyncio.get_running_loop().time() + self._ack_fold_delay
 

@@ -74,10 +74,11 @@ FAMILIES: dict[str, tuple[Family | str, ...]] = {
     "run_key": ("backfill_run_key",),
     "backfills": (Family.ORCHESTRATION,),
     "schedules": (Family.ORCHESTRATION,),
+    "sensors": (Family.ORCHESTRATION,),
 }
-# Families cut out of another by path: the backfill and schedule routes are orchestration
-# routes, fuzzed on their own so they get their own quota.
-PATH_FAMILIES = {"backfills": "/backfills", "schedules": "/schedules"}
+# Families cut out of another by path: the backfill, schedule and sensor routes are
+# orchestration routes, fuzzed on their own so each gets its own quota of cases.
+PATH_FAMILIES = {"backfills": "/backfills", "schedules": "/schedules", "sensors": "/sensors"}
 BACKFILL_ASSET = "sales.daily_orders"
 # Fixed UUIDv7 Idempotency-Keys: commits get past the header check, and reuse them.
 DELTA_KEYS = (
@@ -168,6 +169,7 @@ def _seed(
         }
         response = http.put(f"{ws}/schedules/fuzz-schedule", json=schedule)
         assert response.status_code == 201, response.text
+        post(f"{ws}/sensors/fuzz-sensor/evaluate", {"payload": {"n": 1}, "messageId": "m1"})
         detail = http.get(f"{ws}/runs/{run['runId']}").json()
         listed = http.get(f"{base}/api/v1/browser/files").json()
     files = [str(f.get("path", "")) for f in listed.get("files", []) if f.get("path")]
@@ -184,6 +186,7 @@ def _seed(
         "backfill_id": str(backfill["backfillId"]),
         # Deployed with the demo manifest; PUT below as well.
         "schedule_id": "nightly-report",
+        "sensor_id": "fuzz-sensor",
     }
     return pins, keys, files, task_ids, staged
 
@@ -318,6 +321,13 @@ def _bodies(target: Target) -> dict[str, st.SearchStrategy[dict[str, Any]]]:
             optional={
                 "includeUpstream": st.booleans(),
                 "labels": st.dictionaries(NAME, st.text(max_size=5), max_size=2),
+            },
+        ),
+        "manual_evaluate_sensor": st.fixed_dictionaries(
+            {"payload": st.none() | st.text(max_size=10) | st.dictionaries(NAME, st.integers())},
+            optional={
+                "messageId": st.sampled_from(["m1", "m2"]) | NAME,
+                "attributes": st.dictionaries(NAME, st.text(max_size=10), max_size=2),
             },
         ),
         "stage_commit_payload": st.fixed_dictionaries(

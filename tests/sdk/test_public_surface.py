@@ -46,8 +46,12 @@ EXPORTED = [
     "RowCountCheck",
     "Run",
     "RunPage",
+    "RunRequest",
     "RunSummary",
     "Schedule",
+    "SensorContext",
+    "SensorDefinition",
+    "SensorResult",
     "SkipAttribution",
     "StaticPartition",
     "StoredLogs",
@@ -61,6 +65,7 @@ EXPORTED = [
     "build_manifest",
     "discover",
     "manifest_fingerprint",
+    "sensor",
 ]
 
 

@@ -18,7 +18,6 @@ from arco_core.automation.sensors import (
     apply_evaluation,
     next_poll_ms,
     parse_evaluation,
-    poll_evaluation_key,
     push_evaluation_key,
     requested_runs,
 )
@@ -50,14 +49,11 @@ def test_a_poll_sensor_is_due_once_per_minimum_interval_and_never_when_paused() 
     assert next_poll_ms(SensorSpec("p", kind=SensorKind.PUSH), SensorState()) is None
 
 
-def test_keys_make_a_redelivered_message_and_a_repeated_poll_one_evaluation() -> None:
+def test_keys_make_a_redelivered_message_one_evaluation() -> None:
     assert push_evaluation_key("s", "m1") == push_evaluation_key("s", "m1")
     assert push_evaluation_key("s", "m1") != push_evaluation_key("s", "m2")
     with pytest.raises(InvalidArgument):
         push_evaluation_key("s", "")
-    state = SensorState(state_version=3)
-    assert poll_evaluation_key("s", state) == poll_evaluation_key("s", SensorState(state_version=3))
-    assert poll_evaluation_key("s", state) != poll_evaluation_key("s", SensorState(state_version=4))
 
 
 def test_a_workers_answer_is_parsed_and_bounded() -> None:

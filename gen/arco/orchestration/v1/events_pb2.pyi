@@ -12,7 +12,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class OrchestrationEvent(_message.Message):
-    __slots__ = ("event_id", "event_type", "event_version", "timestamp", "source", "tenant_id", "workspace_id", "idempotency_key", "correlation_id", "causation_id", "run_triggered", "plan_created", "run_cancel_requested", "dispatch_requested", "dispatch_enqueued", "task_started", "task_heartbeat", "task_finished", "task_completion_recorded", "timer_requested", "timer_enqueued", "timer_fired", "manifest_deployed", "task_output_visibility_changed", "backfill_created", "backfill_chunk_planned", "backfill_state_changed", "schedule_definition_upserted", "schedule_ticked")
+    __slots__ = ("event_id", "event_type", "event_version", "timestamp", "source", "tenant_id", "workspace_id", "idempotency_key", "correlation_id", "causation_id", "run_triggered", "plan_created", "run_cancel_requested", "dispatch_requested", "dispatch_enqueued", "task_started", "task_heartbeat", "task_finished", "task_completion_recorded", "timer_requested", "timer_enqueued", "timer_fired", "manifest_deployed", "task_output_visibility_changed", "backfill_created", "backfill_chunk_planned", "backfill_state_changed", "schedule_definition_upserted", "schedule_ticked", "sensor_evaluated", "sensor_evaluation_requested", "sensor_evaluation_dispatched")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     EVENT_TYPE_FIELD_NUMBER: _ClassVar[int]
     EVENT_VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -42,6 +42,9 @@ class OrchestrationEvent(_message.Message):
     BACKFILL_STATE_CHANGED_FIELD_NUMBER: _ClassVar[int]
     SCHEDULE_DEFINITION_UPSERTED_FIELD_NUMBER: _ClassVar[int]
     SCHEDULE_TICKED_FIELD_NUMBER: _ClassVar[int]
+    SENSOR_EVALUATED_FIELD_NUMBER: _ClassVar[int]
+    SENSOR_EVALUATION_REQUESTED_FIELD_NUMBER: _ClassVar[int]
+    SENSOR_EVALUATION_DISPATCHED_FIELD_NUMBER: _ClassVar[int]
     event_id: str
     event_type: str
     event_version: int
@@ -71,7 +74,10 @@ class OrchestrationEvent(_message.Message):
     backfill_state_changed: BackfillStateChangedEvent
     schedule_definition_upserted: ScheduleDefinitionUpsertedEvent
     schedule_ticked: ScheduleTickedEvent
-    def __init__(self, event_id: _Optional[str] = ..., event_type: _Optional[str] = ..., event_version: _Optional[int] = ..., timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., source: _Optional[str] = ..., tenant_id: _Optional[str] = ..., workspace_id: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., correlation_id: _Optional[str] = ..., causation_id: _Optional[str] = ..., run_triggered: _Optional[_Union[RunTriggeredEvent, _Mapping]] = ..., plan_created: _Optional[_Union[PlanCreatedEvent, _Mapping]] = ..., run_cancel_requested: _Optional[_Union[RunCancelRequestedEvent, _Mapping]] = ..., dispatch_requested: _Optional[_Union[DispatchRequestedEvent, _Mapping]] = ..., dispatch_enqueued: _Optional[_Union[DispatchEnqueuedEvent, _Mapping]] = ..., task_started: _Optional[_Union[TaskStartedEvent, _Mapping]] = ..., task_heartbeat: _Optional[_Union[TaskHeartbeatEvent, _Mapping]] = ..., task_finished: _Optional[_Union[TaskFinishedEvent, _Mapping]] = ..., task_completion_recorded: _Optional[_Union[TaskFinishedEvent, _Mapping]] = ..., timer_requested: _Optional[_Union[TimerRequestedEvent, _Mapping]] = ..., timer_enqueued: _Optional[_Union[TimerEnqueuedEvent, _Mapping]] = ..., timer_fired: _Optional[_Union[TimerFiredEvent, _Mapping]] = ..., manifest_deployed: _Optional[_Union[ManifestDeployedEvent, _Mapping]] = ..., task_output_visibility_changed: _Optional[_Union[TaskOutputVisibilityChangedEvent, _Mapping]] = ..., backfill_created: _Optional[_Union[BackfillCreatedEvent, _Mapping]] = ..., backfill_chunk_planned: _Optional[_Union[BackfillChunkPlannedEvent, _Mapping]] = ..., backfill_state_changed: _Optional[_Union[BackfillStateChangedEvent, _Mapping]] = ..., schedule_definition_upserted: _Optional[_Union[ScheduleDefinitionUpsertedEvent, _Mapping]] = ..., schedule_ticked: _Optional[_Union[ScheduleTickedEvent, _Mapping]] = ...) -> None: ...
+    sensor_evaluated: SensorEvaluatedEvent
+    sensor_evaluation_requested: SensorEvaluationRequestedEvent
+    sensor_evaluation_dispatched: SensorEvaluationDispatchedEvent
+    def __init__(self, event_id: _Optional[str] = ..., event_type: _Optional[str] = ..., event_version: _Optional[int] = ..., timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., source: _Optional[str] = ..., tenant_id: _Optional[str] = ..., workspace_id: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., correlation_id: _Optional[str] = ..., causation_id: _Optional[str] = ..., run_triggered: _Optional[_Union[RunTriggeredEvent, _Mapping]] = ..., plan_created: _Optional[_Union[PlanCreatedEvent, _Mapping]] = ..., run_cancel_requested: _Optional[_Union[RunCancelRequestedEvent, _Mapping]] = ..., dispatch_requested: _Optional[_Union[DispatchRequestedEvent, _Mapping]] = ..., dispatch_enqueued: _Optional[_Union[DispatchEnqueuedEvent, _Mapping]] = ..., task_started: _Optional[_Union[TaskStartedEvent, _Mapping]] = ..., task_heartbeat: _Optional[_Union[TaskHeartbeatEvent, _Mapping]] = ..., task_finished: _Optional[_Union[TaskFinishedEvent, _Mapping]] = ..., task_completion_recorded: _Optional[_Union[TaskFinishedEvent, _Mapping]] = ..., timer_requested: _Optional[_Union[TimerRequestedEvent, _Mapping]] = ..., timer_enqueued: _Optional[_Union[TimerEnqueuedEvent, _Mapping]] = ..., timer_fired: _Optional[_Union[TimerFiredEvent, _Mapping]] = ..., manifest_deployed: _Optional[_Union[ManifestDeployedEvent, _Mapping]] = ..., task_output_visibility_changed: _Optional[_Union[TaskOutputVisibilityChangedEvent, _Mapping]] = ..., backfill_created: _Optional[_Union[BackfillCreatedEvent, _Mapping]] = ..., backfill_chunk_planned: _Optional[_Union[BackfillChunkPlannedEvent, _Mapping]] = ..., backfill_state_changed: _Optional[_Union[BackfillStateChangedEvent, _Mapping]] = ..., schedule_definition_upserted: _Optional[_Union[ScheduleDefinitionUpsertedEvent, _Mapping]] = ..., schedule_ticked: _Optional[_Union[ScheduleTickedEvent, _Mapping]] = ..., sensor_evaluated: _Optional[_Union[SensorEvaluatedEvent, _Mapping]] = ..., sensor_evaluation_requested: _Optional[_Union[SensorEvaluationRequestedEvent, _Mapping]] = ..., sensor_evaluation_dispatched: _Optional[_Union[SensorEvaluationDispatchedEvent, _Mapping]] = ...) -> None: ...
 
 class RunTriggeredEvent(_message.Message):
     __slots__ = ("run_id", "plan_id", "trigger", "root_assets", "run_key", "labels", "code_version", "parent_run_id", "rerun_kind", "rerun_reason", "traceparent")
@@ -423,3 +429,66 @@ class ScheduleTickedEvent(_message.Message):
     run_id: str
     skipped_through: _timestamp_pb2.Timestamp
     def __init__(self, tick_id: _Optional[str] = ..., schedule_id: _Optional[str] = ..., scheduled_for: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., status: _Optional[_Union[_types_pb2.TickStatus, str]] = ..., asset_selection: _Optional[_Iterable[str]] = ..., definition_version: _Optional[str] = ..., skip_reason: _Optional[str] = ..., error_message: _Optional[str] = ..., run_key: _Optional[str] = ..., run_id: _Optional[str] = ..., skipped_through: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class SensorRunRequest(_message.Message):
+    __slots__ = ("run_key", "assets", "partition_keys", "labels")
+    class LabelsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    RUN_KEY_FIELD_NUMBER: _ClassVar[int]
+    ASSETS_FIELD_NUMBER: _ClassVar[int]
+    PARTITION_KEYS_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    run_key: str
+    assets: _containers.RepeatedScalarFieldContainer[str]
+    partition_keys: _containers.RepeatedScalarFieldContainer[str]
+    labels: _containers.ScalarMap[str, str]
+    def __init__(self, run_key: _Optional[str] = ..., assets: _Optional[_Iterable[str]] = ..., partition_keys: _Optional[_Iterable[str]] = ..., labels: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class SensorEvaluatedEvent(_message.Message):
+    __slots__ = ("sensor_id", "eval_id", "trigger_source", "message_id", "expected_state_version", "cursor_after", "run_requests", "error_message")
+    SENSOR_ID_FIELD_NUMBER: _ClassVar[int]
+    EVAL_ID_FIELD_NUMBER: _ClassVar[int]
+    TRIGGER_SOURCE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_STATE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_AFTER_FIELD_NUMBER: _ClassVar[int]
+    RUN_REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    sensor_id: str
+    eval_id: str
+    trigger_source: str
+    message_id: str
+    expected_state_version: int
+    cursor_after: str
+    run_requests: _containers.RepeatedCompositeFieldContainer[SensorRunRequest]
+    error_message: str
+    def __init__(self, sensor_id: _Optional[str] = ..., eval_id: _Optional[str] = ..., trigger_source: _Optional[str] = ..., message_id: _Optional[str] = ..., expected_state_version: _Optional[int] = ..., cursor_after: _Optional[str] = ..., run_requests: _Optional[_Iterable[_Union[SensorRunRequest, _Mapping]]] = ..., error_message: _Optional[str] = ...) -> None: ...
+
+class SensorEvaluationRequestedEvent(_message.Message):
+    __slots__ = ("sensor_id", "eval_id", "expected_state_version", "cursor", "worker_queue")
+    SENSOR_ID_FIELD_NUMBER: _ClassVar[int]
+    EVAL_ID_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_STATE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
+    WORKER_QUEUE_FIELD_NUMBER: _ClassVar[int]
+    sensor_id: str
+    eval_id: str
+    expected_state_version: int
+    cursor: str
+    worker_queue: str
+    def __init__(self, sensor_id: _Optional[str] = ..., eval_id: _Optional[str] = ..., expected_state_version: _Optional[int] = ..., cursor: _Optional[str] = ..., worker_queue: _Optional[str] = ...) -> None: ...
+
+class SensorEvaluationDispatchedEvent(_message.Message):
+    __slots__ = ("sensor_id", "eval_id", "cloud_task_id")
+    SENSOR_ID_FIELD_NUMBER: _ClassVar[int]
+    EVAL_ID_FIELD_NUMBER: _ClassVar[int]
+    CLOUD_TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    sensor_id: str
+    eval_id: str
+    cloud_task_id: str
+    def __init__(self, sensor_id: _Optional[str] = ..., eval_id: _Optional[str] = ..., cloud_task_id: _Optional[str] = ...) -> None: ...

@@ -38,6 +38,13 @@ class ChunkState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     CHUNK_STATE_SUCCEEDED: _ClassVar[ChunkState]
     CHUNK_STATE_FAILED: _ClassVar[ChunkState]
     CHUNK_STATE_CANCELLED: _ClassVar[ChunkState]
+
+class SensorStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SENSOR_STATUS_UNSPECIFIED: _ClassVar[SensorStatus]
+    SENSOR_STATUS_ACTIVE: _ClassVar[SensorStatus]
+    SENSOR_STATUS_PAUSED: _ClassVar[SensorStatus]
+    SENSOR_STATUS_ERROR: _ClassVar[SensorStatus]
 RERUN_MODE_UNSPECIFIED: RerunMode
 RERUN_MODE_FROM_FAILURE: RerunMode
 RERUN_MODE_SUBSET: RerunMode
@@ -55,6 +62,10 @@ CHUNK_STATE_RUNNING: ChunkState
 CHUNK_STATE_SUCCEEDED: ChunkState
 CHUNK_STATE_FAILED: ChunkState
 CHUNK_STATE_CANCELLED: ChunkState
+SENSOR_STATUS_UNSPECIFIED: SensorStatus
+SENSOR_STATUS_ACTIVE: SensorStatus
+SENSOR_STATUS_PAUSED: SensorStatus
+SENSOR_STATUS_ERROR: SensorStatus
 
 class AssetKey(_message.Message):
     __slots__ = ("namespace", "name")
@@ -116,6 +127,18 @@ class ScheduleEntry(_message.Message):
     assets: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, id: _Optional[str] = ..., cron: _Optional[str] = ..., timezone: _Optional[str] = ..., assets: _Optional[_Iterable[str]] = ...) -> None: ...
 
+class SensorEntry(_message.Message):
+    __slots__ = ("id", "kind", "minimum_interval_seconds", "assets")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    MINIMUM_INTERVAL_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    ASSETS_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    kind: str
+    minimum_interval_seconds: int
+    assets: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, id: _Optional[str] = ..., kind: _Optional[str] = ..., minimum_interval_seconds: _Optional[int] = ..., assets: _Optional[_Iterable[str]] = ...) -> None: ...
+
 class GitContext(_message.Message):
     __slots__ = ("repository", "branch", "commit_sha", "commit_message", "author", "dirty")
     REPOSITORY_FIELD_NUMBER: _ClassVar[int]
@@ -133,7 +156,7 @@ class GitContext(_message.Message):
     def __init__(self, repository: _Optional[str] = ..., branch: _Optional[str] = ..., commit_sha: _Optional[str] = ..., commit_message: _Optional[str] = ..., author: _Optional[str] = ..., dirty: _Optional[bool] = ...) -> None: ...
 
 class StoredManifest(_message.Message):
-    __slots__ = ("manifest_id", "tenant_id", "workspace_id", "manifest_version", "code_version_id", "fingerprint", "git", "assets", "schedules", "deployed_at", "deployed_by", "metadata")
+    __slots__ = ("manifest_id", "tenant_id", "workspace_id", "manifest_version", "code_version_id", "fingerprint", "git", "assets", "schedules", "deployed_at", "deployed_by", "metadata", "sensors")
     MANIFEST_ID_FIELD_NUMBER: _ClassVar[int]
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]
     WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
@@ -146,6 +169,7 @@ class StoredManifest(_message.Message):
     DEPLOYED_AT_FIELD_NUMBER: _ClassVar[int]
     DEPLOYED_BY_FIELD_NUMBER: _ClassVar[int]
     METADATA_FIELD_NUMBER: _ClassVar[int]
+    SENSORS_FIELD_NUMBER: _ClassVar[int]
     manifest_id: str
     tenant_id: str
     workspace_id: str
@@ -158,10 +182,11 @@ class StoredManifest(_message.Message):
     deployed_at: _timestamp_pb2.Timestamp
     deployed_by: str
     metadata: _struct_pb2.Value
-    def __init__(self, manifest_id: _Optional[str] = ..., tenant_id: _Optional[str] = ..., workspace_id: _Optional[str] = ..., manifest_version: _Optional[str] = ..., code_version_id: _Optional[str] = ..., fingerprint: _Optional[str] = ..., git: _Optional[_Union[GitContext, _Mapping]] = ..., assets: _Optional[_Iterable[_Union[AssetEntry, _Mapping]]] = ..., schedules: _Optional[_Iterable[_Union[ScheduleEntry, _Mapping]]] = ..., deployed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., deployed_by: _Optional[str] = ..., metadata: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ...) -> None: ...
+    sensors: _containers.RepeatedCompositeFieldContainer[SensorEntry]
+    def __init__(self, manifest_id: _Optional[str] = ..., tenant_id: _Optional[str] = ..., workspace_id: _Optional[str] = ..., manifest_version: _Optional[str] = ..., code_version_id: _Optional[str] = ..., fingerprint: _Optional[str] = ..., git: _Optional[_Union[GitContext, _Mapping]] = ..., assets: _Optional[_Iterable[_Union[AssetEntry, _Mapping]]] = ..., schedules: _Optional[_Iterable[_Union[ScheduleEntry, _Mapping]]] = ..., deployed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., deployed_by: _Optional[str] = ..., metadata: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., sensors: _Optional[_Iterable[_Union[SensorEntry, _Mapping]]] = ...) -> None: ...
 
 class DeployManifestRequest(_message.Message):
-    __slots__ = ("workspace_id", "manifest_version", "code_version_id", "assets", "schedules", "deployed_by", "git", "metadata")
+    __slots__ = ("workspace_id", "manifest_version", "code_version_id", "assets", "schedules", "deployed_by", "git", "metadata", "sensors")
     WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
     MANIFEST_VERSION_FIELD_NUMBER: _ClassVar[int]
     CODE_VERSION_ID_FIELD_NUMBER: _ClassVar[int]
@@ -170,6 +195,7 @@ class DeployManifestRequest(_message.Message):
     DEPLOYED_BY_FIELD_NUMBER: _ClassVar[int]
     GIT_FIELD_NUMBER: _ClassVar[int]
     METADATA_FIELD_NUMBER: _ClassVar[int]
+    SENSORS_FIELD_NUMBER: _ClassVar[int]
     workspace_id: str
     manifest_version: str
     code_version_id: str
@@ -178,7 +204,8 @@ class DeployManifestRequest(_message.Message):
     deployed_by: str
     git: GitContext
     metadata: _struct_pb2.Value
-    def __init__(self, workspace_id: _Optional[str] = ..., manifest_version: _Optional[str] = ..., code_version_id: _Optional[str] = ..., assets: _Optional[_Iterable[_Union[AssetEntry, _Mapping]]] = ..., schedules: _Optional[_Iterable[_Union[ScheduleEntry, _Mapping]]] = ..., deployed_by: _Optional[str] = ..., git: _Optional[_Union[GitContext, _Mapping]] = ..., metadata: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ...) -> None: ...
+    sensors: _containers.RepeatedCompositeFieldContainer[SensorEntry]
+    def __init__(self, workspace_id: _Optional[str] = ..., manifest_version: _Optional[str] = ..., code_version_id: _Optional[str] = ..., assets: _Optional[_Iterable[_Union[AssetEntry, _Mapping]]] = ..., schedules: _Optional[_Iterable[_Union[ScheduleEntry, _Mapping]]] = ..., deployed_by: _Optional[str] = ..., git: _Optional[_Union[GitContext, _Mapping]] = ..., metadata: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., sensors: _Optional[_Iterable[_Union[SensorEntry, _Mapping]]] = ...) -> None: ...
 
 class DeployManifestResponse(_message.Message):
     __slots__ = ("manifest_id", "workspace_id", "code_version_id", "fingerprint", "asset_count", "deployed_at", "created")
@@ -1074,3 +1101,154 @@ class ListScheduleTicksResponse(_message.Message):
     ticks: _containers.RepeatedCompositeFieldContainer[ScheduleTick]
     next_cursor: str
     def __init__(self, ticks: _Optional[_Iterable[_Union[ScheduleTick, _Mapping]]] = ..., next_cursor: _Optional[str] = ...) -> None: ...
+
+class Sensor(_message.Message):
+    __slots__ = ("sensor_id", "cursor", "last_evaluation_at", "status", "state_version")
+    SENSOR_ID_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
+    LAST_EVALUATION_AT_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    STATE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    sensor_id: str
+    cursor: str
+    last_evaluation_at: _timestamp_pb2.Timestamp
+    status: SensorStatus
+    state_version: int
+    def __init__(self, sensor_id: _Optional[str] = ..., cursor: _Optional[str] = ..., last_evaluation_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., status: _Optional[_Union[SensorStatus, str]] = ..., state_version: _Optional[int] = ...) -> None: ...
+
+class ListSensorsRequest(_message.Message):
+    __slots__ = ("workspace_id", "limit", "cursor")
+    WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
+    workspace_id: str
+    limit: int
+    cursor: str
+    def __init__(self, workspace_id: _Optional[str] = ..., limit: _Optional[int] = ..., cursor: _Optional[str] = ...) -> None: ...
+
+class ListSensorsResponse(_message.Message):
+    __slots__ = ("sensors", "next_cursor")
+    SENSORS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_CURSOR_FIELD_NUMBER: _ClassVar[int]
+    sensors: _containers.RepeatedCompositeFieldContainer[Sensor]
+    next_cursor: str
+    def __init__(self, sensors: _Optional[_Iterable[_Union[Sensor, _Mapping]]] = ..., next_cursor: _Optional[str] = ...) -> None: ...
+
+class GetSensorRequest(_message.Message):
+    __slots__ = ("workspace_id", "sensor_id")
+    WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
+    SENSOR_ID_FIELD_NUMBER: _ClassVar[int]
+    workspace_id: str
+    sensor_id: str
+    def __init__(self, workspace_id: _Optional[str] = ..., sensor_id: _Optional[str] = ...) -> None: ...
+
+class GetSensorResponse(_message.Message):
+    __slots__ = ("sensor",)
+    SENSOR_FIELD_NUMBER: _ClassVar[int]
+    sensor: Sensor
+    def __init__(self, sensor: _Optional[_Union[Sensor, _Mapping]] = ...) -> None: ...
+
+class SensorEvalStatus(_message.Message):
+    __slots__ = ("status", "message")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    status: str
+    message: str
+    def __init__(self, status: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+
+class SensorEval(_message.Message):
+    __slots__ = ("eval_id", "sensor_id", "cursor_before", "cursor_after", "evaluated_at", "status", "run_requests_count")
+    EVAL_ID_FIELD_NUMBER: _ClassVar[int]
+    SENSOR_ID_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_AFTER_FIELD_NUMBER: _ClassVar[int]
+    EVALUATED_AT_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    RUN_REQUESTS_COUNT_FIELD_NUMBER: _ClassVar[int]
+    eval_id: str
+    sensor_id: str
+    cursor_before: str
+    cursor_after: str
+    evaluated_at: _timestamp_pb2.Timestamp
+    status: SensorEvalStatus
+    run_requests_count: int
+    def __init__(self, eval_id: _Optional[str] = ..., sensor_id: _Optional[str] = ..., cursor_before: _Optional[str] = ..., cursor_after: _Optional[str] = ..., evaluated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., status: _Optional[_Union[SensorEvalStatus, _Mapping]] = ..., run_requests_count: _Optional[int] = ...) -> None: ...
+
+class ListSensorEvalsRequest(_message.Message):
+    __slots__ = ("workspace_id", "sensor_id", "limit", "cursor", "since", "until", "status")
+    WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
+    SENSOR_ID_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    UNTIL_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    workspace_id: str
+    sensor_id: str
+    limit: int
+    cursor: str
+    since: _timestamp_pb2.Timestamp
+    until: _timestamp_pb2.Timestamp
+    status: str
+    def __init__(self, workspace_id: _Optional[str] = ..., sensor_id: _Optional[str] = ..., limit: _Optional[int] = ..., cursor: _Optional[str] = ..., since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., status: _Optional[str] = ...) -> None: ...
+
+class ListSensorEvalsResponse(_message.Message):
+    __slots__ = ("evals", "next_cursor")
+    EVALS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_CURSOR_FIELD_NUMBER: _ClassVar[int]
+    evals: _containers.RepeatedCompositeFieldContainer[SensorEval]
+    next_cursor: str
+    def __init__(self, evals: _Optional[_Iterable[_Union[SensorEval, _Mapping]]] = ..., next_cursor: _Optional[str] = ...) -> None: ...
+
+class ManualEvaluateSensorRequest(_message.Message):
+    __slots__ = ("workspace_id", "sensor_id", "payload", "attributes", "message_id")
+    class AttributesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
+    SENSOR_ID_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    workspace_id: str
+    sensor_id: str
+    payload: _struct_pb2.Value
+    attributes: _containers.ScalarMap[str, str]
+    message_id: str
+    def __init__(self, workspace_id: _Optional[str] = ..., sensor_id: _Optional[str] = ..., payload: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., attributes: _Optional[_Mapping[str, str]] = ..., message_id: _Optional[str] = ...) -> None: ...
+
+class RunRequest(_message.Message):
+    __slots__ = ("run_key", "request_fingerprint", "asset_selection", "partition_selection", "code_version")
+    RUN_KEY_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
+    ASSET_SELECTION_FIELD_NUMBER: _ClassVar[int]
+    PARTITION_SELECTION_FIELD_NUMBER: _ClassVar[int]
+    CODE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    run_key: str
+    request_fingerprint: str
+    asset_selection: _containers.RepeatedScalarFieldContainer[str]
+    partition_selection: _containers.RepeatedScalarFieldContainer[str]
+    code_version: str
+    def __init__(self, run_key: _Optional[str] = ..., request_fingerprint: _Optional[str] = ..., asset_selection: _Optional[_Iterable[str]] = ..., partition_selection: _Optional[_Iterable[str]] = ..., code_version: _Optional[str] = ...) -> None: ...
+
+class ManualEvaluateSensorResponse(_message.Message):
+    __slots__ = ("eval_id", "message_id", "run_requests", "events_written", "status", "message", "warning")
+    EVAL_ID_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    RUN_REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    EVENTS_WRITTEN_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    WARNING_FIELD_NUMBER: _ClassVar[int]
+    eval_id: str
+    message_id: str
+    run_requests: _containers.RepeatedCompositeFieldContainer[RunRequest]
+    events_written: int
+    status: str
+    message: str
+    warning: str
+    def __init__(self, eval_id: _Optional[str] = ..., message_id: _Optional[str] = ..., run_requests: _Optional[_Iterable[_Union[RunRequest, _Mapping]]] = ..., events_written: _Optional[int] = ..., status: _Optional[str] = ..., message: _Optional[str] = ..., warning: _Optional[str] = ...) -> None: ...

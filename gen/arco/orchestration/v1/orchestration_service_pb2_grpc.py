@@ -172,6 +172,26 @@ class OrchestrationServiceStub:
                 request_serializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.ListScheduleTicksRequest.SerializeToString,
                 response_deserializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.ListScheduleTicksResponse.FromString,
                 _registered_method=True)
+        self.ListSensors = channel.unary_unary(
+                '/arco.orchestration.v1.OrchestrationService/ListSensors',
+                request_serializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.ListSensorsRequest.SerializeToString,
+                response_deserializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.ListSensorsResponse.FromString,
+                _registered_method=True)
+        self.GetSensor = channel.unary_unary(
+                '/arco.orchestration.v1.OrchestrationService/GetSensor',
+                request_serializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.GetSensorRequest.SerializeToString,
+                response_deserializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.GetSensorResponse.FromString,
+                _registered_method=True)
+        self.ListSensorEvals = channel.unary_unary(
+                '/arco.orchestration.v1.OrchestrationService/ListSensorEvals',
+                request_serializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.ListSensorEvalsRequest.SerializeToString,
+                response_deserializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.ListSensorEvalsResponse.FromString,
+                _registered_method=True)
+        self.ManualEvaluateSensor = channel.unary_unary(
+                '/arco.orchestration.v1.OrchestrationService/ManualEvaluateSensor',
+                request_serializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.ManualEvaluateSensorRequest.SerializeToString,
+                response_deserializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.ManualEvaluateSensorResponse.FromString,
+                _registered_method=True)
 
 
 class OrchestrationServiceServicer:
@@ -376,6 +396,35 @@ class OrchestrationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListSensors(self, request, context):
+        """-- SENSORS --
+        List sensors (those evaluated at least once), by sensor id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetSensor(self, request, context):
+        """Get one sensor's state.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSensorEvals(self, request, context):
+        """A sensor's evaluation history, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ManualEvaluateSensor(self, request, context):
+        """Push a message to a sensor; evaluated once per message id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_OrchestrationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -513,6 +562,26 @@ def add_OrchestrationServiceServicer_to_server(servicer, server):
                     servicer.ListScheduleTicks,
                     request_deserializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.ListScheduleTicksRequest.FromString,
                     response_serializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.ListScheduleTicksResponse.SerializeToString,
+            ),
+            'ListSensors': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSensors,
+                    request_deserializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.ListSensorsRequest.FromString,
+                    response_serializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.ListSensorsResponse.SerializeToString,
+            ),
+            'GetSensor': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSensor,
+                    request_deserializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.GetSensorRequest.FromString,
+                    response_serializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.GetSensorResponse.SerializeToString,
+            ),
+            'ListSensorEvals': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSensorEvals,
+                    request_deserializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.ListSensorEvalsRequest.FromString,
+                    response_serializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.ListSensorEvalsResponse.SerializeToString,
+            ),
+            'ManualEvaluateSensor': grpc.unary_unary_rpc_method_handler(
+                    servicer.ManualEvaluateSensor,
+                    request_deserializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.ManualEvaluateSensorRequest.FromString,
+                    response_serializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.ManualEvaluateSensorResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1247,6 +1316,114 @@ class OrchestrationService:
             '/arco.orchestration.v1.OrchestrationService/ListScheduleTicks',
             arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.ListScheduleTicksRequest.SerializeToString,
             arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.ListScheduleTicksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSensors(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/arco.orchestration.v1.OrchestrationService/ListSensors',
+            arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.ListSensorsRequest.SerializeToString,
+            arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.ListSensorsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSensor(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/arco.orchestration.v1.OrchestrationService/GetSensor',
+            arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.GetSensorRequest.SerializeToString,
+            arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.GetSensorResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSensorEvals(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/arco.orchestration.v1.OrchestrationService/ListSensorEvals',
+            arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.ListSensorEvalsRequest.SerializeToString,
+            arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.ListSensorEvalsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ManualEvaluateSensor(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/arco.orchestration.v1.OrchestrationService/ManualEvaluateSensor',
+            arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.ManualEvaluateSensorRequest.SerializeToString,
+            arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.ManualEvaluateSensorResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -101,6 +101,16 @@ class OrchestrationServiceStub:
     """Stop a schedule's ticks from requesting runs (they are recorded as skipped)."""
     ListScheduleTicks: _grpc.UnaryUnaryMultiCallable[_orchestration_service_pb2.ListScheduleTicksRequest, _orchestration_service_pb2.ListScheduleTicksResponse]
     """A schedule's tick history, newest first."""
+    ListSensors: _grpc.UnaryUnaryMultiCallable[_orchestration_service_pb2.ListSensorsRequest, _orchestration_service_pb2.ListSensorsResponse]
+    """-- SENSORS --
+    List sensors (those evaluated at least once), by sensor id.
+    """
+    GetSensor: _grpc.UnaryUnaryMultiCallable[_orchestration_service_pb2.GetSensorRequest, _orchestration_service_pb2.GetSensorResponse]
+    """Get one sensor's state."""
+    ListSensorEvals: _grpc.UnaryUnaryMultiCallable[_orchestration_service_pb2.ListSensorEvalsRequest, _orchestration_service_pb2.ListSensorEvalsResponse]
+    """A sensor's evaluation history, newest first."""
+    ManualEvaluateSensor: _grpc.UnaryUnaryMultiCallable[_orchestration_service_pb2.ManualEvaluateSensorRequest, _orchestration_service_pb2.ManualEvaluateSensorResponse]
+    """Push a message to a sensor; evaluated once per message id."""
 
 @_typing.type_check_only
 class OrchestrationServiceAsyncStub(OrchestrationServiceStub):
@@ -175,6 +185,16 @@ class OrchestrationServiceAsyncStub(OrchestrationServiceStub):
     """Stop a schedule's ticks from requesting runs (they are recorded as skipped)."""
     ListScheduleTicks: _aio.UnaryUnaryMultiCallable[_orchestration_service_pb2.ListScheduleTicksRequest, _orchestration_service_pb2.ListScheduleTicksResponse]  # type: ignore[assignment]
     """A schedule's tick history, newest first."""
+    ListSensors: _aio.UnaryUnaryMultiCallable[_orchestration_service_pb2.ListSensorsRequest, _orchestration_service_pb2.ListSensorsResponse]  # type: ignore[assignment]
+    """-- SENSORS --
+    List sensors (those evaluated at least once), by sensor id.
+    """
+    GetSensor: _aio.UnaryUnaryMultiCallable[_orchestration_service_pb2.GetSensorRequest, _orchestration_service_pb2.GetSensorResponse]  # type: ignore[assignment]
+    """Get one sensor's state."""
+    ListSensorEvals: _aio.UnaryUnaryMultiCallable[_orchestration_service_pb2.ListSensorEvalsRequest, _orchestration_service_pb2.ListSensorEvalsResponse]  # type: ignore[assignment]
+    """A sensor's evaluation history, newest first."""
+    ManualEvaluateSensor: _aio.UnaryUnaryMultiCallable[_orchestration_service_pb2.ManualEvaluateSensorRequest, _orchestration_service_pb2.ManualEvaluateSensorResponse]  # type: ignore[assignment]
+    """Push a message to a sensor; evaluated once per message id."""
 
 class OrchestrationServiceServicer(metaclass=_abc_1.ABCMeta):
     """The api's public orchestration surface: code deployments (manifests), runs and logs.
@@ -408,5 +428,39 @@ class OrchestrationServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_orchestration_service_pb2.ListScheduleTicksResponse, _abc.Awaitable[_orchestration_service_pb2.ListScheduleTicksResponse]]:
         """A schedule's tick history, newest first."""
+
+    @_abc_1.abstractmethod
+    def ListSensors(
+        self,
+        request: _orchestration_service_pb2.ListSensorsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_orchestration_service_pb2.ListSensorsResponse, _abc.Awaitable[_orchestration_service_pb2.ListSensorsResponse]]:
+        """-- SENSORS --
+        List sensors (those evaluated at least once), by sensor id.
+        """
+
+    @_abc_1.abstractmethod
+    def GetSensor(
+        self,
+        request: _orchestration_service_pb2.GetSensorRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_orchestration_service_pb2.GetSensorResponse, _abc.Awaitable[_orchestration_service_pb2.GetSensorResponse]]:
+        """Get one sensor's state."""
+
+    @_abc_1.abstractmethod
+    def ListSensorEvals(
+        self,
+        request: _orchestration_service_pb2.ListSensorEvalsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_orchestration_service_pb2.ListSensorEvalsResponse, _abc.Awaitable[_orchestration_service_pb2.ListSensorEvalsResponse]]:
+        """A sensor's evaluation history, newest first."""
+
+    @_abc_1.abstractmethod
+    def ManualEvaluateSensor(
+        self,
+        request: _orchestration_service_pb2.ManualEvaluateSensorRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_orchestration_service_pb2.ManualEvaluateSensorResponse, _abc.Awaitable[_orchestration_service_pb2.ManualEvaluateSensorResponse]]:
+        """Push a message to a sensor; evaluated once per message id."""
 
 def add_OrchestrationServiceServicer_to_server(servicer: OrchestrationServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -4,9 +4,10 @@ from arco.orchestration.v1 import worker_protocol_pb2 as _worker_protocol_pb2
 from google.api import annotations_pb2 as _annotations_pb2
 from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Mapping as _Mapping
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
@@ -108,3 +109,52 @@ class TaskCompletedResponse(_message.Message):
     final_state: str
     server_time: _timestamp_pb2.Timestamp
     def __init__(self, acknowledged: _Optional[bool] = ..., final_state: _Optional[str] = ..., server_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class SensorRunRequestEntry(_message.Message):
+    __slots__ = ("run_key", "assets", "partitions", "labels")
+    class LabelsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    RUN_KEY_FIELD_NUMBER: _ClassVar[int]
+    ASSETS_FIELD_NUMBER: _ClassVar[int]
+    PARTITIONS_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    run_key: str
+    assets: _containers.RepeatedScalarFieldContainer[str]
+    partitions: _containers.RepeatedScalarFieldContainer[str]
+    labels: _containers.ScalarMap[str, str]
+    def __init__(self, run_key: _Optional[str] = ..., assets: _Optional[_Iterable[str]] = ..., partitions: _Optional[_Iterable[str]] = ..., labels: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class SensorEvaluatedRequest(_message.Message):
+    __slots__ = ("task_id", "eval_id", "expected_state_version", "worker_id", "cursor", "run_requests", "error")
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    EVAL_ID_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_STATE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    WORKER_ID_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
+    RUN_REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    task_id: str
+    eval_id: str
+    expected_state_version: int
+    worker_id: str
+    cursor: str
+    run_requests: _containers.RepeatedCompositeFieldContainer[SensorRunRequestEntry]
+    error: str
+    def __init__(self, task_id: _Optional[str] = ..., eval_id: _Optional[str] = ..., expected_state_version: _Optional[int] = ..., worker_id: _Optional[str] = ..., cursor: _Optional[str] = ..., run_requests: _Optional[_Iterable[_Union[SensorRunRequestEntry, _Mapping]]] = ..., error: _Optional[str] = ...) -> None: ...
+
+class SensorEvaluatedResponse(_message.Message):
+    __slots__ = ("acknowledged", "status", "runs_requested", "server_time")
+    ACKNOWLEDGED_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    RUNS_REQUESTED_FIELD_NUMBER: _ClassVar[int]
+    SERVER_TIME_FIELD_NUMBER: _ClassVar[int]
+    acknowledged: bool
+    status: str
+    runs_requested: int
+    server_time: _timestamp_pb2.Timestamp
+    def __init__(self, acknowledged: _Optional[bool] = ..., status: _Optional[str] = ..., runs_requested: _Optional[int] = ..., server_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

@@ -51,6 +51,11 @@ class TaskCallbackServiceStub:
                 request_serializer=arco_dot_orchestration_dot_v1_dot_task__callback__service__pb2.TaskCompletedRequest.SerializeToString,
                 response_deserializer=arco_dot_orchestration_dot_v1_dot_task__callback__service__pb2.TaskCompletedResponse.FromString,
                 _registered_method=True)
+        self.SensorEvaluated = channel.unary_unary(
+                '/arco.orchestration.v1.TaskCallbackService/SensorEvaluated',
+                request_serializer=arco_dot_orchestration_dot_v1_dot_task__callback__service__pb2.SensorEvaluatedRequest.SerializeToString,
+                response_deserializer=arco_dot_orchestration_dot_v1_dot_task__callback__service__pb2.SensorEvaluatedResponse.FromString,
+                _registered_method=True)
 
 
 class TaskCallbackServiceServicer:
@@ -79,6 +84,14 @@ class TaskCallbackServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SensorEvaluated(self, request, context):
+        """-- SENSORS --
+        A worker's answer to a sensor-evaluation dispatch: the new cursor and run requests.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TaskCallbackServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -96,6 +109,11 @@ def add_TaskCallbackServiceServicer_to_server(servicer, server):
                     servicer.TaskCompleted,
                     request_deserializer=arco_dot_orchestration_dot_v1_dot_task__callback__service__pb2.TaskCompletedRequest.FromString,
                     response_serializer=arco_dot_orchestration_dot_v1_dot_task__callback__service__pb2.TaskCompletedResponse.SerializeToString,
+            ),
+            'SensorEvaluated': grpc.unary_unary_rpc_method_handler(
+                    servicer.SensorEvaluated,
+                    request_deserializer=arco_dot_orchestration_dot_v1_dot_task__callback__service__pb2.SensorEvaluatedRequest.FromString,
+                    response_serializer=arco_dot_orchestration_dot_v1_dot_task__callback__service__pb2.SensorEvaluatedResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -181,6 +199,33 @@ class TaskCallbackService:
             '/arco.orchestration.v1.TaskCallbackService/TaskCompleted',
             arco_dot_orchestration_dot_v1_dot_task__callback__service__pb2.TaskCompletedRequest.SerializeToString,
             arco_dot_orchestration_dot_v1_dot_task__callback__service__pb2.TaskCompletedResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SensorEvaluated(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/arco.orchestration.v1.TaskCallbackService/SensorEvaluated',
+            arco_dot_orchestration_dot_v1_dot_task__callback__service__pb2.SensorEvaluatedRequest.SerializeToString,
+            arco_dot_orchestration_dot_v1_dot_task__callback__service__pb2.SensorEvaluatedResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -41,6 +41,10 @@ class TaskCallbackServiceStub:
     """The attempt is alive; the answer says whether to cancel."""
     TaskCompleted: _grpc.UnaryUnaryMultiCallable[_task_callback_service_pb2.TaskCompletedRequest, _task_callback_service_pb2.TaskCompletedResponse]
     """The attempt ended."""
+    SensorEvaluated: _grpc.UnaryUnaryMultiCallable[_task_callback_service_pb2.SensorEvaluatedRequest, _task_callback_service_pb2.SensorEvaluatedResponse]
+    """-- SENSORS --
+    A worker's answer to a sensor-evaluation dispatch: the new cursor and run requests.
+    """
 
 @_typing.type_check_only
 class TaskCallbackServiceAsyncStub(TaskCallbackServiceStub):
@@ -55,6 +59,10 @@ class TaskCallbackServiceAsyncStub(TaskCallbackServiceStub):
     """The attempt is alive; the answer says whether to cancel."""
     TaskCompleted: _aio.UnaryUnaryMultiCallable[_task_callback_service_pb2.TaskCompletedRequest, _task_callback_service_pb2.TaskCompletedResponse]  # type: ignore[assignment]
     """The attempt ended."""
+    SensorEvaluated: _aio.UnaryUnaryMultiCallable[_task_callback_service_pb2.SensorEvaluatedRequest, _task_callback_service_pb2.SensorEvaluatedResponse]  # type: ignore[assignment]
+    """-- SENSORS --
+    A worker's answer to a sensor-evaluation dispatch: the new cursor and run requests.
+    """
 
 class TaskCallbackServiceServicer(metaclass=_abc_1.ABCMeta):
     """Worker lifecycle callbacks, authenticated with the task-scoped token from the
@@ -84,5 +92,15 @@ class TaskCallbackServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_task_callback_service_pb2.TaskCompletedResponse, _abc.Awaitable[_task_callback_service_pb2.TaskCompletedResponse]]:
         """The attempt ended."""
+
+    @_abc_1.abstractmethod
+    def SensorEvaluated(
+        self,
+        request: _task_callback_service_pb2.SensorEvaluatedRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_task_callback_service_pb2.SensorEvaluatedResponse, _abc.Awaitable[_task_callback_service_pb2.SensorEvaluatedResponse]]:
+        """-- SENSORS --
+        A worker's answer to a sensor-evaluation dispatch: the new cursor and run requests.
+        """
 
 def add_TaskCallbackServiceServicer_to_server(servicer: TaskCallbackServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

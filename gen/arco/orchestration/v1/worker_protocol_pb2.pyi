@@ -10,7 +10,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class WorkerDispatchEnvelope(_message.Message):
-    __slots__ = ("tenant_id", "workspace_id", "task_id", "task_key", "run_id", "attempt", "attempt_id", "dispatch_id", "execution_location_id", "partition_key", "worker_queue", "callback_base_url", "task_token", "token_expires_at", "traceparent", "payload", "heartbeat_timeout_sec")
+    __slots__ = ("tenant_id", "workspace_id", "task_id", "task_key", "run_id", "attempt", "attempt_id", "dispatch_id", "execution_location_id", "partition_key", "worker_queue", "callback_base_url", "task_token", "token_expires_at", "traceparent", "payload", "heartbeat_timeout_sec", "sensor_evaluation")
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]
     WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
@@ -28,6 +28,7 @@ class WorkerDispatchEnvelope(_message.Message):
     TRACEPARENT_FIELD_NUMBER: _ClassVar[int]
     PAYLOAD_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_TIMEOUT_SEC_FIELD_NUMBER: _ClassVar[int]
+    SENSOR_EVALUATION_FIELD_NUMBER: _ClassVar[int]
     tenant_id: str
     workspace_id: str
     task_id: str
@@ -45,7 +46,20 @@ class WorkerDispatchEnvelope(_message.Message):
     traceparent: str
     payload: _struct_pb2.Struct
     heartbeat_timeout_sec: int
-    def __init__(self, tenant_id: _Optional[str] = ..., workspace_id: _Optional[str] = ..., task_id: _Optional[str] = ..., task_key: _Optional[str] = ..., run_id: _Optional[str] = ..., attempt: _Optional[int] = ..., attempt_id: _Optional[str] = ..., dispatch_id: _Optional[str] = ..., execution_location_id: _Optional[str] = ..., partition_key: _Optional[str] = ..., worker_queue: _Optional[str] = ..., callback_base_url: _Optional[str] = ..., task_token: _Optional[str] = ..., token_expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., traceparent: _Optional[str] = ..., payload: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., heartbeat_timeout_sec: _Optional[int] = ...) -> None: ...
+    sensor_evaluation: SensorEvaluation
+    def __init__(self, tenant_id: _Optional[str] = ..., workspace_id: _Optional[str] = ..., task_id: _Optional[str] = ..., task_key: _Optional[str] = ..., run_id: _Optional[str] = ..., attempt: _Optional[int] = ..., attempt_id: _Optional[str] = ..., dispatch_id: _Optional[str] = ..., execution_location_id: _Optional[str] = ..., partition_key: _Optional[str] = ..., worker_queue: _Optional[str] = ..., callback_base_url: _Optional[str] = ..., task_token: _Optional[str] = ..., token_expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., traceparent: _Optional[str] = ..., payload: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., heartbeat_timeout_sec: _Optional[int] = ..., sensor_evaluation: _Optional[_Union[SensorEvaluation, _Mapping]] = ...) -> None: ...
+
+class SensorEvaluation(_message.Message):
+    __slots__ = ("sensor_id", "eval_id", "cursor", "expected_state_version")
+    SENSOR_ID_FIELD_NUMBER: _ClassVar[int]
+    EVAL_ID_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_STATE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    sensor_id: str
+    eval_id: str
+    cursor: str
+    expected_state_version: int
+    def __init__(self, sensor_id: _Optional[str] = ..., eval_id: _Optional[str] = ..., cursor: _Optional[str] = ..., expected_state_version: _Optional[int] = ...) -> None: ...
 
 class TaskOutput(_message.Message):
     __slots__ = ("materialization_id", "row_count", "byte_size", "output_path", "delta_table", "delta_version", "delta_partition", "output_visibility_state", "published_at", "publish_error")

@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file arco/orchestration/v1/task_callback_service.proto.
  */
 export const file_arco_orchestration_v1_task_callback_service: GenFile = /*@__PURE__*/
-  fileDesc("CjFhcmNvL29yY2hlc3RyYXRpb24vdjEvdGFza19jYWxsYmFja19zZXJ2aWNlLnByb3RvEhVhcmNvLm9yY2hlc3RyYXRpb24udjEitwEKElRhc2tTdGFydGVkUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJEg8KB2F0dGVtcHQYAiABKA0SEgoKYXR0ZW1wdF9pZBgDIAEoCRIRCgl3b3JrZXJfaWQYBCABKAkSGAoLdHJhY2VwYXJlbnQYBSABKAlIAIgBARIuCgpzdGFydGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIOCgxfdHJhY2VwYXJlbnQiXAoTVGFza1N0YXJ0ZWRSZXNwb25zZRIUCgxhY2tub3dsZWRnZWQYASABKAgSLwoLc2VydmVyX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIokCChRUYXNrSGVhcnRiZWF0UmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJEg8KB2F0dGVtcHQYAiABKA0SEgoKYXR0ZW1wdF9pZBgDIAEoCRIRCgl3b3JrZXJfaWQYBCABKAkSGAoLdHJhY2VwYXJlbnQYBSABKAlIAIgBARIwCgxoZWFydGJlYXRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhkKDHByb2dyZXNzX3BjdBgHIAEoDUgBiAEBEhQKB21lc3NhZ2UYCCABKAlIAogBAUIOCgxfdHJhY2VwYXJlbnRCDwoNX3Byb2dyZXNzX3BjdEIKCghfbWVzc2FnZSKBAgoVVGFza0hlYXJ0YmVhdFJlc3BvbnNlEhQKDGFja25vd2xlZGdlZBgBIAEoCBIVCg1zaG91bGRfY2FuY2VsGAIgASgIEhoKDWNhbmNlbF9yZWFzb24YAyABKAlIAIgBARIvCgtzZXJ2ZXJfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFwoKdGFza190b2tlbhgFIAEoCUgBiAEBEjQKEHRva2VuX2V4cGlyZXNfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQhAKDl9jYW5jZWxfcmVhc29uQg0KC190YXNrX3Rva2VuItcDChRUYXNrQ29tcGxldGVkUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJEg8KB2F0dGVtcHQYAiABKA0SEgoKYXR0ZW1wdF9pZBgDIAEoCRIRCgl3b3JrZXJfaWQYBCABKAkSGAoLdHJhY2VwYXJlbnQYBSABKAlIAIgBARIPCgdvdXRjb21lGAYgASgJEjAKDGNvbXBsZXRlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMQoGb3V0cHV0GAggASgLMiEuYXJjby5vcmNoZXN0cmF0aW9uLnYxLlRhc2tPdXRwdXQSLwoFZXJyb3IYCSABKAsyIC5hcmNvLm9yY2hlc3RyYXRpb24udjEuVGFza0Vycm9yEjMKB21ldHJpY3MYCiABKAsyIi5hcmNvLm9yY2hlc3RyYXRpb24udjEuVGFza01ldHJpY3MSIwoWY2FuY2VsbGVkX2R1cmluZ19waGFzZRgLIAEoCUgBiAEBEjAKEHBhcnRpYWxfcHJvZ3Jlc3MYDCABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWVCDgoMX3RyYWNlcGFyZW50QhkKF19jYW5jZWxsZWRfZHVyaW5nX3BoYXNlInMKFVRhc2tDb21wbGV0ZWRSZXNwb25zZRIUCgxhY2tub3dsZWRnZWQYASABKAgSEwoLZmluYWxfc3RhdGUYAiABKAkSLwoLc2VydmVyX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wMt4DChNUYXNrQ2FsbGJhY2tTZXJ2aWNlEpABCgtUYXNrU3RhcnRlZBIpLmFyY28ub3JjaGVzdHJhdGlvbi52MS5UYXNrU3RhcnRlZFJlcXVlc3QaKi5hcmNvLm9yY2hlc3RyYXRpb24udjEuVGFza1N0YXJ0ZWRSZXNwb25zZSIqgtPkkwIkOgEqIh8vYXBpL3YxL3Rhc2tzL3t0YXNrX2lkfS9zdGFydGVkEpgBCg1UYXNrSGVhcnRiZWF0EisuYXJjby5vcmNoZXN0cmF0aW9uLnYxLlRhc2tIZWFydGJlYXRSZXF1ZXN0GiwuYXJjby5vcmNoZXN0cmF0aW9uLnYxLlRhc2tIZWFydGJlYXRSZXNwb25zZSIsgtPkkwImOgEqIiEvYXBpL3YxL3Rhc2tzL3t0YXNrX2lkfS9oZWFydGJlYXQSmAEKDVRhc2tDb21wbGV0ZWQSKy5hcmNvLm9yY2hlc3RyYXRpb24udjEuVGFza0NvbXBsZXRlZFJlcXVlc3QaLC5hcmNvLm9yY2hlc3RyYXRpb24udjEuVGFza0NvbXBsZXRlZFJlc3BvbnNlIiyC0+STAiY6ASoiIS9hcGkvdjEvdGFza3Mve3Rhc2tfaWR9L2NvbXBsZXRlZGIGcHJvdG8z", [file_arco_orchestration_v1_worker_protocol, file_google_api_annotations, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("CjFhcmNvL29yY2hlc3RyYXRpb24vdjEvdGFza19jYWxsYmFja19zZXJ2aWNlLnByb3RvEhVhcmNvLm9yY2hlc3RyYXRpb24udjEitwEKElRhc2tTdGFydGVkUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJEg8KB2F0dGVtcHQYAiABKA0SEgoKYXR0ZW1wdF9pZBgDIAEoCRIRCgl3b3JrZXJfaWQYBCABKAkSGAoLdHJhY2VwYXJlbnQYBSABKAlIAIgBARIuCgpzdGFydGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIOCgxfdHJhY2VwYXJlbnQiXAoTVGFza1N0YXJ0ZWRSZXNwb25zZRIUCgxhY2tub3dsZWRnZWQYASABKAgSLwoLc2VydmVyX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIokCChRUYXNrSGVhcnRiZWF0UmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJEg8KB2F0dGVtcHQYAiABKA0SEgoKYXR0ZW1wdF9pZBgDIAEoCRIRCgl3b3JrZXJfaWQYBCABKAkSGAoLdHJhY2VwYXJlbnQYBSABKAlIAIgBARIwCgxoZWFydGJlYXRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhkKDHByb2dyZXNzX3BjdBgHIAEoDUgBiAEBEhQKB21lc3NhZ2UYCCABKAlIAogBAUIOCgxfdHJhY2VwYXJlbnRCDwoNX3Byb2dyZXNzX3BjdEIKCghfbWVzc2FnZSKBAgoVVGFza0hlYXJ0YmVhdFJlc3BvbnNlEhQKDGFja25vd2xlZGdlZBgBIAEoCBIVCg1zaG91bGRfY2FuY2VsGAIgASgIEhoKDWNhbmNlbF9yZWFzb24YAyABKAlIAIgBARIvCgtzZXJ2ZXJfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFwoKdGFza190b2tlbhgFIAEoCUgBiAEBEjQKEHRva2VuX2V4cGlyZXNfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQhAKDl9jYW5jZWxfcmVhc29uQg0KC190YXNrX3Rva2VuItcDChRUYXNrQ29tcGxldGVkUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJEg8KB2F0dGVtcHQYAiABKA0SEgoKYXR0ZW1wdF9pZBgDIAEoCRIRCgl3b3JrZXJfaWQYBCABKAkSGAoLdHJhY2VwYXJlbnQYBSABKAlIAIgBARIPCgdvdXRjb21lGAYgASgJEjAKDGNvbXBsZXRlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMQoGb3V0cHV0GAggASgLMiEuYXJjby5vcmNoZXN0cmF0aW9uLnYxLlRhc2tPdXRwdXQSLwoFZXJyb3IYCSABKAsyIC5hcmNvLm9yY2hlc3RyYXRpb24udjEuVGFza0Vycm9yEjMKB21ldHJpY3MYCiABKAsyIi5hcmNvLm9yY2hlc3RyYXRpb24udjEuVGFza01ldHJpY3MSIwoWY2FuY2VsbGVkX2R1cmluZ19waGFzZRgLIAEoCUgBiAEBEjAKEHBhcnRpYWxfcHJvZ3Jlc3MYDCABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWVCDgoMX3RyYWNlcGFyZW50QhkKF19jYW5jZWxsZWRfZHVyaW5nX3BoYXNlInMKFVRhc2tDb21wbGV0ZWRSZXNwb25zZRIUCgxhY2tub3dsZWRnZWQYASABKAgSEwoLZmluYWxfc3RhdGUYAiABKAkSLwoLc2VydmVyX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIsUBChVTZW5zb3JSdW5SZXF1ZXN0RW50cnkSDwoHcnVuX2tleRgBIAEoCRIOCgZhc3NldHMYAiADKAkSEgoKcGFydGl0aW9ucxgDIAMoCRJICgZsYWJlbHMYBCADKAsyOC5hcmNvLm9yY2hlc3RyYXRpb24udjEuU2Vuc29yUnVuUmVxdWVzdEVudHJ5LkxhYmVsc0VudHJ5Gi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEi7wEKFlNlbnNvckV2YWx1YXRlZFJlcXVlc3QSDwoHdGFza19pZBgBIAEoCRIPCgdldmFsX2lkGAIgASgJEh4KFmV4cGVjdGVkX3N0YXRlX3ZlcnNpb24YAyABKA0SEQoJd29ya2VyX2lkGAQgASgJEhMKBmN1cnNvchgFIAEoCUgAiAEBEkIKDHJ1bl9yZXF1ZXN0cxgGIAMoCzIsLmFyY28ub3JjaGVzdHJhdGlvbi52MS5TZW5zb3JSdW5SZXF1ZXN0RW50cnkSEgoFZXJyb3IYByABKAlIAYgBAUIJCgdfY3Vyc29yQggKBl9lcnJvciKIAQoXU2Vuc29yRXZhbHVhdGVkUmVzcG9uc2USFAoMYWNrbm93bGVkZ2VkGAEgASgIEg4KBnN0YXR1cxgCIAEoCRIWCg5ydW5zX3JlcXVlc3RlZBgDIAEoDRIvCgtzZXJ2ZXJfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAyhgUKE1Rhc2tDYWxsYmFja1NlcnZpY2USkAEKC1Rhc2tTdGFydGVkEikuYXJjby5vcmNoZXN0cmF0aW9uLnYxLlRhc2tTdGFydGVkUmVxdWVzdBoqLmFyY28ub3JjaGVzdHJhdGlvbi52MS5UYXNrU3RhcnRlZFJlc3BvbnNlIiqC0+STAiQ6ASoiHy9hcGkvdjEvdGFza3Mve3Rhc2tfaWR9L3N0YXJ0ZWQSmAEKDVRhc2tIZWFydGJlYXQSKy5hcmNvLm9yY2hlc3RyYXRpb24udjEuVGFza0hlYXJ0YmVhdFJlcXVlc3QaLC5hcmNvLm9yY2hlc3RyYXRpb24udjEuVGFza0hlYXJ0YmVhdFJlc3BvbnNlIiyC0+STAiY6ASoiIS9hcGkvdjEvdGFza3Mve3Rhc2tfaWR9L2hlYXJ0YmVhdBKYAQoNVGFza0NvbXBsZXRlZBIrLmFyY28ub3JjaGVzdHJhdGlvbi52MS5UYXNrQ29tcGxldGVkUmVxdWVzdBosLmFyY28ub3JjaGVzdHJhdGlvbi52MS5UYXNrQ29tcGxldGVkUmVzcG9uc2UiLILT5JMCJjoBKiIhL2FwaS92MS90YXNrcy97dGFza19pZH0vY29tcGxldGVkEqUBCg9TZW5zb3JFdmFsdWF0ZWQSLS5hcmNvLm9yY2hlc3RyYXRpb24udjEuU2Vuc29yRXZhbHVhdGVkUmVxdWVzdBouLmFyY28ub3JjaGVzdHJhdGlvbi52MS5TZW5zb3JFdmFsdWF0ZWRSZXNwb25zZSIzgtPkkwItOgEqIigvYXBpL3YxL3Rhc2tzL3t0YXNrX2lkfS9zZW5zb3ItZXZhbHVhdGVkYgZwcm90bzM", [file_arco_orchestration_v1_worker_protocol, file_google_api_annotations, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * Request of TaskCallbackService.TaskStarted.
@@ -304,6 +304,130 @@ export const TaskCompletedResponseSchema: GenMessage<TaskCompletedResponse> = /*
   messageDesc(file_arco_orchestration_v1_task_callback_service, 5);
 
 /**
+ * A run a poll sensor asks for; its run is keyed "sensor:{sensor_id}:{run_key}".
+ *
+ * @generated from message arco.orchestration.v1.SensorRunRequestEntry
+ */
+export type SensorRunRequestEntry = Message<"arco.orchestration.v1.SensorRunRequestEntry"> & {
+  /**
+   * @generated from field: string run_key = 1;
+   */
+  runKey: string;
+
+  /**
+   * @generated from field: repeated string assets = 2;
+   */
+  assets: string[];
+
+  /**
+   * @generated from field: repeated string partitions = 3;
+   */
+  partitions: string[];
+
+  /**
+   * @generated from field: map<string, string> labels = 4;
+   */
+  labels: { [key: string]: string };
+};
+
+/**
+ * Describes the message arco.orchestration.v1.SensorRunRequestEntry.
+ * Use `create(SensorRunRequestEntrySchema)` to create a new message.
+ */
+export const SensorRunRequestEntrySchema: GenMessage<SensorRunRequestEntry> = /*@__PURE__*/
+  messageDesc(file_arco_orchestration_v1_task_callback_service, 6);
+
+/**
+ * Request of TaskCallbackService.SensorEvaluated (with the evaluation's task token).
+ *
+ * @generated from message arco.orchestration.v1.SensorEvaluatedRequest
+ */
+export type SensorEvaluatedRequest = Message<"arco.orchestration.v1.SensorEvaluatedRequest"> & {
+  /**
+   * @generated from field: string task_id = 1;
+   */
+  taskId: string;
+
+  /**
+   * @generated from field: string eval_id = 2;
+   */
+  evalId: string;
+
+  /**
+   * The sensor state version the evaluation started from (from the envelope).
+   *
+   * @generated from field: uint32 expected_state_version = 3;
+   */
+  expectedStateVersion: number;
+
+  /**
+   * @generated from field: string worker_id = 4;
+   */
+  workerId: string;
+
+  /**
+   * @generated from field: optional string cursor = 5;
+   */
+  cursor?: string | undefined;
+
+  /**
+   * @generated from field: repeated arco.orchestration.v1.SensorRunRequestEntry run_requests = 6;
+   */
+  runRequests: SensorRunRequestEntry[];
+
+  /**
+   * Set when the user's function raised; no run requests then.
+   *
+   * @generated from field: optional string error = 7;
+   */
+  error?: string | undefined;
+};
+
+/**
+ * Describes the message arco.orchestration.v1.SensorEvaluatedRequest.
+ * Use `create(SensorEvaluatedRequestSchema)` to create a new message.
+ */
+export const SensorEvaluatedRequestSchema: GenMessage<SensorEvaluatedRequest> = /*@__PURE__*/
+  messageDesc(file_arco_orchestration_v1_task_callback_service, 7);
+
+/**
+ * Response of TaskCallbackService.SensorEvaluated.
+ *
+ * @generated from message arco.orchestration.v1.SensorEvaluatedResponse
+ */
+export type SensorEvaluatedResponse = Message<"arco.orchestration.v1.SensorEvaluatedResponse"> & {
+  /**
+   * @generated from field: bool acknowledged = 1;
+   */
+  acknowledged: boolean;
+
+  /**
+   * TRIGGERED, NO_NEW_DATA, ERROR or SKIPPED_STALE_CURSOR (another answer moved the
+   * cursor first; this one requested nothing).
+   *
+   * @generated from field: string status = 2;
+   */
+  status: string;
+
+  /**
+   * @generated from field: uint32 runs_requested = 3;
+   */
+  runsRequested: number;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp server_time = 4;
+   */
+  serverTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message arco.orchestration.v1.SensorEvaluatedResponse.
+ * Use `create(SensorEvaluatedResponseSchema)` to create a new message.
+ */
+export const SensorEvaluatedResponseSchema: GenMessage<SensorEvaluatedResponse> = /*@__PURE__*/
+  messageDesc(file_arco_orchestration_v1_task_callback_service, 8);
+
+/**
  * Worker lifecycle callbacks, authenticated with the task-scoped token from the
  * dispatch envelope. Rejections carry a CallbackError detail.
  *
@@ -339,6 +463,17 @@ export const TaskCallbackService: GenService<{
     methodKind: "unary";
     input: typeof TaskCompletedRequestSchema;
     output: typeof TaskCompletedResponseSchema;
+  },
+  /**
+   * -- SENSORS --
+   * A worker's answer to a sensor-evaluation dispatch: the new cursor and run requests.
+   *
+   * @generated from rpc arco.orchestration.v1.TaskCallbackService.SensorEvaluated
+   */
+  sensorEvaluated: {
+    methodKind: "unary";
+    input: typeof SensorEvaluatedRequestSchema;
+    output: typeof SensorEvaluatedResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_arco_orchestration_v1_task_callback_service, 0);

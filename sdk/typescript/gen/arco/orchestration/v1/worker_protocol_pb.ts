@@ -12,7 +12,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file arco/orchestration/v1/worker_protocol.proto.
  */
 export const file_arco_orchestration_v1_worker_protocol: GenFile = /*@__PURE__*/
-  fileDesc("CithcmNvL29yY2hlc3RyYXRpb24vdjEvd29ya2VyX3Byb3RvY29sLnByb3RvEhVhcmNvLm9yY2hlc3RyYXRpb24udjEipwQKFldvcmtlckRpc3BhdGNoRW52ZWxvcGUSEQoJdGVuYW50X2lkGAEgASgJEhQKDHdvcmtzcGFjZV9pZBgCIAEoCRIPCgd0YXNrX2lkGAMgASgJEhAKCHRhc2tfa2V5GAQgASgJEg4KBnJ1bl9pZBgFIAEoCRIPCgdhdHRlbXB0GAYgASgNEhIKCmF0dGVtcHRfaWQYByABKAkSEwoLZGlzcGF0Y2hfaWQYCCABKAkSIgoVZXhlY3V0aW9uX2xvY2F0aW9uX2lkGAkgASgJSACIAQESGgoNcGFydGl0aW9uX2tleRgKIAEoCUgBiAEBEhQKDHdvcmtlcl9xdWV1ZRgLIAEoCRIZChFjYWxsYmFja19iYXNlX3VybBgMIAEoCRISCgp0YXNrX3Rva2VuGA0gASgJEjQKEHRva2VuX2V4cGlyZXNfYXQYDiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhgKC3RyYWNlcGFyZW50GA8gASgJSAKIAQESKAoHcGF5bG9hZBgQIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSIgoVaGVhcnRiZWF0X3RpbWVvdXRfc2VjGBEgASgNSAOIAQFCGAoWX2V4ZWN1dGlvbl9sb2NhdGlvbl9pZEIQCg5fcGFydGl0aW9uX2tleUIOCgxfdHJhY2VwYXJlbnRCGAoWX2hlYXJ0YmVhdF90aW1lb3V0X3NlYyLmAwoKVGFza091dHB1dBIfChJtYXRlcmlhbGl6YXRpb25faWQYASABKAlIAIgBARIWCglyb3dfY291bnQYAiABKARIAYgBARIWCglieXRlX3NpemUYAyABKARIAogBARIYCgtvdXRwdXRfcGF0aBgEIAEoCUgDiAEBEhgKC2RlbHRhX3RhYmxlGAUgASgJSASIAQESGgoNZGVsdGFfdmVyc2lvbhgGIAEoA0gFiAEBEhwKD2RlbHRhX3BhcnRpdGlvbhgHIAEoCUgGiAEBEiQKF291dHB1dF92aXNpYmlsaXR5X3N0YXRlGAggASgJSAeIAQESMAoMcHVibGlzaGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIaCg1wdWJsaXNoX2Vycm9yGAogASgJSAiIAQFCFQoTX21hdGVyaWFsaXphdGlvbl9pZEIMCgpfcm93X2NvdW50QgwKCl9ieXRlX3NpemVCDgoMX291dHB1dF9wYXRoQg4KDF9kZWx0YV90YWJsZUIQCg5fZGVsdGFfdmVyc2lvbkISChBfZGVsdGFfcGFydGl0aW9uQhoKGF9vdXRwdXRfdmlzaWJpbGl0eV9zdGF0ZUIQCg5fcHVibGlzaF9lcnJvciJ+CglUYXNrRXJyb3ISEAoIY2F0ZWdvcnkYASABKAkSDwoHbWVzc2FnZRgCIAEoCRIYCgtzdGFja190cmFjZRgDIAEoCUgAiAEBEhYKCXJldHJ5YWJsZRgEIAEoCEgBiAEBQg4KDF9zdGFja190cmFjZUIMCgpfcmV0cnlhYmxlIssBCgtUYXNrTWV0cmljcxIYCgtjcHVfdGltZV9tcxgBIAEoBEgAiAEBEh4KEXBlYWtfbWVtb3J5X2J5dGVzGAIgASgESAGIAQESGgoNaW9fcmVhZF9ieXRlcxgDIAEoBEgCiAEBEhsKDmlvX3dyaXRlX2J5dGVzGAQgASgESAOIAQFCDgoMX2NwdV90aW1lX21zQhQKEl9wZWFrX21lbW9yeV9ieXRlc0IQCg5faW9fcmVhZF9ieXRlc0IRCg9faW9fd3JpdGVfYnl0ZXMiqQIKDUNhbGxiYWNrRXJyb3ISDQoFZXJyb3IYASABKAkSDwoHbWVzc2FnZRgCIAEoCRISCgVzdGF0ZRgDIAEoCUgAiAEBEh0KEGV4cGVjdGVkX2F0dGVtcHQYBCABKA1IAYgBARIdChByZWNlaXZlZF9hdHRlbXB0GAUgASgNSAKIAQESIAoTZXhwZWN0ZWRfYXR0ZW1wdF9pZBgGIAEoCUgDiAEBEiAKE3JlY2VpdmVkX2F0dGVtcHRfaWQYByABKAlIBIgBAUIICgZfc3RhdGVCEwoRX2V4cGVjdGVkX2F0dGVtcHRCEwoRX3JlY2VpdmVkX2F0dGVtcHRCFgoUX2V4cGVjdGVkX2F0dGVtcHRfaWRCFgoUX3JlY2VpdmVkX2F0dGVtcHRfaWRiBnByb3RvMw", [file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("CithcmNvL29yY2hlc3RyYXRpb24vdjEvd29ya2VyX3Byb3RvY29sLnByb3RvEhVhcmNvLm9yY2hlc3RyYXRpb24udjEihgUKFldvcmtlckRpc3BhdGNoRW52ZWxvcGUSEQoJdGVuYW50X2lkGAEgASgJEhQKDHdvcmtzcGFjZV9pZBgCIAEoCRIPCgd0YXNrX2lkGAMgASgJEhAKCHRhc2tfa2V5GAQgASgJEg4KBnJ1bl9pZBgFIAEoCRIPCgdhdHRlbXB0GAYgASgNEhIKCmF0dGVtcHRfaWQYByABKAkSEwoLZGlzcGF0Y2hfaWQYCCABKAkSIgoVZXhlY3V0aW9uX2xvY2F0aW9uX2lkGAkgASgJSACIAQESGgoNcGFydGl0aW9uX2tleRgKIAEoCUgBiAEBEhQKDHdvcmtlcl9xdWV1ZRgLIAEoCRIZChFjYWxsYmFja19iYXNlX3VybBgMIAEoCRISCgp0YXNrX3Rva2VuGA0gASgJEjQKEHRva2VuX2V4cGlyZXNfYXQYDiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhgKC3RyYWNlcGFyZW50GA8gASgJSAKIAQESKAoHcGF5bG9hZBgQIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSIgoVaGVhcnRiZWF0X3RpbWVvdXRfc2VjGBEgASgNSAOIAQESRwoRc2Vuc29yX2V2YWx1YXRpb24YEyABKAsyJy5hcmNvLm9yY2hlc3RyYXRpb24udjEuU2Vuc29yRXZhbHVhdGlvbkgEiAEBQhgKFl9leGVjdXRpb25fbG9jYXRpb25faWRCEAoOX3BhcnRpdGlvbl9rZXlCDgoMX3RyYWNlcGFyZW50QhgKFl9oZWFydGJlYXRfdGltZW91dF9zZWNCFAoSX3NlbnNvcl9ldmFsdWF0aW9uInYKEFNlbnNvckV2YWx1YXRpb24SEQoJc2Vuc29yX2lkGAEgASgJEg8KB2V2YWxfaWQYAiABKAkSEwoGY3Vyc29yGAMgASgJSACIAQESHgoWZXhwZWN0ZWRfc3RhdGVfdmVyc2lvbhgEIAEoDUIJCgdfY3Vyc29yIuYDCgpUYXNrT3V0cHV0Eh8KEm1hdGVyaWFsaXphdGlvbl9pZBgBIAEoCUgAiAEBEhYKCXJvd19jb3VudBgCIAEoBEgBiAEBEhYKCWJ5dGVfc2l6ZRgDIAEoBEgCiAEBEhgKC291dHB1dF9wYXRoGAQgASgJSAOIAQESGAoLZGVsdGFfdGFibGUYBSABKAlIBIgBARIaCg1kZWx0YV92ZXJzaW9uGAYgASgDSAWIAQESHAoPZGVsdGFfcGFydGl0aW9uGAcgASgJSAaIAQESJAoXb3V0cHV0X3Zpc2liaWxpdHlfc3RhdGUYCCABKAlIB4gBARIwCgxwdWJsaXNoZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhoKDXB1Ymxpc2hfZXJyb3IYCiABKAlICIgBAUIVChNfbWF0ZXJpYWxpemF0aW9uX2lkQgwKCl9yb3dfY291bnRCDAoKX2J5dGVfc2l6ZUIOCgxfb3V0cHV0X3BhdGhCDgoMX2RlbHRhX3RhYmxlQhAKDl9kZWx0YV92ZXJzaW9uQhIKEF9kZWx0YV9wYXJ0aXRpb25CGgoYX291dHB1dF92aXNpYmlsaXR5X3N0YXRlQhAKDl9wdWJsaXNoX2Vycm9yIn4KCVRhc2tFcnJvchIQCghjYXRlZ29yeRgBIAEoCRIPCgdtZXNzYWdlGAIgASgJEhgKC3N0YWNrX3RyYWNlGAMgASgJSACIAQESFgoJcmV0cnlhYmxlGAQgASgISAGIAQFCDgoMX3N0YWNrX3RyYWNlQgwKCl9yZXRyeWFibGUiywEKC1Rhc2tNZXRyaWNzEhgKC2NwdV90aW1lX21zGAEgASgESACIAQESHgoRcGVha19tZW1vcnlfYnl0ZXMYAiABKARIAYgBARIaCg1pb19yZWFkX2J5dGVzGAMgASgESAKIAQESGwoOaW9fd3JpdGVfYnl0ZXMYBCABKARIA4gBAUIOCgxfY3B1X3RpbWVfbXNCFAoSX3BlYWtfbWVtb3J5X2J5dGVzQhAKDl9pb19yZWFkX2J5dGVzQhEKD19pb193cml0ZV9ieXRlcyKpAgoNQ2FsbGJhY2tFcnJvchINCgVlcnJvchgBIAEoCRIPCgdtZXNzYWdlGAIgASgJEhIKBXN0YXRlGAMgASgJSACIAQESHQoQZXhwZWN0ZWRfYXR0ZW1wdBgEIAEoDUgBiAEBEh0KEHJlY2VpdmVkX2F0dGVtcHQYBSABKA1IAogBARIgChNleHBlY3RlZF9hdHRlbXB0X2lkGAYgASgJSAOIAQESIAoTcmVjZWl2ZWRfYXR0ZW1wdF9pZBgHIAEoCUgEiAEBQggKBl9zdGF0ZUITChFfZXhwZWN0ZWRfYXR0ZW1wdEITChFfcmVjZWl2ZWRfYXR0ZW1wdEIWChRfZXhwZWN0ZWRfYXR0ZW1wdF9pZEIWChRfcmVjZWl2ZWRfYXR0ZW1wdF9pZGIGcHJvdG8z", [file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * The one canonical message the dispatcher and sweeper send to a worker, through any
@@ -119,6 +119,16 @@ export type WorkerDispatchEnvelope = Message<"arco.orchestration.v1.WorkerDispat
    * @generated from field: optional uint32 heartbeat_timeout_sec = 17;
    */
   heartbeatTimeoutSec?: number | undefined;
+
+  /**
+   * -- SENSORS --
+   * Set when the dispatch is a sensor evaluation, not a task attempt: the worker runs the
+   * sensor's function and answers through the SensorEvaluated callback (run_id is then
+   * "sensor:{sensor_id}" and attempt_id the evaluation id, both bound by the token).
+   *
+   * @generated from field: optional arco.orchestration.v1.SensorEvaluation sensor_evaluation = 19;
+   */
+  sensorEvaluation?: SensorEvaluation | undefined;
 };
 
 /**
@@ -127,6 +137,44 @@ export type WorkerDispatchEnvelope = Message<"arco.orchestration.v1.WorkerDispat
  */
 export const WorkerDispatchEnvelopeSchema: GenMessage<WorkerDispatchEnvelope> = /*@__PURE__*/
   messageDesc(file_arco_orchestration_v1_worker_protocol, 0);
+
+/**
+ * What a worker needs to evaluate a poll sensor.
+ *
+ * @generated from message arco.orchestration.v1.SensorEvaluation
+ */
+export type SensorEvaluation = Message<"arco.orchestration.v1.SensorEvaluation"> & {
+  /**
+   * @generated from field: string sensor_id = 1;
+   */
+  sensorId: string;
+
+  /**
+   * @generated from field: string eval_id = 2;
+   */
+  evalId: string;
+
+  /**
+   * The cursor the evaluation starts from (absent: never evaluated).
+   *
+   * @generated from field: optional string cursor = 3;
+   */
+  cursor?: string | undefined;
+
+  /**
+   * Named back in the answer: of two answers from one version, one moves the cursor.
+   *
+   * @generated from field: uint32 expected_state_version = 4;
+   */
+  expectedStateVersion: number;
+};
+
+/**
+ * Describes the message arco.orchestration.v1.SensorEvaluation.
+ * Use `create(SensorEvaluationSchema)` to create a new message.
+ */
+export const SensorEvaluationSchema: GenMessage<SensorEvaluation> = /*@__PURE__*/
+  messageDesc(file_arco_orchestration_v1_worker_protocol, 1);
 
 /**
  * What a task produced (all fields optional).
@@ -192,7 +240,7 @@ export type TaskOutput = Message<"arco.orchestration.v1.TaskOutput"> & {
  * Use `create(TaskOutputSchema)` to create a new message.
  */
 export const TaskOutputSchema: GenMessage<TaskOutput> = /*@__PURE__*/
-  messageDesc(file_arco_orchestration_v1_worker_protocol, 1);
+  messageDesc(file_arco_orchestration_v1_worker_protocol, 2);
 
 /**
  * A structured task failure.
@@ -230,7 +278,7 @@ export type TaskError = Message<"arco.orchestration.v1.TaskError"> & {
  * Use `create(TaskErrorSchema)` to create a new message.
  */
 export const TaskErrorSchema: GenMessage<TaskError> = /*@__PURE__*/
-  messageDesc(file_arco_orchestration_v1_worker_protocol, 2);
+  messageDesc(file_arco_orchestration_v1_worker_protocol, 3);
 
 /**
  * Resource usage of one attempt.
@@ -264,7 +312,7 @@ export type TaskMetrics = Message<"arco.orchestration.v1.TaskMetrics"> & {
  * Use `create(TaskMetricsSchema)` to create a new message.
  */
 export const TaskMetricsSchema: GenMessage<TaskMetrics> = /*@__PURE__*/
-  messageDesc(file_arco_orchestration_v1_worker_protocol, 3);
+  messageDesc(file_arco_orchestration_v1_worker_protocol, 4);
 
 /**
  * The error body of a rejected callback (HTTP 400/401/404/409/410). The api attaches it
@@ -314,5 +362,5 @@ export type CallbackError = Message<"arco.orchestration.v1.CallbackError"> & {
  * Use `create(CallbackErrorSchema)` to create a new message.
  */
 export const CallbackErrorSchema: GenMessage<CallbackError> = /*@__PURE__*/
-  messageDesc(file_arco_orchestration_v1_worker_protocol, 4);
+  messageDesc(file_arco_orchestration_v1_worker_protocol, 5);
 
