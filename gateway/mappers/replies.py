@@ -79,6 +79,10 @@ def parse_into(message: Message, data: Mapping[str, Any]) -> Message:
         json_format.ParseDict(dict(data), message, ignore_unknown_fields=True)
     except json_format.ParseError as exc:
         raise bad_request(f"invalid request: {exc}") from None
+    except AttributeError:
+        # protobuf's parser fails this way on a null for a repeated message field
+        # ({"assets": [{"checks": null}]}) instead of raising ParseError.
+        raise bad_request("invalid request: null where a list is expected") from None
     return message
 
 

@@ -56,3 +56,15 @@ async def test_unsendable_task_token_is_a_401_callback_error(
     assert response.status_code == 401, response.text
     assert response.json()["error"] == "invalid_token"
     assert not gw.upstream.calls
+
+
+async def test_a_null_repeated_message_field_is_a_400_not_a_500(gw: GatewayClient) -> None:
+    """protobuf's JSON parser raised AttributeError (not ParseError) for this body."""
+    response = await gw.request(
+        "POST",
+        "/api/v1/workspaces/analytics/manifests",
+        json={"manifestVersion": "1", "assets": [{"id": "a.b", "checks": None}]},
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["code"] == "BAD_REQUEST"
+    assert not gw.upstream.calls
