@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 import structlog
 
 from arco_core.commit import Head, ManifestStore
-from arco_core.errors import InternalError
+from arco_core.errors import InternalError, StorageError
 from arco_core.folding import RetentionCutoffs
 from arco_core.paths import Scope
 from arco_core.projections import DomainAdapter, S
@@ -194,11 +194,30 @@ def parquet_to_table(data: bytes) -> pa.Table:
     return pq.ParquetFile(pa.BufferReader(data)).read(use_threads=threaded)
 
 
+# Table objects are immutable, so a failed read is retried on its own: a state of many
+# tables would otherwise need every read of one pass to succeed at once on a flaky store.
+TABLE_READ_ATTEMPTS = 3
+TABLE_READ_BACKOFF_SEC = 0.05
+
+
+async def _read_table_object(storage: ScopedStorage, path: str) -> bytes:
+    for attempt in range(1, TABLE_READ_ATTEMPTS + 1):
+        try:
+            return await storage.get(path)
+        except StorageError:
+            if attempt == TABLE_READ_ATTEMPTS:
+                raise
+            await asyncio.sleep(TABLE_READ_BACKOFF_SEC * 4 ** (attempt - 1))
+    raise AssertionError("unreachable")
+
+
 async def read_tables(
     storage: ScopedStorage, artifacts: Mapping[str, Artifact]
 ) -> dict[str, pa.Table]:
     names = sorted(artifacts)
-    blobs = await asyncio.gather(*(storage.get(artifacts[name].path) for name in names))
+    blobs = await asyncio.gather(
+        *(_read_table_object(storage, artifacts[name].path) for name in names)
+    )
     return {name: parquet_to_table(blob) for name, blob in zip(names, blobs, strict=True)}
 
 
