@@ -9,35 +9,22 @@ the test's tmp dir."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import jwt
 import pytest
 from playwright.async_api import Page, async_playwright
 
-from arco_runtime.tls import Role
-from arco_sdk.manifest import AssetGraph, build_manifest, discover
 from services.mesh import Mesh
 from tests.browser import ui_assets
 from tests.browser.test_console import CHROMIUM, CHROMIUM_FLAGS
 from tests.conftest import REPO_ROOT
-from tests.support.envoy import Edge, running_envoy, wait_rest_routable
+from tests.support.envoy import Edge
+from tests.support.staging import OPERATORS, deploy, edge_of, staging_mesh, user_jwt
 
 BUNDLE = REPO_ROOT / "gateway" / "ui" / "public" / "dist" / "app.js"
-JWT_SECRET = "ui-test-jwt-secret-0123456789abcdef0123"
-ISSUER, AUDIENCE = "https://issuer.test", "arco"
-TENANT, WORKSPACE = "acme", "web"
 # Generous: a run goes through planning, dispatch, a worker and the compactor.
 RUN_TIMEOUT_MS = 120_000
-
-
-def user_jwt(*groups: str, user: str) -> str:
-    now = int(time.time())
-    claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": user, "tenant": TENANT,
-              "workspace": WORKSPACE, "groups": list(groups), "iat": now, "exp": now + 1800}  # fmt: skip
-    return jwt.encode(claims, JWT_SECRET, algorithm="HS256")
 
 
 @pytest.fixture(scope="module")
@@ -46,47 +33,14 @@ def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
         pytest.fail(f"{CHROMIUM} is missing: run scripts/system_deps.sh (apt-get install chromium)")
     if not BUNDLE.exists():
         pytest.fail("the web UI is not built: run scripts/install_ui.sh")
-    home = tmp_path_factory.mktemp("ui")
-    with Mesh(
-        home / "mesh",
-        tenant_id=TENANT,
-        workspace_id=WORKSPACE,
-        workers=1,
-        worker_modules=["tests.browser.ui_assets"],
-        extra_env={
-            "ARCO_ENVIRONMENT": "staging",
-            "ARCO_GATEWAY_DEV_AUTH": "false",
-            "ARCO_JWT_SECRET": JWT_SECRET,
-            "ARCO_JWT_ISSUER": ISSUER,
-            "ARCO_JWT_AUDIENCE": AUDIENCE,
-            "ARCO_AUTH_GROUP_ROLES": "analysts=viewer,engineers=operator",
-            "ARCO_DISPATCH_SAFETY_TICK_SEC": "1",
-        },
-    ) as running:
+    with staging_mesh(tmp_path_factory.mktemp("ui"), ["tests.browser.ui_assets"]) as running:
         yield running
 
 
 @pytest.fixture(scope="module")
 def edge(mesh: Mesh, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Edge]:
-    assert mesh.certs is not None, "the mesh runs with mTLS"
-    with running_envoy(
-        tmp_path_factory.mktemp("ui-edge"),
-        gateway=mesh.address("gateway"),
-        api=mesh.address("api"),
-        edge=mesh.certs.for_role(Role.EDGE),
-    ) as front:
-        wait_rest_routable(front)
-        definitions, _ = discover("tests.browser.ui_assets")
-        manifest = build_manifest(AssetGraph(definitions), code_version_id="ui1")
-        manifest["workspaceId"] = WORKSPACE
-        token = user_jwt("engineers", user="olga")
-        with front.http() as http:
-            deployed = http.post(
-                f"{front.url}/api/v1/workspaces/{WORKSPACE}/manifests",
-                json=manifest,
-                headers={"authorization": f"Bearer {token}"},
-            )
-        assert deployed.status_code == 201, deployed.text
+    with edge_of(mesh, tmp_path_factory.mktemp("ui-edge")) as front:
+        deploy(front, "tests.browser.ui_assets", "ui1")
         yield front
 
 
@@ -129,7 +83,7 @@ async def test_the_ui_signs_in_runs_a_selection_reads_logs_cancels_and_reruns(
     await page.fill("#token", "not-a-jwt")
     await page.click("#sign-in button[type=submit]")
     await page.wait_for_selector("#sign-in .error", timeout=30_000)
-    await page.fill("#token", user_jwt("engineers", user="olga"))
+    await page.fill("#token", user_jwt(OPERATORS, user="olga"))
     await page.click("#sign-in button[type=submit]")
     await page.wait_for_selector("#runs", timeout=30_000)
     assert "olga" in (await page.text_content("nav") or ""), "signed in as the token's subject"
