@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-16)
 
-.PHONY: demo up test venv system-deps console-assets sdk-typescript gen baseline clean
+.PHONY: demo up test venv system-deps console-assets sdk-typescript ui gen baseline clean
 
 ## demo: the mesh + two workers on the embedded storage run the example pipeline end to end
 demo: venv console-assets
@@ -17,7 +17,7 @@ up: venv
 	$(BIN)/python -m services.mesh up
 
 ## test: lint, contract checks and the whole pytest suite (what CI runs)
-test: venv system-deps console-assets sdk-typescript
+test: venv system-deps console-assets sdk-typescript ui
 	scripts/check.sh
 
 venv: $(STAMP)
@@ -42,6 +42,10 @@ console-assets:
 sdk-typescript:
 	@scripts/system_deps.sh npm
 	@scripts/install_sdk_typescript.sh
+
+## ui: the web UI (preact + dagre over the TypeScript SDK), bundled by esbuild for /ui/
+ui: sdk-typescript
+	@scripts/install_ui.sh
 
 ## gen: regenerate gen/ and sdk/typescript/gen/ from proto/
 gen: venv sdk-typescript

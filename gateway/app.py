@@ -59,7 +59,7 @@ FORWARDED_HEADERS = ("traceparent", "idempotency-key")
 # client-side (a 500), so header values are checked before they are forwarded.
 _METADATA_VALUE = re.compile(r"[\x20-\x7e]*")
 # Optional route modules: each exposes routes(config) and is mounted when importable.
-OPTIONAL_ROUTE_MODULES = ("gateway.signed_files", "gateway.console")
+OPTIONAL_ROUTE_MODULES = ("gateway.signed_files", "gateway.console", "gateway.ui")
 
 
 class RequestIdMiddleware:

@@ -1,0 +1,37 @@
+// Live data: call, show, wait, call again (never two calls of one poll in flight).
+import { useEffect, useState } from "preact/hooks";
+
+export interface Polled<T> {
+  data?: T;
+  error?: unknown;
+}
+
+interface Answer<T> extends Polled<T> {
+  deps: unknown[];
+}
+
+const same = (a: unknown[], b: unknown[]) => a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
+
+export function usePoll<T>(load: () => Promise<T>, everyMs: number, deps: unknown[]): Polled<T> {
+  const [answer, setAnswer] = useState<Answer<T>>({ deps });
+  useEffect(() => {
+    let stopped = false;
+    let timer: number | undefined;
+    const tick = async () => {
+      try {
+        const data = await load();
+        if (!stopped) setAnswer({ deps, data });
+      } catch (error) {
+        if (!stopped) setAnswer((previous) => ({ deps, data: same(previous.deps, deps) ? previous.data : undefined, error }));
+      }
+      if (!stopped) timer = window.setTimeout(tick, everyMs);
+    };
+    void tick();
+    return () => {
+      stopped = true;
+      window.clearTimeout(timer);
+    };
+  }, deps);
+  // An answer for other inputs (the run or task just changed) is not shown for these.
+  return same(answer.deps, deps) ? answer : {};
+}
