@@ -9,10 +9,9 @@ are evaluated on workers; their answers arrive through the evaluation callback.
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +23,7 @@ from arco_core.automation.sensors import (
     SensorKind,
     SensorSpec,
 )
+from arco_core.cursors import decode_keys_cursor, encode_keys_cursor
 from arco_core.errors import ArcoError, InvalidArgument
 from arco_core.ids import run_id_from_run_key
 from arco_core.orchestration.events import SensorEvaluated, SensorRunRequestRecord
@@ -198,35 +198,17 @@ def _limit(limit: int) -> int:
     return limit or DEFAULT_LIMIT
 
 
-def _encode_cursor(keys: Sequence[str]) -> str:
-    raw = json.dumps({"keys": list(keys)}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str, arity: int) -> list[str]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        keys = json.loads(base64.urlsafe_b64decode(padded.encode()))["keys"]
-    except (ValueError, KeyError, TypeError):
-        raise InvalidArgument("invalid cursor") from None
-    if not (
-        isinstance(keys, list) and len(keys) == arity and all(isinstance(k, str) for k in keys)
-    ):
-        raise InvalidArgument("invalid cursor")
-    return keys
-
-
 def list_sensors(
     state: ProjectionTables, *, limit: int, cursor: str
 ) -> tuple[list[SensorStateRow], str | None]:
     """One page of sensor states by sensor id, and the next page's cursor."""
     size = _limit(limit)
-    after = _decode_cursor(cursor, 1)[0] if cursor else None
+    after = decode_keys_cursor(cursor, 1)[0] if cursor else None
     rows = sorted(state.sensor_state_table.rows.values(), key=lambda r: r.sensor_id)
     if after is not None:
         rows = [r for r in rows if r.sensor_id > after]
     if len(rows) > size:
-        return rows[:size], _encode_cursor([rows[size - 1].sensor_id])
+        return rows[:size], encode_keys_cursor([rows[size - 1].sensor_id])
     return rows, None
 
 
@@ -253,7 +235,7 @@ def list_sensor_evals(
     size = _limit(limit)
     after: tuple[int, str] | None = None
     if cursor:
-        at, eval_id = _decode_cursor(cursor, 2)
+        at, eval_id = decode_keys_cursor(cursor, 2)
         if not at.isdigit():
             raise InvalidArgument("invalid cursor")
         after = (-int(at), eval_id)
@@ -272,7 +254,7 @@ def list_sensor_evals(
         rows = [r for r in rows if _eval_sort_key(r) > after]
     if len(rows) > size:
         last = rows[size - 1]
-        return rows[:size], _encode_cursor([f"{last.evaluated_at:020d}", last.eval_id])
+        return rows[:size], encode_keys_cursor([f"{last.evaluated_at:020d}", last.eval_id])
     return rows, None
 
 

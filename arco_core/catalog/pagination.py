@@ -7,14 +7,11 @@ cursor is opaque to clients: base64url without padding of the JSON ``{"key": las
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from arco_core.canonical_json import canonical_bytes
+from arco_core.cursors import decode_cursor, encode_cursor
 from arco_core.errors import InvalidArgument
 
 __all__ = [
@@ -53,33 +50,6 @@ def resolve_limit(limit: int | None) -> int:
             f"limit must be between 1 and {MAX_PAGE_LIMIT}", reason="invalid_limit"
         )
     return limit
-
-
-def encode_cursor(key: str) -> str:
-    """The opaque cursor that resumes after ``key``."""
-    raw = canonical_bytes({"key": key})
-    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
-
-
-def decode_cursor(cursor: str) -> str:
-    """The last key encoded in ``cursor``; anything malformed is InvalidArgument."""
-
-    def bad() -> InvalidArgument:
-        return InvalidArgument("invalid cursor", reason="invalid_cursor")
-
-    if not cursor or "=" in cursor or len(cursor) % 4 == 1:
-        raise bad()
-    try:
-        raw = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
-        decoded = json.loads(raw.decode("utf-8"))
-    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
-        raise bad() from exc
-    if not isinstance(decoded, dict) or set(decoded) != {"key"}:
-        raise bad()
-    key = decoded["key"]
-    if not isinstance(key, str) or not key:
-        raise bad()
-    return key
 
 
 def paginate(

@@ -4,7 +4,6 @@ follows the runs without any event of its own)."""
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from arco_core.automation.backfills import (
     progress,
     transition,
 )
+from arco_core.cursors import decode_cursor, encode_cursor
 from arco_core.errors import ArcoError, InvalidArgument, NotFound
 from arco_core.orchestration.events import (
     BackfillChunkPlanned,
@@ -244,26 +244,10 @@ def list_page(
     keys = [key_of(item) for item in items]
     start = 0
     if cursor:
-        after = _decode_cursor(cursor)
+        after = decode_cursor(cursor)
         if after not in keys:
             raise InvalidArgument("invalid cursor")
         start = keys.index(after) + 1
     page = items[start : start + limit]
     more = start + limit < len(items)
-    return page, _encode_cursor(keys[start + limit - 1]) if more else None
-
-
-def _encode_cursor(key: str) -> str:
-    raw = json.dumps({"key": key}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> str:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        key = json.loads(base64.urlsafe_b64decode(padded.encode()))["key"]
-    except (ValueError, KeyError, TypeError):
-        raise InvalidArgument("invalid cursor") from None
-    if not isinstance(key, str):
-        raise InvalidArgument("invalid cursor")
-    return key
+    return page, encode_cursor(keys[start + limit - 1]) if more else None

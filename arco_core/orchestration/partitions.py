@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import base64
-import json
 from dataclasses import dataclass
 
+from arco_core.cursors import decode_keys_cursor, encode_keys_cursor
 from arco_core.errors import InvalidArgument, NotFound
 from arco_core.orchestration.state import PartitionStatusRow
 from arco_core.orchestration.tables import ProjectionTables
 
-__all__ = ["PartitionSummary", "decode_cursor", "encode_cursor", "list_partitions", "summarize"]
+__all__ = ["PartitionSummary", "list_partitions", "summarize"]
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
@@ -28,7 +27,7 @@ def list_partitions(
     if limit < 0 or limit > MAX_LIMIT:
         raise InvalidArgument(f"limit must be between 1 and {MAX_LIMIT}")
     limit = limit or DEFAULT_LIMIT
-    after = decode_cursor(cursor) if cursor else None
+    after = tuple(decode_keys_cursor(cursor, 2)) if cursor else None
     page: list[PartitionStatusRow] = []
     for row in state.partition_statuses(asset_key):
         if after is not None and (row.asset_key, row.partition_key) <= after:
@@ -36,7 +35,7 @@ def list_partitions(
         if stale_only and row.stale_since is None:
             continue
         if len(page) == limit:
-            return page, encode_cursor(page[-1])
+            return page, encode_keys_cursor([page[-1].asset_key, page[-1].partition_key])
         page.append(row)
     return page, None
 
@@ -64,19 +63,3 @@ def summarize(state: ProjectionTables, asset_key: str) -> PartitionSummary:
         materialized=sum(1 for r in rows if r.last_materialization_run_id is not None),
         stale=sum(1 for r in rows if r.stale_since is not None),
     )
-
-
-def encode_cursor(row: PartitionStatusRow) -> str:
-    raw = json.dumps({"keys": [row.asset_key, row.partition_key]}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[str, str]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        keys = json.loads(base64.urlsafe_b64decode(padded.encode()))["keys"]
-    except (ValueError, KeyError, TypeError):
-        raise InvalidArgument("invalid cursor") from None
-    if not (isinstance(keys, list) and len(keys) == 2 and all(isinstance(k, str) for k in keys)):
-        raise InvalidArgument("invalid cursor")
-    return keys[0], keys[1]

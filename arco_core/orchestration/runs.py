@@ -6,7 +6,6 @@ way state changes) plus what the answer needs. Reads work on the published FoldS
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
@@ -14,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from arco_core.canonical_json import canonical_bytes
+from arco_core.cursors import decode_cursor, encode_cursor
 from arco_core.errors import Conflict, InvalidArgument, NotFound, TaskNotFound
 from arco_core.orchestration.deployments import MAX_KEY_LENGTH, AssetNode, asset_graph
 from arco_core.orchestration.events import (
@@ -307,21 +307,6 @@ def list_runs(
             return out, encode_cursor(out[-1][0].run_id)
         out.append((run, public))
     return out, None
-
-
-def encode_cursor(key: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"key": key}).encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> str:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        key = json.loads(base64.urlsafe_b64decode(padded.encode()))["key"]
-    except (ValueError, KeyError, TypeError):
-        raise InvalidArgument("invalid cursor") from None
-    if not isinstance(key, str):
-        raise InvalidArgument("invalid cursor")
-    return key
 
 
 # -- cancel and rerun --------------------------------------------------------------------

@@ -17,6 +17,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from arco_core.canonical_json import parse_json_object
 from arco_core.clock import rfc3339_ms
+from arco_core.cursors import decode_cursor, encode_cursor
 from arco_core.envelope import EventEnvelope
 from arco_core.errors import (
     AlreadyExists,
@@ -467,7 +468,7 @@ class OrchestrationServicer(BackfillRpcs, ScheduleRpcs, orch_grpc.OrchestrationS
         start = 0
         if request.cursor:
             try:
-                start = int(runs.decode_cursor(request.cursor))
+                start = int(decode_cursor(request.cursor))
             except ValueError:
                 raise InvalidArgument("invalid cursor") from None
         chunks: list[str] = []
@@ -491,7 +492,7 @@ class OrchestrationServicer(BackfillRpcs, ScheduleRpcs, orch_grpc.OrchestrationS
             position += 1
         response = orch_pb.GetRunLogsResponse(text="".join(chunks))
         if position < len(objects):
-            response.next_cursor = runs.encode_cursor(str(position))
+            response.next_cursor = encode_cursor(str(position))
         return response
 
 
