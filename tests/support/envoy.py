@@ -7,6 +7,7 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import ssl
 import subprocess
 import time
@@ -107,8 +108,16 @@ class Edge:
         return grpc.secure_channel(f"127.0.0.1:{self.port}", credentials)
 
 
+def _accepts(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
 def _listener_port(envoy: subprocess.Popen[bytes], admin_file: Path, log: Path) -> int:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60  # a loaded CI machine warms listeners slowly
     while time.monotonic() < deadline:
         if envoy.poll() is not None:
             raise AssertionError(f"envoy exited {envoy.returncode}:\n{log.read_text()[-3000:]}")
@@ -123,7 +132,9 @@ def _listener_port(envoy: subprocess.Popen[bytes], admin_file: Path, log: Path) 
                 listeners = {}
             for listener in listeners.get("listener_statuses", []):
                 port = listener.get("local_address", {}).get("socket_address", {}).get("port_value")
-                if port:
+                # The admin lists a listener's port while it is still warming (its clusters'
+                # first health checks), before it accepts connections: wait for both.
+                if port and _accepts(int(port)):
                     return int(port)
         time.sleep(0.1)
     raise AssertionError(f"envoy listener not up:\n{log.read_text()[-3000:]}")
