@@ -5,7 +5,8 @@ the api only through the TypeScript SDK over gRPC-web on its own origin.
 Signs in by pasting a token, launches a run of a selection from the asset graph and
 watches it reach SUCCEEDED without a reload, reads one task's logs, cancels a run while
 its task is running and reruns it from failure. Then the automation pages: disables and
-enables a schedule and sees its ticks, reads a poll sensor's evaluations, and creates, pauses, resumes and cancels a backfill
+enables a schedule and sees its ticks, reads a poll sensor's evaluations, sees a retried
+task's two attempts as two bars, and creates, pauses, resumes and cancels a backfill
 (a move from a stale state version is refused with 409 and the page reloads). Screenshots
 of each page are kept under the test's tmp dir."""
 
@@ -206,7 +207,7 @@ async def test_the_ui_signs_in_runs_a_selection_reads_logs_cancels_and_reruns(
     assert not any("/api/v1/" in url for url in requests), "the UI calls gRPC-web, not REST"
 
 
-async def test_the_ui_shows_schedules_sensors_and_moves_a_backfill(
+async def test_the_ui_shows_schedules_sensors_retried_attempts_and_moves_a_backfill(
     edge: Edge, page: Page, tmp_path: Path
 ) -> None:
     shots = tmp_path / "screenshots"
@@ -289,6 +290,19 @@ async def test_the_ui_shows_schedules_sensors_and_moves_a_backfill(
         timeout=30_000,
     )
     await page.screenshot(path=shots / "backfills.png", full_page=True)
+
+    # A task that failed once and succeeded on its retry: one bar per attempt.
+    await page.click("nav >> text=Assets")
+    await page.click('[data-asset="ui.flaky"]')
+    await page.click("#launch-run")
+    await page.wait_for_selector("#run-state", timeout=30_000)
+    await run_state_becomes(page, "SUCCEEDED")
+    bars = page.locator('tr[data-task-key="ui.flaky"] .bar')
+    assert await bars.evaluate_all("bs => bs.map(b => [b.dataset.attempt, b.dataset.state])") == [
+        ["1", "FAILED"],
+        ["2", "SUCCEEDED"],
+    ]
+    await page.screenshot(path=shots / "run-retried.png", full_page=True)
 
 
 async def _abort(route: Route) -> None:
