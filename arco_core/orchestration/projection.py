@@ -141,6 +141,7 @@ SCHEMAS: Final[Mapping[str, pa.Schema]] = {
             ("delta_partition", _S, True),
             ("execution_lineage_ref", _S, True),
             ("worker_queue", _S, True),
+            ("past_attempts", _S, True),
         ]
     ),
     DEP_SATISFACTION: _schema(

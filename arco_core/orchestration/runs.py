@@ -25,6 +25,7 @@ from arco_core.orchestration.events import (
 from arco_core.orchestration.fold import FoldState
 from arco_core.orchestration.state import (
     DEFAULT_WORKER_QUEUE,
+    EndedAttempt,
     RunRow,
     TaskRow,
 )
@@ -47,6 +48,43 @@ TASK_STATUS_OF = {
     "SKIPPED": "SKIPPED",
     "CANCELLED": "CANCELLED",
 }
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptSpan:
+    """One started attempt of a task, for a timeline: its public status and times."""
+
+    attempt: int
+    attempt_id: str | None
+    status: str  # a TASK_STATUS_OF value
+    started_at: int | None
+    completed_at: int | None
+    error_message: str | None
+
+
+def task_attempts(task: TaskRow) -> list[AttemptSpan]:
+    """The task's attempts that started or ended, oldest first: the retried ones, then the
+    current one once it started (a current attempt still waiting is not shown)."""
+    ended = EndedAttempt.of(task)
+    spans = [
+        AttemptSpan(
+            a.attempt, a.attempt_id, "FAILED", a.started_at, a.completed_at, a.error_message
+        )
+        for a in ended
+    ]
+    started = EndedAttempt.current_started_at(task, ended)
+    if started is not None and (not ended or task.attempt > ended[-1].attempt):
+        spans.append(
+            AttemptSpan(
+                task.attempt,
+                task.attempt_id,
+                TASK_STATUS_OF.get(task.state, "PENDING"),
+                started,
+                task.completed_at,
+                task.error_message,
+            )
+        )
+    return spans
 
 
 # -- planning ----------------------------------------------------------------------------

@@ -12,8 +12,11 @@ the golden columns first, then the nullable extensions.
 from __future__ import annotations
 
 import enum
+import json
 from dataclasses import dataclass
 from typing import TypeAlias
+
+from arco_core.canonical_json import canonical_dumps
 
 __all__ = [
     "DEFAULT_WORKER_QUEUE",
@@ -21,6 +24,7 @@ __all__ = [
     "BackfillRow",
     "DepResolution",
     "DepRow",
+    "EndedAttempt",
     "IdempotencyKeyRow",
     "OutboxRow",
     "OutboxStatus",
@@ -191,6 +195,9 @@ class TaskRow:
     delta_partition: str | None = None
     execution_lineage_ref: str | None = None
     worker_queue: str = DEFAULT_WORKER_QUEUE
+    # Canonical JSON list of the attempts that failed and were retried, oldest first
+    # (the columns above hold only the current one); None before the first retry.
+    past_attempts: str | None = None
 
     @property
     def pk(self) -> tuple[str, str]:
@@ -199,6 +206,61 @@ class TaskRow:
     @property
     def is_terminal(self) -> bool:
         return self.state in TERMINAL_TASK_STATES
+
+
+@dataclass(frozen=True, slots=True)
+class EndedAttempt:
+    """An attempt of a task that failed and was retried (kept in ``past_attempts``)."""
+
+    attempt: int
+    attempt_id: str | None
+    started_at: int | None
+    completed_at: int
+    error_message: str | None
+
+    @staticmethod
+    def of(task: TaskRow) -> list[EndedAttempt]:
+        if not task.past_attempts:
+            return []
+        return [
+            EndedAttempt(
+                item["attempt"],
+                item.get("attemptId"),
+                item.get("startedAt"),
+                item["completedAt"],
+                item.get("errorMessage"),
+            )
+            for item in json.loads(task.past_attempts)
+        ]
+
+    @staticmethod
+    def current_started_at(task: TaskRow, earlier: list[EndedAttempt]) -> int | None:
+        """The current attempt's start: ``started_at`` unless it is an earlier attempt's
+        (the current one was dispatched but its start is not folded)."""
+        if task.started_at is None or (earlier and task.started_at < earlier[-1].completed_at):
+            return None
+        return task.started_at
+
+    @staticmethod
+    def record(task: TaskRow, completed_at: int) -> None:
+        """Keep the (writable) task's current attempt, which just failed and is retried."""
+        kept = [a for a in EndedAttempt.of(task) if a.attempt < task.attempt]
+        started = EndedAttempt.current_started_at(task, kept)
+        kept.append(
+            EndedAttempt(task.attempt, task.attempt_id, started, completed_at, task.error_message)
+        )
+        task.past_attempts = canonical_dumps(
+            [
+                {
+                    "attempt": a.attempt,
+                    "attemptId": a.attempt_id,
+                    "startedAt": a.started_at,
+                    "completedAt": a.completed_at,
+                    "errorMessage": a.error_message,
+                }
+                for a in kept
+            ]
+        )
 
 
 @dataclass(slots=True)

@@ -12,7 +12,12 @@ from google.protobuf import json_format
 from arco_core.orchestration.deployments import stored_manifest
 from arco_core.orchestration.fold import FoldState
 from arco_core.orchestration.partitions import PartitionSummary
-from arco_core.orchestration.runs import TASK_STATUS_OF, skip_attribution, task_counts
+from arco_core.orchestration.runs import (
+    TASK_STATUS_OF,
+    skip_attribution,
+    task_attempts,
+    task_counts,
+)
 from arco_core.orchestration.state import CodeManifestRow, PartitionStatusRow, RunRow, TaskRow
 from services.common.rpc_context import timestamp_from_ms
 
@@ -92,6 +97,17 @@ def task_summary(state: FoldState, task: TaskRow) -> pb.TaskSummary:
         value = getattr(task, name, None)
         if value is not None:
             setattr(summary, name, value)
+    for span in task_attempts(task):
+        attempt = summary.attempts.add(
+            attempt=span.attempt,
+            state=f"TASK_STATUS_{span.status}",
+            started_at=timestamp_from_ms(span.started_at),
+            completed_at=timestamp_from_ms(span.completed_at),
+        )
+        if span.attempt_id is not None:
+            attempt.attempt_id = span.attempt_id
+        if span.error_message is not None:
+            attempt.error_message = span.error_message
     if task.attempt > 1:
         summary.retry_attribution.CopyFrom(
             pb.RetryAttribution(retries=task.attempt - 1, reason=task.error_message or "retried")

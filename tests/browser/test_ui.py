@@ -4,8 +4,11 @@ the api only through the TypeScript SDK over gRPC-web on its own origin.
 
 Signs in by pasting a token, launches a run of a selection from the asset graph and
 watches it reach SUCCEEDED without a reload, reads one task's logs, cancels a run while
-its task is running and reruns it from failure. Screenshots of each page are kept under
-the test's tmp dir."""
+its task is running and reruns it from failure. Then the automation pages: disables and
+enables a schedule and sees its ticks, reads a poll sensor's evaluations, sees a retried
+task's two attempts as two bars, and creates, pauses, resumes and cancels a backfill
+(a move from a stale state version is refused with 409 and the page reloads). Screenshots
+of each page are kept under the test's tmp dir."""
 
 from __future__ import annotations
 
@@ -13,18 +16,27 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Page, async_playwright
+from playwright.async_api import Page, Route, async_playwright
 
 from services.mesh import Mesh
 from tests.browser import ui_assets
 from tests.browser.test_console import CHROMIUM, CHROMIUM_FLAGS
 from tests.conftest import REPO_ROOT
 from tests.support.envoy import Edge
-from tests.support.staging import OPERATORS, deploy, edge_of, staging_mesh, user_jwt
+from tests.support.staging import (
+    OPERATORS,
+    WORKSPACE,
+    deploy,
+    edge_of,
+    staging_mesh,
+    user_jwt,
+)
 
 BUNDLE = REPO_ROOT / "gateway" / "ui" / "public" / "dist" / "app.js"
 # Generous: a run goes through planning, dispatch, a worker and the compactor.
 RUN_TIMEOUT_MS = 120_000
+# The schedule ticks every minute; its first tick may also wait behind other runs.
+TICK_TIMEOUT_MS = 150_000
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +80,13 @@ async def run_state_becomes(page: Page, state: str) -> None:
     )
 
 
+async def sign_in(page: Page, edge: Edge, path: str) -> None:
+    await page.goto(f"{edge.url}/ui/{path}")
+    await page.wait_for_selector("#sign-in", timeout=30_000)
+    await page.fill("#token", user_jwt(OPERATORS, user="olga"))
+    await page.click("#sign-in button[type=submit]")
+
+
 async def test_the_ui_signs_in_runs_a_selection_reads_logs_cancels_and_reruns(
     edge: Edge, page: Page, tmp_path: Path
 ) -> None:
@@ -92,7 +111,7 @@ async def test_the_ui_signs_in_runs_a_selection_reads_logs_cancels_and_reruns(
     # The asset graph of the deployed manifest, laid out, with its edges.
     await page.click("nav >> text=Assets")
     await page.wait_for_selector('[data-asset="ui.doubled"]', timeout=30_000)
-    assert await page.locator("g.asset").count() == 3
+    assert await page.locator("g.asset").count() == 6
     assert await page.locator('path.edge[data-from="ui.source"][data-to="ui.doubled"]').count() == 1
     source_box = await page.locator('[data-asset="ui.source"]').bounding_box()
     doubled_box = await page.locator('[data-asset="ui.doubled"]').bounding_box()
@@ -186,3 +205,113 @@ async def test_the_ui_signs_in_runs_a_selection_reads_logs_cancels_and_reruns(
     assert requests and all(url.startswith(f"{edge.url}/") for url in requests), requests
     assert any("/arco.orchestration.v1.OrchestrationService/" in url for url in requests)
     assert not any("/api/v1/" in url for url in requests), "the UI calls gRPC-web, not REST"
+
+
+async def test_the_ui_shows_schedules_sensors_retried_attempts_and_moves_a_backfill(
+    edge: Edge, page: Page, tmp_path: Path
+) -> None:
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    await sign_in(page, edge, "#/schedules")
+
+    # The manifest's schedule: disable it, then enable it again; its ticks are listed.
+    row = 'tr.schedule-row[data-schedule-id="ui-every-minute"]'
+    await page.wait_for_selector(f'{row}[data-enabled="true"]', timeout=30_000)
+    assert "* * * * *" in (await page.text_content(row) or "")
+    await page.screenshot(path=shots / "schedules.png", full_page=True)
+    await page.click(f"{row} a")
+    await page.wait_for_selector('#schedule-state[data-enabled="true"]', timeout=30_000)
+    await page.click("#disable-schedule")
+    await page.wait_for_selector('#schedule-state[data-enabled="false"]', timeout=30_000)
+    assert await page.is_disabled("#disable-schedule")
+    await page.click("#enable-schedule")
+    await page.wait_for_selector('#schedule-state[data-enabled="true"]', timeout=30_000)
+    await page.wait_for_selector("tr.tick-row", timeout=TICK_TIMEOUT_MS)
+    statuses = await page.locator("tr.tick-row").evaluate_all("rs => rs.map(r => r.dataset.status)")
+    assert set(statuses) <= {"TRIGGERED", "SKIPPED"}, statuses
+    await page.screenshot(path=shots / "schedule.png", full_page=True)
+
+    # The poll sensor, evaluated on the worker: one run requested, then no new data.
+    await page.click("nav >> text=Sensors")
+    row = 'tr.sensor-row[data-sensor-id="ui-counter"]'
+    await page.wait_for_selector(f'{row}[data-status="ACTIVE"]', timeout=RUN_TIMEOUT_MS)
+    assert "poll" in (await page.text_content(row) or "")
+    await page.screenshot(path=shots / "sensors.png", full_page=True)
+    await page.click(f"{row} a")
+    await page.wait_for_selector('tr.eval-row[data-status="triggered"]', timeout=RUN_TIMEOUT_MS)
+    await page.wait_for_selector('tr.eval-row[data-status="no_new_data"]', timeout=RUN_TIMEOUT_MS)
+    assert await page.text_content("#sensor-cursor") == "1"
+    await page.screenshot(path=shots / "sensor.png", full_page=True)
+
+    # A backfill of six days, one chunk at a time, made on the page.
+    await page.click("nav >> text=Backfills")
+    await page.wait_for_selector("#new-backfill", timeout=30_000)
+    await page.select_option("#backfill-asset", "ui.days")
+    await page.fill("#backfill-start", "2026-01-01")
+    await page.fill("#backfill-end", "2026-01-06")
+    await page.click("#create-backfill")
+    await page.wait_for_selector("#backfill-state", timeout=30_000)
+    backfill_id = page.url.rsplit("/", 1)[-1]
+    await page.wait_for_selector("tr.chunk-row", timeout=RUN_TIMEOUT_MS)
+    await page.click("#pause-backfill")
+    await backfill_state_becomes(page, "PAUSED")
+    await page.screenshot(path=shots / "backfill-paused.png", full_page=True)
+    await page.click("#resume-backfill")
+    await backfill_state_becomes(page, "RUNNING")
+
+    # A move from a stale version: the page is kept from refreshing while the backfill
+    # is paused behind its back, so its Pause carries the old version and gets a 409.
+    await page.route("**/arco.orchestration.v1.OrchestrationService/GetBackfill", _abort)
+    with edge.http() as http:
+        paused = http.post(
+            f"{edge.url}/api/v1/workspaces/{WORKSPACE}/backfills/{backfill_id}/pause",
+            json={},
+            headers={"authorization": f"Bearer {user_jwt(OPERATORS, user='other')}"},
+        )
+    assert paused.status_code == 200, paused.text
+    assert await page.text_content("#backfill-state") == "RUNNING"
+    await page.click("#pause-backfill")
+    await page.wait_for_selector(".action-error", timeout=30_000)
+    assert "backfill_version_conflict" in (await page.text_content(".action-error") or "")
+    await page.unroute("**/arco.orchestration.v1.OrchestrationService/GetBackfill")
+    await backfill_state_becomes(page, "PAUSED")
+    await page.screenshot(path=shots / "backfill-stale.png", full_page=True)
+
+    await page.click("#cancel-backfill")
+    await backfill_state_becomes(page, "CANCELLED")
+    chunk_states = await page.locator("tr.chunk-row").evaluate_all(
+        "rs => rs.map(r => r.dataset.state)"
+    )
+    assert chunk_states and len(chunk_states) < 6, "cancelled before every chunk was planned"
+    await page.screenshot(path=shots / "backfill-cancelled.png", full_page=True)
+    await page.click("nav >> text=Backfills")
+    await page.wait_for_selector(
+        f'tr.backfill-row[data-backfill-id="{backfill_id}"][data-state="CANCELLED"]',
+        timeout=30_000,
+    )
+    await page.screenshot(path=shots / "backfills.png", full_page=True)
+
+    # A task that failed once and succeeded on its retry: one bar per attempt.
+    await page.click("nav >> text=Assets")
+    await page.click('[data-asset="ui.flaky"]')
+    await page.click("#launch-run")
+    await page.wait_for_selector("#run-state", timeout=30_000)
+    await run_state_becomes(page, "SUCCEEDED")
+    bars = page.locator('tr[data-task-key="ui.flaky"] .bar')
+    assert await bars.evaluate_all("bs => bs.map(b => [b.dataset.attempt, b.dataset.state])") == [
+        ["1", "FAILED"],
+        ["2", "SUCCEEDED"],
+    ]
+    await page.screenshot(path=shots / "run-retried.png", full_page=True)
+
+
+async def _abort(route: Route) -> None:
+    await route.abort()
+
+
+async def backfill_state_becomes(page: Page, state: str) -> None:
+    await page.wait_for_function(
+        "s => document.getElementById('backfill-state')?.textContent === s",
+        arg=state,
+        timeout=RUN_TIMEOUT_MS,
+    )

@@ -13,6 +13,7 @@ import jwt
 
 from arco_runtime.tls import Role
 from arco_sdk.manifest import AssetGraph, build_manifest, discover
+from arco_sdk.sensors import discover_sensors
 from services.mesh import Mesh
 from tests.support.envoy import Edge, running_envoy, wait_rest_routable
 
@@ -65,9 +66,15 @@ def edge_of(mesh: Mesh, tmp_path: Path) -> Iterator[Edge]:
 
 
 def deploy(edge: Edge, module: str, code_version_id: str) -> str:
-    """Deploys ``module``'s assets through the edge's REST api as an operator."""
-    definitions, _ = discover(module)
-    manifest = build_manifest(AssetGraph(definitions), code_version_id=code_version_id)
+    """Deploys ``module``'s assets, schedules and sensors through the edge's REST api as an
+    operator."""
+    definitions, schedules = discover(module)
+    manifest = build_manifest(
+        AssetGraph(definitions),
+        schedules=schedules,
+        sensors=discover_sensors(module),
+        code_version_id=code_version_id,
+    )
     manifest["workspaceId"] = WORKSPACE
     with edge.http() as http:
         deployed = http.post(

@@ -24,6 +24,7 @@ from arco_core.orchestration.state import (
     DEFAULT_WORKER_QUEUE,
     TERMINAL_TASK_STATES,
     DepResolution,
+    EndedAttempt,
     OutboxRow,
     OutboxStatus,
     TaskRow,
@@ -218,6 +219,8 @@ def _apply_result(s: ProjectionTables, p: TaskFinished, ev: FoldEvent) -> bool:
             _propagate_failure(s, t, DepResolution.CANCELLED, ev)
             return True
         if retryable and t.attempt < t.max_attempts:
+            # The row's columns move on to the next attempt: keep this one's span.
+            EndedAttempt.record(t, ev.ts)
             s.set_task_state(t, TaskState.RETRY_WAIT)
             t.retry_not_before = retry_deadline_ms(ev.anchor, t.attempt)
             t.output_visibility_state = None

@@ -54,7 +54,7 @@ function assetKey(key: { namespace: string; name: string } | undefined): string 
   return key ? `${key.namespace}.${key.name}` : "";
 }
 
-async function latestManifest(session: Session): Promise<StoredManifest | null> {
+export async function latestManifest(session: Session): Promise<StoredManifest | null> {
   const orchestration = session.client.orchestration;
   const { manifests } = await orchestration.listManifests({ workspaceId: session.workspaceId });
   const newest = [...manifests].sort((a, b) => (millis(b.deployedAt) ?? 0) - (millis(a.deployedAt) ?? 0))[0];

@@ -45,3 +45,8 @@ export function runFinished(state: RunStatus): boolean {
 export const RUN_STATES = Object.values(RunStatus).filter(
   (value): value is RunStatus => typeof value === "number" && value !== RunStatus.UNSPECIFIED,
 );
+
+/** The name of a protobuf-es enum value ("UNSPECIFIED" for an unknown one). */
+export function enumName(names: Record<number, string>, value: number): string {
+  return names[value] ?? "UNSPECIFIED";
+}

@@ -1,10 +1,14 @@
-// The Arco web UI: runs and assets over the TypeScript SDK (gRPC-web through the edge);
-// the SQL page stays the console's (/console/). Hash routes: #/runs, #/runs/<id>, #/assets.
+// The Arco web UI: runs, assets, schedules, sensors and backfills over the TypeScript SDK
+// (gRPC-web through the edge); the SQL page stays the console's (/console/). Hash routes:
+// #/runs, #/runs/<id>, #/assets, #/schedules[/<id>], #/sensors[/<id>], #/backfills[/<id>].
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
 
 import { AssetsPage } from "./assets.js";
+import { BackfillPage, BackfillsPage } from "./backfills.js";
 import { RunPage, RunsPage } from "./runs.js";
+import { SchedulePage, SchedulesPage } from "./schedules.js";
+import { SensorPage, SensorsPage } from "./sensors.js";
 import { accepted, describeError, openSession, storeToken, type Session } from "./session.js";
 
 function useHash(): string {
@@ -15,6 +19,19 @@ function useHash(): string {
     return () => window.removeEventListener("hashchange", changed);
   }, []);
   return hash;
+}
+
+// Nav entries: hash prefix and label (Runs is the default page).
+const SECTIONS: [string, string][] = [
+  ["#/runs", "Runs"],
+  ["#/assets", "Assets"],
+  ["#/schedules", "Schedules"],
+  ["#/sensors", "Sensors"],
+  ["#/backfills", "Backfills"],
+];
+
+function section(hash: string): string {
+  return SECTIONS.find(([prefix]) => hash.startsWith(prefix))?.[0] ?? "#/runs";
 }
 
 type Access = { kind: "checking" } | { kind: "in"; session: Session } | { kind: "out"; error?: string };
@@ -45,12 +62,11 @@ function App() {
     <>
       <nav>
         <strong>Arco</strong>
-        <a href="#/runs" class={hash.startsWith("#/assets") ? "" : "active"}>
-          Runs
-        </a>
-        <a href="#/assets" class={hash.startsWith("#/assets") ? "active" : ""}>
-          Assets
-        </a>
+        {SECTIONS.map(([prefix, label]) => (
+          <a href={prefix} class={section(hash) === prefix ? "active" : ""}>
+            {label}
+          </a>
+        ))}
         <a href="/console/">SQL</a>
         <span class="spacer" />
         {session.signedIn && (
@@ -72,10 +88,32 @@ function App() {
 }
 
 function Page({ session, hash }: { session: Session; hash: string }) {
-  const run = /^#\/runs\/([^/]+)$/.exec(hash);
-  if (run) return <RunPage session={session} runId={decodeURIComponent(run[1])} />;
-  if (hash.startsWith("#/assets")) return <AssetsPage session={session} />;
-  return <RunsPage session={session} />;
+  const detail = /^#\/(runs|schedules|sensors|backfills)\/([^/]+)$/.exec(hash);
+  if (detail) {
+    const id = decodeURIComponent(detail[2]);
+    switch (detail[1]) {
+      case "runs":
+        return <RunPage session={session} runId={id} />;
+      case "schedules":
+        return <SchedulePage session={session} scheduleId={id} />;
+      case "sensors":
+        return <SensorPage session={session} sensorId={id} />;
+      default:
+        return <BackfillPage session={session} backfillId={id} />;
+    }
+  }
+  switch (section(hash)) {
+    case "#/assets":
+      return <AssetsPage session={session} />;
+    case "#/schedules":
+      return <SchedulesPage session={session} />;
+    case "#/sensors":
+      return <SensorsPage session={session} />;
+    case "#/backfills":
+      return <BackfillsPage session={session} />;
+    default:
+      return <RunsPage session={session} />;
+  }
 }
 
 function SignIn(props: { error?: string; retried: boolean; onToken: (token: string) => void }) {

@@ -4,6 +4,7 @@ import { useState } from "preact/hooks";
 import { RerunMode } from "@arco/sdk/gen/arco/orchestration/v1/orchestration_service_pb";
 import type {
   GetRunResponse,
+  TaskAttempt,
   TaskSummary,
 } from "@arco/sdk/gen/arco/orchestration/v1/orchestration_service_pb";
 
@@ -207,14 +208,14 @@ interface TimelineProps {
   onLogs: (taskKey: string) => void;
 }
 
-/** One bar per task attempt on a shared time axis, coloured by the task's state. The
- * api reports each task's current attempt, so a retried task's bar is its latest one. */
+/** One bar per started attempt on a shared time axis, coloured by the attempt's state
+ * (a retried attempt is FAILED; the last one has the task's state). */
 function Timeline({ run, selected, onToggle, onLogs }: TimelineProps) {
   const now = Date.now();
-  const spans = run.tasks.map((task) => span(task, now));
-  const started = spans.map((s) => s?.start).filter((ms): ms is number => ms !== undefined);
-  const origin = started.length ? Math.min(...started) : (millis(run.createdAt) ?? now);
-  const end = Math.max(origin + 1000, ...spans.map((s) => s?.end ?? origin));
+  const bars = run.tasks.map((task) => attemptBars(task, now));
+  const all = bars.flat();
+  const origin = all.length ? Math.min(...all.map((b) => b.start)) : (millis(run.createdAt) ?? now);
+  const end = Math.max(origin + 1000, ...all.map((b) => b.end));
   const scale = (ms: number) => (100 * (ms - origin)) / (end - origin);
   return (
     <table id="timeline" class="timeline">
@@ -232,7 +233,6 @@ function Timeline({ run, selected, onToggle, onLogs }: TimelineProps) {
       <tbody>
         {run.tasks.map((task, index) => {
           const state = taskStateName(task.state);
-          const bar = spans[index];
           return (
             <tr class="task-row" data-task-key={task.taskKey} data-state={state}>
               <td>
@@ -252,16 +252,17 @@ function Timeline({ run, selected, onToggle, onLogs }: TimelineProps) {
                 <span class={`state ${state}`}>{state}</span>
               </td>
               <td class="track">
-                {bar && (
+                {bars[index].map((bar) => (
                   <div
-                    class={`bar ${state}`}
-                    data-attempt={task.attempt}
+                    class={`bar ${bar.state}`}
+                    data-attempt={bar.attempt}
+                    data-state={bar.state}
                     style={{ left: `${scale(bar.start)}%`, width: `${Math.max(0.5, scale(bar.end) - scale(bar.start))}%` }}
-                    title={`attempt ${task.attempt}/${task.maxAttempts || "?"}: ${duration(bar.end - bar.start)}`}
+                    title={`attempt ${bar.attempt}/${task.maxAttempts || "?"} ${bar.state}: ${duration(bar.end - bar.start)}${bar.error ? ` — ${bar.error}` : ""}`}
                   >
-                    #{task.attempt}
+                    #{bar.attempt}
                   </div>
-                )}
+                ))}
               </td>
               <td>
                 <button class="show-logs" onClick={() => onLogs(task.taskKey)}>
@@ -276,10 +277,32 @@ function Timeline({ run, selected, onToggle, onLogs }: TimelineProps) {
   );
 }
 
-function span(task: TaskSummary, now: number): { start: number; end: number } | undefined {
-  const start = millis(task.startedAt);
-  if (start === undefined) return undefined;
-  return { start, end: millis(task.completedAt) ?? now };
+interface Bar {
+  attempt: number;
+  state: string;
+  start: number;
+  end: number;
+  error?: string;
+}
+
+/** The task's started attempts as bars; a running one (or one that ended without a
+ * recorded end) reaches to now. An api without attempts gives the current one only. */
+function attemptBars(task: TaskSummary, now: number): Bar[] {
+  const attempts: Pick<TaskAttempt, "attempt" | "state" | "startedAt" | "completedAt" | "errorMessage">[] =
+    task.attempts.length > 0 ? task.attempts : [task];
+  const bars: Bar[] = [];
+  for (const attempt of attempts) {
+    const start = millis(attempt.startedAt);
+    if (start === undefined) continue;
+    bars.push({
+      attempt: attempt.attempt,
+      state: taskStateName(attempt.state),
+      start,
+      end: millis(attempt.completedAt) ?? now,
+      error: attempt.errorMessage,
+    });
+  }
+  return bars;
 }
 
 function TaskLogs({ session, runId, taskKey }: { session: Session; runId: string; taskKey: string }) {

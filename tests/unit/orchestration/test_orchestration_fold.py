@@ -8,6 +8,7 @@ import pytest
 from orch_support import T0, TENANT, WORKSPACE, Events, att, fold_each, projection, ulid_at
 
 from arco_core.clock import rfc3339_ms
+from arco_core.envelope import EventEnvelope
 from arco_core.ids import dispatch_id
 from arco_core.orchestration.events import (
     RunTriggered,
@@ -18,7 +19,9 @@ from arco_core.orchestration.events import (
     TimerType,
 )
 from arco_core.orchestration.fold import FoldState
+from arco_core.orchestration.projection import state_from_tables, state_to_tables
 from arco_core.orchestration.retry import retry_backoff_ms, retry_deadline_ms
+from arco_core.orchestration.runs import AttemptSpan, task_attempts
 from arco_core.orchestration.state import TaskState
 from arco_core.orchestration.tables import (
     DEP_SATISFACTION,
@@ -591,3 +594,57 @@ def test_heartbeats_consume_no_idempotency_key(e: Events) -> None:
     replayed = FoldState(tenant_id=TENANT, workspace_id=WORKSPACE)
     replayed.fold(ledger)
     assert projection(replayed) == projection(s)
+
+
+def at(envelope: EventEnvelope, ms: int) -> EventEnvelope:
+    return replace(envelope, timestamp=rfc3339_ms(ms))
+
+
+def test_a_retried_attempt_keeps_its_span_and_the_timeline_lists_every_started_attempt(
+    e: Events,
+) -> None:
+    opening = [e.trigger("r1"), e.plan("r1", {"a": []})]
+    first = [
+        e.dispatch("r1", "a", 1),
+        at(e.started("r1", "a", 1), T0 + 1_000),
+        at(e.failed("r1", "a", 1), T0 + 3_000),
+    ]
+    redispatch = [e.dispatch("r1", "a", 2)]
+    second = [
+        at(e.started("r1", "a", 2), T0 + 5_000),
+        at(e.finished("r1", "a", attempt=2), T0 + 8_000),
+    ]
+    s = FoldState(tenant_id=TENANT, workspace_id=WORKSPACE)
+    s.fold(opening + first)
+    a = s.get_task("r1", "a")
+    assert a is not None and a.state == TaskState.RETRY_WAIT
+    failed = AttemptSpan(1, att("r1", "a", 1), "FAILED", T0 + 1_000, T0 + 3_000, "boom")
+    assert task_attempts(a) == [failed], "a waiting retry shows the failed attempt only"
+
+    # Dispatched but not started: the row still holds attempt 1's start, not shown twice.
+    s.fold(redispatch)
+    a = s.get_task("r1", "a")
+    assert a is not None and a.attempt == 2 and task_attempts(a) == [failed]
+
+    s.fold(second)
+    a = s.get_task("r1", "a")
+    assert a is not None and a.state == TaskState.SUCCEEDED
+    assert task_attempts(a) == [
+        failed,
+        AttemptSpan(2, att("r1", "a", 2), "SUCCEEDED", T0 + 5_000, T0 + 8_000, None),
+    ]
+
+    # Replay, one event per fold, equals the live fold; the Arrow round trip keeps it.
+    replayed = FoldState(tenant_id=TENANT, workspace_id=WORKSPACE)
+    fold_each(replayed, opening + first + redispatch + second)
+    assert projection(replayed)[TASKS] == projection(s)[TASKS]
+    loaded = state_from_tables(state_to_tables(s)).get_task("r1", "a")
+    assert loaded is not None and task_attempts(loaded) == task_attempts(a)
+
+
+def test_a_duplicate_failure_of_a_retried_attempt_records_it_once(e: Events) -> None:
+    s = started_run(e, {"a": []})
+    failure = e.failed("r1", "a", 1)
+    s.fold([e.dispatch("r1", "a", 1), e.started("r1", "a", 1), failure, failure])
+    a = s.get_task("r1", "a")
+    assert a is not None and [span.attempt for span in task_attempts(a)] == [1]

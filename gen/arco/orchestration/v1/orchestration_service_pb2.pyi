@@ -357,7 +357,7 @@ class SkipAttribution(_message.Message):
     def __init__(self, upstream_task_key: _Optional[str] = ..., upstream_resolution: _Optional[str] = ...) -> None: ...
 
 class TaskSummary(_message.Message):
-    __slots__ = ("task_key", "asset_key", "state", "attempt", "started_at", "completed_at", "error_message", "delta_table", "delta_version", "delta_partition", "execution_lineage_ref", "output_visibility_state", "published_at", "publish_error", "retry_attribution", "skip_attribution", "internal_state", "partition_key", "max_attempts", "depends_on", "ready_at")
+    __slots__ = ("task_key", "asset_key", "state", "attempt", "started_at", "completed_at", "error_message", "delta_table", "delta_version", "delta_partition", "execution_lineage_ref", "output_visibility_state", "published_at", "publish_error", "retry_attribution", "skip_attribution", "internal_state", "partition_key", "max_attempts", "depends_on", "ready_at", "attempts")
     TASK_KEY_FIELD_NUMBER: _ClassVar[int]
     ASSET_KEY_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -379,6 +379,7 @@ class TaskSummary(_message.Message):
     MAX_ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
     DEPENDS_ON_FIELD_NUMBER: _ClassVar[int]
     READY_AT_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
     task_key: str
     asset_key: str
     state: _types_pb2.TaskStatus
@@ -400,7 +401,24 @@ class TaskSummary(_message.Message):
     max_attempts: int
     depends_on: _containers.RepeatedScalarFieldContainer[str]
     ready_at: _timestamp_pb2.Timestamp
-    def __init__(self, task_key: _Optional[str] = ..., asset_key: _Optional[str] = ..., state: _Optional[_Union[_types_pb2.TaskStatus, str]] = ..., attempt: _Optional[int] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., error_message: _Optional[str] = ..., delta_table: _Optional[str] = ..., delta_version: _Optional[int] = ..., delta_partition: _Optional[str] = ..., execution_lineage_ref: _Optional[str] = ..., output_visibility_state: _Optional[str] = ..., published_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., publish_error: _Optional[str] = ..., retry_attribution: _Optional[_Union[RetryAttribution, _Mapping]] = ..., skip_attribution: _Optional[_Union[SkipAttribution, _Mapping]] = ..., internal_state: _Optional[_Union[_types_pb2.TaskState, str]] = ..., partition_key: _Optional[str] = ..., max_attempts: _Optional[int] = ..., depends_on: _Optional[_Iterable[str]] = ..., ready_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    attempts: _containers.RepeatedCompositeFieldContainer[TaskAttempt]
+    def __init__(self, task_key: _Optional[str] = ..., asset_key: _Optional[str] = ..., state: _Optional[_Union[_types_pb2.TaskStatus, str]] = ..., attempt: _Optional[int] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., error_message: _Optional[str] = ..., delta_table: _Optional[str] = ..., delta_version: _Optional[int] = ..., delta_partition: _Optional[str] = ..., execution_lineage_ref: _Optional[str] = ..., output_visibility_state: _Optional[str] = ..., published_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., publish_error: _Optional[str] = ..., retry_attribution: _Optional[_Union[RetryAttribution, _Mapping]] = ..., skip_attribution: _Optional[_Union[SkipAttribution, _Mapping]] = ..., internal_state: _Optional[_Union[_types_pb2.TaskState, str]] = ..., partition_key: _Optional[str] = ..., max_attempts: _Optional[int] = ..., depends_on: _Optional[_Iterable[str]] = ..., ready_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., attempts: _Optional[_Iterable[_Union[TaskAttempt, _Mapping]]] = ...) -> None: ...
+
+class TaskAttempt(_message.Message):
+    __slots__ = ("attempt", "attempt_id", "state", "started_at", "completed_at", "error_message")
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    STARTED_AT_FIELD_NUMBER: _ClassVar[int]
+    COMPLETED_AT_FIELD_NUMBER: _ClassVar[int]
+    ERROR_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    attempt: int
+    attempt_id: str
+    state: _types_pb2.TaskStatus
+    started_at: _timestamp_pb2.Timestamp
+    completed_at: _timestamp_pb2.Timestamp
+    error_message: str
+    def __init__(self, attempt: _Optional[int] = ..., attempt_id: _Optional[str] = ..., state: _Optional[_Union[_types_pb2.TaskStatus, str]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., error_message: _Optional[str] = ...) -> None: ...
 
 class GetRunRequest(_message.Message):
     __slots__ = ("workspace_id", "run_id")
