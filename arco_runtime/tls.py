@@ -193,18 +193,36 @@ def aio_channel(
     address: str, tls: TlsConfig, options: Sequence[tuple[str, Any]] = ()
 ) -> grpc.aio.Channel:
     """An asyncio channel to a mesh peer, presenting this process's certificate."""
+    options = _replica_options(address, options)
     if tls.enabled:
-        return grpc.aio.secure_channel(address, tls.channel_credentials(), options=list(options))
-    return grpc.aio.insecure_channel(address, options=list(options))
+        return grpc.aio.secure_channel(address, tls.channel_credentials(), options=options)
+    return grpc.aio.insecure_channel(address, options=options)
 
 
 def sync_channel(
     address: str, tls: TlsConfig, options: Sequence[tuple[str, Any]] = ()
 ) -> grpc.Channel:
     """A blocking channel to a mesh peer (launchers and command-line tools)."""
+    options = _replica_options(address, options)
     if tls.enabled:
-        return grpc.secure_channel(address, tls.channel_credentials(), options=list(options))
-    return grpc.insecure_channel(address, options=list(options))
+        return grpc.secure_channel(address, tls.channel_credentials(), options=options)
+    return grpc.insecure_channel(address, options=options)
+
+
+def _replica_options(address: str, options: Sequence[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    """Options for an address list of replicas (``ipv4:h:p1,h:p2``): calls are spread
+    round-robin over the replicas that answer. gRPC's default authority for such a list
+    is the whole list, which no certificate names, so when every replica shares one host
+    that host is the name checked against each replica's certificate."""
+    scheme, _, rest = address.partition(":")
+    if scheme not in ("ipv4", "ipv6") or "," not in rest:
+        return list(options)
+    hosts = {entry.rsplit(":", 1)[0] for entry in rest.split(",")}
+    extra: dict[str, Any] = {"grpc.lb_policy_name": "round_robin"}
+    if len(hosts) == 1:
+        extra["grpc.default_authority"] = hosts.pop().strip("[]")
+    given = {key for key, _ in options}
+    return [*options, *((k, v) for k, v in extra.items() if k not in given)]
 
 
 # -- the verified peer -----------------------------------------------------------------

@@ -242,6 +242,17 @@ class Compactor(Generic[S]):
             reason="commit_contention",
         )
 
+    async def adopt_published_head(self) -> bool:
+        """Adopt (and announce to watchers) a head another writer published; True if the
+        head moved. Waits for a commit in progress, which catches up on its own."""
+        async with self._lock:
+            before = self.snapshot.seq
+            await self._catch_up()
+            moved = self.snapshot.seq != before
+        if moved:
+            await self._notify()
+        return moved
+
     async def _catch_up(self) -> None:
         """Adopt manifests another writer published since our last commit."""
         current = self.snapshot

@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry, Gauge
 from arco_core.clock import SystemClock
 from arco_core.compaction.engine import Compactor
 from arco_core.compaction.group import GroupCommitter
+from arco_core.compaction.peers import PeerHeads
 from arco_core.compaction.retention import GarbageCollector, Retention
 from arco_core.errors import StorageError
 from arco_core.paths import Scope
@@ -85,6 +86,6 @@ async def build(
                 "arco.compactor.v1.CompactorService",
             )
         ],
-        loops=[committer],
+        loops=[committer, PeerHeads(engine)],
         ready_info={"domain": config.domain},
     )

@@ -12,7 +12,7 @@ import ssl
 import subprocess
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,17 +49,20 @@ def make_certs(directory: Path) -> tuple[Path, Path]:
 def render_config(
     tmp_path: Path,
     *,
-    gateway: str = "arco-gateway:8080",
-    api: str = "arco-api:50051",
+    gateway: str | Sequence[str] = "arco-gateway:8080",
+    api: str | Sequence[str] = "arco-api:50051",
     edge: TlsFiles | None = None,
+    health_interval: str | None = None,
 ) -> Path:
-    """The committed config with its documented placeholders replaced for loopback."""
+    """The committed config with its documented placeholders replaced for loopback.
+
+    ``gateway`` and ``api`` may each list several replicas: every one becomes an endpoint
+    of its cluster (as the pods behind a headless Service are). ``health_interval`` (e.g.
+    ``"1s"``) shortens the clusters' active health checks for tests that kill replicas."""
     text = CONFIG.read_text()
     certs = tmp_path / "tls"
     certs.mkdir(exist_ok=True)
     make_certs(certs)
-    gw_host, gw_port = gateway.rsplit(":", 1)
-    api_host, api_port = api.rsplit(":", 1)
     edge = edge or mesh_tls.test_certs().for_role(Role.EDGE)
     replacements = {
         "/etc/arco/tls/": f"{certs}/",
@@ -68,15 +71,40 @@ def render_config(
         "/etc/arco/mesh/ca.crt": str(edge.ca),
         "{address: 0.0.0.0, port_value: 8443}": "{address: 127.0.0.1, port_value: 0}",
         "{address: 127.0.0.1, port_value: 9901}": "{address: 127.0.0.1, port_value: 0}",
-        "{address: arco-gateway, port_value: 8080}": f"{{address: {gw_host}, port_value: {gw_port}}}",
-        "{address: arco-api, port_value: 50051}": f"{{address: {api_host}, port_value: {api_port}}}",
     }
+    if health_interval is not None:
+        replacements["interval: 10s"] = f"interval: {health_interval}"
     for placeholder, value in replacements.items():
         assert placeholder in text, f"placeholder {placeholder} missing from envoy.yaml"
         text = text.replace(placeholder, value)
+    text = _endpoints(text, "arco-gateway", 8080, gateway)
+    text = _endpoints(text, "arco-api", 50051, api)
     out = tmp_path / "envoy.yaml"
     out.write_text(text)
     return out
+
+
+def _endpoints(text: str, host: str, port: int, replicas: str | Sequence[str]) -> str:
+    """One ``lb_endpoints`` entry per replica in place of the placeholder's."""
+    addresses = [replicas] if isinstance(replicas, str) else list(replicas)
+    assert addresses, f"no replicas for {host}"
+    placeholder = f"socket_address: {{address: {host}, port_value: {port}}}"
+    lines = text.splitlines(keepends=True)
+    at = next(i for i, line in enumerate(lines) if placeholder in line)
+    # The entry is "- endpoint:" / "address:" / "socket_address: {...}".
+    assert lines[at - 2].strip() == "- endpoint:", f"unexpected endpoint layout for {host}"
+    entry = lines[at - 2 : at + 1]
+    copies = []
+    for address in addresses:
+        replica_host, replica_port = address.rsplit(":", 1)
+        copies += [
+            *entry[:2],
+            entry[2].replace(
+                placeholder,
+                f"socket_address: {{address: {replica_host}, port_value: {replica_port}}}",
+            ),
+        ]
+    return "".join(lines[: at - 2] + copies + lines[at + 1 :])
 
 
 def validate(config: Path) -> subprocess.CompletedProcess[str]:
@@ -93,6 +121,7 @@ def validate(config: Path) -> subprocess.CompletedProcess[str]:
 class Edge:
     port: int
     public_ca: Path
+    admin: str = ""  # host:port of Envoy's admin interface (loopback)
 
     @property
     def url(self) -> str:
@@ -142,11 +171,19 @@ def _listener_port(envoy: subprocess.Popen[bytes], admin_file: Path, log: Path) 
 
 @contextlib.contextmanager
 def running_envoy(
-    tmp_path: Path, *, gateway: str, api: str, edge: TlsFiles | None = None
+    tmp_path: Path,
+    *,
+    gateway: str | Sequence[str],
+    api: str | Sequence[str],
+    edge: TlsFiles | None = None,
+    health_interval: str | None = None,
 ) -> Iterator[Edge]:
-    """Envoy on a loopback port in front of ``gateway`` (HTTP) and ``api`` (gRPC), with the
-    edge certificate ``edge`` (default: the test CA's), stopped on exit."""
-    config = render_config(tmp_path, gateway=gateway, api=api, edge=edge)
+    """Envoy on a loopback port in front of ``gateway`` (HTTP) and ``api`` (gRPC), each one
+    address or a list of replicas, with the edge certificate ``edge`` (default: the test
+    CA's), stopped on exit."""
+    config = render_config(
+        tmp_path, gateway=gateway, api=api, edge=edge, health_interval=health_interval
+    )
     admin_file = tmp_path / "envoy-admin.txt"
     with (tmp_path / "envoy.log").open("wb") as log:
         envoy = subprocess.Popen(
@@ -157,9 +194,8 @@ def running_envoy(
             stdin=subprocess.DEVNULL,
         )  # fmt: skip
     try:
-        yield Edge(
-            _listener_port(envoy, admin_file, tmp_path / "envoy.log"), tmp_path / "tls" / "tls.crt"
-        )
+        port = _listener_port(envoy, admin_file, tmp_path / "envoy.log")
+        yield Edge(port, tmp_path / "tls" / "tls.crt", admin_file.read_text().strip())
     finally:
         envoy.send_signal(signal.SIGTERM)
         try:
@@ -176,3 +212,21 @@ def wait_rest_routable(front: Edge) -> None:
         while client.get(f"{front.url}/api/v1/openapi.json").status_code == 503:
             assert time.monotonic() < deadline, "gateway cluster never healthy behind envoy"
             time.sleep(0.2)
+
+
+def healthy_endpoints(front: Edge, cluster: str) -> set[str]:
+    """The ``host:port`` of each endpoint of ``cluster`` Envoy's health checks pass."""
+    with urllib.request.urlopen(f"http://{front.admin}/clusters?format=json", timeout=5) as r:
+        clusters = json.loads(r.read()).get("cluster_statuses", [])
+    healthy = set()
+    for status in clusters:
+        if status.get("name") != cluster:
+            continue
+        for host in status.get("host_statuses", []):
+            flags = host.get("health_status", {})
+            if flags.get("eds_health_status") == "HEALTHY" and not any(
+                value for key, value in flags.items() if key.startswith("failed_")
+            ):
+                socket = host["address"]["socket_address"]
+                healthy.add(f"{socket['address']}:{socket['port_value']}")
+    return healthy

@@ -174,8 +174,9 @@ def service_log(mesh: Mesh, name: str) -> str:
 # -- what a converged mesh must show -----------------------------------------------------------
 
 
-def never_folded(mesh: Mesh) -> int:
-    """Events a re-compaction of every ledger object still applies (0: all were folded).
+def never_folded(mesh: Mesh, compactor_name: str = "compactor-orchestration") -> int:
+    """Events a re-compaction of every ledger object still applies (0: all were folded),
+    asked of the orchestration compactor named ``compactor_name``.
 
     The compactor's store injects faults too and one batch is all or nothing, so the
     ledger goes in small chunks, each retried until it gets through.
@@ -183,9 +184,7 @@ def never_folded(mesh: Mesh) -> int:
     paths = ledger_paths(mesh)
 
     async def compact_all() -> int:
-        compactor = CompactorClient(
-            mesh.address("compactor-orchestration"), mesh.tls_config(TlsRole.API)
-        )
+        compactor = CompactorClient(mesh.address(compactor_name), mesh.tls_config(TlsRole.API))
         applied = 0
         try:
             for start in range(0, len(paths), 20):

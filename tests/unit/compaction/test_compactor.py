@@ -247,6 +247,28 @@ async def test_two_compactors_race_without_losing_or_doubling_events(backend: Ba
     assert ManifestBody.from_head(await manifests.read(head)).events_applied == sum(map(len, runs))
 
 
+async def test_an_idle_compactor_announces_the_head_its_peer_published(backend: Backend) -> None:
+    """A reader following the idle compactor's head stream sees its peer's commits."""
+    from arco_core.compaction.peers import PeerHeads
+
+    ev = Events()
+    paths = await append(backend, run_history(ev, "r1", ["a", "b"]))
+    busy, idle = compactor(backend), compactor(backend)
+    await asyncio.gather(busy.open(), idle.open())
+    await busy.compact(paths)
+    assert idle.snapshot.seq is None  # it has not looked
+    loop = PeerHeads(idle, interval_s=0.01)
+    running = asyncio.create_task(loop.run())
+    try:
+        announced = await asyncio.wait_for(idle.wait_for_head(None), timeout=10)
+    finally:
+        await loop.shutdown()
+        await running
+    assert announced.seq == busy.snapshot.seq
+    assert announced.state.get_run("r1").state == "SUCCEEDED"
+    assert await idle.adopt_published_head() is False  # nothing new since
+
+
 async def test_events_outside_the_scope_are_rejected_and_nothing_changes(backend: Backend) -> None:
     ev = Events()
     foreign = ev.trigger("r9")
