@@ -93,10 +93,14 @@ COMMON_SETTINGS = (
 
 # Rows several services read (declared once, listed by each service that reads them).
 ORCH_COMPACTOR_ADDRESS = text(
-    "ARCO_ORCH_COMPACTOR_ADDRESS", "orchestration compactor gRPC host:port", "127.0.0.1:50061"
+    "ARCO_ORCH_COMPACTOR_ADDRESS",
+    "orchestration compactor gRPC host:port; comma-separated: one per shard, in shard order",
+    "127.0.0.1:50061",
 )
 CATALOG_COMPACTOR_ADDRESS = text(
-    "ARCO_CATALOG_COMPACTOR_ADDRESS", "catalog compactor gRPC host:port", "127.0.0.1:50062"
+    "ARCO_CATALOG_COMPACTOR_ADDRESS",
+    "catalog compactor gRPC host:port; comma-separated: one per shard, in shard order",
+    "127.0.0.1:50062",
 )
 TASK_TOKEN_SECRET = text(
     "ARCO_TASK_TOKEN_SECRET",

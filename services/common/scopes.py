@@ -22,9 +22,9 @@ from typing import Any, Generic, Protocol, TypeVar
 
 import structlog
 
-from arco_core.errors import InvalidArgument, StorageError
+from arco_core.errors import FailedPrecondition, InvalidArgument, StorageError
 from arco_core.paths import Scope
-from arco_core.registry import ShardSpec, WorkspaceRegistry
+from arco_core.registry import ShardSpec, WorkspaceRegistry, parse_scope, shard_of
 from arco_runtime.retry import RetryPolicy
 from arco_runtime.settings import ConfigError, Setting, integer, number, text
 from services.common.config import CommonConfig
@@ -75,6 +75,27 @@ async def register_dev_default(common: CommonConfig, registry: WorkspaceRegistry
             lambda _timeout: registry.create(common.default_scope),
             retry_if=lambda exc: isinstance(exc, StorageError),
         )
+
+
+class _ScopedRequest(Protocol):
+    tenant_id: str
+    workspace_id: str
+
+
+def request_scope(request: _ScopedRequest, default: Scope, shard: ShardSpec) -> Scope:
+    """The scope an internal request names (empty ids: the dev default), refused with
+    FAILED_PRECONDITION ``scope_not_in_shard`` unless this replica's shard owns it."""
+    if not request.tenant_id and not request.workspace_id:
+        scope = default
+    else:
+        scope = parse_scope(request.tenant_id, request.workspace_id)
+    if not shard.owns(scope):
+        raise FailedPrecondition(
+            f"scope {scope.tenant_id}/{scope.workspace_id} belongs to shard "
+            f"{shard_of(scope, shard.count)}/{shard.count}; this replica serves shard {shard}",
+            reason="scope_not_in_shard",
+        )
+    return scope
 
 
 @dataclasses.dataclass(frozen=True)
@@ -136,6 +157,19 @@ class OpenScopes(Generic[P]):
     def open_scopes(self) -> list[Scope]:
         return list(self._open)
 
+    async def require(self, scope: Scope) -> None:
+        """NOT_FOUND ``workspace_not_found`` unless the registry holds ``scope`` (an open
+        scope is known to)."""
+        if scope not in self._open:
+            await self._registry_require(scope)
+
+    async def _registry_require(self, scope: Scope) -> None:
+        # A read the store fails now and then must not refuse the scope.
+        await REGISTER_RETRY.call_async(
+            lambda _timeout: self._registry.require(scope),
+            retry_if=lambda exc: isinstance(exc, StorageError),
+        )
+
     @contextlib.asynccontextmanager
     async def use(self, scope: Scope) -> AsyncIterator[P]:
         """The scope's parts, opened if need be (NOT_FOUND ``workspace_not_found`` for a
@@ -161,11 +195,7 @@ class OpenScopes(Generic[P]):
         return await asyncio.shield(pending)
 
     async def _open_new(self, scope: Scope) -> _Open[P]:
-        # A read the store fails now and then must not refuse the scope.
-        await REGISTER_RETRY.call_async(
-            lambda _timeout: self._registry.require(scope),
-            retry_if=lambda exc: isinstance(exc, StorageError),
-        )
+        await self._registry_require(scope)
         parts = await self._open_parts(scope)
         tasks = [
             asyncio.create_task(self._run_loop(scope, item), name=f"{type(item).__name__}")
