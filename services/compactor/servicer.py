@@ -17,13 +17,13 @@ from arco_core.clock import parse_rfc3339_ms
 from arco_core.compaction.engine import Compactor, Rebuilt
 from arco_core.compaction.group import GroupCommitter
 from arco_core.compaction.verify import Verification
-from arco_core.errors import FailedPrecondition, InvalidArgument
+from arco_core.errors import InvalidArgument
 from arco_core.paths import Scope
 from arco_core.published import Snapshot
-from arco_core.registry import ShardSpec, parse_scope, shard_of
+from arco_core.registry import ShardSpec
 from services.common.rpc_context import timestamp_from_ms
 from services.common.runner import BackgroundLoop
-from services.common.scopes import OpenScopes
+from services.common.scopes import OpenScopes, request_scope
 from services.common.server import RpcContext as Context
 
 WATCH_KEEPALIVE_SEC = 15.0
@@ -83,18 +83,7 @@ class CompactorServicer(pb_grpc.CompactorServiceServicer):
         self._default_scope = default_scope
 
     def _scope(self, request: _Scoped) -> Scope:
-        if not request.tenant_id and not request.workspace_id:
-            scope = self._default_scope
-        else:
-            scope = parse_scope(request.tenant_id, request.workspace_id)
-        if not self._shard.owns(scope):
-            raise FailedPrecondition(
-                f"scope {scope.tenant_id}/{scope.workspace_id} belongs to shard "
-                f"{shard_of(scope, self._shard.count)} of {self._shard.count}; this "
-                f"compactor serves shard {self._shard}",
-                reason="scope_not_in_shard",
-            )
-        return scope
+        return request_scope(request, self._default_scope, self._shard)
 
     async def CompactEvents(
         self, request: pb.CompactEventsRequest, context: Context
