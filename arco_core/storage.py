@@ -66,6 +66,8 @@ class Role(enum.Enum):
     # The api's Delta commit coordinator: its own handle, so the ledger writer cannot touch
     # table data and the coordinator cannot touch the ledger.
     DELTA = "delta"
+    # The workspace registry (arco_core.registry): the one handle outside every scope.
+    REGISTRY = "registry"
 
 
 ROLE_WRITE_PREFIXES: Final[Mapping[Role, tuple[str, ...]]] = MappingProxyType(
@@ -79,8 +81,13 @@ ROLE_WRITE_PREFIXES: Final[Mapping[Role, tuple[str, ...]]] = MappingProxyType(
         # Coordinator records (staging, version reservations, idempotency markers) and the
         # _delta_log entries of the Delta tables, which live under tables/.
         Role.DELTA: ("delta/", "tables/"),
+        Role.REGISTRY: ("workspaces/",),
     }
 )
+
+# Root of the registry handle. Scope ids cannot hold "=", so no scope prefix
+# (``tenant=...``) can ever reach it.
+REGISTRY_ROOT: Final = "_registry/"
 
 # Objects retention removes: the compactor's own superseded state, and the expired task logs
 # and idempotency markers the api wrote (arco_core.compaction.retention).
@@ -93,7 +100,11 @@ ROLE_DELETE_PREFIXES: Final[Mapping[Role, tuple[str, ...]]] = MappingProxyType(
 # compactor the ledger (an operator's whole rebuild or verification replays it) and what
 # it may delete.
 ROLE_LIST_PREFIXES: Final[Mapping[Role, tuple[str, ...]]] = MappingProxyType(
-    {Role.SWEEPER: ("",), Role.COMPACTOR: ("ledger/", *_RETAINED_PREFIXES)}
+    {
+        Role.SWEEPER: ("",),
+        Role.COMPACTOR: ("ledger/", *_RETAINED_PREFIXES),
+        Role.REGISTRY: ("workspaces/",),
+    }
 )
 
 AuditHook = Callable[[Role, str, str], None]
@@ -189,23 +200,36 @@ class ScopedStorage:
     def __init__(
         self,
         store: ObjectStore | FaultyStore,
-        scope: Scope,
+        scope: Scope | None,
         role: Role,
         *,
         audit: AuditHook | None = None,
     ) -> None:
         if not isinstance(role, Role):
             raise InvalidArgument(f"role must be a Role, got {role!r}")
+        # Only the registry lives outside a scope, and it never lives inside one.
+        if (scope is None) != (role is Role.REGISTRY):
+            raise InvalidArgument(
+                "a scope is required for every role but the registry's, which takes none"
+            )
         self._faults = store if isinstance(store, FaultyStore) else None
         self._store: ObjectStore = store.inner if isinstance(store, FaultyStore) else store
         self._scope = scope
+        self._prefix = REGISTRY_ROOT if scope is None else scope.prefix
         self._role = role
         self._audit = audit
         self._write_prefixes = ROLE_WRITE_PREFIXES[role]
         self.stats: Counter[str] = Counter()
 
+    @classmethod
+    def registry(cls, store: ObjectStore | FaultyStore) -> ScopedStorage:
+        """The workspace registry's handle: keys under ``_registry/``, outside every scope."""
+        return cls(store, None, Role.REGISTRY)
+
     @property
     def scope(self) -> Scope:
+        if self._scope is None:
+            raise InvalidArgument("the registry handle belongs to no scope")
         return self._scope
 
     @property
@@ -218,7 +242,7 @@ class ScopedStorage:
 
     def full_key(self, path: str) -> str:
         """Validate a scope-relative path and return the store key."""
-        return self._scope.prefix + validate_relative_path(path)
+        return self._prefix + validate_relative_path(path)
 
     def can_write(self, path: str) -> bool:
         return any(path.startswith(p) for p in self._write_prefixes)
@@ -233,8 +257,7 @@ class ScopedStorage:
                 role=self._role.value,
                 op=op,
                 path=path,
-                tenant_id=self._scope.tenant_id,
-                workspace_id=self._scope.workspace_id,
+                prefix=self._prefix,
             )
             raise RoleWriteDenied(
                 f"role {self._role.value} may not write {path!r}",
@@ -268,7 +291,7 @@ class ScopedStorage:
 
     def _meta(self, raw: Mapping[str, Any]) -> ObjectMeta:
         full = str(raw["path"])
-        prefix = self._scope.prefix
+        prefix = self._prefix
         path = full[len(prefix) :] if full.startswith(prefix) else full
         return ObjectMeta(
             path=path,
@@ -330,8 +353,8 @@ class ScopedStorage:
         validate_prefix(prefix)
         if offset is not None:
             validate_relative_path(offset)
-        full_prefix = self._scope.prefix + prefix
-        full_offset = None if offset is None else self._scope.prefix + offset
+        full_prefix = self._prefix + prefix
+        full_offset = None if offset is None else self._prefix + offset
 
         async def run() -> list[ObjectMeta]:
             stream = obstore.list(self._store, full_prefix, offset=full_offset)

@@ -104,6 +104,9 @@ MATRIX: Final[Mapping[str, Mapping[str, Grant]]] = {
         # -- run-key backfill --
         # Repairs what a run key stands for: an operator RPC, so admin.
         "BackfillRunKey": _ADMIN,
+        # -- WORKSPACES (of the caller's tenant) --
+        "CreateWorkspace": _ADMIN,
+        "ListWorkspaces": _VIEW,
         # -- BACKFILLS --
         "CreateBackfill": _OPERATE,
         "ListBackfills": _VIEW,

@@ -830,6 +830,37 @@ def backfill_retry_failed(
         _finish_backfill(_watch_backfill(client, answer.backfill_id, timeout, poll_interval))
 
 
+workspaces_app = typer.Typer(
+    name="workspaces",
+    help="The workspaces of your tenant: create one (admin), list them.",
+    no_args_is_help=True,
+)
+
+
+@workspaces_app.command("create")
+@_handles_errors
+def workspaces_create(
+    ctx: typer.Context, workspace_id: Annotated[str, typer.Argument(help="the new workspace id")]
+) -> None:
+    """Create a workspace in your tenant; the services serve it at once (no restart)."""
+    answer = _client(ctx).create_workspace(workspace_id)
+    info = answer.workspace
+    state = "created" if answer.created else "already existed"
+    _console().print(f"workspace {info.tenant_id}/{info.workspace_id} {state}")
+
+
+@workspaces_app.command("list")
+@_handles_errors
+def workspaces_list(ctx: typer.Context) -> None:
+    """Every workspace of your tenant."""
+    table = Table(title="workspaces")
+    for column in ("tenant", "workspace", "created at"):
+        table.add_column(column)
+    for info in _client(ctx).list_workspaces():
+        table.add_row(info.tenant_id, info.workspace_id, info.created_at or "-")
+    _console().print(table)
+
+
 schedules_app = typer.Typer(
     name="schedules",
     help="Stored schedules: list, inspect, enable, disable, and their tick history.",
@@ -1068,6 +1099,7 @@ def up(
 app.add_typer(backfill_app)
 app.add_typer(admin_app)
 app.add_typer(schedules_app)
+app.add_typer(workspaces_app)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

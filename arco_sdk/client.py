@@ -33,6 +33,7 @@ from arco_sdk.types import (
     BackfillPage,
     CancelledRun,
     CreatedBackfill,
+    CreatedWorkspace,
     DeployedManifest,
     InvalidResponse,
     Manifest,
@@ -48,6 +49,7 @@ from arco_sdk.types import (
     StoredLogs,
     Table,
     TriggeredRun,
+    WorkspaceInfo,
 )
 
 __all__ = [
@@ -147,6 +149,11 @@ def _is_transient(exc: BaseException) -> bool:
 
 
 _Obj = TypeVar("_Obj", bound=ApiObject)
+
+
+@dataclass(frozen=True, slots=True)
+class _WorkspaceList(ApiObject):
+    workspaces: tuple[WorkspaceInfo, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,6 +330,21 @@ class ArcoClient:
             headers=headers,
         )
         return self._object(DeployedManifest, response)
+
+    # -- workspaces (of the caller's tenant) ---------------------------------------------
+
+    def create_workspace(self, workspace_id: str) -> CreatedWorkspace:
+        """Register a workspace in the caller's tenant (admin); creating an existing one
+        changes nothing and answers ``created=False``. Safe to retry."""
+        response = self._request(
+            "POST", "/api/v1/workspaces", idempotent=True, json={"workspaceId": workspace_id}
+        )
+        return self._object(CreatedWorkspace, response)
+
+    def list_workspaces(self) -> list[WorkspaceInfo]:
+        """The registered workspaces of the caller's tenant."""
+        response = self._request("GET", "/api/v1/workspaces", idempotent=True)
+        return list(self._object(_WorkspaceList, response).workspaces)
 
     def list_manifests(self) -> list[ManifestSummary]:
         """The workspace's deployed manifests."""

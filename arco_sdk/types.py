@@ -27,6 +27,7 @@ __all__ = [
     "ChunkCounts",
     "Column",
     "CreatedBackfill",
+    "CreatedWorkspace",
     "DeployedManifest",
     "InvalidResponse",
     "Manifest",
@@ -49,6 +50,7 @@ __all__ = [
     "TaskCounts",
     "TaskSummary",
     "TriggeredRun",
+    "WorkspaceInfo",
 ]
 
 
@@ -444,6 +446,23 @@ class StoredLogs(ApiObject):
 
 
 # -- manifests -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class WorkspaceInfo(ApiObject):
+    """A registered workspace of the caller's tenant."""
+
+    tenant_id: str
+    workspace_id: str
+    created_at: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedWorkspace(ApiObject):
+    """The answer of a workspace creation (``created`` False: it already existed)."""
+
+    workspace: WorkspaceInfo
+    created: bool = False
 
 
 @dataclass(frozen=True, slots=True)

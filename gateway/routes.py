@@ -326,6 +326,14 @@ def _orchestration_routes() -> list[RouteSpec]:
     o, m, orch = Family.ORCHESTRATION, Family.MANIFESTS, orchestration
     ws = "/workspaces/{workspace_id}"
     return [
+        _route("create_workspace", "POST", "/workspaces", ORCH_SVC, "CreateWorkspace",
+               orch_pb.CreateWorkspaceRequest, orch_pb.CreateWorkspaceResponse, o,
+               "Create a workspace in the caller's tenant (admin)", success=(201, 200),
+               errors=(403,), view=orch.WORKSPACE_CREATED,
+               reply=created_or_ok(orch.WORKSPACE_CREATED)),
+        _route("list_workspaces", "GET", "/workspaces", ORCH_SVC, "ListWorkspaces",
+               orch_pb.ListWorkspacesRequest, orch_pb.ListWorkspacesResponse, o,
+               "List the workspaces of the caller's tenant", view=orch.WORKSPACE_LIST),
         _route("deploy_manifest", "POST", f"{ws}/manifests", ORCH_SVC, "DeployManifest",
                orch_pb.DeployManifestRequest, orch_pb.DeployManifestResponse, m,
                "Deploy an asset-graph manifest", success=(201, 200), errors=(409,),

@@ -21,6 +21,7 @@ from rich.table import Table
 from arco_core.automation.schedules import ScheduleSpec, next_ticks
 from arco_core.clock import rfc3339_ms
 from arco_sdk.client import ArcoClient
+from arco_sdk.errors import ArcoApiError
 from arco_sdk.manifest import AssetGraph, build_manifest, discover
 from arco_sdk.types import Backfill, Run, TaskCounts, TaskSummary
 from services.mesh import Mesh, MeshError
@@ -122,9 +123,69 @@ def _run_backfill(client: ArcoClient, console: Console, deadline: float) -> bool
     return backfill.state == "SUCCEEDED"
 
 
+SECOND_WORKSPACE = "second"
+DEFAULT_WORKSPACE = "default"  # the mesh's dev default workspace
+
+
+def _second_workspace(
+    gateway: str,
+    mesh: Mesh,
+    keys: list[str],
+    *,
+    first_run_id: str,
+    console: Console,
+    deadline: float,
+) -> bool:
+    """A second workspace, created through the route while everything runs: the same
+    pipeline runs in it, and neither workspace sees the other's run."""
+    with (
+        ArcoClient(gateway, tenant_id=mesh.tenant_id, workspace_id=mesh.workspace_id) as first,
+        ArcoClient(gateway, tenant_id=mesh.tenant_id, workspace_id=SECOND_WORKSPACE) as second,
+    ):
+        created = first.create_workspace(SECOND_WORKSPACE)
+        console.print(
+            f"workspace {mesh.tenant_id}/{SECOND_WORKSPACE} "
+            + ("created" if created.created else "already existed")
+            + " (no restart)"
+        )
+        definitions, schedules = discover([EXAMPLE, DAILY_EXAMPLE])
+        second.deploy_manifest(
+            build_manifest(AssetGraph(definitions), schedules=schedules, deployed_by="make demo")
+        )
+        run = second.trigger_run(keys)
+        while True:
+            current = second.get_run(run.run_id)
+            if current.state in TERMINAL or time.monotonic() > deadline:
+                break
+            time.sleep(0.25)
+        console.print(f"run {run.run_id} in {SECOND_WORKSPACE}: {current.state}")
+        isolated = _not_found(first, run.run_id) and _not_found(second, first_run_id)
+        console.print(
+            "each workspace's run is NOT_FOUND from the other"
+            if isolated
+            else "[red]a run was visible from the other workspace[/red]"
+        )
+        return current.state == "SUCCEEDED" and isolated
+
+
+def _not_found(client: ArcoClient, run_id: str) -> bool:
+    try:
+        client.get_run(run_id)
+    except ArcoApiError as exc:
+        return exc.status == 404
+    return False
+
+
 def run_demo(home: Path, storage_url: str | None, timeout_sec: float = 300.0) -> int:
     console = Console()
-    mesh = Mesh(home, storage_url=storage_url, workers=2, worker_modules=[EXAMPLE, DAILY_EXAMPLE])
+    mesh = Mesh(
+        home,
+        storage_url=storage_url,
+        workers=2,
+        worker_modules=[EXAMPLE, DAILY_EXAMPLE],
+        # The demo's workers run the example for both workspaces.
+        worker_env={"ARCO_WORKER_WORKSPACE_ID": f"{DEFAULT_WORKSPACE},{SECOND_WORKSPACE}"},
+    )
     console.print(f"starting the Arco mesh in {mesh.home} (storage {mesh.storage_url}) ...")
     try:
         mesh.start()
@@ -180,6 +241,9 @@ def run_demo(home: Path, storage_url: str | None, timeout_sec: float = 300.0) ->
                 f"{counts.succeeded}/{counts.total} tasks succeeded"
             )
             ok = current.state == "SUCCEEDED" and _run_backfill(client, console, deadline)
+            ok = ok and _second_workspace(
+                gateway, mesh, keys, first_run_id=run.run_id, console=console, deadline=deadline
+            )
     finally:
         codes = mesh.stop()
     clean = all(code == 0 for code in codes.values())

@@ -87,7 +87,7 @@ WORKSPACE_ID = _row(
     "workspace_id",
     str,
     None,
-    "the only workspace whose envelopes are accepted",
+    "the only workspaces (of the tenant) whose envelopes are accepted, comma-separated",
     required="always",
     fallback="ARCO_WORKSPACE_ID",
 )

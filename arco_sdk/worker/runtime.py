@@ -222,7 +222,9 @@ class WorkerRuntime:
         mismatched = []
         if envelope.tenant_id != self.settings.tenant_id:
             mismatched.append("tenant_id")
-        if envelope.workspace_id != self.settings.workspace_id:
+        # One worker may run the same code for several workspaces of its tenant.
+        accepted = {part.strip() for part in self.settings.workspace_id.split(",")}
+        if envelope.workspace_id not in accepted:
             mismatched.append("workspace_id")
         if normalize_url(envelope.callback_base_url) != self._api_url:
             mismatched.append("callback_base_url")

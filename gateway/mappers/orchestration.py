@@ -36,6 +36,8 @@ CANCELLED = View(Casing.CAMEL)
 RERUN = View(Casing.CAMEL)
 LOGS_UPLOADED = View(Casing.CAMEL)
 DEPLOYED = View(Casing.CAMEL)
+WORKSPACE_CREATED = View(Casing.CAMEL)
+WORKSPACE_LIST = View(Casing.CAMEL)
 MANIFEST_LIST = View(Casing.CAMEL)
 MANIFEST = View(Casing.CAMEL, unwrap="manifest")
 

@@ -10,12 +10,14 @@ is covered without anyone remembering to. :class:`CallerAuth` takes the user fro
   verified with the gateway's own code and settings (:mod:`arco_runtime.user_auth`).
 
 Callers of any other role must present a JWT; in dev posture a call with neither acts
-as this api's own scope as admin. The user's groups map to a role
+in the dev default scope as admin. The verified identity is the only source of the
+call's scope: a request whose ``workspace_id`` names another workspace, or an identity
+whose workspace the registry does not hold, is NOT_FOUND (checked before the role, so
+such a caller learns nothing else). The user's groups map to a role
 (``ARCO_AUTH_GROUP_ROLES``) that must reach the role the authorization matrix names for
 the RPC (:func:`arco_runtime.authz.grant_for`), else PERMISSION_DENIED naming the user,
-their roles and the role needed. A request whose ``workspace_id`` names another
-workspace is NOT_FOUND. The caller stays in a context variable that servicers read with
-:func:`caller`; no servicer parses credentials.
+their roles and the role needed. The caller stays in a context variable that servicers
+read with :func:`caller`; no servicer parses credentials.
 """
 
 from __future__ import annotations
@@ -29,8 +31,9 @@ import structlog
 from google.protobuf.message import Message
 
 from arco_core.clock import Clock
-from arco_core.errors import InternalError, NotFound, PermissionDenied, Unauthenticated
+from arco_core.errors import InternalError, PermissionDenied, Unauthenticated
 from arco_core.paths import Scope
+from arco_core.registry import workspace_not_found
 from arco_runtime.authz import UserRole, caller_role, grant_for
 from arco_runtime.identity import (
     IDENTITY_KEY,
@@ -81,6 +84,22 @@ def caller() -> Identity:
         ) from None
 
 
+def caller_scope() -> Scope:
+    """The scope of the current RPC: the authenticated caller's tenant and workspace."""
+    identity = caller()
+    return Scope(identity.tenant, identity.workspace)
+
+
+# RPCs of the caller's tenant rather than of one workspace: the caller's own workspace
+# need not exist yet (an admin creates a tenant's first workspace with one).
+TENANT_METHODS = frozenset(
+    {
+        "/arco.orchestration.v1.OrchestrationService/CreateWorkspace",
+        "/arco.orchestration.v1.OrchestrationService/ListWorkspaces",
+    }
+)
+
+
 def caller_user_role() -> UserRole:
     """The highest user role of the current RPC's caller (checked against the matrix)."""
     try:
@@ -100,7 +119,7 @@ class CallerAuth:
 
     def __init__(
         self,
-        scope: Scope,
+        default_scope: Scope,
         secret: str,
         clock: Clock,
         *,
@@ -108,17 +127,18 @@ class CallerAuth:
         jwt: JwtConfig | None = None,
         group_roles: GroupRoles | None = None,
     ) -> None:
-        self._scope = scope
         self._secret = secret
         self._clock = clock
         self._dev = dev
         self._jwt = jwt or JwtConfig()
         self._group_roles = group_roles or GroupRoles()
-        # Dev posture, no credentials: this api's own scope, as admin (local tools).
-        self._dev_caller = Identity(scope.tenant_id, scope.workspace_id, user=DEV_USER)
+        # Dev posture, no credentials: the dev default scope, as admin (local tools).
+        self._dev_caller = Identity(
+            default_scope.tenant_id, default_scope.workspace_id, user=DEV_USER
+        )
 
     def identity(self, context: RpcContext) -> Identity:
-        """The user of this call, in this api's scope (NOT_FOUND for another scope)."""
+        """The user of this call; their identity names the call's scope."""
         metadata = [(k, v) for k, v in (context.invocation_metadata() or ())]
         keys = {key.lower() for key, _ in metadata}
         if IDENTITY_KEY in keys or SIGNATURE_KEY in keys:
@@ -133,12 +153,6 @@ class CallerAuth:
                 "from the gateway, its signed identity)",
                 reason="missing_credentials",
             )
-        if (identity.tenant, identity.workspace) != (
-            self._scope.tenant_id,
-            self._scope.workspace_id,
-        ):
-            # Another scope's caller reached this api: reveal nothing about this one.
-            raise NotFound("workspace not found", reason="workspace_not_found")
         return identity
 
     def _forwarded(self, metadata: list[tuple[str, str | bytes]]) -> Identity:
@@ -209,7 +223,7 @@ class CallerAuth:
     def check_workspace(self, identity: Identity, workspace_id: str) -> None:
         """A path workspace that is not the caller's is NOT_FOUND, never a hint."""
         if workspace_id and workspace_id != identity.workspace:
-            raise NotFound("workspace not found", reason="workspace_not_found")
+            raise workspace_not_found()
 
 
 class AuthInterceptor(grpc.aio.ServerInterceptor):
@@ -222,8 +236,10 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
     and its one log line.
     """
 
-    def __init__(self, auth: CallerAuth) -> None:
+    def __init__(self, auth: CallerAuth, require_scope: Callable[[Scope], Awaitable[None]]) -> None:
         self._auth = auth
+        # NOT_FOUND workspace_not_found for a scope the registry does not hold.
+        self._require_scope = require_scope
 
     async def intercept_service(
         self,
@@ -242,11 +258,11 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             return None
 
         async def admit(request: Any, context: RpcContext) -> None:
-            self._admit(request, context, method)
+            await self._admit(request, context, method)
 
         return admitting(handler, admit)
 
-    def _admit(self, request: object, context: RpcContext, method: str) -> None:
+    async def _admit(self, request: object, context: RpcContext, method: str) -> None:
         identity = self._auth.identity(context)
         # A request that names a workspace must name the caller's (the orchestration paths).
         field = (
@@ -256,6 +272,8 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         )
         if field is not None:
             self._auth.check_workspace(identity, getattr(request, field.name))
+        if method not in TENANT_METHODS:
+            await self._require_scope(Scope(identity.tenant, identity.workspace))
         # Scope first: another scope's caller learns nothing, not even the roles policy.
         role = self._auth.authorize(identity, method)
         _CALLER.set(identity)

@@ -29,6 +29,7 @@ from services.common.config import (
     TASK_TOKEN_TTL_SEC,
     CommonConfig,
 )
+from services.common.scopes import LRU_SETTINGS, ScopeLimits
 
 LOG_MAX_BYTES = integer(
     "ARCO_LOG_MAX_BYTES",
@@ -71,6 +72,7 @@ SERVICE_SETTINGS: tuple[Setting[Any], ...] = (
     GROUP_ROLES,
     *QUERY_SETTINGS,
     *CALLBACK_LIMIT_SETTINGS,
+    *LRU_SETTINGS,
 )
 
 
@@ -93,6 +95,10 @@ class ApiConfig:
     task_token_leeway_sec: int = TASK_TOKEN_LEEWAY_SEC.default
     query: QueryConfig = dataclasses.field(default_factory=QueryConfig)
     callback_limits: CallbackLimitsConfig = dataclasses.field(default_factory=CallbackLimitsConfig)
+    # The bounded LRU of open scopes (services.common.scopes).
+    scope_limits: ScopeLimits = dataclasses.field(
+        default_factory=lambda: ScopeLimits(max_open=64, idle_sec=600.0)
+    )
     manifest_limits: ManifestLimits = DEFAULT_MANIFEST_LIMITS
 
     @property
@@ -105,6 +111,7 @@ class ApiConfig:
             common=CommonConfig.from_env(env, service="api", default_listen="127.0.0.1:50051"),
             orch_compactor_address=ORCH_COMPACTOR_ADDRESS.read(env),
             catalog_compactor_address=CATALOG_COMPACTOR_ADDRESS.read(env),
+            scope_limits=ScopeLimits.from_env(env),
             task_token_issuer=TASK_TOKEN_ISSUER.read(env),
             task_token_audience=TASK_TOKEN_AUDIENCE.read(env),
             log_max_bytes=LOG_MAX_BYTES.read(env),

@@ -1,4 +1,5 @@
-"""The api's dependencies, built once per process and passed to every servicer."""
+"""The api's dependencies of one scope, built when the scope opens and passed to that
+scope's servicers."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ from arco_core.orchestration.fold import FoldState
 from arco_core.paths import Scope
 from arco_core.storage import ScopedStorage
 from arco_core.tokens import TaskTokenSigner, TaskTokenVerifier
-from services.api.auth import CallerAuth
 from services.api.config import ApiConfig
 from services.common.committer import EventCommitter
 from services.common.head_follower import HeadFollower
@@ -28,7 +28,6 @@ class ApiDeps:
     storage: ScopedStorage
     # Reads of published state (Role.READER).
     reader_storage: ScopedStorage
-    auth: CallerAuth
     orchestration: EventCommitter[FoldState]
     # Follows the orchestration compactor's heads (a background loop of the api).
     orchestration_heads: HeadFollower[FoldState]
@@ -42,7 +41,3 @@ class ApiDeps:
     task_token_signer: TaskTokenSigner
     # Gateway-served browser URLs for a local store (None: no ARCO_BROWSER_URL_SECRET).
     url_signer: LocalUrlSigner | None = None
-
-    async def close(self) -> None:
-        await self.orchestration.compactor.close()
-        await self.catalog.compactor.close()

@@ -22,6 +22,7 @@ from arco_core.envelope import EventEnvelope
 from arco_core.errors import (
     AlreadyExists,
     Conflict,
+    InternalError,
     InvalidArgument,
     NotFound,
     ObjectAlreadyExists,
@@ -52,6 +53,11 @@ log = structlog.get_logger(__name__)
 MAX_LOG_PAGE = 200
 DEFAULT_LOG_PAGE = 50
 MAX_LOG_RESPONSE_BYTES = 8 * 1024 * 1024
+
+
+def _tenant_level(rpc: str) -> InternalError:
+    # The router runs tenant-level RPCs on services.api.workspaces, never on a scope.
+    return InternalError(f"{rpc} reached a scope's servicer", reason="tenant_rpc_misrouted")
 
 
 class OrchestrationServicer(BackfillRpcs, ScheduleRpcs, orch_grpc.OrchestrationServiceServicer):
@@ -416,6 +422,18 @@ class OrchestrationServicer(BackfillRpcs, ScheduleRpcs, orch_grpc.OrchestrationS
         self, request: orch_pb.ManualEvaluateSensorRequest, context: Context
     ) -> orch_pb.ManualEvaluateSensorResponse:
         return await self._sensors.ManualEvaluateSensor(request, context)
+
+    # -- workspaces ---------------------------------------------------------------------
+
+    async def CreateWorkspace(
+        self, request: orch_pb.CreateWorkspaceRequest, context: Context
+    ) -> orch_pb.CreateWorkspaceResponse:
+        raise _tenant_level("CreateWorkspace")
+
+    async def ListWorkspaces(
+        self, request: orch_pb.ListWorkspacesRequest, context: Context
+    ) -> orch_pb.ListWorkspacesResponse:
+        raise _tenant_level("ListWorkspaces")
 
     # -- logs ---------------------------------------------------------------------------
 

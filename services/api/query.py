@@ -79,7 +79,7 @@ def query_limits(config: QueryConfig) -> QueryLimits:
 
 
 class QueryServicer(query_grpc.QueryServiceServicer):
-    def __init__(self, deps: ApiDeps) -> None:
+    def __init__(self, deps: ApiDeps, pool: QueryPool) -> None:
         config = deps.config.query
         # One cache of loaded states for both engines.
         provider = ReaderSnapshotProvider(
@@ -88,8 +88,8 @@ class QueryServicer(query_grpc.QueryServiceServicer):
             max_rows=config.state_cache_rows,
         )
         limits = query_limits(config)
-        # A background loop of the api (services/api/wiring.py).
-        self.pool = query_pool(config, drain_s=deps.config.common.shutdown_grace_sec)
+        # The process's worker pool, shared by every scope (services/api/wiring.py).
+        self.pool = pool
         self.engine = QueryEngine(provider, limits, pool=self.pool)
         self.data = QueryData(provider, deps.reader_storage, limits, pool=self.pool)
 

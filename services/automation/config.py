@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
+from typing import Any
 
-from arco_runtime.settings import ConfigError, integer, number
+from arco_core.registry import ShardSpec
+from arco_runtime.settings import ConfigError, Setting, integer, number
 from services.common.config import ORCH_COMPACTOR_ADDRESS, CommonConfig
+from services.common.scopes import SCOPE_REFRESH_SEC, SERVED_SETTINGS, read_shard
 
 SAFETY_TICK_SEC = number(
     "ARCO_AUTOMATION_SAFETY_TICK_SEC",
@@ -28,7 +31,13 @@ CLOCK_RATE = number(
     minimum=0.001,
 )
 
-SERVICE_SETTINGS = (ORCH_COMPACTOR_ADDRESS, SAFETY_TICK_SEC, CLOCK_START_MS, CLOCK_RATE)
+SERVICE_SETTINGS: tuple[Setting[Any], ...] = (
+    *SERVED_SETTINGS,
+    ORCH_COMPACTOR_ADDRESS,
+    SAFETY_TICK_SEC,
+    CLOCK_START_MS,
+    CLOCK_RATE,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,6 +47,9 @@ class AutomationConfig:
     safety_tick_sec: float
     clock_start_ms: int
     clock_rate: float
+    # The registered scopes of this shard are served; the registry is re-read this often.
+    shard: ShardSpec
+    scope_refresh_sec: float
 
     @property
     def clock_warped(self) -> bool:
@@ -53,6 +65,8 @@ class AutomationConfig:
             safety_tick_sec=SAFETY_TICK_SEC.read(env),
             clock_start_ms=CLOCK_START_MS.read(env),
             clock_rate=CLOCK_RATE.read(env),
+            shard=read_shard(env),
+            scope_refresh_sec=SCOPE_REFRESH_SEC.read(env),
         )
         if config.clock_warped and config.common.environment != "dev":
             raise ConfigError(

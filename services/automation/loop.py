@@ -25,6 +25,18 @@ from services.common.head_follower import HeadFollower
 log = structlog.get_logger(__name__)
 
 
+class ScheduleMetrics:
+    """The counters of every scope's schedule loop in one process (registered once)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.passes = Counter("arco_automation_passes", "Schedule evaluations.", registry=registry)
+        self.triggered = Counter(
+            "arco_automation_ticks_triggered",
+            "Tick runs requested (a racing process may request the same).",
+            registry=registry,
+        )
+
+
 class ScheduleLoop:
     """A background loop with ``run()``/``shutdown()``. Each pass reads the published
     state, writes the due ticks' records and runs and sleeps until the next tick, a new
@@ -40,7 +52,7 @@ class ScheduleLoop:
         *,
         safety_tick_sec: float = 60.0,
         clock_rate: float = 1.0,
-        registry: CollectorRegistry | None = None,
+        metrics: ScheduleMetrics | None = None,
     ) -> None:
         self._committer = committer
         self._heads = heads
@@ -53,15 +65,9 @@ class ScheduleLoop:
         self.passes = 0
         self.triggered = 0
         self.recorded = 0  # tick batches committed
-        registry = registry or CollectorRegistry()  # in-process tests need no exporter
-        self._passes_metric = Counter(
-            "arco_automation_passes", "Schedule evaluations.", registry=registry
-        )
-        self._triggered_metric = Counter(
-            "arco_automation_ticks_triggered",
-            "Tick runs requested (a racing process may request the same).",
-            registry=registry,
-        )
+        metrics = metrics or ScheduleMetrics(CollectorRegistry())  # tests need no exporter
+        self._passes_metric = metrics.passes
+        self._triggered_metric = metrics.triggered
         heads.add_listener(self._wake.set)
 
     async def run(self) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from arco_core.errors import InvalidArgument
+from arco_core.paths import Scope
 from arco_core.storage_faults import FaultSpec, parse_fault_spec
 from arco_runtime.posture import check_binds, check_environment, check_secrets
 from arco_runtime.process import LIFELINE_FD
@@ -33,8 +34,14 @@ from arco_runtime.tls import TLS_SETTINGS, TlsConfig
 
 DEFAULT_DATA_DIR = Path(".arco") / "data"
 
-TENANT_ID = text("ARCO_TENANT_ID", "tenant served by this process", "local")
-WORKSPACE_ID = text("ARCO_WORKSPACE_ID", "workspace served by this process", "default")
+# Services serve every registered scope; this pair only names the dev default one.
+TENANT_ID = text(
+    "ARCO_TENANT_ID",
+    "tenant of the dev default scope (registered at start in dev; a dev call without "
+    "credentials, or a compactor request naming no scope, acts in it)",
+    "local",
+)
+WORKSPACE_ID = text("ARCO_WORKSPACE_ID", "workspace of the dev default scope", "default")
 STORAGE_URL = text(
     "ARCO_STORAGE_URL",
     "object store URL: file:///abs/dir, memory:// or s3://bucket/prefix",
@@ -86,10 +93,14 @@ COMMON_SETTINGS = (
 
 # Rows several services read (declared once, listed by each service that reads them).
 ORCH_COMPACTOR_ADDRESS = text(
-    "ARCO_ORCH_COMPACTOR_ADDRESS", "orchestration compactor gRPC host:port", "127.0.0.1:50061"
+    "ARCO_ORCH_COMPACTOR_ADDRESS",
+    "orchestration compactor gRPC host:port; comma-separated: one per shard, in shard order",
+    "127.0.0.1:50061",
 )
 CATALOG_COMPACTOR_ADDRESS = text(
-    "ARCO_CATALOG_COMPACTOR_ADDRESS", "catalog compactor gRPC host:port", "127.0.0.1:50062"
+    "ARCO_CATALOG_COMPACTOR_ADDRESS",
+    "catalog compactor gRPC host:port; comma-separated: one per shard, in shard order",
+    "127.0.0.1:50062",
 )
 TASK_TOKEN_SECRET = text(
     "ARCO_TASK_TOKEN_SECRET",
@@ -192,6 +203,11 @@ class CommonConfig:
     @property
     def dev(self) -> bool:
         return self.environment == "dev"
+
+    @property
+    def default_scope(self) -> Scope:
+        """The dev default scope (ARCO_TENANT_ID/ARCO_WORKSPACE_ID)."""
+        return Scope(self.tenant_id, self.workspace_id)
 
     def require_secrets(self, *secrets: tuple[Setting[Any], str]) -> None:
         """Outside dev every secret this service holds is set and long enough."""

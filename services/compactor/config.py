@@ -1,4 +1,4 @@
-"""The compactor's configuration: one process per domain of one tenant/workspace."""
+"""The compactor's configuration: one process per domain (and shard) for many scopes."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ import dataclasses
 from collections.abc import Mapping
 
 from arco_core.compaction.retention import RetentionPolicy
+from arco_core.registry import ShardSpec
 from arco_runtime.settings import ConfigError, integer, text
 from services.common.config import CommonConfig
+from services.common.scopes import LRU_SETTINGS, SHARD, ScopeLimits, read_shard
 
 DOMAINS = ("orchestration", "catalog")
 _DEFAULT_PORTS = {"orchestration": 50061, "catalog": 50062}
@@ -66,6 +68,8 @@ RETENTION_INTERVAL = integer(
 
 SERVICE_SETTINGS = (
     DOMAIN,
+    SHARD,
+    *LRU_SETTINGS,
     MAX_BATCH_EVENTS,
     L0_MAX_DELTAS,
     RETAIN_TERMINAL_RUNS,
@@ -86,6 +90,9 @@ class CompactorConfig:
     l0_max_deltas: int
     retention: RetentionPolicy
     retention_interval_sec: int
+    # Scopes outside this shard are refused; open ones are an LRU.
+    shard: ShardSpec
+    scope_limits: ScopeLimits
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> CompactorConfig:
@@ -112,4 +119,6 @@ class CompactorConfig:
                 grace_sec=RETENTION_GRACE.read(env),
             ),
             retention_interval_sec=RETENTION_INTERVAL.read(env),
+            shard=read_shard(env),
+            scope_limits=ScopeLimits.from_env(env),
         )

@@ -17,12 +17,14 @@ from arco_core.compaction.retention import GarbageCollector, Retention
 from arco_core.errors import StorageError
 from arco_core.paths import Scope
 from arco_core.projections import adapter_for
+from arco_core.registry import WorkspaceRegistry
 from arco_core.storage import Role, ScopedStorage, open_object_store
 from arco_runtime.retry import RetryPolicy
 from services.common.runner import ServiceParts
+from services.common.scopes import OpenScopes, register_dev_default
 from services.common.server import Registration
 from services.compactor.config import CompactorConfig
-from services.compactor.servicer import CompactorServicer
+from services.compactor.servicer import CompactorServicer, ScopeEngine
 
 log = structlog.get_logger(__name__)
 
@@ -34,58 +36,72 @@ OPEN_RETRY = RetryPolicy(initial_backoff_sec=0.1, max_backoff_sec=2.0, deadline_
 async def build(
     config: CompactorConfig, registry: CollectorRegistry, env: Mapping[str, str]
 ) -> ServiceParts:
-    scope = Scope(config.common.tenant_id, config.common.workspace_id)
-    storage = ScopedStorage(
-        open_object_store(config.common.storage_url, env, faults=config.common.storage_faults),
-        scope,
-        Role.COMPACTOR,
-    )
-    engine = Compactor(
-        storage,
-        adapter_for(config.domain),
-        l0_max_deltas=config.l0_max_deltas,
-        # the sweeper repairs holes of the orchestration ledger only
-        fold_records=config.domain == "orchestration",
-    )
-    await OPEN_RETRY.call_async(
-        lambda _timeout: engine.open(),
-        retry_if=lambda exc: isinstance(exc, StorageError),
-        before_sleep=lambda state: log.warning(
-            "compactor_open_retry",
-            attempt=state.attempt_number,
-            error=str(state.outcome.exception()) if state.outcome else None,
-        ),
-    )
-    orchestration = config.domain == "orchestration"
+    store = open_object_store(config.common.storage_url, env, faults=config.common.storage_faults)
     clock = SystemClock()
-    retention: Retention[Any] = Retention(
-        expire=engine.expire,
-        snapshot=lambda: engine.snapshot,
-        collector=GarbageCollector(
-            storage, config.domain, config.retention, clock, api_objects=orchestration
-        ),
-        policy=config.retention,
-        clock=clock,
-        active_run=lambda state, run_id: orchestration and state.run_unfinished(run_id),
+    workspaces = WorkspaceRegistry(store, clock)
+    await register_dev_default(config.common, workspaces)
+    orchestration = config.domain == "orchestration"
+
+    async def open_scope(scope: Scope) -> ScopeEngine:
+        storage = ScopedStorage(store, scope, Role.COMPACTOR)
+        engine = Compactor(
+            storage,
+            adapter_for(config.domain),
+            l0_max_deltas=config.l0_max_deltas,
+            # the sweeper repairs holes of the orchestration ledger only
+            fold_records=orchestration,
+        )
+        await OPEN_RETRY.call_async(
+            lambda _timeout: engine.open(),
+            retry_if=lambda exc: isinstance(exc, StorageError),
+            before_sleep=lambda state: log.warning(
+                "compactor_open_retry",
+                attempt=state.attempt_number,
+                error=str(state.outcome.exception()) if state.outcome else None,
+            ),
+        )
+        retention: Retention[Any] = Retention(
+            expire=engine.expire,
+            snapshot=lambda: engine.snapshot,
+            collector=GarbageCollector(
+                storage, config.domain, config.retention, clock, api_objects=orchestration
+            ),
+            policy=config.retention,
+            clock=clock,
+            active_run=lambda state, run_id: orchestration and state.run_unfinished(run_id),
+        )
+        committer = GroupCommitter(
+            engine,
+            max_batch_paths=config.max_batch_events,
+            retention=retention,
+            retention_interval_s=config.retention_interval_sec,
+        )
+        # A racing replica may publish while this one idles: adopt its heads.
+        return ScopeEngine(engine, committer, PeerHeads(engine))
+
+    scopes = OpenScopes(
+        open_scope,
+        workspaces,
+        config.scope_limits,
+        drain_sec=config.common.shutdown_grace_sec,
     )
-    committer = GroupCommitter(
-        engine,
-        max_batch_paths=config.max_batch_events,
-        retention=retention,
-        retention_interval_s=config.retention_interval_sec,
+    open_gauge = Gauge(
+        "arco_compactor_open_scopes", "Scopes with an open engine.", ["domain"], registry=registry
     )
-    head = Gauge(
-        "arco_compactor_head_seq", "Published manifest sequence.", ["domain"], registry=registry
-    )
-    head.labels(config.domain).set_function(lambda: float(engine.snapshot.seq or 0))
+    open_gauge.labels(config.domain).set_function(lambda: float(len(scopes)))
     return ServiceParts(
         registrations=[
             Registration(
                 pb_grpc.add_CompactorServiceServicer_to_server,
-                CompactorServicer(engine, committer),
+                CompactorServicer(
+                    scopes,
+                    domain=config.domain,
+                    shard=config.shard,
+                    default_scope=config.common.default_scope,
+                ),
                 "arco.compactor.v1.CompactorService",
             )
         ],
-        loops=[committer, PeerHeads(engine)],
-        ready_info={"domain": config.domain},
+        loops=[scopes],
+        ready_info={"domain": config.domain, "shard": str(config.shard)},
     )

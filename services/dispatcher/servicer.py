@@ -1,23 +1,35 @@
-"""DispatcherService: on-demand dispatch passes and status."""
+"""DispatcherService: on-demand dispatch passes and status, for one served scope."""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from arco.dispatch.v1 import dispatcher_service_pb2 as pb
 from arco.dispatch.v1 import dispatcher_service_pb2_grpc as pb_grpc
 
+from arco_core.paths import Scope
+from arco_core.registry import ShardSpec
+from services.common.scopes import ServedScopes, request_scope
 from services.common.server import RpcContext as Context
-from services.dispatcher.loop import DispatchLoop
+
+if TYPE_CHECKING:
+    from services.dispatcher.wiring import DispatchScope
 
 
 class DispatcherServicer(pb_grpc.DispatcherServiceServicer):
-    def __init__(self, loop: DispatchLoop, adapter_name: str) -> None:
-        self._loop = loop
-        self._adapter_name = adapter_name
+    def __init__(
+        self, served: ServedScopes[DispatchScope], default_scope: Scope, shard: ShardSpec
+    ) -> None:
+        self._served = served
+        self._default_scope = default_scope
+        self._shard = shard
 
     async def RunDispatch(
         self, request: pb.RunDispatchRequest, context: Context
     ) -> pb.RunDispatchResponse:
-        summary = await self._loop.run_pass()
+        scope = request_scope(request, self._default_scope, self._shard)
+        async with self._served.use(scope) as parts:
+            summary = await parts.loop.run_pass()
         send = summary.send
         return pb.RunDispatchResponse(
             ready_dispatch_emitted=summary.ready_dispatch_emitted,
@@ -32,9 +44,11 @@ class DispatcherServicer(pb_grpc.DispatcherServiceServicer):
     async def GetDispatcherStatus(
         self, request: pb.GetDispatcherStatusRequest, context: Context
     ) -> pb.GetDispatcherStatusResponse:
-        return pb.GetDispatcherStatusResponse(
-            adapter=self._adapter_name,
-            last_seen_manifest_seq=self._loop.last_seq,
-            passes=self._loop.passes,
-            envelopes_sent=self._loop.sent,
-        )
+        scope = request_scope(request, self._default_scope, self._shard)
+        async with self._served.use(scope) as parts:
+            return pb.GetDispatcherStatusResponse(
+                adapter=parts.sender.adapter_name,
+                last_seen_manifest_seq=parts.loop.last_seq,
+                passes=parts.loop.passes,
+                envelopes_sent=parts.loop.sent,
+            )

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
+from typing import Any
 
-from arco_runtime.settings import number
+from arco_core.registry import ShardSpec
+from arco_runtime.settings import Setting, number
 from services.common.config import ORCH_COMPACTOR_ADDRESS, CommonConfig
+from services.common.scopes import SCOPE_REFRESH_SEC, SERVED_SETTINGS, read_shard
 from services.common.sender_config import SENDER_SETTINGS, SenderConfig
 
 SWEEP_INTERVAL_SEC = number(
@@ -38,7 +41,8 @@ LOOKBACK_SEC = number(
     minimum=1.0,
 )
 
-SERVICE_SETTINGS = (
+SERVICE_SETTINGS: tuple[Setting[Any], ...] = (
+    *SERVED_SETTINGS,
     ORCH_COMPACTOR_ADDRESS,
     SWEEP_INTERVAL_SEC,
     READY_TIMEOUT_SEC,
@@ -59,6 +63,9 @@ class SweeperConfig:
     dispatch_timeout_sec: float
     running_grace_sec: float
     lookback_sec: float
+    # The registered scopes of this shard are served; the registry is re-read this often.
+    shard: ShardSpec
+    scope_refresh_sec: float
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> SweeperConfig:
@@ -70,6 +77,8 @@ class SweeperConfig:
             dispatch_timeout_sec=DISPATCH_TIMEOUT_SEC.read(env),
             running_grace_sec=RUNNING_GRACE_SEC.read(env),
             lookback_sec=LOOKBACK_SEC.read(env),
+            shard=read_shard(env),
+            scope_refresh_sec=SCOPE_REFRESH_SEC.read(env),
             # last, so its required-secret check follows the per-field parse errors
             sender=SenderConfig.from_env(env),
         )

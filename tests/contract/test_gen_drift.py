@@ -41,7 +41,7 @@ def test_editing_a_proto_without_regenerating_fails(tmp_path: Path) -> None:
     proto = work / "proto/arco/sweeper/v1/sweeper_service.proto"
     proto.write_text(
         proto.read_text().replace(
-            "  bool dry_run = 1;\n", "  bool dry_run = 1;\n  string note = 2;\n"
+            "  bool dry_run = 1;\n", "  bool dry_run = 1;\n  string note = 9;\n"
         )
     )
     result = _check(work)

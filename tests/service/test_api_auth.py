@@ -23,16 +23,21 @@ from typing import Any
 import grpc
 import jwt
 import pytest
+from arco.orchestration.v1 import orchestration_service_pb2 as orch_pb
 from google.protobuf import message_factory
 from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
 from prometheus_client import CollectorRegistry
 
+from arco_core.clock import SystemClock
+from arco_core.paths import Scope
+from arco_core.registry import WorkspaceRegistry
+from arco_core.storage import open_object_store
 from arco_runtime.authz import UserRole, grant_for
 from arco_runtime.identity import sign_identity
 from arco_runtime.rpc_errors import parse_rpc_error
 from arco_runtime.tls import Role
 from services.api import servicers, wiring
-from services.api.auth import takes_user
+from services.api.auth import TENANT_METHODS, takes_user
 from services.api.config import ApiConfig
 from services.common.server import build_server
 from tests.support.tls import mesh_channel, tls_config, tls_env
@@ -150,6 +155,9 @@ def _env(storage: Path, environment: str, **extra: str) -> dict[str, str]:
 
 @contextlib.asynccontextmanager
 async def _serve(env: Mapping[str, str]) -> AsyncIterator[Api]:
+    # Outside dev no workspace exists until an admin creates it; this one is the callers'.
+    store = open_object_store(env["ARCO_STORAGE_URL"], {})
+    await WorkspaceRegistry(store, SystemClock()).create(Scope(TENANT, WORKSPACE))
     registry = CollectorRegistry()
     parts = await wiring.build(ApiConfig.from_env(env), registry, env)
     built = await build_server(
@@ -333,7 +341,11 @@ async def test_a_user_holds_the_highest_role_of_their_groups(api: Api) -> None:
     assert code == grpc.StatusCode.PERMISSION_DENIED and "has roles [none]" in message
 
 
-@pytest.mark.parametrize("method", USER_RPCS, ids=_rpc_id)
+# Workspace RPCs are of the caller's tenant, whatever workspace the caller names.
+SCOPED_USER_RPCS = [method for method in USER_RPCS if _path(method) not in TENANT_METHODS]
+
+
+@pytest.mark.parametrize("method", SCOPED_USER_RPCS, ids=_rpc_id)
 async def test_another_scope_sees_nothing(api: Api, method: MethodDescriptor) -> None:
     gateway, edge = api.channel(Role.GATEWAY), api.channel(Role.EDGE)
     other = _identity(["platform"], tenant="other")
@@ -351,6 +363,37 @@ async def test_another_scope_sees_nothing(api: Api, method: MethodDescriptor) ->
 
 
 ADMIN_RPCS = [method for method in USER_RPCS if _needed(method) is UserRole.ADMIN]
+
+
+async def test_workspaces_are_created_by_an_admin_in_their_own_tenant_only(api: Api) -> None:
+    service = next(s for s in _api_services() if s.name == "OrchestrationService")
+    create, listing = (service.methods_by_name[n] for n in ("CreateWorkspace", "ListWorkspaces"))
+    gateway = api.channel(Role.GATEWAY)
+    # An admin of tenant "other", whose own workspace does not exist yet: allowed.
+    assert await _call(gateway, create, _identity(["platform"], tenant="other"),
+                       new_workspace_id="first") is None  # fmt: skip
+    error = await _call(
+        gateway, create, _identity(["platform"], tenant="other"), new_workspace_id="x",
+        tenant_id=TENANT,
+    )  # fmt: skip
+    assert error is not None and error.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert parse_rpc_error(error).reason == "foreign_tenant"
+    # An operator is not an admin.
+    error = await _call(gateway, create, _identity(["data-eng"]), new_workspace_id="y")
+    assert error is not None and error.code() == grpc.StatusCode.PERMISSION_DENIED
+    error = await _call(gateway, create, _identity(["platform"]), new_workspace_id="Bad/Id")
+    assert error is not None and error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    # Each tenant lists its own workspaces.
+    lister = gateway.unary_unary(
+        _path(listing),
+        request_serializer=orch_pb.ListWorkspacesRequest.SerializeToString,
+        response_deserializer=orch_pb.ListWorkspacesResponse.FromString,
+    )
+    for tenant, expected in (("other", [("other", "first")]), (TENANT, [(TENANT, WORKSPACE)])):
+        answer = await lister(
+            orch_pb.ListWorkspacesRequest(), metadata=_identity(["analysts"], tenant=tenant)
+        )
+        assert [(w.tenant_id, w.workspace_id) for w in answer.workspaces] == expected
 
 
 @pytest.mark.parametrize("method", ADMIN_RPCS, ids=_rpc_id)

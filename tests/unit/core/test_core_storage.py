@@ -41,14 +41,16 @@ EXPECTED = {
     Role.AUTOMATION: {"ledger/"},
     Role.READER: set(),
     Role.DELTA: {"delta/", "tables/"},
+    Role.REGISTRY: {"workspaces/"},
 }
+SCOPED_ROLES = [role for role in Role if role is not Role.REGISTRY]
 
 
 def test_role_table_matches_architecture() -> None:
     assert {role: set(p) for role, p in ROLE_WRITE_PREFIXES.items()} == EXPECTED
 
 
-@pytest.mark.parametrize("role", list(Role), ids=lambda r: r.value)
+@pytest.mark.parametrize("role", SCOPED_ROLES, ids=lambda r: r.value)
 async def test_role_write_prefixes(backend: Backend, role: Role) -> None:
     audit: list[tuple[Role, str, str]] = []
     storage = backend.storage(role, audit=lambda *a: audit.append(a))
@@ -162,7 +164,7 @@ async def test_only_the_compactor_deletes_and_only_what_retention_removes(
 @pytest.mark.parametrize(
     ("role", "prefix"),
     [
-        *((r, "ledger/") for r in Role if r not in {Role.SWEEPER, Role.COMPACTOR}),
+        *((r, "ledger/") for r in SCOPED_ROLES if r not in {Role.SWEEPER, Role.COMPACTOR}),
         (Role.COMPACTOR, ""),
         (Role.COMPACTOR, "locks/"),
         (Role.COMPACTOR, "run_keys/"),

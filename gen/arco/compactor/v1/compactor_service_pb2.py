@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)arco/compactor/v1/compactor_service.proto\x12\x11\x61rco.compactor.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"V\n\x14\x43ompactEventsRequest\x12\x1f\n\x0b\x65vent_paths\x18\x01 \x03(\tR\neventPaths\x12\x1d\n\nrequest_id\x18\x02 \x01(\tR\trequestId\"\xa7\x01\n\x15\x43ompactEventsResponse\x12!\n\x0cmanifest_seq\x18\x01 \x01(\x04R\x0bmanifestSeq\x12%\n\x0e\x65vents_applied\x18\x02 \x01(\rR\reventsApplied\x12%\n\x0e\x65vents_skipped\x18\x03 \x01(\rR\reventsSkipped\x12\x1d\n\ngroup_size\x18\x04 \x01(\rR\tgroupSize\"\x96\x01\n\x12SyncCompactRequest\x12\x1f\n\x0b\x65vent_paths\x18\x01 \x03(\tR\neventPaths\x12#\n\rfencing_token\x18\x02 \x01(\x04R\x0c\x66\x65ncingToken\x12\x1b\n\tlock_name\x18\x03 \x01(\tR\x08lockName\x12\x1d\n\nrequest_id\x18\x04 \x01(\tR\trequestId\"\x86\x01\n\x13SyncCompactResponse\x12!\n\x0cmanifest_seq\x18\x01 \x01(\x04R\x0bmanifestSeq\x12%\n\x0e\x65vents_applied\x18\x02 \x01(\rR\reventsApplied\x12%\n\x0e\x65vents_skipped\x18\x03 \x01(\rR\reventsSkipped\"/\n\x10WatchHeadRequest\x12\x1b\n\tafter_seq\x18\x01 \x01(\x04R\x08\x61\x66terSeq\"\xd6\x01\n\x11WatchHeadResponse\x12\x16\n\x06\x64omain\x18\x01 \x01(\tR\x06\x64omain\x12!\n\x0cmanifest_seq\x18\x02 \x01(\x04R\x0bmanifestSeq\x12#\n\rmanifest_path\x18\x03 \x01(\tR\x0cmanifestPath\x12=\n\x0cpublished_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0bpublishedAt\x12\"\n\rlast_event_id\x18\x05 \x01(\tR\x0blastEventId\"\x10\n\x0eGetHeadRequest\"\xd4\x01\n\x0fGetHeadResponse\x12\x16\n\x06\x64omain\x18\x01 \x01(\tR\x06\x64omain\x12!\n\x0cmanifest_seq\x18\x02 \x01(\x04R\x0bmanifestSeq\x12#\n\rmanifest_path\x18\x03 \x01(\tR\x0cmanifestPath\x12=\n\x0cpublished_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0bpublishedAt\x12\"\n\rlast_event_id\x18\x05 \x01(\tR\x0blastEventId\"j\n\x0eRebuildRequest\x12\x1f\n\x0b\x65vent_paths\x18\x01 \x03(\tR\neventPaths\x12\x1d\n\nrequest_id\x18\x02 \x01(\tR\trequestId\x12\x18\n\x07partial\x18\x03 \x01(\x08R\x07partial\"\xed\x01\n\x0fRebuildResponse\x12!\n\x0cmanifest_seq\x18\x01 \x01(\x04R\x0bmanifestSeq\x12%\n\x0e\x65vents_applied\x18\x02 \x01(\rR\reventsApplied\x12%\n\x0e\x65vents_skipped\x18\x03 \x01(\rR\reventsSkipped\x12\x1d\n\npaths_read\x18\x04 \x01(\rR\tpathsRead\x12\x34\n\x06tables\x18\x05 \x03(\x0b\x32\x1c.arco.compactor.v1.TableRowsR\x06tables\x12\x14\n\x05whole\x18\x06 \x01(\x08R\x05whole\"5\n\tTableRows\x12\x14\n\x05table\x18\x01 \x01(\tR\x05table\x12\x12\n\x04rows\x18\x02 \x01(\x04R\x04rows\"\x19\n\x17VerifyProjectionRequest\"\xa4\x02\n\x18VerifyProjectionResponse\x12\x18\n\x07matches\x18\x01 \x01(\x08R\x07matches\x12!\n\x0cmanifest_seq\x18\x02 \x01(\x04R\x0bmanifestSeq\x12\'\n\x0f\x65vents_replayed\x18\x03 \x01(\rR\x0e\x65ventsReplayed\x12:\n\x06tables\x18\x04 \x03(\x0b\x32\".arco.compactor.v1.TableComparisonR\x06tables\x12\x35\n\x17published_last_event_id\x18\x05 \x01(\tR\x14publishedLastEventId\x12/\n\x14ledger_last_event_id\x18\x06 \x01(\tR\x11ledgerLastEventId\"\x98\x02\n\x0fTableComparison\x12\x14\n\x05table\x18\x01 \x01(\tR\x05table\x12%\n\x0epublished_rows\x18\x02 \x01(\x04R\rpublishedRows\x12#\n\rreplayed_rows\x18\x03 \x01(\x04R\x0creplayedRows\x12\x18\n\x07matches\x18\x04 \x01(\x08R\x07matches\x12%\n\x0eonly_published\x18\x05 \x01(\x04R\ronlyPublished\x12#\n\ronly_replayed\x18\x06 \x01(\x04R\x0conlyReplayed\x12\x1c\n\tdiffering\x18\x07 \x01(\x04R\tdiffering\x12\x1f\n\x0bsample_keys\x18\x08 \x03(\tR\nsampleKeys2\xce\x04\n\x10\x43ompactorService\x12\x62\n\rCompactEvents\x12\'.arco.compactor.v1.CompactEventsRequest\x1a(.arco.compactor.v1.CompactEventsResponse\x12\\\n\x0bSyncCompact\x12%.arco.compactor.v1.SyncCompactRequest\x1a&.arco.compactor.v1.SyncCompactResponse\x12]\n\tWatchHead\x12#.arco.compactor.v1.WatchHeadRequest\x1a$.arco.compactor.v1.WatchHeadResponse\"\x03\x90\x02\x01\x30\x01\x12U\n\x07GetHead\x12!.arco.compactor.v1.GetHeadRequest\x1a\".arco.compactor.v1.GetHeadResponse\"\x03\x90\x02\x01\x12P\n\x07Rebuild\x12!.arco.compactor.v1.RebuildRequest\x1a\".arco.compactor.v1.RebuildResponse\x12p\n\x10VerifyProjection\x12*.arco.compactor.v1.VerifyProjectionRequest\x1a+.arco.compactor.v1.VerifyProjectionResponse\"\x03\x90\x02\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)arco/compactor/v1/compactor_service.proto\x12\x11\x61rco.compactor.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x96\x01\n\x14\x43ompactEventsRequest\x12\x1f\n\x0b\x65vent_paths\x18\x01 \x03(\tR\neventPaths\x12\x1d\n\nrequest_id\x18\x02 \x01(\tR\trequestId\x12\x1b\n\ttenant_id\x18\x03 \x01(\tR\x08tenantId\x12!\n\x0cworkspace_id\x18\x04 \x01(\tR\x0bworkspaceId\"\xa7\x01\n\x15\x43ompactEventsResponse\x12!\n\x0cmanifest_seq\x18\x01 \x01(\x04R\x0bmanifestSeq\x12%\n\x0e\x65vents_applied\x18\x02 \x01(\rR\reventsApplied\x12%\n\x0e\x65vents_skipped\x18\x03 \x01(\rR\reventsSkipped\x12\x1d\n\ngroup_size\x18\x04 \x01(\rR\tgroupSize\"\xd6\x01\n\x12SyncCompactRequest\x12\x1f\n\x0b\x65vent_paths\x18\x01 \x03(\tR\neventPaths\x12#\n\rfencing_token\x18\x02 \x01(\x04R\x0c\x66\x65ncingToken\x12\x1b\n\tlock_name\x18\x03 \x01(\tR\x08lockName\x12\x1d\n\nrequest_id\x18\x04 \x01(\tR\trequestId\x12\x1b\n\ttenant_id\x18\x05 \x01(\tR\x08tenantId\x12!\n\x0cworkspace_id\x18\x06 \x01(\tR\x0bworkspaceId\"\x86\x01\n\x13SyncCompactResponse\x12!\n\x0cmanifest_seq\x18\x01 \x01(\x04R\x0bmanifestSeq\x12%\n\x0e\x65vents_applied\x18\x02 \x01(\rR\reventsApplied\x12%\n\x0e\x65vents_skipped\x18\x03 \x01(\rR\reventsSkipped\"o\n\x10WatchHeadRequest\x12\x1b\n\tafter_seq\x18\x01 \x01(\x04R\x08\x61\x66terSeq\x12\x1b\n\ttenant_id\x18\x02 \x01(\tR\x08tenantId\x12!\n\x0cworkspace_id\x18\x03 \x01(\tR\x0bworkspaceId\"\xd6\x01\n\x11WatchHeadResponse\x12\x16\n\x06\x64omain\x18\x01 \x01(\tR\x06\x64omain\x12!\n\x0cmanifest_seq\x18\x02 \x01(\x04R\x0bmanifestSeq\x12#\n\rmanifest_path\x18\x03 \x01(\tR\x0cmanifestPath\x12=\n\x0cpublished_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0bpublishedAt\x12\"\n\rlast_event_id\x18\x05 \x01(\tR\x0blastEventId\"P\n\x0eGetHeadRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tR\x08tenantId\x12!\n\x0cworkspace_id\x18\x02 \x01(\tR\x0bworkspaceId\"\xd4\x01\n\x0fGetHeadResponse\x12\x16\n\x06\x64omain\x18\x01 \x01(\tR\x06\x64omain\x12!\n\x0cmanifest_seq\x18\x02 \x01(\x04R\x0bmanifestSeq\x12#\n\rmanifest_path\x18\x03 \x01(\tR\x0cmanifestPath\x12=\n\x0cpublished_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0bpublishedAt\x12\"\n\rlast_event_id\x18\x05 \x01(\tR\x0blastEventId\"\xaa\x01\n\x0eRebuildRequest\x12\x1f\n\x0b\x65vent_paths\x18\x01 \x03(\tR\neventPaths\x12\x1d\n\nrequest_id\x18\x02 \x01(\tR\trequestId\x12\x18\n\x07partial\x18\x03 \x01(\x08R\x07partial\x12\x1b\n\ttenant_id\x18\x04 \x01(\tR\x08tenantId\x12!\n\x0cworkspace_id\x18\x05 \x01(\tR\x0bworkspaceId\"\xed\x01\n\x0fRebuildResponse\x12!\n\x0cmanifest_seq\x18\x01 \x01(\x04R\x0bmanifestSeq\x12%\n\x0e\x65vents_applied\x18\x02 \x01(\rR\reventsApplied\x12%\n\x0e\x65vents_skipped\x18\x03 \x01(\rR\reventsSkipped\x12\x1d\n\npaths_read\x18\x04 \x01(\rR\tpathsRead\x12\x34\n\x06tables\x18\x05 \x03(\x0b\x32\x1c.arco.compactor.v1.TableRowsR\x06tables\x12\x14\n\x05whole\x18\x06 \x01(\x08R\x05whole\"5\n\tTableRows\x12\x14\n\x05table\x18\x01 \x01(\tR\x05table\x12\x12\n\x04rows\x18\x02 \x01(\x04R\x04rows\"Y\n\x17VerifyProjectionRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tR\x08tenantId\x12!\n\x0cworkspace_id\x18\x02 \x01(\tR\x0bworkspaceId\"\xa4\x02\n\x18VerifyProjectionResponse\x12\x18\n\x07matches\x18\x01 \x01(\x08R\x07matches\x12!\n\x0cmanifest_seq\x18\x02 \x01(\x04R\x0bmanifestSeq\x12\'\n\x0f\x65vents_replayed\x18\x03 \x01(\rR\x0e\x65ventsReplayed\x12:\n\x06tables\x18\x04 \x03(\x0b\x32\".arco.compactor.v1.TableComparisonR\x06tables\x12\x35\n\x17published_last_event_id\x18\x05 \x01(\tR\x14publishedLastEventId\x12/\n\x14ledger_last_event_id\x18\x06 \x01(\tR\x11ledgerLastEventId\"\x98\x02\n\x0fTableComparison\x12\x14\n\x05table\x18\x01 \x01(\tR\x05table\x12%\n\x0epublished_rows\x18\x02 \x01(\x04R\rpublishedRows\x12#\n\rreplayed_rows\x18\x03 \x01(\x04R\x0creplayedRows\x12\x18\n\x07matches\x18\x04 \x01(\x08R\x07matches\x12%\n\x0eonly_published\x18\x05 \x01(\x04R\ronlyPublished\x12#\n\ronly_replayed\x18\x06 \x01(\x04R\x0conlyReplayed\x12\x1c\n\tdiffering\x18\x07 \x01(\x04R\tdiffering\x12\x1f\n\x0bsample_keys\x18\x08 \x03(\tR\nsampleKeys2\xce\x04\n\x10\x43ompactorService\x12\x62\n\rCompactEvents\x12\'.arco.compactor.v1.CompactEventsRequest\x1a(.arco.compactor.v1.CompactEventsResponse\x12\\\n\x0bSyncCompact\x12%.arco.compactor.v1.SyncCompactRequest\x1a&.arco.compactor.v1.SyncCompactResponse\x12]\n\tWatchHead\x12#.arco.compactor.v1.WatchHeadRequest\x1a$.arco.compactor.v1.WatchHeadResponse\"\x03\x90\x02\x01\x30\x01\x12U\n\x07GetHead\x12!.arco.compactor.v1.GetHeadRequest\x1a\".arco.compactor.v1.GetHeadResponse\"\x03\x90\x02\x01\x12P\n\x07Rebuild\x12!.arco.compactor.v1.RebuildRequest\x1a\".arco.compactor.v1.RebuildResponse\x12p\n\x10VerifyProjection\x12*.arco.compactor.v1.VerifyProjectionRequest\x1a+.arco.compactor.v1.VerifyProjectionResponse\"\x03\x90\x02\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,34 +38,34 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_COMPACTORSERVICE'].methods_by_name['GetHead']._serialized_options = b'\220\002\001'
   _globals['_COMPACTORSERVICE'].methods_by_name['VerifyProjection']._loaded_options = None
   _globals['_COMPACTORSERVICE'].methods_by_name['VerifyProjection']._serialized_options = b'\220\002\001'
-  _globals['_COMPACTEVENTSREQUEST']._serialized_start=97
-  _globals['_COMPACTEVENTSREQUEST']._serialized_end=183
-  _globals['_COMPACTEVENTSRESPONSE']._serialized_start=186
-  _globals['_COMPACTEVENTSRESPONSE']._serialized_end=353
-  _globals['_SYNCCOMPACTREQUEST']._serialized_start=356
-  _globals['_SYNCCOMPACTREQUEST']._serialized_end=506
-  _globals['_SYNCCOMPACTRESPONSE']._serialized_start=509
-  _globals['_SYNCCOMPACTRESPONSE']._serialized_end=643
-  _globals['_WATCHHEADREQUEST']._serialized_start=645
-  _globals['_WATCHHEADREQUEST']._serialized_end=692
-  _globals['_WATCHHEADRESPONSE']._serialized_start=695
-  _globals['_WATCHHEADRESPONSE']._serialized_end=909
-  _globals['_GETHEADREQUEST']._serialized_start=911
-  _globals['_GETHEADREQUEST']._serialized_end=927
-  _globals['_GETHEADRESPONSE']._serialized_start=930
-  _globals['_GETHEADRESPONSE']._serialized_end=1142
-  _globals['_REBUILDREQUEST']._serialized_start=1144
-  _globals['_REBUILDREQUEST']._serialized_end=1250
-  _globals['_REBUILDRESPONSE']._serialized_start=1253
-  _globals['_REBUILDRESPONSE']._serialized_end=1490
-  _globals['_TABLEROWS']._serialized_start=1492
-  _globals['_TABLEROWS']._serialized_end=1545
-  _globals['_VERIFYPROJECTIONREQUEST']._serialized_start=1547
-  _globals['_VERIFYPROJECTIONREQUEST']._serialized_end=1572
-  _globals['_VERIFYPROJECTIONRESPONSE']._serialized_start=1575
-  _globals['_VERIFYPROJECTIONRESPONSE']._serialized_end=1867
-  _globals['_TABLECOMPARISON']._serialized_start=1870
-  _globals['_TABLECOMPARISON']._serialized_end=2150
-  _globals['_COMPACTORSERVICE']._serialized_start=2153
-  _globals['_COMPACTORSERVICE']._serialized_end=2743
+  _globals['_COMPACTEVENTSREQUEST']._serialized_start=98
+  _globals['_COMPACTEVENTSREQUEST']._serialized_end=248
+  _globals['_COMPACTEVENTSRESPONSE']._serialized_start=251
+  _globals['_COMPACTEVENTSRESPONSE']._serialized_end=418
+  _globals['_SYNCCOMPACTREQUEST']._serialized_start=421
+  _globals['_SYNCCOMPACTREQUEST']._serialized_end=635
+  _globals['_SYNCCOMPACTRESPONSE']._serialized_start=638
+  _globals['_SYNCCOMPACTRESPONSE']._serialized_end=772
+  _globals['_WATCHHEADREQUEST']._serialized_start=774
+  _globals['_WATCHHEADREQUEST']._serialized_end=885
+  _globals['_WATCHHEADRESPONSE']._serialized_start=888
+  _globals['_WATCHHEADRESPONSE']._serialized_end=1102
+  _globals['_GETHEADREQUEST']._serialized_start=1104
+  _globals['_GETHEADREQUEST']._serialized_end=1184
+  _globals['_GETHEADRESPONSE']._serialized_start=1187
+  _globals['_GETHEADRESPONSE']._serialized_end=1399
+  _globals['_REBUILDREQUEST']._serialized_start=1402
+  _globals['_REBUILDREQUEST']._serialized_end=1572
+  _globals['_REBUILDRESPONSE']._serialized_start=1575
+  _globals['_REBUILDRESPONSE']._serialized_end=1812
+  _globals['_TABLEROWS']._serialized_start=1814
+  _globals['_TABLEROWS']._serialized_end=1867
+  _globals['_VERIFYPROJECTIONREQUEST']._serialized_start=1869
+  _globals['_VERIFYPROJECTIONREQUEST']._serialized_end=1958
+  _globals['_VERIFYPROJECTIONRESPONSE']._serialized_start=1961
+  _globals['_VERIFYPROJECTIONRESPONSE']._serialized_end=2253
+  _globals['_TABLECOMPARISON']._serialized_start=2256
+  _globals['_TABLECOMPARISON']._serialized_end=2536
+  _globals['_COMPACTORSERVICE']._serialized_start=2539
+  _globals['_COMPACTORSERVICE']._serialized_end=3129
 # @@protoc_insertion_point(module_scope)

@@ -10,12 +10,16 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class CompactEventsRequest(_message.Message):
-    __slots__ = ("event_paths", "request_id")
+    __slots__ = ("event_paths", "request_id", "tenant_id", "workspace_id")
     EVENT_PATHS_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
     event_paths: _containers.RepeatedScalarFieldContainer[str]
     request_id: str
-    def __init__(self, event_paths: _Optional[_Iterable[str]] = ..., request_id: _Optional[str] = ...) -> None: ...
+    tenant_id: str
+    workspace_id: str
+    def __init__(self, event_paths: _Optional[_Iterable[str]] = ..., request_id: _Optional[str] = ..., tenant_id: _Optional[str] = ..., workspace_id: _Optional[str] = ...) -> None: ...
 
 class CompactEventsResponse(_message.Message):
     __slots__ = ("manifest_seq", "events_applied", "events_skipped", "group_size")
@@ -30,16 +34,20 @@ class CompactEventsResponse(_message.Message):
     def __init__(self, manifest_seq: _Optional[int] = ..., events_applied: _Optional[int] = ..., events_skipped: _Optional[int] = ..., group_size: _Optional[int] = ...) -> None: ...
 
 class SyncCompactRequest(_message.Message):
-    __slots__ = ("event_paths", "fencing_token", "lock_name", "request_id")
+    __slots__ = ("event_paths", "fencing_token", "lock_name", "request_id", "tenant_id", "workspace_id")
     EVENT_PATHS_FIELD_NUMBER: _ClassVar[int]
     FENCING_TOKEN_FIELD_NUMBER: _ClassVar[int]
     LOCK_NAME_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
     event_paths: _containers.RepeatedScalarFieldContainer[str]
     fencing_token: int
     lock_name: str
     request_id: str
-    def __init__(self, event_paths: _Optional[_Iterable[str]] = ..., fencing_token: _Optional[int] = ..., lock_name: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+    tenant_id: str
+    workspace_id: str
+    def __init__(self, event_paths: _Optional[_Iterable[str]] = ..., fencing_token: _Optional[int] = ..., lock_name: _Optional[str] = ..., request_id: _Optional[str] = ..., tenant_id: _Optional[str] = ..., workspace_id: _Optional[str] = ...) -> None: ...
 
 class SyncCompactResponse(_message.Message):
     __slots__ = ("manifest_seq", "events_applied", "events_skipped")
@@ -52,10 +60,14 @@ class SyncCompactResponse(_message.Message):
     def __init__(self, manifest_seq: _Optional[int] = ..., events_applied: _Optional[int] = ..., events_skipped: _Optional[int] = ...) -> None: ...
 
 class WatchHeadRequest(_message.Message):
-    __slots__ = ("after_seq",)
+    __slots__ = ("after_seq", "tenant_id", "workspace_id")
     AFTER_SEQ_FIELD_NUMBER: _ClassVar[int]
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
     after_seq: int
-    def __init__(self, after_seq: _Optional[int] = ...) -> None: ...
+    tenant_id: str
+    workspace_id: str
+    def __init__(self, after_seq: _Optional[int] = ..., tenant_id: _Optional[str] = ..., workspace_id: _Optional[str] = ...) -> None: ...
 
 class WatchHeadResponse(_message.Message):
     __slots__ = ("domain", "manifest_seq", "manifest_path", "published_at", "last_event_id")
@@ -72,8 +84,12 @@ class WatchHeadResponse(_message.Message):
     def __init__(self, domain: _Optional[str] = ..., manifest_seq: _Optional[int] = ..., manifest_path: _Optional[str] = ..., published_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_event_id: _Optional[str] = ...) -> None: ...
 
 class GetHeadRequest(_message.Message):
-    __slots__ = ()
-    def __init__(self) -> None: ...
+    __slots__ = ("tenant_id", "workspace_id")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    workspace_id: str
+    def __init__(self, tenant_id: _Optional[str] = ..., workspace_id: _Optional[str] = ...) -> None: ...
 
 class GetHeadResponse(_message.Message):
     __slots__ = ("domain", "manifest_seq", "manifest_path", "published_at", "last_event_id")
@@ -90,14 +106,18 @@ class GetHeadResponse(_message.Message):
     def __init__(self, domain: _Optional[str] = ..., manifest_seq: _Optional[int] = ..., manifest_path: _Optional[str] = ..., published_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_event_id: _Optional[str] = ...) -> None: ...
 
 class RebuildRequest(_message.Message):
-    __slots__ = ("event_paths", "request_id", "partial")
+    __slots__ = ("event_paths", "request_id", "partial", "tenant_id", "workspace_id")
     EVENT_PATHS_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     PARTIAL_FIELD_NUMBER: _ClassVar[int]
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
     event_paths: _containers.RepeatedScalarFieldContainer[str]
     request_id: str
     partial: bool
-    def __init__(self, event_paths: _Optional[_Iterable[str]] = ..., request_id: _Optional[str] = ..., partial: _Optional[bool] = ...) -> None: ...
+    tenant_id: str
+    workspace_id: str
+    def __init__(self, event_paths: _Optional[_Iterable[str]] = ..., request_id: _Optional[str] = ..., partial: _Optional[bool] = ..., tenant_id: _Optional[str] = ..., workspace_id: _Optional[str] = ...) -> None: ...
 
 class RebuildResponse(_message.Message):
     __slots__ = ("manifest_seq", "events_applied", "events_skipped", "paths_read", "tables", "whole")
@@ -124,8 +144,12 @@ class TableRows(_message.Message):
     def __init__(self, table: _Optional[str] = ..., rows: _Optional[int] = ...) -> None: ...
 
 class VerifyProjectionRequest(_message.Message):
-    __slots__ = ()
-    def __init__(self) -> None: ...
+    __slots__ = ("tenant_id", "workspace_id")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    workspace_id: str
+    def __init__(self, tenant_id: _Optional[str] = ..., workspace_id: _Optional[str] = ...) -> None: ...
 
 class VerifyProjectionResponse(_message.Message):
     __slots__ = ("matches", "manifest_seq", "events_replayed", "tables", "published_last_event_id", "ledger_last_event_id")

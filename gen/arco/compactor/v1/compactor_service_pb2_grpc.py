@@ -26,8 +26,11 @@ if _version_not_supported:
 
 
 class CompactorServiceStub:
-    """Internal. One compactor process serves one domain of one tenant/workspace; it is the
-    only writer of state/, snapshots/ and manifests/.
+    """Internal. One compactor process serves one domain for many tenant/workspace scopes
+    (those of its shard, opened lazily); for each scope it is the only writer of state/,
+    snapshots/ and manifests/. Every request names its scope; empty ids mean the process's
+    dev default scope. A scope outside the process's shard is FAILED_PRECONDITION
+    (reason scope_not_in_shard), one the workspace registry lacks NOT_FOUND.
     """
 
     def __init__(self, channel):
@@ -69,8 +72,11 @@ class CompactorServiceStub:
 
 
 class CompactorServiceServicer:
-    """Internal. One compactor process serves one domain of one tenant/workspace; it is the
-    only writer of state/, snapshots/ and manifests/.
+    """Internal. One compactor process serves one domain for many tenant/workspace scopes
+    (those of its shard, opened lazily); for each scope it is the only writer of state/,
+    snapshots/ and manifests/. Every request names its scope; empty ids mean the process's
+    dev default scope. A scope outside the process's shard is FAILED_PRECONDITION
+    (reason scope_not_in_shard), one the workspace registry lacks NOT_FOUND.
     """
 
     def CompactEvents(self, request, context):
@@ -161,8 +167,11 @@ def add_CompactorServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class CompactorService:
-    """Internal. One compactor process serves one domain of one tenant/workspace; it is the
-    only writer of state/, snapshots/ and manifests/.
+    """Internal. One compactor process serves one domain for many tenant/workspace scopes
+    (those of its shard, opened lazily); for each scope it is the only writer of state/,
+    snapshots/ and manifests/. Every request names its scope; empty ids mean the process's
+    dev default scope. A scope outside the process's shard is FAILED_PRECONDITION
+    (reason scope_not_in_shard), one the workspace registry lacks NOT_FOUND.
     """
 
     @staticmethod

@@ -27,8 +27,11 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class CompactorServiceStub:
-    """Internal. One compactor process serves one domain of one tenant/workspace; it is the
-    only writer of state/, snapshots/ and manifests/.
+    """Internal. One compactor process serves one domain for many tenant/workspace scopes
+    (those of its shard, opened lazily); for each scope it is the only writer of state/,
+    snapshots/ and manifests/. Every request names its scope; empty ids mean the process's
+    dev default scope. A scope outside the process's shard is FAILED_PRECONDITION
+    (reason scope_not_in_shard), one the workspace registry lacks NOT_FOUND.
     """
 
     @_typing.overload
@@ -57,8 +60,11 @@ class CompactorServiceStub:
 
 @_typing.type_check_only
 class CompactorServiceAsyncStub(CompactorServiceStub):
-    """Internal. One compactor process serves one domain of one tenant/workspace; it is the
-    only writer of state/, snapshots/ and manifests/.
+    """Internal. One compactor process serves one domain for many tenant/workspace scopes
+    (those of its shard, opened lazily); for each scope it is the only writer of state/,
+    snapshots/ and manifests/. Every request names its scope; empty ids mean the process's
+    dev default scope. A scope outside the process's shard is FAILED_PRECONDITION
+    (reason scope_not_in_shard), one the workspace registry lacks NOT_FOUND.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -83,8 +89,11 @@ class CompactorServiceAsyncStub(CompactorServiceStub):
     """
 
 class CompactorServiceServicer(metaclass=_abc_1.ABCMeta):
-    """Internal. One compactor process serves one domain of one tenant/workspace; it is the
-    only writer of state/, snapshots/ and manifests/.
+    """Internal. One compactor process serves one domain for many tenant/workspace scopes
+    (those of its shard, opened lazily); for each scope it is the only writer of state/,
+    snapshots/ and manifests/. Every request names its scope; empty ids mean the process's
+    dev default scope. A scope outside the process's shard is FAILED_PRECONDITION
+    (reason scope_not_in_shard), one the workspace registry lacks NOT_FOUND.
     """
 
     @_abc_1.abstractmethod

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)arco/dispatch/v1/dispatcher_service.proto\x12\x10\x61rco.dispatch.v1\"M\n\rDispatchError\x12\x12\n\x04kind\x18\x01 \x01(\tR\x04kind\x12\x0e\n\x02id\x18\x02 \x01(\tR\x02id\x12\x18\n\x07message\x18\x03 \x01(\tR\x07message\"\x14\n\x12RunDispatchRequest\"\x93\x03\n\x13RunDispatchResponse\x12\x34\n\x16ready_dispatch_emitted\x18\x01 \x01(\rR\x14readyDispatchEmitted\x12\x34\n\x16ready_dispatch_skipped\x18\x02 \x01(\rR\x14readyDispatchSkipped\x12)\n\x10\x64ispatch_actions\x18\x03 \x01(\rR\x0f\x64ispatchActions\x12+\n\x11\x64ispatch_enqueued\x18\x04 \x01(\rR\x10\x64ispatchEnqueued\x12\x33\n\x15\x64ispatch_deduplicated\x18\x05 \x01(\rR\x14\x64ispatchDeduplicated\x12\'\n\x0f\x64ispatch_failed\x18\x06 \x01(\rR\x0e\x64ispatchFailed\x12\x37\n\x06\x65rrors\x18\x07 \x03(\x0b\x32\x1f.arco.dispatch.v1.DispatchErrorR\x06\x65rrors\x12!\n\x0cmanifest_seq\x18\x08 \x01(\x04R\x0bmanifestSeq\"\x1c\n\x1aGetDispatcherStatusRequest\"\xab\x01\n\x1bGetDispatcherStatusResponse\x12\x18\n\x07\x61\x64\x61pter\x18\x01 \x01(\tR\x07\x61\x64\x61pter\x12\x33\n\x16last_seen_manifest_seq\x18\x02 \x01(\x04R\x13lastSeenManifestSeq\x12\x16\n\x06passes\x18\x03 \x01(\x04R\x06passes\x12%\n\x0e\x65nvelopes_sent\x18\x04 \x01(\x04R\renvelopesSent2\xe8\x01\n\x11\x44ispatcherService\x12Z\n\x0bRunDispatch\x12$.arco.dispatch.v1.RunDispatchRequest\x1a%.arco.dispatch.v1.RunDispatchResponse\x12w\n\x13GetDispatcherStatus\x12,.arco.dispatch.v1.GetDispatcherStatusRequest\x1a-.arco.dispatch.v1.GetDispatcherStatusResponse\"\x03\x90\x02\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)arco/dispatch/v1/dispatcher_service.proto\x12\x10\x61rco.dispatch.v1\"M\n\rDispatchError\x12\x12\n\x04kind\x18\x01 \x01(\tR\x04kind\x12\x0e\n\x02id\x18\x02 \x01(\tR\x02id\x12\x18\n\x07message\x18\x03 \x01(\tR\x07message\"T\n\x12RunDispatchRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tR\x08tenantId\x12!\n\x0cworkspace_id\x18\x02 \x01(\tR\x0bworkspaceId\"\x93\x03\n\x13RunDispatchResponse\x12\x34\n\x16ready_dispatch_emitted\x18\x01 \x01(\rR\x14readyDispatchEmitted\x12\x34\n\x16ready_dispatch_skipped\x18\x02 \x01(\rR\x14readyDispatchSkipped\x12)\n\x10\x64ispatch_actions\x18\x03 \x01(\rR\x0f\x64ispatchActions\x12+\n\x11\x64ispatch_enqueued\x18\x04 \x01(\rR\x10\x64ispatchEnqueued\x12\x33\n\x15\x64ispatch_deduplicated\x18\x05 \x01(\rR\x14\x64ispatchDeduplicated\x12\'\n\x0f\x64ispatch_failed\x18\x06 \x01(\rR\x0e\x64ispatchFailed\x12\x37\n\x06\x65rrors\x18\x07 \x03(\x0b\x32\x1f.arco.dispatch.v1.DispatchErrorR\x06\x65rrors\x12!\n\x0cmanifest_seq\x18\x08 \x01(\x04R\x0bmanifestSeq\"\\\n\x1aGetDispatcherStatusRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tR\x08tenantId\x12!\n\x0cworkspace_id\x18\x02 \x01(\tR\x0bworkspaceId\"\xab\x01\n\x1bGetDispatcherStatusResponse\x12\x18\n\x07\x61\x64\x61pter\x18\x01 \x01(\tR\x07\x61\x64\x61pter\x12\x33\n\x16last_seen_manifest_seq\x18\x02 \x01(\x04R\x13lastSeenManifestSeq\x12\x16\n\x06passes\x18\x03 \x01(\x04R\x06passes\x12%\n\x0e\x65nvelopes_sent\x18\x04 \x01(\x04R\renvelopesSent2\xe8\x01\n\x11\x44ispatcherService\x12Z\n\x0bRunDispatch\x12$.arco.dispatch.v1.RunDispatchRequest\x1a%.arco.dispatch.v1.RunDispatchResponse\x12w\n\x13GetDispatcherStatus\x12,.arco.dispatch.v1.GetDispatcherStatusRequest\x1a-.arco.dispatch.v1.GetDispatcherStatusResponse\"\x03\x90\x02\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,13 +36,13 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DISPATCHERROR']._serialized_start=63
   _globals['_DISPATCHERROR']._serialized_end=140
   _globals['_RUNDISPATCHREQUEST']._serialized_start=142
-  _globals['_RUNDISPATCHREQUEST']._serialized_end=162
-  _globals['_RUNDISPATCHRESPONSE']._serialized_start=165
-  _globals['_RUNDISPATCHRESPONSE']._serialized_end=568
-  _globals['_GETDISPATCHERSTATUSREQUEST']._serialized_start=570
-  _globals['_GETDISPATCHERSTATUSREQUEST']._serialized_end=598
-  _globals['_GETDISPATCHERSTATUSRESPONSE']._serialized_start=601
-  _globals['_GETDISPATCHERSTATUSRESPONSE']._serialized_end=772
-  _globals['_DISPATCHERSERVICE']._serialized_start=775
-  _globals['_DISPATCHERSERVICE']._serialized_end=1007
+  _globals['_RUNDISPATCHREQUEST']._serialized_end=226
+  _globals['_RUNDISPATCHRESPONSE']._serialized_start=229
+  _globals['_RUNDISPATCHRESPONSE']._serialized_end=632
+  _globals['_GETDISPATCHERSTATUSREQUEST']._serialized_start=634
+  _globals['_GETDISPATCHERSTATUSREQUEST']._serialized_end=726
+  _globals['_GETDISPATCHERSTATUSRESPONSE']._serialized_start=729
+  _globals['_GETDISPATCHERSTATUSRESPONSE']._serialized_end=900
+  _globals['_DISPATCHERSERVICE']._serialized_start=903
+  _globals['_DISPATCHERSERVICE']._serialized_end=1135
 # @@protoc_insertion_point(module_scope)

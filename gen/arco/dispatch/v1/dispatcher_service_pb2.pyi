@@ -17,8 +17,12 @@ class DispatchError(_message.Message):
     def __init__(self, kind: _Optional[str] = ..., id: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
 
 class RunDispatchRequest(_message.Message):
-    __slots__ = ()
-    def __init__(self) -> None: ...
+    __slots__ = ("tenant_id", "workspace_id")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    workspace_id: str
+    def __init__(self, tenant_id: _Optional[str] = ..., workspace_id: _Optional[str] = ...) -> None: ...
 
 class RunDispatchResponse(_message.Message):
     __slots__ = ("ready_dispatch_emitted", "ready_dispatch_skipped", "dispatch_actions", "dispatch_enqueued", "dispatch_deduplicated", "dispatch_failed", "errors", "manifest_seq")
@@ -41,8 +45,12 @@ class RunDispatchResponse(_message.Message):
     def __init__(self, ready_dispatch_emitted: _Optional[int] = ..., ready_dispatch_skipped: _Optional[int] = ..., dispatch_actions: _Optional[int] = ..., dispatch_enqueued: _Optional[int] = ..., dispatch_deduplicated: _Optional[int] = ..., dispatch_failed: _Optional[int] = ..., errors: _Optional[_Iterable[_Union[DispatchError, _Mapping]]] = ..., manifest_seq: _Optional[int] = ...) -> None: ...
 
 class GetDispatcherStatusRequest(_message.Message):
-    __slots__ = ()
-    def __init__(self) -> None: ...
+    __slots__ = ("tenant_id", "workspace_id")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    workspace_id: str
+    def __init__(self, tenant_id: _Optional[str] = ..., workspace_id: _Optional[str] = ...) -> None: ...
 
 class GetDispatcherStatusResponse(_message.Message):
     __slots__ = ("adapter", "last_seen_manifest_seq", "passes", "envelopes_sent")

@@ -962,6 +962,42 @@ class BackfillRunKeyResponse(_message.Message):
     created_at: _timestamp_pb2.Timestamp
     def __init__(self, run_key: _Optional[str] = ..., run_id: _Optional[str] = ..., request_fingerprint: _Optional[str] = ..., updated: _Optional[bool] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
+class WorkspaceInfo(_message.Message):
+    __slots__ = ("tenant_id", "workspace_id", "created_at")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    workspace_id: str
+    created_at: _timestamp_pb2.Timestamp
+    def __init__(self, tenant_id: _Optional[str] = ..., workspace_id: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class CreateWorkspaceRequest(_message.Message):
+    __slots__ = ("new_workspace_id", "tenant_id")
+    NEW_WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    new_workspace_id: str
+    tenant_id: str
+    def __init__(self, new_workspace_id: _Optional[str] = ..., tenant_id: _Optional[str] = ...) -> None: ...
+
+class CreateWorkspaceResponse(_message.Message):
+    __slots__ = ("workspace", "created")
+    WORKSPACE_FIELD_NUMBER: _ClassVar[int]
+    CREATED_FIELD_NUMBER: _ClassVar[int]
+    workspace: WorkspaceInfo
+    created: bool
+    def __init__(self, workspace: _Optional[_Union[WorkspaceInfo, _Mapping]] = ..., created: _Optional[bool] = ...) -> None: ...
+
+class ListWorkspacesRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListWorkspacesResponse(_message.Message):
+    __slots__ = ("workspaces",)
+    WORKSPACES_FIELD_NUMBER: _ClassVar[int]
+    workspaces: _containers.RepeatedCompositeFieldContainer[WorkspaceInfo]
+    def __init__(self, workspaces: _Optional[_Iterable[_Union[WorkspaceInfo, _Mapping]]] = ...) -> None: ...
+
 class Schedule(_message.Message):
     __slots__ = ("schedule_id", "cron_expression", "timezone", "catchup_window_minutes", "max_catchup_ticks", "asset_selection", "enabled", "definition_version", "last_scheduled_for", "last_tick_id", "last_run_key")
     SCHEDULE_ID_FIELD_NUMBER: _ClassVar[int]

@@ -102,6 +102,16 @@ class OrchestrationServiceStub:
                 request_serializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.BackfillRunKeyRequest.SerializeToString,
                 response_deserializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.BackfillRunKeyResponse.FromString,
                 _registered_method=True)
+        self.CreateWorkspace = channel.unary_unary(
+                '/arco.orchestration.v1.OrchestrationService/CreateWorkspace',
+                request_serializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.CreateWorkspaceRequest.SerializeToString,
+                response_deserializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.CreateWorkspaceResponse.FromString,
+                _registered_method=True)
+        self.ListWorkspaces = channel.unary_unary(
+                '/arco.orchestration.v1.OrchestrationService/ListWorkspaces',
+                request_serializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.ListWorkspacesRequest.SerializeToString,
+                response_deserializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.ListWorkspacesResponse.FromString,
+                _registered_method=True)
         self.CreateBackfill = channel.unary_unary(
                 '/arco.orchestration.v1.OrchestrationService/CreateBackfill',
                 request_serializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.CreateBackfillRequest.SerializeToString,
@@ -290,6 +300,23 @@ class OrchestrationServiceServicer:
         Operator repair of a run key reserved before request fingerprints: store the
         fingerprint of this request on it, so later triggers with the key are checked
         against it. No reservation is NOT_FOUND; a different request is ABORTED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateWorkspace(self, request, context):
+        """-- WORKSPACES --
+        Admin of the caller's tenant. Register a workspace of that tenant (created: 201; an
+        existing one is answered as it was created, 200). The services serve it from then
+        on, with no restart.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListWorkspaces(self, request, context):
+        """The registered workspaces of the caller's tenant.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -492,6 +519,16 @@ def add_OrchestrationServiceServicer_to_server(servicer, server):
                     servicer.BackfillRunKey,
                     request_deserializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.BackfillRunKeyRequest.FromString,
                     response_serializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.BackfillRunKeyResponse.SerializeToString,
+            ),
+            'CreateWorkspace': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateWorkspace,
+                    request_deserializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.CreateWorkspaceRequest.FromString,
+                    response_serializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.CreateWorkspaceResponse.SerializeToString,
+            ),
+            'ListWorkspaces': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListWorkspaces,
+                    request_deserializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.ListWorkspacesRequest.FromString,
+                    response_serializer=arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.ListWorkspacesResponse.SerializeToString,
             ),
             'CreateBackfill': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateBackfill,
@@ -938,6 +975,60 @@ class OrchestrationService:
             '/arco.orchestration.v1.OrchestrationService/BackfillRunKey',
             arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.BackfillRunKeyRequest.SerializeToString,
             arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.BackfillRunKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateWorkspace(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/arco.orchestration.v1.OrchestrationService/CreateWorkspace',
+            arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.CreateWorkspaceRequest.SerializeToString,
+            arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.CreateWorkspaceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListWorkspaces(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/arco.orchestration.v1.OrchestrationService/ListWorkspaces',
+            arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.ListWorkspacesRequest.SerializeToString,
+            arco_dot_orchestration_dot_v1_dot_orchestration__service__pb2.ListWorkspacesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -68,6 +68,14 @@ class OrchestrationServiceStub:
     fingerprint of this request on it, so later triggers with the key are checked
     against it. No reservation is NOT_FOUND; a different request is ABORTED.
     """
+    CreateWorkspace: _grpc.UnaryUnaryMultiCallable[_orchestration_service_pb2.CreateWorkspaceRequest, _orchestration_service_pb2.CreateWorkspaceResponse]
+    """-- WORKSPACES --
+    Admin of the caller's tenant. Register a workspace of that tenant (created: 201; an
+    existing one is answered as it was created, 200). The services serve it from then
+    on, with no restart.
+    """
+    ListWorkspaces: _grpc.UnaryUnaryMultiCallable[_orchestration_service_pb2.ListWorkspacesRequest, _orchestration_service_pb2.ListWorkspacesResponse]
+    """The registered workspaces of the caller's tenant."""
     CreateBackfill: _grpc.UnaryUnaryMultiCallable[_orchestration_service_pb2.CreateBackfillRequest, _orchestration_service_pb2.CreateBackfillResponse]
     """-- BACKFILLS --
     Create a backfill of one asset's partitions (a list, a range, or a range filtered by
@@ -152,6 +160,14 @@ class OrchestrationServiceAsyncStub(OrchestrationServiceStub):
     fingerprint of this request on it, so later triggers with the key are checked
     against it. No reservation is NOT_FOUND; a different request is ABORTED.
     """
+    CreateWorkspace: _aio.UnaryUnaryMultiCallable[_orchestration_service_pb2.CreateWorkspaceRequest, _orchestration_service_pb2.CreateWorkspaceResponse]  # type: ignore[assignment]
+    """-- WORKSPACES --
+    Admin of the caller's tenant. Register a workspace of that tenant (created: 201; an
+    existing one is answered as it was created, 200). The services serve it from then
+    on, with no restart.
+    """
+    ListWorkspaces: _aio.UnaryUnaryMultiCallable[_orchestration_service_pb2.ListWorkspacesRequest, _orchestration_service_pb2.ListWorkspacesResponse]  # type: ignore[assignment]
+    """The registered workspaces of the caller's tenant."""
     CreateBackfill: _aio.UnaryUnaryMultiCallable[_orchestration_service_pb2.CreateBackfillRequest, _orchestration_service_pb2.CreateBackfillResponse]  # type: ignore[assignment]
     """-- BACKFILLS --
     Create a backfill of one asset's partitions (a list, a range, or a range filtered by
@@ -311,6 +327,26 @@ class OrchestrationServiceServicer(metaclass=_abc_1.ABCMeta):
         fingerprint of this request on it, so later triggers with the key are checked
         against it. No reservation is NOT_FOUND; a different request is ABORTED.
         """
+
+    @_abc_1.abstractmethod
+    def CreateWorkspace(
+        self,
+        request: _orchestration_service_pb2.CreateWorkspaceRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_orchestration_service_pb2.CreateWorkspaceResponse, _abc.Awaitable[_orchestration_service_pb2.CreateWorkspaceResponse]]:
+        """-- WORKSPACES --
+        Admin of the caller's tenant. Register a workspace of that tenant (created: 201; an
+        existing one is answered as it was created, 200). The services serve it from then
+        on, with no restart.
+        """
+
+    @_abc_1.abstractmethod
+    def ListWorkspaces(
+        self,
+        request: _orchestration_service_pb2.ListWorkspacesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_orchestration_service_pb2.ListWorkspacesResponse, _abc.Awaitable[_orchestration_service_pb2.ListWorkspacesResponse]]:
+        """The registered workspaces of the caller's tenant."""
 
     @_abc_1.abstractmethod
     def CreateBackfill(

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%arco/sweeper/v1/sweeper_service.proto\x12\x0f\x61rco.sweeper.v1\"J\n\nSweepError\x12\x12\n\x04kind\x18\x01 \x01(\tR\x04kind\x12\x0e\n\x02id\x18\x02 \x01(\tR\x02id\x12\x18\n\x07message\x18\x03 \x01(\tR\x07message\"*\n\x0fRunSweepRequest\x12\x17\n\x07\x64ry_run\x18\x01 \x01(\x08R\x06\x64ryRun\"\xb8\x03\n\x10RunSweepResponse\x12\'\n\x0frepairs_created\x18\x01 \x01(\rR\x0erepairsCreated\x12\x31\n\x14redispatch_attempted\x18\x02 \x01(\rR\x13redispatchAttempted\x12/\n\x13redispatch_enqueued\x18\x03 \x01(\rR\x12redispatchEnqueued\x12\x37\n\x17redispatch_deduplicated\x18\x04 \x01(\rR\x16redispatchDeduplicated\x12+\n\x11redispatch_failed\x18\x05 \x01(\rR\x10redispatchFailed\x12,\n\x12tasks_force_failed\x18\x06 \x01(\rR\x10tasksForceFailed\x12+\n\x12skipped_due_to_lag\x18\x07 \x01(\rR\x0fskippedDueToLag\x12\x33\n\x06\x65rrors\x18\x08 \x03(\x0b\x32\x1b.arco.sweeper.v1.SweepErrorR\x06\x65rrors\x12!\n\x0cmanifest_seq\x18\t \x01(\x04R\x0bmanifestSeq2a\n\x0eSweeperService\x12O\n\x08RunSweep\x12 .arco.sweeper.v1.RunSweepRequest\x1a!.arco.sweeper.v1.RunSweepResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%arco/sweeper/v1/sweeper_service.proto\x12\x0f\x61rco.sweeper.v1\"J\n\nSweepError\x12\x12\n\x04kind\x18\x01 \x01(\tR\x04kind\x12\x0e\n\x02id\x18\x02 \x01(\tR\x02id\x12\x18\n\x07message\x18\x03 \x01(\tR\x07message\"j\n\x0fRunSweepRequest\x12\x17\n\x07\x64ry_run\x18\x01 \x01(\x08R\x06\x64ryRun\x12\x1b\n\ttenant_id\x18\x02 \x01(\tR\x08tenantId\x12!\n\x0cworkspace_id\x18\x03 \x01(\tR\x0bworkspaceId\"\xb8\x03\n\x10RunSweepResponse\x12\'\n\x0frepairs_created\x18\x01 \x01(\rR\x0erepairsCreated\x12\x31\n\x14redispatch_attempted\x18\x02 \x01(\rR\x13redispatchAttempted\x12/\n\x13redispatch_enqueued\x18\x03 \x01(\rR\x12redispatchEnqueued\x12\x37\n\x17redispatch_deduplicated\x18\x04 \x01(\rR\x16redispatchDeduplicated\x12+\n\x11redispatch_failed\x18\x05 \x01(\rR\x10redispatchFailed\x12,\n\x12tasks_force_failed\x18\x06 \x01(\rR\x10tasksForceFailed\x12+\n\x12skipped_due_to_lag\x18\x07 \x01(\rR\x0fskippedDueToLag\x12\x33\n\x06\x65rrors\x18\x08 \x03(\x0b\x32\x1b.arco.sweeper.v1.SweepErrorR\x06\x65rrors\x12!\n\x0cmanifest_seq\x18\t \x01(\x04R\x0bmanifestSeq2a\n\x0eSweeperService\x12O\n\x08RunSweep\x12 .arco.sweeper.v1.RunSweepRequest\x1a!.arco.sweeper.v1.RunSweepResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,9 +34,9 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SWEEPERROR']._serialized_start=58
   _globals['_SWEEPERROR']._serialized_end=132
   _globals['_RUNSWEEPREQUEST']._serialized_start=134
-  _globals['_RUNSWEEPREQUEST']._serialized_end=176
-  _globals['_RUNSWEEPRESPONSE']._serialized_start=179
-  _globals['_RUNSWEEPRESPONSE']._serialized_end=619
-  _globals['_SWEEPERSERVICE']._serialized_start=621
-  _globals['_SWEEPERSERVICE']._serialized_end=718
+  _globals['_RUNSWEEPREQUEST']._serialized_end=240
+  _globals['_RUNSWEEPRESPONSE']._serialized_start=243
+  _globals['_RUNSWEEPRESPONSE']._serialized_end=683
+  _globals['_SWEEPERSERVICE']._serialized_start=685
+  _globals['_SWEEPERSERVICE']._serialized_end=782
 # @@protoc_insertion_point(module_scope)

@@ -17,10 +17,14 @@ class SweepError(_message.Message):
     def __init__(self, kind: _Optional[str] = ..., id: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
 
 class RunSweepRequest(_message.Message):
-    __slots__ = ("dry_run",)
+    __slots__ = ("dry_run", "tenant_id", "workspace_id")
     DRY_RUN_FIELD_NUMBER: _ClassVar[int]
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
     dry_run: bool
-    def __init__(self, dry_run: _Optional[bool] = ...) -> None: ...
+    tenant_id: str
+    workspace_id: str
+    def __init__(self, dry_run: _Optional[bool] = ..., tenant_id: _Optional[str] = ..., workspace_id: _Optional[str] = ...) -> None: ...
 
 class RunSweepResponse(_message.Message):
     __slots__ = ("repairs_created", "redispatch_attempted", "redispatch_enqueued", "redispatch_deduplicated", "redispatch_failed", "tasks_force_failed", "skipped_due_to_lag", "errors", "manifest_seq")
