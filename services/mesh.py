@@ -20,6 +20,7 @@ gRPC.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import dataclasses
 import json
@@ -28,6 +29,7 @@ import secrets
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
@@ -36,6 +38,10 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from arco_core.clock import SystemClock
+from arco_core.paths import Scope
+from arco_core.registry import WorkspaceRegistry
+from arco_core.storage import open_object_store
 from arco_runtime.tls import MeshCertificates, Role, TlsConfig, mint_mesh, sync_channel
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -126,6 +132,11 @@ class Mesh:
             os.set_inheritable(self._lifeline[0], False)
         if self.storage_url.startswith("file://"):
             Path(self.storage_url.removeprefix("file://")).mkdir(parents=True, exist_ok=True)
+        # The launcher is its mesh's operator: its workspace exists in every posture (dev
+        # services also register it; outside dev nothing else would).
+        create_workspace(
+            self.storage_url, self.base_env(), Scope(self.tenant_id, self.workspace_id)
+        )
         try:
             orch = self._start(
                 ServiceSpec(
@@ -373,6 +384,25 @@ class Mesh:
 
     def address(self, name: str) -> str:
         return self.services[name].address
+
+
+def create_workspace(storage_url: str, env: Mapping[str, str], scope: Scope) -> None:
+    """Register ``scope`` in the store's workspace registry (a no-op if it exists), on its
+    own thread and loop so a caller inside a running event loop may call it too."""
+    errors: list[BaseException] = []
+
+    def create() -> None:
+        try:
+            store = open_object_store(storage_url, env)
+            asyncio.run(WorkspaceRegistry(store, SystemClock()).create(scope))
+        except BaseException as exc:  # re-raised on the caller's thread
+            errors.append(exc)
+
+    worker = threading.Thread(target=create, name="create-workspace")
+    worker.start()
+    worker.join()
+    if errors:
+        raise errors[0]
 
 
 def _pinned_addresses(running: RunningService) -> dict[str, str]:

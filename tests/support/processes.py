@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from arco_core.paths import Scope
+from services.mesh import create_workspace
 from tests.conftest import REPO_ROOT
 from tests.support.tls import MODULE_ROLES, tls_env
 
@@ -90,6 +92,13 @@ def service_env(
     return env
 
 
+def ensure_workspace(env: Mapping[str, str]) -> None:
+    """Create the workspace a service's environment names, as an admin would before users
+    arrive (outside dev no workspace exists at start)."""
+    scope = Scope(env.get("ARCO_TENANT_ID", "local"), env.get("ARCO_WORKSPACE_ID", "default"))
+    create_workspace(env["ARCO_STORAGE_URL"], env, scope)
+
+
 def start_service(
     module: str, tmp_path: Path, extra_env: Mapping[str, str] | None = None, name: str | None = None
 ) -> ServiceProcess:
@@ -99,6 +108,8 @@ def start_service(
     ready_file.unlink(missing_ok=True)
     log_path = tmp_path / f"{label}.log"
     env = service_env(tmp_path, extra_env, module=module)
+    if env["ARCO_ENVIRONMENT"] != "dev":
+        ensure_workspace(env)
     env["ARCO_READY_FILE"] = str(ready_file)
     with log_path.open("ab") as log_file:
         process = subprocess.Popen(
