@@ -24,6 +24,8 @@ from arco.worker.v1 import worker_service_pb2_grpc as wpb_grpc
 from arco_core.ids import callback_task_id, cloud_task_id, dispatch_id, ulid_timestamp_ms
 from arco_core.orchestration.decisions import ANTI_ENTROPY_WORKER, DispatchAction
 from arco_core.paths import Scope
+from arco_core.registry import entry_path
+from arco_core.storage import REGISTRY_ROOT
 from arco_core.tokens import TaskTokenSigner
 from arco_runtime.tls import Role, TlsConfig, aio_channel
 from arco_sdk.client import ArcoClient
@@ -430,9 +432,11 @@ def test_storage_audit_every_object_owned_by_its_prefix_role(
     assert scope_root.is_dir()
     files = [p for p in root.rglob("*") if p.is_file()]
     outside = [p for p in files if not p.is_relative_to(scope_root)]
-    assert outside == [], f"objects outside the scope: {outside[:5]}"
+    # Outside every scope only the workspace registry, holding this mesh's one workspace.
+    registry_entry = root / REGISTRY_ROOT / entry_path(Scope(mesh.tenant_id, mesh.workspace_id))
+    assert outside == [registry_entry], f"objects outside the scope: {outside[:5]}"
     by_prefix: dict[str, list[Path]] = {}
-    for path in files:
+    for path in set(files) - set(outside):
         by_prefix.setdefault(path.relative_to(scope_root).parts[0], []).append(path)
     # Only known prefixes; each is writable by exactly the roles that own it.
     assert set(by_prefix) <= {
