@@ -123,7 +123,9 @@ class Mesh:
 
     # -- lifecycle ---------------------------------------------------------------------
 
-    def start(self) -> None:
+    def prepare(self) -> None:
+        """What every launch needs before its first process: run directory, certificates,
+        the lifeline, the storage root and the mesh's workspace."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
         if self.tls and self.certs is None:
             self.certs = mint_mesh(self.run_dir / "tls")
@@ -137,6 +139,9 @@ class Mesh:
         create_workspace(
             self.storage_url, self.base_env(), Scope(self.tenant_id, self.workspace_id)
         )
+
+    def start(self) -> None:
+        self.prepare()
         try:
             orch = self._start(
                 ServiceSpec(

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import os
 import secrets
 import ssl
 import time
@@ -120,10 +119,7 @@ class Cell(Mesh):
         return [self.address(name) for name in self.names(kind)]
 
     def start(self) -> None:
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        if self._lifeline is None:  # as Mesh.start: the services stop when this process ends
-            self._lifeline = os.pipe()
-            os.set_inheritable(self._lifeline[0], False)
+        self.prepare()
         try:
             self._start_all()
         except BaseException:
