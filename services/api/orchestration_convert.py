@@ -124,7 +124,14 @@ def run_response(
     state: FoldState, run: RunRow, public: str, workspace_id: str, state_version: int
 ) -> pb.GetRunResponse:
     tasks = sorted(state.list_tasks(run.run_id), key=lambda t: t.task_key)
-    started = [t.started_at for t in tasks if t.started_at is not None]
+    # The first attempt to start, not the current one: a retried task's row holds the
+    # start of its latest attempt.
+    started = [
+        span.started_at
+        for task in tasks
+        for span in task_attempts(task)
+        if span.started_at is not None
+    ]
     response = pb.GetRunResponse(
         run_id=run.run_id,
         workspace_id=workspace_id,

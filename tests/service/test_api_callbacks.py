@@ -24,6 +24,7 @@ from arco.orchestration.v1 import orchestration_service_pb2 as orch_pb
 from arco.orchestration.v1 import orchestration_service_pb2_grpc as orch_grpc
 from arco.orchestration.v1 import task_callback_service_pb2 as pb
 from arco.orchestration.v1 import task_callback_service_pb2_grpc as pb_grpc
+from arco.orchestration.v1 import types_pb2
 
 from arco_core.clock import FakeClock, SystemClock
 from arco_core.envelope import EventEnvelope
@@ -361,6 +362,60 @@ async def test_retryable_failure_and_cancel_over_real_grpc(
     state = await mesh.projection()
     assert state.get_task(RUN, "b").state == "CANCELLED"  # type: ignore[attr-defined]
     assert state.get_run(RUN).state == "CANCELLED"  # type: ignore[attr-defined]
+
+
+async def test_get_run_shows_every_attempt_of_a_retried_task(
+    mesh: Mesh, stub: pb_grpc.TaskCallbackServiceStub
+) -> None:
+    """A task that failed once and then succeeded reads back, over the public GetRun, as two
+    attempts (the failed one with its error) and the run started when the first did."""
+    ev = mesh.ev
+    await mesh.seed([ev.trigger(RUN), ev.plan(RUN, {"a": []}), ev.dispatch(RUN, "a")])
+    first = token("a")
+    await stub.TaskStarted(pb.TaskStartedRequest(**body("a")), metadata=first)
+    await stub.TaskCompleted(
+        pb.TaskCompletedRequest(
+            **body("a"), outcome="FAILED", error={"category": "USER_CODE", "message": "boom"}
+        ),
+        metadata=first,
+    )
+    await mesh.task_in_state("a", "RETRY_WAIT")
+    await mesh.seed([ev.dispatch(RUN, "a", 2)])
+    second = token("a", 2)
+    await stub.TaskStarted(pb.TaskStartedRequest(**body("a", 2)), metadata=second)
+    await stub.TaskCompleted(
+        pb.TaskCompletedRequest(**body("a", 2), outcome="SUCCEEDED"), metadata=second
+    )
+    await mesh.task_in_state("a", "SUCCEEDED")
+    async with mesh_channel(mesh.api.grpc_address, MeshRole.OPERATOR) as operator:
+        users = orch_grpc.OrchestrationServiceStub(operator)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10
+        while True:  # the api follows the head stream: it may be a fold behind
+            run = await users.GetRun(orch_pb.GetRunRequest(workspace_id=WORKSPACE, run_id=RUN))
+            if run.state == types_pb2.RUN_STATUS_SUCCEEDED or loop.time() > deadline:
+                break
+            await asyncio.sleep(0.05)
+    assert run.state == types_pb2.RUN_STATUS_SUCCEEDED
+    (task,) = run.tasks
+    assert task.attempt == 2
+    retried, current = task.attempts
+    assert (retried.attempt, retried.attempt_id, retried.state, retried.error_message) == (
+        1,
+        att(RUN, "a", 1),
+        types_pb2.TASK_STATUS_FAILED,
+        "boom",
+    )
+    assert (current.attempt, current.attempt_id, current.state) == (
+        2,
+        att(RUN, "a", 2),
+        types_pb2.TASK_STATUS_SUCCEEDED,
+    )
+    assert retried.completed_at.ToMilliseconds() <= current.started_at.ToMilliseconds()
+    # The run started with the first attempt, before the task's current one.
+    assert run.started_at == retried.started_at
+    assert run.started_at.ToMilliseconds() < task.started_at.ToMilliseconds()
+    assert task.started_at == current.started_at
 
 
 async def test_callbacks_that_outrun_their_dispatch_fold(
