@@ -8,10 +8,12 @@ its task is running and reruns it from failure. Then the automation pages: disab
 enables a schedule and sees its ticks, reads a poll sensor's evaluations, sees a retried
 task's two attempts as two bars, and creates, pauses, resumes and cancels a backfill
 (a move from a stale state version is refused with 409 and the page reloads). Screenshots
-of each page are kept under the test's tmp dir."""
+of each page are kept as artefacts under ``build/test-artifacts/ui/<test>/`` (gitignored),
+replaced on every run."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -33,6 +35,7 @@ from tests.support.staging import (
 )
 
 BUNDLE = REPO_ROOT / "gateway" / "ui" / "public" / "dist" / "app.js"
+ARTEFACTS = REPO_ROOT / "build" / "test-artifacts" / "ui"
 # Generous: a run goes through planning, dispatch, a worker and the compactor.
 RUN_TIMEOUT_MS = 120_000
 # The schedule ticks every minute; its first tick may also wait behind other runs.
@@ -87,13 +90,20 @@ async def sign_in(page: Page, edge: Edge, path: str) -> None:
     await page.click("#sign-in button[type=submit]")
 
 
+def _screenshots(request: pytest.FixtureRequest) -> Path:
+    """A fresh directory for this test's screenshots, kept after the run."""
+    shots = ARTEFACTS / request.node.name
+    shutil.rmtree(shots, ignore_errors=True)
+    shots.mkdir(parents=True)
+    return shots
+
+
 async def test_the_ui_signs_in_runs_a_selection_reads_logs_cancels_and_reruns(
-    edge: Edge, page: Page, tmp_path: Path
+    edge: Edge, page: Page, request: pytest.FixtureRequest
 ) -> None:
     requests: list[str] = []
-    page.on("request", lambda request: requests.append(request.url))
-    shots = tmp_path / "screenshots"
-    shots.mkdir()
+    page.on("request", lambda sent: requests.append(sent.url))
+    shots = _screenshots(request)
 
     # Production posture: the api refuses the page until a token is pasted.
     await page.goto(f"{edge.url}/ui/#/runs")
@@ -208,10 +218,9 @@ async def test_the_ui_signs_in_runs_a_selection_reads_logs_cancels_and_reruns(
 
 
 async def test_the_ui_shows_schedules_sensors_retried_attempts_and_moves_a_backfill(
-    edge: Edge, page: Page, tmp_path: Path
+    edge: Edge, page: Page, request: pytest.FixtureRequest
 ) -> None:
-    shots = tmp_path / "screenshots"
-    shots.mkdir()
+    shots = _screenshots(request)
     await sign_in(page, edge, "#/schedules")
 
     # The manifest's schedule: disable it, then enable it again; its ticks are listed.
