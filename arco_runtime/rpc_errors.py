@@ -17,10 +17,12 @@ from google.rpc import error_details_pb2, status_pb2
 
 __all__ = [
     "ERROR_DOMAIN",
+    "HTTP_BY_GRPC",
     "HTTP_STATUS_KEY",
     "STATUS_DETAILS_KEY",
     "FailedCall",
     "WireError",
+    "http_status",
     "parse_rpc_error",
 ]
 
@@ -30,6 +32,29 @@ ERROR_DOMAIN = "arco.dev"
 STATUS_DETAILS_KEY = "grpc-status-details-bin"
 # ErrorInfo metadata key of an HTTP status the gRPC code cannot express (410 Gone).
 HTTP_STATUS_KEY = "http_status"
+
+# THE table. Chosen to match the reference REST contract, not grpc-gateway: FAILED_PRECONDITION
+# is a failed precondition (412: stale fencing token, lock still held), CANCELLED/UNAVAILABLE/
+# DEADLINE_EXCEEDED are upstream failures the client may retry.
+HTTP_BY_GRPC: Mapping[grpc.StatusCode, int] = {
+    grpc.StatusCode.OK: 200,
+    grpc.StatusCode.INVALID_ARGUMENT: 400,
+    grpc.StatusCode.OUT_OF_RANGE: 400,
+    grpc.StatusCode.UNAUTHENTICATED: 401,
+    grpc.StatusCode.PERMISSION_DENIED: 403,
+    grpc.StatusCode.NOT_FOUND: 404,
+    grpc.StatusCode.ALREADY_EXISTS: 409,
+    grpc.StatusCode.ABORTED: 409,
+    grpc.StatusCode.FAILED_PRECONDITION: 412,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: 429,
+    grpc.StatusCode.CANCELLED: 499,
+    grpc.StatusCode.UNKNOWN: 500,
+    grpc.StatusCode.INTERNAL: 500,
+    grpc.StatusCode.DATA_LOSS: 500,
+    grpc.StatusCode.UNIMPLEMENTED: 501,
+    grpc.StatusCode.UNAVAILABLE: 503,
+    grpc.StatusCode.DEADLINE_EXCEEDED: 504,
+}
 
 
 @dataclass(frozen=True)
@@ -68,3 +93,12 @@ def parse_rpc_error(call: FailedCall) -> WireError:
             detail.Unpack(info)
             return WireError(code, details or code.name, info.reason, dict(info.metadata))
     return WireError(code, details or code.name)
+
+
+def http_status(wire: WireError) -> int:
+    """The HTTP status of a failed call: ``HTTP_BY_GRPC`` of its code, unless the error
+    class the service raised pinned one gRPC cannot express (410 Gone)."""
+    pinned = wire.metadata.get(HTTP_STATUS_KEY, "")
+    if pinned.isdigit() and 400 <= int(pinned) <= 599:
+        return int(pinned)
+    return HTTP_BY_GRPC.get(wire.code, 500)

@@ -1,4 +1,5 @@
-"""Errors: the one gRPC-status -> HTTP table and the response bodies.
+"""Errors: the response bodies. The one gRPC-status -> HTTP table (``HTTP_BY_GRPC``) is in
+:mod:`arco_runtime.rpc_errors`, so that the SDK's gRPC callbacks answer the same statuses.
 
 Every error the gateway answers is one of two shapes:
 
@@ -29,34 +30,11 @@ import grpc
 import structlog
 from starlette.responses import Response
 
-from arco_runtime.rpc_errors import HTTP_STATUS_KEY, parse_rpc_error
+from arco_runtime.rpc_errors import HTTP_STATUS_KEY, http_status, parse_rpc_error
 
 log = structlog.get_logger(__name__)
 
 INTERNAL_MESSAGE = "Internal server error"
-
-# THE table. Chosen to match the reference REST contract, not grpc-gateway: FAILED_PRECONDITION
-# is a failed precondition (412: stale fencing token, lock still held), CANCELLED/UNAVAILABLE/
-# DEADLINE_EXCEEDED are upstream failures the client may retry.
-HTTP_BY_GRPC: Mapping[grpc.StatusCode, int] = {
-    grpc.StatusCode.OK: 200,
-    grpc.StatusCode.INVALID_ARGUMENT: 400,
-    grpc.StatusCode.OUT_OF_RANGE: 400,
-    grpc.StatusCode.UNAUTHENTICATED: 401,
-    grpc.StatusCode.PERMISSION_DENIED: 403,
-    grpc.StatusCode.NOT_FOUND: 404,
-    grpc.StatusCode.ALREADY_EXISTS: 409,
-    grpc.StatusCode.ABORTED: 409,
-    grpc.StatusCode.FAILED_PRECONDITION: 412,
-    grpc.StatusCode.RESOURCE_EXHAUSTED: 429,
-    grpc.StatusCode.CANCELLED: 499,
-    grpc.StatusCode.UNKNOWN: 500,
-    grpc.StatusCode.INTERNAL: 500,
-    grpc.StatusCode.DATA_LOSS: 500,
-    grpc.StatusCode.UNIMPLEMENTED: 501,
-    grpc.StatusCode.UNAVAILABLE: 503,
-    grpc.StatusCode.DEADLINE_EXCEEDED: 504,
-}
 
 CODE_BY_HTTP: Mapping[int, str] = {
     400: "BAD_REQUEST",
@@ -220,14 +198,9 @@ class UpstreamError:
 
 def from_rpc_error(call: grpc.aio.AioRpcError) -> UpstreamError:
     wire = parse_rpc_error(call)
-    http = HTTP_BY_GRPC.get(wire.code, 500)
-    # A status gRPC cannot express (410), pinned by the error class the service raised.
-    pinned = wire.metadata.get(HTTP_STATUS_KEY, "")
-    if pinned.isdigit() and 400 <= int(pinned) <= 599:
-        http = int(pinned)
     return UpstreamError(
         grpc_code=wire.code,
-        status=http,
+        status=http_status(wire),
         message=wire.message,
         reason=wire.reason,
         metadata={k: v for k, v in wire.metadata.items() if k != HTTP_STATUS_KEY},

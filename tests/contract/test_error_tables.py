@@ -12,7 +12,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from arco_core import errors
-from gateway.errors import HTTP_BY_GRPC
+from arco_runtime.rpc_errors import HTTP_BY_GRPC
 from gateway.errors import from_rpc_error as gateway_from_rpc_error
 from services.common.interceptors import RpcMetrics, ServerInterceptor
 from services.common.status import GRPC_STATUS, from_rpc_error

@@ -12,7 +12,7 @@ import pytest
 from arco.catalog.v1 import catalog_service_pb2 as catalog_pb
 
 from arco_core import errors
-from gateway.errors import HTTP_BY_GRPC
+from arco_runtime.rpc_errors import HTTP_BY_GRPC
 from gateway.routes import route_table
 from tests.gateway.conftest import (
     WORKSPACE,
