@@ -1,22 +1,44 @@
-"""The worker's HTTP client for its task's callbacks (started, heartbeat, completed) and
-its log upload; the public REST client is :mod:`arco_sdk.client`."""
+"""The worker's client for its task's callbacks (started, heartbeat, completed, sensor
+evaluated) and its log upload, over one of two transports:
+
+* :class:`HttpCallbacks`: the public REST routes through the gateway (the default);
+* :class:`GrpcCallbacks`: the api's ``TaskCallbackService`` (and ``UploadTaskLogs``) over
+  the mesh's mutual TLS, one hop fewer (``ARCO_WORKER_CALLBACK_ADDRESS``).
+
+Both carry the same camelCase bodies and answer the same errors: a refused callback is a
+:class:`CallbackRejected` with the api's reason, its status from the one gRPC -> HTTP
+table (:mod:`arco_runtime.rpc_errors`). The public REST client is :mod:`arco_sdk.client`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
+import grpc
 import httpx
 import structlog
+from arco.orchestration.v1 import orchestration_service_pb2 as orch_pb
+from arco.orchestration.v1 import orchestration_service_pb2_grpc as orch_grpc
+from arco.orchestration.v1 import task_callback_service_pb2 as callback_pb
+from arco.orchestration.v1 import task_callback_service_pb2_grpc as callback_grpc
+from google.protobuf import json_format
+from google.protobuf.message import Message
 
 from arco_core.ids import new_ulid
+from arco_runtime.rpc_errors import http_status, parse_rpc_error
 from arco_sdk.client import USER_AGENT, _json_or_none, _quote, api_error_from_response
-from arco_sdk.errors import ArcoConnectionError
+from arco_sdk.errors import ArcoApiError, ArcoConnectionError, CallbackRejected
 
 __all__ = [
     "CallbackClient",
+    "CallbackTransport",
     "CompletedResponse",
+    "GrpcCallbacks",
     "HeartbeatResponse",
+    "HttpCallbacks",
+    "LogUpload",
     "StartedResponse",
     "upload_task_logs",
 ]
@@ -48,14 +70,188 @@ class CompletedResponse:
     server_time: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class LogUpload:
+    """One attempt's captured output, sent once with the attempt's task token."""
+
+    workspace_id: str
+    run_id: str
+    task_key: str
+    attempt: int
+    stdout: str
+    stderr: str
+
+
+class CallbackTransport(Protocol):
+    """How a callback reaches the api. ``action`` is the REST route's last segment
+    (``started``, ``heartbeat``, ``completed``, ``sensor-evaluated``); ``body`` and the
+    answer are the camelCase JSON of the route."""
+
+    async def call(
+        self,
+        action: str,
+        task_id: str,
+        body: dict[str, Any],
+        headers: Mapping[str, str],
+        timeout: float,
+    ) -> dict[str, Any]: ...
+
+    async def upload_logs(
+        self, logs: LogUpload, token: str, request_id: str, timeout: float
+    ) -> None: ...
+
+
+class HttpCallbacks:
+    """Callbacks as the public REST routes under ``base_url`` (the gateway)."""
+
+    def __init__(self, http: httpx.AsyncClient, base_url: str) -> None:
+        self._http = http
+        self._base = base_url.rstrip("/")
+
+    async def call(
+        self,
+        action: str,
+        task_id: str,
+        body: dict[str, Any],
+        headers: Mapping[str, str],
+        timeout: float,
+    ) -> dict[str, Any]:
+        request_id = headers["X-Request-Id"]
+        try:
+            response = await self._http.post(
+                f"{self._base}/api/v1/tasks/{_quote(task_id)}/{action}",
+                json=body,
+                headers=dict(headers),
+                timeout=timeout,
+            )
+        except httpx.TransportError as exc:
+            raise ArcoConnectionError(
+                f"callback {action} failed: {type(exc).__name__}: {exc}", request_id
+            ) from None
+        if response.status_code >= 400:
+            raise api_error_from_response(response, request_id)
+        parsed = _json_or_none(response)
+        return parsed if isinstance(parsed, dict) else {}
+
+    async def upload_logs(
+        self, logs: LogUpload, token: str, request_id: str, timeout: float
+    ) -> None:
+        await upload_task_logs(
+            self._http,
+            self._base,
+            token,
+            logs.workspace_id,
+            run_id=logs.run_id,
+            task_key=logs.task_key,
+            attempt=logs.attempt,
+            stdout=logs.stdout,
+            stderr=logs.stderr,
+            timeout=timeout,
+            request_id=request_id,
+        )
+
+
+# Each action's RPC and request type (the REST route's body parses into it as the gateway
+# parses it: ProtoJSON, either spelling, unknown fields ignored).
+_RPCS: Mapping[str, tuple[str, type[Message]]] = {
+    "started": ("TaskStarted", callback_pb.TaskStartedRequest),
+    "heartbeat": ("TaskHeartbeat", callback_pb.TaskHeartbeatRequest),
+    "completed": ("TaskCompleted", callback_pb.TaskCompletedRequest),
+    "sensor-evaluated": ("SensorEvaluated", callback_pb.SensorEvaluatedRequest),
+}
+# Headers that travel as gRPC metadata (lower-case); the rest are HTTP's own.
+_FORWARDED = ("authorization", "x-request-id", "traceparent", "x-tenant-id", "x-workspace-id")
+
+
+class GrpcCallbacks:
+    """Callbacks as the api's ``TaskCallbackService`` RPCs on ``channel`` (a mesh channel
+    presenting the worker's certificate; the caller owns and closes it)."""
+
+    def __init__(self, channel: grpc.aio.Channel) -> None:
+        self._callbacks = callback_grpc.TaskCallbackServiceStub(channel)
+        self._orchestration = orch_grpc.OrchestrationServiceStub(channel)
+
+    async def call(
+        self,
+        action: str,
+        task_id: str,
+        body: dict[str, Any],
+        headers: Mapping[str, str],
+        timeout: float,
+    ) -> dict[str, Any]:
+        method, request_type = _RPCS[action]
+        request = json_format.ParseDict(
+            {**body, "taskId": task_id}, request_type(), ignore_unknown_fields=True
+        )
+        metadata = _metadata(headers)
+        request_id = dict(metadata)["x-request-id"]
+        try:
+            response = await getattr(self._callbacks, method)(
+                request, metadata=metadata, timeout=timeout
+            )
+        except grpc.aio.AioRpcError as exc:
+            raise callback_error(exc, request_id) from None
+        answer: dict[str, Any] = json_format.MessageToDict(
+            response, always_print_fields_with_no_presence=True
+        )
+        return answer
+
+    async def upload_logs(
+        self, logs: LogUpload, token: str, request_id: str, timeout: float
+    ) -> None:
+        request = orch_pb.UploadTaskLogsRequest(
+            workspace_id=logs.workspace_id,
+            run_id=logs.run_id,
+            task_key=logs.task_key,
+            attempt=logs.attempt,
+            stdout=logs.stdout,
+            stderr=logs.stderr,
+        )
+        metadata = (("authorization", f"Bearer {token}"), ("x-request-id", request_id))
+        try:
+            await self._orchestration.UploadTaskLogs(request, metadata=metadata, timeout=timeout)
+        except grpc.aio.AioRpcError as exc:
+            raise callback_error(exc, request_id) from None
+
+
+def _metadata(headers: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    lowered = {name.lower(): value for name, value in headers.items()}
+    return tuple((name, lowered[name]) for name in _FORWARDED if name in lowered)
+
+
+def callback_error(exc: grpc.aio.AioRpcError, request_id: str) -> ArcoApiError:
+    """The error the REST route would have answered for this failed RPC: a 4xx (but 429)
+    is the api's verdict (:class:`CallbackRejected` with its reason and attempt fields);
+    the rest keep their status, so the transient ones (503, 504) are retried alike."""
+    wire = parse_rpc_error(exc)
+    status = http_status(wire)
+    if 400 <= status < 500 and status != 429:
+        meta = wire.metadata
+        return CallbackRejected(
+            status,
+            wire.reason or wire.code.name.lower(),
+            wire.message,
+            state=meta.get("state") or None,
+            expected_attempt=_integer(meta.get("expected_attempt")),
+            received_attempt=_integer(meta.get("received_attempt")),
+            expected_attempt_id=meta.get("expected_attempt_id") or None,
+            received_attempt_id=meta.get("received_attempt_id") or None,
+            request_id=request_id,
+        )
+    return ArcoApiError(status, wire.code.name, wire.message, request_id)
+
+
+def _integer(raw: str | None) -> int | None:
+    return int(raw) if raw and raw.lstrip("-").isdigit() else None
+
+
 class CallbackClient:
-    """Task callbacks for one task (one token). The ``httpx.AsyncClient`` is shared by
-    the worker and owned by it."""
+    """Task callbacks for one task (one token) over a shared ``transport`` (owned by the
+    worker)."""
 
     def __init__(
         self,
-        http: httpx.AsyncClient,
-        base_url: str,
+        transport: CallbackTransport,
         task_id: str,
         token: str,
         *,
@@ -64,8 +260,8 @@ class CallbackClient:
         workspace_id: str | None = None,
         timeout: float = 10.0,
     ) -> None:
-        self._http = http
-        self._url = f"{base_url.rstrip('/')}/api/v1/tasks/{_quote(task_id)}"
+        self._transport = transport
+        self._task_id = task_id
         self._traceparent = traceparent
         self._timeout = timeout
         self._headers = {"Authorization": f"Bearer {token}", "User-Agent": USER_AGENT}
@@ -81,24 +277,10 @@ class CallbackClient:
         self._headers["Authorization"] = f"Bearer {token}"
 
     async def _post(self, action: str, body: dict[str, Any]) -> dict[str, Any]:
-        request_id = new_ulid()
         if self._traceparent:
             body = {**body, "traceparent": self._traceparent}
-        try:
-            response = await self._http.post(
-                f"{self._url}/{action}",
-                json=body,
-                headers={**self._headers, "X-Request-Id": request_id},
-                timeout=self._timeout,
-            )
-        except httpx.TransportError as exc:
-            raise ArcoConnectionError(
-                f"callback {action} failed: {type(exc).__name__}: {exc}", request_id
-            ) from None
-        if response.status_code >= 400:
-            raise api_error_from_response(response, request_id)
-        parsed = _json_or_none(response)
-        return parsed if isinstance(parsed, dict) else {}
+        headers = {**self._headers, "X-Request-Id": new_ulid()}
+        return await self._transport.call(action, self._task_id, body, headers, self._timeout)
 
     async def started(
         self, *, attempt: int, attempt_id: str, worker_id: str, started_at: str
@@ -173,11 +355,12 @@ async def upload_task_logs(
     stdout: str,
     stderr: str,
     timeout: float = 10.0,
+    request_id: str | None = None,
 ) -> dict[str, Any]:
     """POST a task attempt's captured output to ``.../runs/{runId}/logs`` with the
     attempt's task token (not retried: the server stores each attempt's log once and
     answers a repeat with 409)."""
-    request_id = new_ulid()
+    request_id = request_id or new_ulid()
     url = (
         f"{api_url.rstrip('/')}/api/v1/workspaces/{_quote(workspace_id)}/runs/{_quote(run_id)}/logs"
     )

@@ -90,10 +90,13 @@ class Mesh:
         worker_modules: Sequence[str] = (),
         worker_env: Mapping[str, str] | None = None,
         worker_transport: str = "grpc",
+        callbacks: str = "gateway",
         tls: bool = True,
     ) -> None:
         if worker_transport not in ("grpc", "http"):
             raise ValueError("worker_transport must be 'grpc' or 'http'")
+        if callbacks not in ("gateway", "api"):
+            raise ValueError("callbacks must be 'gateway' or 'api'")
         self.home = home.resolve()
         self.run_dir = self.home / "run"
         self.storage_url = storage_url or (self.home / "data").as_uri()
@@ -107,6 +110,9 @@ class Mesh:
         # How the dispatcher and sweeper reach the workers: gRPC Dispatch (default) or the
         # JSON contract over HTTP POST {worker}/dispatch.
         self.worker_transport = worker_transport
+        # How workers call back: the REST routes through the gateway, or the api's
+        # TaskCallbackService over gRPC (ARCO_WORKER_CALLBACK_ADDRESS, one hop fewer).
+        self.callbacks = callbacks
         # One set of shared secrets per mesh: minted tokens must verify at the api.
         self.secrets = {
             "ARCO_TASK_TOKEN_SECRET": secrets.token_urlsafe(32),
@@ -278,6 +284,9 @@ class Mesh:
     def start_worker(self, name: str, callback_base: str | None = None) -> RunningService:
         """Start (or restart) a worker process serving gRPC and HTTP dispatch."""
         base = callback_base or f"http://{self.address('gateway')}"
+        direct = (
+            {"ARCO_WORKER_CALLBACK_ADDRESS": self.address("api")} if self.callbacks == "api" else {}
+        )
         return self._start(
             ServiceSpec(
                 name,
@@ -292,6 +301,7 @@ class Mesh:
                     "ARCO_WORKER_WORKER_ID": name,
                     "ARCO_WORKER_OUTPUT_DIR": str(self.home / "output"),
                     "ARCO_WORKER_MODULES": ",".join(self.worker_modules),
+                    **direct,
                     **self.worker_env,
                 },
                 Role.WORKER,

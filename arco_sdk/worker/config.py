@@ -91,6 +91,14 @@ WORKSPACE_ID = _row(
     required="always",
     fallback="ARCO_WORKSPACE_ID",
 )
+CALLBACK_ADDRESS = _row(
+    "callback_address",
+    str,
+    None,
+    "the api's gRPC address (host:port, or ipv4:h:p1,h:p2 for replicas): callbacks and log "
+    "uploads go to its TaskCallbackService over mutual TLS, one hop fewer than the gateway; "
+    "unset: over HTTP to the api URL",
+)
 GRPC_ADDRESS = _row(
     "grpc_address", str, "127.0.0.1:0", "gRPC listen address host:port (port 0 = any; '' disables)"
 )
@@ -129,6 +137,7 @@ _OPTIONS = (
     TENANT_ID,
     WORKSPACE_ID,
     DISPATCH_SECRET,
+    CALLBACK_ADDRESS,
     GRPC_ADDRESS,
     HTTP_ADDRESS,
     READY_FILE,
@@ -154,6 +163,7 @@ class WorkerConfig:
     workspace_id: str = setting_field(WORKSPACE_ID, without_default=True)
     dispatch_secret: str = setting_field(DISPATCH_SECRET, without_default=True)
     modules: tuple[str, ...] = setting_field(MODULES, without_default=True)
+    callback_address: str | None = setting_field(CALLBACK_ADDRESS)
     grpc_address: str | None = setting_field(GRPC_ADDRESS)
     http_address: str | None = setting_field(HTTP_ADDRESS)
     ready_file: str | None = setting_field(READY_FILE)
@@ -202,6 +212,11 @@ class WorkerConfig:
             raise ValueError(
                 "the worker's gRPC listener needs ARCO_TLS_CERT, ARCO_TLS_KEY and ARCO_TLS_CA "
                 "(or ARCO_TLS=off in dev on loopback)"
+            )
+        if self.callback_address and self.tls is None:
+            raise ValueError(
+                f"{CALLBACK_ADDRESS.name} needs the worker's mesh certificate (ARCO_TLS_CERT, "
+                "ARCO_TLS_KEY, ARCO_TLS_CA; or ARCO_TLS=off in dev on loopback)"
             )
         check_binds(
             self.environment,

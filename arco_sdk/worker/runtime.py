@@ -45,13 +45,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import httpx
 import structlog
 from arco.orchestration.v1 import worker_protocol_pb2 as worker_pb
 from google.protobuf import json_format
 
 from arco_core.clock import Clock, SystemClock, rfc3339_ms
 from arco_core.errors import InvalidArgument
+from arco_core.ids import new_ulid
 from arco_core.partition import PartitionKey, parse_partition_key
 from arco_runtime.retry import RetryPolicy
 from arco_sdk.assets import (
@@ -61,7 +61,7 @@ from arco_sdk.assets import (
     AssetKey,
 )
 from arco_sdk.assets.definition import run_checks
-from arco_sdk.callbacks import CallbackClient, upload_task_logs
+from arco_sdk.callbacks import CallbackClient, CallbackTransport, LogUpload
 from arco_sdk.errors import (
     ArcoApiError,
     ArcoConnectionError,
@@ -184,7 +184,7 @@ class WorkerRuntime:
         settings: RuntimeSettings,
         graph: AssetGraph,
         store: ParquetStore,
-        http: httpx.AsyncClient,
+        transport: CallbackTransport,
         router: OutputRouter,
         *,
         clock: Clock | None = None,
@@ -194,7 +194,7 @@ class WorkerRuntime:
         self.graph = graph
         self.sensors = {s.id: s for s in sensors}
         self.store = store
-        self._http = http
+        self._transport = transport
         self._router = router
         self._clock = clock or SystemClock()
         self._ledger = DispatchLedger(settings.recent_dispatch_limit)
@@ -297,8 +297,7 @@ class WorkerRuntime:
             bound.warning("sensor_evaluation_failed", error=repr(exc))
             body |= {"cursor": cursor, "error": f"{type(exc).__name__}: {exc}"}
         callback = CallbackClient(
-            self._http,
-            envelope.callback_base_url,
+            self._transport,
             envelope.task_id,
             envelope.task_token,
             tenant_id=envelope.tenant_id,
@@ -317,8 +316,7 @@ class WorkerRuntime:
         self, envelope: worker_pb.WorkerDispatchEnvelope, bound: Any
     ) -> tuple[DispatchOutcome, _Task | None]:
         callback = CallbackClient(
-            self._http,
-            envelope.callback_base_url,
+            self._transport,
             envelope.task_id or envelope.task_key,
             envelope.task_token,
             traceparent=envelope.traceparent if envelope.HasField("traceparent") else None,
@@ -551,17 +549,18 @@ class WorkerRuntime:
         envelope = task.envelope
         stdout, stderr = task.capture.stdout, task.capture.stderr
         try:
-            await upload_task_logs(
-                self._http,
-                self.settings.api_url,
+            await self._transport.upload_logs(
+                LogUpload(
+                    envelope.workspace_id,
+                    envelope.run_id,
+                    envelope.task_key,
+                    envelope.attempt,
+                    stdout,
+                    stderr,
+                ),
                 envelope.task_token,
-                envelope.workspace_id,
-                run_id=envelope.run_id,
-                task_key=envelope.task_key,
-                attempt=envelope.attempt,
-                stdout=stdout,
-                stderr=stderr,
-                timeout=self.settings.callback_timeout_sec,
+                new_ulid(),
+                self.settings.callback_timeout_sec,
             )
         except ArcoApiError as exc:
             bound.warning("log_upload_failed", error=str(exc))

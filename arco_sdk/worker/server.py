@@ -22,7 +22,8 @@ from arco.worker.v1 import worker_service_pb2_grpc as pb_grpc
 
 from arco_runtime.authz import AuthorizationInterceptor
 from arco_runtime.process import write_ready_file
-from arco_runtime.tls import TlsConfig, add_port
+from arco_runtime.tls import TlsConfig, add_port, aio_channel
+from arco_sdk.callbacks import CallbackTransport, GrpcCallbacks, HttpCallbacks
 from arco_sdk.io import ParquetStore
 from arco_sdk.manifest import AssetGraph
 from arco_sdk.sensors import SensorDefinition
@@ -75,6 +76,13 @@ class WorkerServer:
         router = OutputRouter()
         router.install()
         http = httpx.AsyncClient(timeout=10.0)
+        channel: grpc.aio.Channel | None = None
+        transport: CallbackTransport
+        if config.callback_address:
+            channel = aio_channel(config.callback_address, config.tls or TlsConfig.plaintext())
+            transport = GrpcCallbacks(channel)
+        else:
+            transport = HttpCallbacks(http, config.api_url)
         runtime = WorkerRuntime(
             RuntimeSettings(
                 api_url=config.api_url,
@@ -93,7 +101,7 @@ class WorkerServer:
             ),
             self.graph,
             ParquetStore(Path(config.output_dir).resolve()),
-            http,
+            transport,
             router,
             sensors=self.sensors,
         )
@@ -145,6 +153,7 @@ class WorkerServer:
                 "worker_id": config.worker_id,
                 "grpc_address": self.grpc_address,
                 "http_address": self.http_address,
+                "callbacks": "grpc" if channel is not None else "http",
                 "assets": [str(key) for key in self.graph.asset_keys()],
             }
             if config.ready_file:
@@ -166,5 +175,7 @@ class WorkerServer:
             if grpc_server is not None:
                 await grpc_server.stop(grace=2.0)
             await http.aclose()
+            if channel is not None:
+                await channel.close()
             router.uninstall()
             log.info("worker_stopped")

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+import httpx
 import pytest
 from arco.compactor.v1 import compactor_service_pb2 as compactor_pb
 from arco.compactor.v1 import compactor_service_pb2_grpc as compactor_grpc
@@ -37,6 +38,8 @@ from arco_core.storage import Role, ScopedStorage, open_object_store
 from arco_core.tokens import TaskTokenSigner
 from arco_runtime.rpc_errors import parse_rpc_error
 from arco_runtime.tls import Role as MeshRole
+from arco_sdk.callbacks import CallbackClient, GrpcCallbacks, HttpCallbacks
+from arco_sdk.errors import CallbackRejected
 from tests.support.processes import ServiceProcess, start_service
 from tests.support.reference import reference_path, reference_present
 from tests.support.tls import mesh_channel
@@ -751,3 +754,110 @@ async def test_a_start_that_failed_to_append_leaves_the_attempt_free_for_another
 async def _ledger_events(mesh: Mesh) -> list[EventEnvelope]:
     reader = LedgerReader(mesh.storage(Role.SWEEPER), "orchestration")
     return await reader.read(await reader.scan_paths_after(None))
+
+
+def _verdict(exc: CallbackRejected) -> tuple[object, ...]:
+    return (
+        exc.status,
+        exc.error,
+        exc.message,
+        exc.state,
+        exc.expected_attempt,
+        exc.received_attempt,
+        exc.expected_attempt_id,
+        exc.received_attempt_id,
+        exc.is_terminal,
+    )
+
+
+async def test_grpc_callbacks_answer_as_the_rest_routes_do(mesh: Mesh) -> None:
+    """A worker's callbacks straight to the api's TaskCallbackService (GrpcCallbacks) and
+    through the gateway's REST routes (HttpCallbacks) get the same answers and the same
+    refusals: status, reason, message and attempt fields."""
+    gateway = start_service(
+        "gateway", mesh.tmp_path, {"ARCO_API_ADDRESS": mesh.api.grpc_address}, name="gateway"
+    )
+    try:
+        ready = gateway.wait_ready(15)
+        ev = mesh.ev
+        await mesh.seed([ev.trigger(RUN), ev.plan(RUN, {"a": []}), ev.dispatch(RUN, "a")])
+        async with (
+            httpx.AsyncClient() as http,
+            mesh_channel(mesh.api.grpc_address, MeshRole.WORKER) as channel,
+        ):
+            transports = {
+                "rest": HttpCallbacks(http, f"http://{ready['http_address']}"),
+                "grpc": GrpcCallbacks(channel),
+            }
+
+            def client(kind: str, attempt: int = 1) -> CallbackClient:
+                jwt = token("a", attempt)[0][1].removeprefix("Bearer ")
+                return CallbackClient(transports[kind], callback_task_id(RUN, "a"), jwt)
+
+            async def both(call: Any) -> tuple[object, ...]:
+                verdicts = []
+                for kind in transports:
+                    with pytest.raises(CallbackRejected) as refused_call:
+                        await call(client(kind))
+                    verdicts.append(_verdict(refused_call.value))
+                assert verdicts[0] == verdicts[1], verdicts
+                return verdicts[0]
+
+            attempt_id = att(RUN, "a", 1)
+            started = await client("grpc").started(
+                attempt=1,
+                attempt_id=attempt_id,
+                worker_id="worker-1",
+                started_at="2026-01-01T00:00:01Z",
+            )
+            assert started.acknowledged and started.server_time
+            await mesh.task_in_state("a", "RUNNING")
+            # Another worker may not take the attempt over.
+            claimed = await both(
+                lambda c: c.started(
+                    attempt=1,
+                    attempt_id=attempt_id,
+                    worker_id="worker-2",
+                    started_at="2026-01-01T00:00:02Z",
+                )
+            )
+            assert claimed[:2] == (409, "attempt_claimed") and claimed[-1] is True
+            # A stale attempt id in the body names the state it was judged in.
+            mismatch = await both(
+                lambda c: c.heartbeat(
+                    attempt=1,
+                    attempt_id="att-old",
+                    worker_id="worker-1",
+                    heartbeat_at="2026-01-01T00:00:03Z",
+                )
+            )
+            assert mismatch[:2] == (409, "attempt_id_mismatch") and mismatch[3] == "RUNNING"
+            beat = await client("rest").heartbeat(
+                attempt=1,
+                attempt_id=attempt_id,
+                worker_id="worker-1",
+                heartbeat_at="2026-01-01T00:00:04Z",
+            )
+            assert beat.acknowledged and not beat.should_cancel
+            done = await client("grpc").completed(
+                {
+                    "attempt": 1,
+                    "attemptId": attempt_id,
+                    "workerId": "worker-1",
+                    "outcome": "SUCCEEDED",
+                }
+            )
+            assert (done.acknowledged, done.final_state) == (True, "SUCCEEDED")
+            await mesh.task_in_state("a", "SUCCEEDED")
+            # Over, whichever way a redelivery asks.
+            over = await both(
+                lambda c: c.started(
+                    attempt=1,
+                    attempt_id=attempt_id,
+                    worker_id="worker-1",
+                    started_at="2026-01-01T00:00:05Z",
+                )
+            )
+            assert over[0] == 409 and over[-1] is True
+    finally:
+        assert gateway.terminate() == 0, gateway.log()

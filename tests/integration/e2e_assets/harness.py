@@ -37,6 +37,7 @@ def make_mesh(
     extra_env: Mapping[str, str] | None = None,
     worker_env: Mapping[str, str] | None = None,
     worker_transport: str = "grpc",
+    callbacks: str = "gateway",
 ) -> Mesh:
     """A mesh with fast anti-entropy (short sweeps, 1 s running grace) and marker files."""
     return Mesh(
@@ -52,6 +53,7 @@ def make_mesh(
             **(extra_env or {}),
         },
         worker_transport=worker_transport,
+        callbacks=callbacks,
     )
 
 
