@@ -1,7 +1,7 @@
 """End-to-end benchmark: whole runs through the mesh against Dagster on the same DAGs.
 
 Run: ``.venv/bin/python bench/e2e_bench.py [--workers 2] [--concurrency 32]
-[--fanout 500] [--chain 50] [--no-plaintext]``
+[--fanout 500] [--chain 50] [--callbacks api|gateway] [--no-plaintext]``
 
 The mesh runs as separate processes on loopback (orchestration + catalog compactors,
 api, gateway, dispatcher, sweeper, N workers) on a LocalStore in a temp dir. The assets
@@ -10,7 +10,9 @@ do nothing (no I/O, return None), so the numbers are pure orchestration:
   * a fan-out: one root and ``fanout - 1`` leaves depending on it (``fanout`` tasks);
   * a chain of ``chain`` tasks, each depending on the previous one.
 
-The mesh runs in production posture (mutual TLS on every gRPC hop). A second mesh with
+The mesh runs in production posture (mutual TLS on every gRPC hop); workers call back
+straight to the api's TaskCallbackService over gRPC (``--callbacks gateway``: through the
+gateway's REST routes, as before). A second mesh with
 ``ARCO_TLS=off`` (plaintext, loopback) runs the same DAGs interleaved with it, so the cost
 of the boundary prints as a ratio measured under the same load (``--no-plaintext`` skips
 it).
@@ -21,16 +23,19 @@ tasks/s, and the callback latency p50/p99 (started/heartbeat/completed, from the
 that run, read from its Prometheus endpoint).
 
 The same DAGs run on Dagster (installed into ``.venv-dagster/`` by this script on first
-use; git-ignored) with its in-process executor: ephemeral (``materialize`` with an
-ephemeral instance) and with a sqlite instance (``DagsterInstance`` in a temp
-DAGSTER_HOME), in a long-lived process of their own. Runs are interleaved: every mesh
-run of a DAG is followed at once by the same DAG on Dagster, ``--repeat`` times (default
-3), so each ratio pairs runs made under the same load of a shared host. It prints the
-median wall time of each system and the median of the paired ratios against the
-issue's targets as PASS/FAIL:
+use; git-ignored) in a long-lived process of its own, in three modes: ``materialize`` of
+assets with an ephemeral instance, the same with a sqlite instance (``DagsterInstance`` in
+a temp DAGSTER_HOME), and an op job run with ``execute_in_process`` on an in-memory
+instance (its fastest mode). Runs are interleaved: every mesh run of a DAG is followed at
+once by the same DAG on Dagster, ``--repeat`` times (default 3), so each ratio pairs runs
+made under the same load of a shared host. It prints the median wall time of each system,
+the per-stage breakdown of a chain hop, and the medians of the paired ratios against the
+targets as PASS/FAIL:
 
-  * fan-out tasks/s >= 3x Dagster with sqlite;
-  * 50-chain wall time <= Dagster with sqlite.
+  * fan-out tasks/s >= 1.0x Dagster's in-process op job;
+  * 50-chain wall time <= 0.25x Dagster with sqlite;
+  * chain TaskStarted and TaskCompleted p99 <= 10 ms at the api;
+  * GetRun through the gateway >= 2,000 req/s with 8 clients.
 """
 
 from __future__ import annotations
@@ -302,6 +307,7 @@ def start_mesh(args: argparse.Namespace, home: Path, *, tls: bool) -> Mesh:
     mesh = Mesh(
         home / ("mesh" if tls else "mesh-plaintext"),
         tls=tls,
+        callbacks=args.callbacks,
         workers=args.workers,
         worker_modules=[ASSET_MODULE],
         worker_env={
@@ -579,6 +585,13 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         type=lambda s: tuple(s.split("=", 1)),
         help="extra ARCO_* setting for every service, NAME=VALUE (repeatable)",
+    )
+    parser.add_argument(
+        "--callbacks",
+        choices=("api", "gateway"),
+        default="api",
+        help="workers call back straight to the api over gRPC (default) or through the "
+        "gateway's REST routes",
     )
     parser.add_argument("--skip-dagster", action="store_true")
     parser.add_argument("--read-clients", type=int, default=8, help="GetRun read clients")
