@@ -8,13 +8,20 @@ authorization matrix grants.
 Contract rules, per container of a workload (its pod annotation arco.dev/process names the
 process): no ARCO_* variable the process does not read; every setting the contract marks
 secret comes from a Secret (secretKeyRef, never a literal or a ConfigMap); every setting
-required in the container's posture is set. The pod's mesh certificate Secret is
+required in the container's posture is set (a value from the pod's own fields, fieldRef,
+counts as set); a $(NAME) in a value names a variable set before it in the container, as
+Kubernetes expands only those. The pod's mesh certificate Secret is
 arco-mesh-<its arco.dev/role>.
+
+Shard rules: a compactor StatefulSet takes its shard from the pod ordinal
+(ARCO_SHARD="$(V)/N", V from the label apps.kubernetes.io/pod-index) with N its replicas,
+and every caller lists that domain's pods by their headless Service names, in ordinal order.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -52,6 +59,15 @@ UNROUTED_SERVICES = {"grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerRef
 # The plain-HTTP hops, outside the gRPC matrix: Envoy and the workers' callbacks.
 HTTP_PATHS = {("edge", "gateway", "http"), ("worker", "gateway", "http")}
 SECRET_SOURCE = "<from a Secret>"
+# Kubernetes (>= 1.28) labels every StatefulSet pod with its ordinal.
+POD_INDEX_FIELD = "metadata.labels['apps.kubernetes.io/pod-index']"
+# The setting in which callers list a compactor domain's shards.
+DOMAIN_ADDRESS = {
+    "orchestration": "ARCO_ORCH_COMPACTOR_ADDRESS",
+    "catalog": "ARCO_CATALOG_COMPACTOR_ADDRESS",
+}
+_REFERENCE = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
+_SHARD_FROM_POD = re.compile(r"^\$\(([A-Za-z_][A-Za-z0-9_]*)\)/(\d+)$")
 WORKLOAD_KINDS = {"Deployment", "StatefulSet"}
 
 
@@ -88,10 +104,24 @@ class Container:
     process: str
     role: str
     args: tuple[str, ...]
-    # Variable name -> its literal value, or SECRET_SOURCE.
+    # Variable name -> its literal value (any $(NAME) unexpanded), SECRET_SOURCE, or
+    # field_source(path) for a value from the pod's own fields.
     env: Mapping[str, str]
     problems: tuple[str, ...]
     mesh_secret: str | None
+
+
+def field_source(path: str) -> str:
+    return f"<from the pod: {path}>"
+
+
+def _undefined_references(value: str, defined: Iterable[str]) -> list[str]:
+    known = set(defined)
+    return [
+        match.group(1)
+        for match in _REFERENCE.finditer(value)
+        if match.group(1) is not None and match.group(1) not in known
+    ]
 
 
 def _name(doc: Mapping[str, Any]) -> str:
@@ -134,8 +164,16 @@ def containers(docs: Sequence[Mapping[str, Any]]) -> list[Container]:
                 elif "configMapKeyRef" in ref:
                     key = ref["configMapKeyRef"]
                     env[item["name"]] = config_maps.get(key["name"], {}).get(key["key"], "")
+                elif "fieldRef" in ref:
+                    env[item["name"]] = field_source(ref["fieldRef"]["fieldPath"])
                 else:
-                    env[item["name"]] = str(item.get("value", ""))
+                    value = str(item.get("value", ""))
+                    # Kubernetes leaves a reference to a later or unset variable as it is.
+                    problems.extend(
+                        f"{item['name']} refers to $({missing}), which is not set before it"
+                        for missing in _undefined_references(value, env)
+                    )
+                    env[item["name"]] = value
             found.append(
                 Container(
                     workload=_name(doc),
@@ -239,6 +277,74 @@ def contract_errors(docs: Sequence[Mapping[str, Any]], contract: Mapping[str, An
     return errors
 
 
+# -- compactor shards ------------------------------------------------------------------
+
+
+def _compactor_pods(doc: Mapping[str, Any], service: Mapping[str, Any] | None) -> str:
+    """The address list that names a StatefulSet's pods in ordinal order."""
+    port = next(
+        (
+            p["port"]
+            for p in (service or {}).get("spec", {}).get("ports", [])
+            if p["name"] == "grpc"
+        ),
+        "<no grpc port>",
+    )
+    name, service_name = doc["metadata"]["name"], doc["spec"]["serviceName"]
+    replicas = doc["spec"].get("replicas", 1)
+    return ",".join(f"{name}-{i}.{service_name}:{port}" for i in range(replicas))
+
+
+def shard_errors(docs: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Each compactor StatefulSet's pods serve shards 0..replicas-1 by their ordinal, and
+    every caller of the domain lists exactly those pods in that order."""
+    errors: list[str] = []
+    boxes = containers(docs)
+    services = {d["metadata"]["name"]: d for d in docs if d.get("kind") == "Service"}
+    for doc in docs:
+        if doc.get("kind") != "StatefulSet":
+            continue
+        box = next(
+            (b for b in boxes if b.workload == _name(doc) and b.process == "services.compactor"),
+            None,
+        )
+        if box is None:
+            continue
+        where = f"{box.workload} ({box.process})"
+        replicas = doc["spec"].get("replicas", 1)
+        shard = box.env.get("ARCO_SHARD", "").strip()
+        match = _SHARD_FROM_POD.fullmatch(shard)
+        if match is not None and box.env.get(match.group(1)) == field_source(POD_INDEX_FIELD):
+            if int(match.group(2)) != replicas:
+                errors.append(
+                    f"{where}: ARCO_SHARD {shard!r} counts {match.group(2)} shards "
+                    f"for {replicas} replicas"
+                )
+        elif not (replicas == 1 and shard in ("", "0/1")):
+            errors.append(
+                f"{where}: ARCO_SHARD {shard!r} does not take the shard from the pod ordinal "
+                f"({POD_INDEX_FIELD})"
+            )
+        service = services.get(doc["spec"]["serviceName"])
+        if service is None or service["spec"].get("clusterIP") != "None":
+            errors.append(
+                f"{where}: its Service {doc['spec']['serviceName']} is not headless, "
+                "so its pods have no names of their own"
+            )
+        setting = DOMAIN_ADDRESS.get(box.env.get("ARCO_COMPACTOR_DOMAIN", ""))
+        if setting is None:
+            continue
+        expected = _compactor_pods(doc, service)
+        for caller in boxes:
+            if setting in caller.env and caller.env[setting] != expected:
+                errors.append(
+                    f"{caller.workload} ({caller.process}): {setting} "
+                    f"{caller.env[setting]!r} is not the {replicas} pod(s) of "
+                    f"{box.workload} in shard order ({expected!r})"
+                )
+    return errors
+
+
 # -- network paths ---------------------------------------------------------------------
 
 
@@ -303,7 +409,12 @@ def network_errors(
 
 def check(docs: Sequence[Mapping[str, Any]]) -> list[str]:
     contract = json.loads(CONTRACT.read_text())
-    return [*schema_errors(docs), *contract_errors(docs, contract), *network_errors(docs, MATRIX)]
+    return [
+        *schema_errors(docs),
+        *contract_errors(docs, contract),
+        *shard_errors(docs),
+        *network_errors(docs, MATRIX),
+    ]
 
 
 def main(argv: Sequence[str]) -> int:
@@ -320,7 +431,8 @@ def main(argv: Sequence[str]) -> int:
                 print(f"  - {error}")
         else:
             print(
-                f"{label}: {len(docs)} objects valid for Kubernetes {KUBERNETES_VERSION}, contract and matrix hold"
+                f"{label}: {len(docs)} objects valid for Kubernetes {KUBERNETES_VERSION}, "
+                "contract, shards and matrix hold"
             )
     return 1 if failed else 0
 

@@ -126,6 +126,7 @@ class _Open(Generic[P]):
     tasks: list[asyncio.Task[None]]
     users: int = 0
     last_used: float = 0.0
+    evicted: bool = False
 
 
 class OpenScopes(Generic[P]):
@@ -175,24 +176,35 @@ class OpenScopes(Generic[P]):
         """The scope's parts, opened if need be (NOT_FOUND ``workspace_not_found`` for a
         scope the registry does not hold; nothing is opened for it)."""
         entry = await self._acquire(scope)
-        entry.users += 1
         try:
             yield entry.parts
         finally:
             entry.users -= 1
             entry.last_used = self._monotonic()
+            # Scopes held while others opened may have left the LRU over its bound.
+            self._evict_over_limit()
 
     async def _acquire(self, scope: Scope) -> _Open[P]:
-        entry = self._open.get(scope)
-        if entry is not None:
-            self._open.move_to_end(scope)
-            return entry
-        pending = self._opening.get(scope)
-        if pending is None:
-            pending = asyncio.ensure_future(self._open_new(scope))
-            self._opening[scope] = pending
-            pending.add_done_callback(lambda _: self._opening.pop(scope, None))
-        return await asyncio.shield(pending)
+        """The open entry, with this caller counted as a user before anything can close it."""
+        while True:
+            entry = self._open.get(scope)
+            if entry is None:
+                pending = self._opening.get(scope)
+                if pending is None:
+                    pending = asyncio.ensure_future(self._open_new(scope))
+                    self._opening[scope] = pending
+                    pending.add_done_callback(lambda _: self._opening.pop(scope, None))
+                entry = await asyncio.shield(pending)
+            if self._open.get(scope) is entry:
+                self._open.move_to_end(scope)
+                entry.users += 1
+                return entry
+            # Between the open and this waiter resuming, another open evicted it: open again.
+            # A scope closed by its failing loop is handed out once (its next use reopens),
+            # so a loop that always fails cannot spin here.
+            if not entry.evicted:
+                entry.users += 1
+                return entry
 
     async def _open_new(self, scope: Scope) -> _Open[P]:
         await self._registry_require(scope)
@@ -204,7 +216,8 @@ class OpenScopes(Generic[P]):
         entry = _Open(parts, tasks, last_used=self._monotonic())
         self._open[scope] = entry
         log.info("scope_opened", tenant_id=scope.tenant_id, workspace_id=scope.workspace_id)
-        self._evict_over_limit()
+        # Never the scope just opened: its caller has not counted itself a user yet.
+        self._evict_over_limit(keep=scope)
         return entry
 
     async def _run_loop(self, scope: Scope, item: BackgroundLoop) -> None:
@@ -222,10 +235,12 @@ class OpenScopes(Generic[P]):
             )
             self._close_later(scope)
 
-    def _evict_over_limit(self) -> None:
-        idle = [scope for scope, entry in self._open.items() if entry.users == 0]
+    def _evict_over_limit(self, keep: Scope | None = None) -> None:
+        idle = [scope for scope, entry in self._open.items() if entry.users == 0 and scope != keep]
         while len(self._open) > self._limits.max_open and idle:
-            self._close_later(idle.pop(0))  # least recently used first
+            scope = idle.pop(0)  # least recently used first
+            self._open[scope].evicted = True
+            self._close_later(scope)
 
     def _close_later(self, scope: Scope) -> None:
         entry = self._open.pop(scope, None)

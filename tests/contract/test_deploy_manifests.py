@@ -189,3 +189,107 @@ def test_a_service_the_matrix_gains_must_be_placed_on_a_role() -> None:
     matrix = {**MATRIX, "arco.new.v1.NewService": {"Do": Grant(frozenset({Role.API}))}}
     with pytest.raises(ValueError, match=r"arco\.new\.v1\.NewService"):
         checker.expected_paths(matrix)
+
+
+def _shard_count(docs: list[dict[str, Any]], name: str) -> tuple[int, str]:
+    """(replicas, the ARCO_SHARD value) of a compactor StatefulSet."""
+    env = {e["name"]: e for e in _container(docs, "StatefulSet", name)["env"]}
+    assert env["POD_INDEX"]["valueFrom"]["fieldRef"]["fieldPath"] == checker.POD_INDEX_FIELD
+    return _find(docs, "StatefulSet", name)["spec"]["replicas"], env["ARCO_SHARD"]["value"]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_each_compactor_pod_serves_the_shard_of_its_ordinal_and_callers_list_them_in_order(
+    rendered: dict[str, list[dict[str, Any]]], overlay: str
+) -> None:
+    docs = rendered[overlay]
+    assert checker.shard_errors(docs) == []
+    callers = {
+        "ARCO_ORCH_COMPACTOR_ADDRESS": {
+            "services.api",
+            "services.dispatcher",
+            "services.sweeper",
+            "services.automation",
+        },
+        "ARCO_CATALOG_COMPACTOR_ADDRESS": {"services.api"},
+    }
+    boxes = checker.containers(docs)
+    for domain, setting in checker.DOMAIN_ADDRESS.items():
+        name = f"arco-compactor-{domain}"
+        replicas, shard = _shard_count(docs, name)
+        env = _container(docs, "StatefulSet", name)["env"]
+        names = [e["name"] for e in env]
+        # Kubernetes expands $(POD_INDEX) only when it is set earlier in the list.
+        assert names.index("POD_INDEX") < names.index("ARCO_SHARD")
+        assert shard == f"$(POD_INDEX)/{replicas}"
+        pods = [f"{name}-{i}.{name}:50051" for i in range(replicas)]
+        listing = {b.process: b.env[setting].split(",") for b in boxes if setting in b.env}
+        assert listing == dict.fromkeys(callers[setting], pods)
+    # Production splits the orchestration scopes over two compactor pods.
+    expected = 2 if overlay == "prod" else 1
+    assert _shard_count(docs, "arco-compactor-orchestration")[0] == expected
+    assert _shard_count(docs, "arco-compactor-catalog")[0] == 1
+
+
+def test_a_shard_count_replicas_or_address_list_out_of_step_fails_the_check(
+    rendered: dict[str, list[dict[str, Any]]],
+) -> None:
+    docs = copy.deepcopy(rendered["prod"])
+    _find(docs, "StatefulSet", "arco-compactor-orchestration")["spec"]["replicas"] = 3
+    pods = ",".join(
+        f"arco-compactor-orchestration-{i}.arco-compactor-orchestration:50051" for i in range(3)
+    )
+    assert sorted(checker.shard_errors(docs)) == [
+        *(
+            f"Deployment/arco-{name} (services.{name}): ARCO_ORCH_COMPACTOR_ADDRESS "
+            "'arco-compactor-orchestration-0.arco-compactor-orchestration:50051,"
+            "arco-compactor-orchestration-1.arco-compactor-orchestration:50051' is not the 3 "
+            f"pod(s) of StatefulSet/arco-compactor-orchestration in shard order ({pods!r})"
+            for name in ("api", "automation", "dispatcher", "sweeper")
+        ),
+        "StatefulSet/arco-compactor-orchestration (services.compactor): ARCO_SHARD "
+        "'$(POD_INDEX)/2' counts 2 shards for 3 replicas",
+    ]
+    # Pods listed out of ordinal order send each scope to a compactor that refuses it.
+    docs = copy.deepcopy(rendered["prod"])
+    data = _find(docs, "ConfigMap", "arco-compactors")["data"]
+    data["orchestration"] = ",".join(reversed(data["orchestration"].split(",")))
+    errors = checker.shard_errors(docs)
+    assert len(errors) == 4 and all("ARCO_ORCH_COMPACTOR_ADDRESS" in e for e in errors), errors
+    # A fixed shard on a StatefulSet of several pods gives every pod the same one.
+    docs = copy.deepcopy(rendered["prod"])
+    compactor = _container(docs, "StatefulSet", "arco-compactor-orchestration")
+    compactor["env"] = [
+        {"name": "ARCO_SHARD", "value": "0/2"} if e["name"] == "ARCO_SHARD" else e
+        for e in compactor["env"]
+    ]
+    assert checker.shard_errors(docs) == [
+        "StatefulSet/arco-compactor-orchestration (services.compactor): ARCO_SHARD '0/2' does "
+        f"not take the shard from the pod ordinal ({checker.POD_INDEX_FIELD})"
+    ]
+
+
+def test_a_value_from_the_pod_counts_as_set_and_a_reference_must_come_after_its_variable(
+    rendered: dict[str, list[dict[str, Any]]],
+) -> None:
+    docs = copy.deepcopy(rendered["prod"])
+    compactor = _container(docs, "StatefulSet", "arco-compactor-catalog")
+    domain = next(e for e in compactor["env"] if e["name"] == "ARCO_COMPACTOR_DOMAIN")
+    # A required setting from a fieldRef is set; the check cannot know its value.
+    domain.pop("value")
+    domain["valueFrom"] = {"fieldRef": {"fieldPath": "metadata.labels['arco.dev/domain']"}}
+    assert checker.contract_errors(docs, CONTRACT) == []
+    # ARCO_SHARD before the POD_INDEX it expands: Kubernetes would pass "$(POD_INDEX)/1".
+    compactor["env"] = sorted(compactor["env"], key=lambda e: e["name"] != "ARCO_SHARD")
+    assert checker.contract_errors(docs, CONTRACT) == [
+        "StatefulSet/arco-compactor-catalog (services.compactor): ARCO_SHARD refers to "
+        "$(POD_INDEX), which is not set before it"
+    ]
+    # An unknown setting fails whatever its source.
+    compactor["env"].append(
+        {"name": "ARCO_POD_INDEX", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}
+    )
+    assert checker.contract_errors(docs, CONTRACT)[-1] == (
+        "StatefulSet/arco-compactor-catalog (services.compactor): sets ARCO_POD_INDEX, "
+        "which it does not read"
+    )
