@@ -1,26 +1,23 @@
-"""A replicated mesh for the topology test: several replicas of each kind as real processes
-on SeaweedFS S3, with the real Envoy in front, in staging posture (mTLS on every hop, user
-JWTs at the edge).
+"""A replicated mesh for the topology test: one cell of replicas of each kind as real
+processes on SeaweedFS S3, with the real Envoy in front, in staging posture (mTLS on every
+hop, user JWTs at the edge), serving several workspaces of one tenant.
 
-A :class:`Topology` is made of cells. A cell is one set of processes and one Envoy in front
-of its gateway and api replicas (the committed ``envoy.yaml``, rendered for loopback with
-several endpoints per cluster and quick health checks). Today every service serves one
-scope, so each workspace is its own cell; once one set of replicas serves many workspaces,
-the same workspaces become one cell and the callers (:meth:`Topology.client`,
-:meth:`Topology.edge`, :meth:`Topology.cell`) do not change.
+The cell's processes start serving only the launch workspace :data:`LAUNCH_WORKSPACE`
+(created by :meth:`Mesh.prepare`, as any launcher's is); the test creates its workspaces
+through the admin route while everything runs, and every replica picks them up from the
+registry. Only the workers are told the names ahead: a worker accepts the envelopes of the
+workspaces it lists.
 
-Every cell shares the store (one bucket and prefix: scopes are key prefixes), the mesh CA
-and the secrets (JWT key, task-token, identity and URL-signing secrets), so a workspace's
-isolation never rests on a secret the others lack.
-
-Replicas reach each other as production does through a Service: the api's compactor
-address and the gateway's api address list every replica (``ipv4:h:p1,h:p2``, see
-:mod:`arco_runtime.tls`); the dispatchers and the sweeper push to every worker; workers
-call back through the cell's Envoy (the dispatchers stamp one callback base URL into every
+Replicas reach each other as production does through a Service: the gateway's api address
+lists every api replica (``ipv4:h:p1,h:p2``, see :mod:`arco_runtime.tls`); the
+orchestration compactors are shards (``ARCO_SHARD=i/N``), so their callers list them
+comma-separated in shard order; the dispatchers and the sweeper push to every worker;
+workers call back through the Envoy (the dispatchers stamp one callback base URL into every
 envelope and a worker accepts only its own, so that one URL must reach every gateway
 replica: here the edge, in production the gateway's Service). :meth:`Topology.restart`
-kills a replica with SIGKILL (its PID) and starts it again on the same ports, so Envoy,
-the address lists and the dispatch targets find it again.
+kills a replica with SIGKILL (its PID) and starts it again on the same ports and with the
+same settings (a compactor keeps its shard), so Envoy, the address lists and the dispatch
+targets find it again.
 """
 
 from __future__ import annotations
@@ -30,20 +27,25 @@ import dataclasses
 import secrets
 import ssl
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import httpx
 import jwt
 
-from arco_runtime.tls import MeshCertificates, Role, mint_mesh
+from arco_core.paths import Scope
+from arco_core.registry import shard_of
+from arco_runtime.tls import Role
 from arco_sdk.client import ArcoClient
 from services.mesh import Mesh, ServiceSpec
 from tests.integration.e2e_assets.markers import MARKER_DIR_ENV
 from tests.support.envoy import Edge, healthy_endpoints, running_envoy, wait_rest_routable
 from tests.support.seaweed import SeaweedServer
 
-TENANT = "acme"
+# The tenant is chosen so that alpha, beta and gamma fall on both shards of two
+# (globex/alpha on 1, beta and gamma on 0); the test asserts it.
+TENANT = "globex"
+LAUNCH_WORKSPACE = "ops"
 ISSUER, AUDIENCE = "https://issuer.test", "arco"
 OPERATORS, VIEWERS, ADMINS = "engineers", "analysts", "admins"
 HEALTH_INTERVAL = "1s"  # Envoy's active health checks (production: 10 s)
@@ -51,18 +53,14 @@ HEALTH_INTERVAL = "1s"  # Envoy's active health checks (production: 10 s)
 
 @dataclasses.dataclass(frozen=True)
 class Replicas:
-    """How many processes of each kind a cell runs (the catalog compactor: one)."""
+    """How many processes of each kind the cell runs (the catalog compactor: one)."""
 
     gateways: int = 2
     apis: int = 2
-    orch_compactors: int = 2
+    orch_compactors: int = 2  # one shard each
     dispatchers: int = 2
     sweepers: int = 1
     workers: int = 3
-
-    @classmethod
-    def single(cls) -> Replicas:
-        return cls(1, 1, 1, 1, 1, 1)
 
 
 KINDS = {
@@ -81,35 +79,32 @@ def replica_list(addresses: Sequence[str]) -> str:
 
 
 class Cell(Mesh):
-    """One scope's replicas: ``<kind>-<n>`` processes, plus ``compactor-catalog``."""
+    """The replicas: ``<kind>-<n>`` processes, ``compactor-catalog`` and the Envoy."""
 
     def __init__(
         self,
         home: Path,
         *,
-        workspace_id: str,
+        workspaces: Sequence[str],
         replicas: Replicas,
         storage_url: str,
-        shared_secrets: Mapping[str, str],
-        certs: MeshCertificates,
         worker_modules: Sequence[str],
         extra_env: Mapping[str, str],
-        front: Callable[[list[str], list[str]], Edge],
     ) -> None:
         super().__init__(
             home,
             storage_url=storage_url,
             tenant_id=TENANT,
-            workspace_id=workspace_id,
+            workspace_id=LAUNCH_WORKSPACE,
             extra_env=extra_env,
             worker_modules=worker_modules,
-            worker_env={MARKER_DIR_ENV: str(home.resolve() / "markers")},
+            worker_env={
+                MARKER_DIR_ENV: str(home.resolve() / "markers"),
+                "ARCO_WORKER_WORKSPACE_ID": ",".join(workspaces),
+            },
         )
         self.replicas = replicas
-        self.secrets = dict(shared_secrets)
-        self.certs = certs
-        # Starts the Envoy in front of (gateways, apis) once they listen.
-        self._front = front
+        self._envoy = contextlib.ExitStack()
         self.edge: Edge | None = None
 
     def names(self, kind: str) -> list[str]:
@@ -117,6 +112,11 @@ class Cell(Mesh):
 
     def addresses(self, kind: str) -> list[str]:
         return [self.address(name) for name in self.names(kind)]
+
+    def compactor_of(self, workspace: str) -> str:
+        """The orchestration compactor whose shard serves ``workspace``."""
+        shards = self.names("compactor-orchestration")
+        return shards[shard_of(Scope(self.tenant_id, workspace), len(shards))]
 
     def start(self) -> None:
         self.prepare()
@@ -126,11 +126,18 @@ class Cell(Mesh):
             self.stop()
             raise
 
+    def stop(self) -> dict[str, int | None]:
+        codes = super().stop()
+        self._envoy.close()  # after the processes behind it
+        self.edge = None
+        return codes
+
     def _start_all(self) -> None:
-        for name in self.names("compactor-orchestration"):
-            self._spec(name, "services.compactor", Role.COMPACTOR, ARCO_COMPACTOR_DOMAIN="orchestration")  # fmt: skip
+        shards = self.names("compactor-orchestration")
+        for index, name in enumerate(shards):
+            self._spec(name, "services.compactor", Role.COMPACTOR, ARCO_COMPACTOR_DOMAIN="orchestration", ARCO_SHARD=f"{index}/{len(shards)}")  # fmt: skip
         self._spec("compactor-catalog", "services.compactor", Role.COMPACTOR, ARCO_COMPACTOR_DOMAIN="catalog")  # fmt: skip
-        orch = replica_list(self.addresses("compactor-orchestration"))
+        orch = ",".join(self.addresses("compactor-orchestration"))  # in shard order
         for name in self.names("api"):
             self._spec(
                 name,
@@ -142,7 +149,18 @@ class Cell(Mesh):
         apis = replica_list(self.addresses("api"))
         for name in self.names("gateway"):
             self._spec(name, "gateway", Role.GATEWAY, ARCO_API_ADDRESS=apis, ARCO_GATEWAY_LISTEN_ADDRESS="127.0.0.1:0")  # fmt: skip
-        self.edge = self._front(self.addresses("gateway"), self.addresses("api"))
+        assert self.certs is not None  # minted by prepare()
+        envoy_home = self.home / "envoy"
+        envoy_home.mkdir(parents=True, exist_ok=True)
+        self.edge = self._envoy.enter_context(
+            running_envoy(
+                envoy_home,
+                gateway=self.addresses("gateway"),
+                api=self.addresses("api"),
+                edge=self.certs.for_role(Role.EDGE),
+                health_interval=HEALTH_INTERVAL,
+            )
+        )
         self.worker_env["SSL_CERT_FILE"] = str(self.edge.public_ca)  # the edge's public CA
         for name in self.names("worker"):
             self.start_worker(name, self.edge.url)
@@ -165,19 +183,13 @@ class Cell(Mesh):
 
 @dataclasses.dataclass
 class Topology:
-    cells: dict[str, Cell]  # by workspace
-    edges: dict[str, Edge]  # by workspace
+    cell: Cell
+    edge: Edge
+    workspaces: list[str]  # to be created by the test, through the admin route
     jwt_secret: str
 
-    @property
-    def workspaces(self) -> list[str]:
-        return list(self.cells)
-
-    def cell(self, workspace: str) -> Cell:
-        return self.cells[workspace]
-
-    def edge(self, workspace: str) -> Edge:
-        return self.edges[workspace]
+    def scope(self, workspace: str) -> Scope:
+        return Scope(TENANT, workspace)
 
     def token(self, workspace: str, *groups: str, user: str = "topo", ttl_sec: int = 1800) -> str:
         """A user JWT of ``workspace`` (operator by default)."""
@@ -187,13 +199,12 @@ class Topology:
                   "iat": now, "exp": now + ttl_sec}  # fmt: skip
         return jwt.encode(claims, self.jwt_secret, algorithm="HS256")
 
-    def client(self, workspace: str, *, through: str | None = None) -> ArcoClient:
-        """The REST client of a user of ``workspace`` through the edge in front of
-        ``through``'s replicas (default: its own), retrying reads through restarts."""
-        front = self.edge(through or workspace)
-        verify = ssl.create_default_context(cafile=str(front.public_ca))
+    def client(self, workspace: str) -> ArcoClient:
+        """The REST client of a user of ``workspace`` through the edge, retrying reads
+        through restarts."""
+        verify = ssl.create_default_context(cafile=str(self.edge.public_ca))
         return ArcoClient(
-            front.url,
+            self.edge.url,
             token=self.token(workspace),
             workspace_id=workspace,
             transport=httpx.HTTPTransport(verify=verify),
@@ -202,20 +213,19 @@ class Topology:
             deadline=90.0,
         )
 
-    def restart(self, workspace: str, name: str) -> None:
+    def restart(self, name: str) -> None:
         """SIGKILL the replica ``name`` by its PID and start it again on its ports."""
-        self.cell(workspace).restart(name)
+        self.cell.restart(name)
 
-    def wait_edge_healthy(self, workspace: str, timeout: float = 30.0) -> None:
-        """Until Envoy's health checks pass every gateway and api replica of the cell."""
-        cell, front = self.cell(workspace), self.edge(workspace)
+    def wait_edge_healthy(self, timeout: float = 30.0) -> None:
+        """Until Envoy's health checks pass every gateway and api replica."""
         wanted = {
-            "gateway_http": set(cell.addresses("gateway")),
-            "api_grpc": set(cell.addresses("api")),
+            "gateway_http": set(self.cell.addresses("gateway")),
+            "api_grpc": set(self.cell.addresses("api")),
         }
         deadline = time.monotonic() + timeout
         while True:
-            missing = {c: want - healthy_endpoints(front, c) for c, want in wanted.items()}
+            missing = {c: want - healthy_endpoints(self.edge, c) for c, want in wanted.items()}
             if not any(missing.values()):
                 return
             assert time.monotonic() < deadline, f"unhealthy behind envoy: {missing}"
@@ -232,6 +242,8 @@ def _posture(server: SeaweedServer, jwt_secret: str) -> dict[str, str]:
         "ARCO_JWT_AUDIENCE": AUDIENCE,
         "ARCO_AUTH_GROUP_ROLES": f"{VIEWERS}=viewer,{OPERATORS}=operator,{ADMINS}=admin",
         "ARCO_LOG_LEVEL": "INFO",
+        # New workspaces are served within a second of their creation.
+        "ARCO_SCOPE_REFRESH_SEC": "1",
         # Quick repairs: the sweeper every half second, short grace and redelivery times.
         "ARCO_SWEEP_INTERVAL_SEC": "0.5",
         "ARCO_SWEEP_RUNNING_GRACE_SEC": "1",
@@ -246,56 +258,22 @@ def topology(
     home: Path,
     server: SeaweedServer,
     *,
-    workspaces: Mapping[str, Replicas],
+    workspaces: Sequence[str],
     worker_modules: Sequence[str],
 ) -> Iterator[Topology]:
-    """Start one cell (processes and Envoy) per workspace on ``server``; stop all on exit."""
-    home = home.resolve()
+    """Start the cell (processes and Envoy) on ``server``; stop all on exit."""
     jwt_secret = secrets.token_urlsafe(32)
-    certs = mint_mesh(home / "tls")
-    shared = {
-        name: secrets.token_urlsafe(32)
-        for name in (
-            "ARCO_TASK_TOKEN_SECRET",
-            "ARCO_WORKER_DISPATCH_SECRET",
-            "ARCO_IDENTITY_SECRET",
-            "ARCO_BROWSER_URL_SECRET",
-        )
-    }
-    storage_url = server.url(f"topo-{secrets.token_hex(5)}")
-    with contextlib.ExitStack() as stack:
-        cells: dict[str, Cell] = {}
-        for workspace, replicas in workspaces.items():
-            envoy_home = home / workspace / "envoy"
-
-            def front(gateways: list[str], apis: list[str], envoy_home: Path = envoy_home) -> Edge:
-                envoy_home.mkdir(parents=True, exist_ok=True)
-                return stack.enter_context(
-                    running_envoy(
-                        envoy_home,
-                        gateway=gateways,
-                        api=apis,
-                        edge=certs.for_role(Role.EDGE),
-                        health_interval=HEALTH_INTERVAL,
-                    )
-                )
-
-            cell = Cell(
-                home / workspace,
-                workspace_id=workspace,
-                replicas=replicas,
-                storage_url=storage_url,
-                shared_secrets=shared,
-                certs=certs,
-                worker_modules=worker_modules,
-                extra_env=_posture(server, jwt_secret),
-                front=front,
-            )
-            # Its Envoy, entered while the cell starts, stops after the cell's processes.
-            cells[workspace] = stack.enter_context(cell)
-        edges = {workspace: cell.edge for workspace, cell in cells.items() if cell.edge}
-        built = Topology(cells, edges, jwt_secret)
-        for workspace, front_edge in edges.items():
-            wait_rest_routable(front_edge)
-            built.wait_edge_healthy(workspace)
+    cell = Cell(
+        home.resolve(),
+        workspaces=workspaces,
+        replicas=Replicas(),
+        storage_url=server.url(f"topo-{secrets.token_hex(5)}"),
+        worker_modules=worker_modules,
+        extra_env=_posture(server, jwt_secret),
+    )
+    with cell:
+        assert cell.edge is not None
+        built = Topology(cell, cell.edge, list(workspaces), jwt_secret)
+        wait_rest_routable(built.edge)
+        built.wait_edge_healthy()
         yield built

@@ -130,19 +130,23 @@ def read_marker(mesh: Mesh, run_id: str, name: str) -> dict[str, Any] | None:
 # -- storage-side views (the test process reads the same LocalStore) --------------------------
 
 
-def _scope(mesh: Mesh) -> Scope:
-    return Scope(mesh.tenant_id, mesh.workspace_id)
+def _scope(mesh: Mesh, scope: Scope | None) -> Scope:
+    """``scope``, else the mesh's own workspace (the views below take any scope the mesh's
+    services serve)."""
+    return scope or Scope(mesh.tenant_id, mesh.workspace_id)
 
 
-def _storage(mesh: Mesh, role: Role) -> ScopedStorage:
-    return ScopedStorage(open_object_store(mesh.storage_url, mesh.extra_env), _scope(mesh), role)
+def _storage(mesh: Mesh, role: Role, scope: Scope | None) -> ScopedStorage:
+    store = open_object_store(mesh.storage_url, mesh.extra_env)
+    return ScopedStorage(store, _scope(mesh, scope), role)
 
 
-def projection(mesh: Mesh) -> FoldState:
+def projection(mesh: Mesh, *, scope: Scope | None = None) -> FoldState:
     """The published orchestration state at the head (as every reader sees it)."""
 
     async def load() -> FoldState:
-        reader = ProjectionReader(_storage(mesh, Role.READER), OrchestrationAdapter(), _scope(mesh))
+        storage = _storage(mesh, Role.READER, scope)
+        reader = ProjectionReader(storage, OrchestrationAdapter(), _scope(mesh, scope))
         snapshot = await reader.refresh()
         state: FoldState = snapshot.state
         return state
@@ -150,14 +154,14 @@ def projection(mesh: Mesh) -> FoldState:
     return asyncio.run(load())
 
 
-def ledger_paths(mesh: Mesh) -> list[str]:
+def ledger_paths(mesh: Mesh, *, scope: Scope | None = None) -> list[str]:
     """Every orchestration ledger object, by an anti-entropy (sweeper-role) scan."""
-    reader = LedgerReader(_storage(mesh, Role.SWEEPER), "orchestration")
+    reader = LedgerReader(_storage(mesh, Role.SWEEPER, scope), "orchestration")
     return asyncio.run(reader.scan_paths_after(None))
 
 
-def ledger_events(mesh: Mesh) -> list[EventEnvelope]:
-    reader = LedgerReader(_storage(mesh, Role.SWEEPER), "orchestration")
+def ledger_events(mesh: Mesh, *, scope: Scope | None = None) -> list[EventEnvelope]:
+    reader = LedgerReader(_storage(mesh, Role.SWEEPER, scope), "orchestration")
 
     async def scan() -> list[EventEnvelope]:
         return await reader.read(await reader.scan_paths_after(None))
@@ -176,17 +180,21 @@ def service_log(mesh: Mesh, name: str) -> str:
 # -- what a converged mesh must show -----------------------------------------------------------
 
 
-def never_folded(mesh: Mesh, compactor_name: str = "compactor-orchestration") -> int:
+def never_folded(
+    mesh: Mesh, compactor_name: str = "compactor-orchestration", *, scope: Scope | None = None
+) -> int:
     """Events a re-compaction of every ledger object still applies (0: all were folded),
-    asked of the orchestration compactor named ``compactor_name``.
+    asked of the orchestration compactor named ``compactor_name`` (it must serve the scope).
 
     The compactor's store injects faults too and one batch is all or nothing, so the
     ledger goes in small chunks, each retried until it gets through.
     """
-    paths = ledger_paths(mesh)
+    paths = ledger_paths(mesh, scope=scope)
 
     async def compact_all() -> int:
-        compactor = CompactorClient(mesh.address(compactor_name), mesh.tls_config(TlsRole.API))
+        compactor = CompactorClient(
+            mesh.address(compactor_name), mesh.tls_config(TlsRole.API), scope=scope
+        )
         applied = 0
         try:
             for start in range(0, len(paths), 20):
@@ -207,12 +215,19 @@ def never_folded(mesh: Mesh, compactor_name: str = "compactor-orchestration") ->
     return asyncio.run(compact_all())
 
 
-def replay_differences(mesh: Mesh, events: Sequence[EventEnvelope], runs: Sequence[str]) -> int:
+def replay_differences(
+    mesh: Mesh,
+    events: Sequence[EventEnvelope],
+    runs: Sequence[str],
+    *,
+    scope: Scope | None = None,
+) -> int:
     """Run and task rows of ``runs``, and partition status rows, where the published
     projection differs from a fresh replay."""
-    replay = FoldState(tenant_id=mesh.tenant_id, workspace_id=mesh.workspace_id)
+    at = _scope(mesh, scope)
+    replay = FoldState(tenant_id=at.tenant_id, workspace_id=at.workspace_id)
     replay.fold(list(events))
-    published = projection(mesh)  # after the re-compaction
+    published = projection(mesh, scope=scope)  # after the re-compaction
     differences = 0
     for run_id in runs:
         mine, theirs = replay.get_run(run_id), published.get_run(run_id)
