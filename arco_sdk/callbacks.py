@@ -358,8 +358,9 @@ async def upload_task_logs(
     request_id: str | None = None,
 ) -> dict[str, Any]:
     """POST a task attempt's captured output to ``.../runs/{runId}/logs`` with the
-    attempt's task token (not retried: the server stores each attempt's log once and
-    answers a repeat with 409)."""
+    attempt's task token. One try: the server stores each attempt's log once and answers a
+    repeat with 409 ``logs_already_uploaded``, so a caller that repeats a try lost on the
+    way reads that answer as done (the worker runtime does)."""
     request_id = request_id or new_ulid()
     url = (
         f"{api_url.rstrip('/')}/api/v1/workspaces/{_quote(workspace_id)}/runs/{_quote(run_id)}/logs"

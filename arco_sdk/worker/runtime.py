@@ -162,12 +162,21 @@ class _Task:
 # Statuses that say "try again later" (rate limited, a proxy or the api unavailable);
 # anything else is the api's verdict on the outcome and retrying cannot change it.
 _TRANSIENT_CALLBACK_STATUS = frozenset({408, 429, 502, 503, 504})
+LOG_UPLOAD_DEADLINE_SEC = 15.0
 
 
 def _transient_callback_failure(exc: BaseException) -> bool:
     return isinstance(exc, ArcoConnectionError) or (
         isinstance(exc, ArcoApiError) and exc.status in _TRANSIENT_CALLBACK_STATUS
     )
+
+
+def _reason(exc: ArcoApiError) -> str:
+    """The api's reason: a callback body's ``error`` (the code), or an error body's
+    ``details.reason``."""
+    if isinstance(exc.details, dict) and isinstance(exc.details.get("reason"), str):
+        return str(exc.details["reason"])
+    return exc.code
 
 
 def _log_crash(runner: asyncio.Task[None]) -> None:
@@ -548,7 +557,11 @@ class WorkerRuntime:
     async def _upload_logs(self, task: _Task, bound: Any) -> None:
         envelope = task.envelope
         stdout, stderr = task.capture.stdout, task.capture.stderr
-        try:
+        tries = 0
+
+        async def upload(_timeout: float) -> None:
+            nonlocal tries
+            tries += 1
             await self._transport.upload_logs(
                 LogUpload(
                     envelope.workspace_id,
@@ -562,8 +575,22 @@ class WorkerRuntime:
                 new_ulid(),
                 self.settings.callback_timeout_sec,
             )
+
+        # The api stores an attempt's logs once (a repeat is 409), so a try lost on the
+        # way (an api or gateway replica restarting) is safe to repeat; the bound keeps the
+        # completion report, which waits for this, from being held long.
+        policy = RetryPolicy(
+            initial_backoff_sec=0.2,
+            max_backoff_sec=2.0,
+            jitter_sec=0.2,
+            deadline_sec=LOG_UPLOAD_DEADLINE_SEC,
+        )
+        try:
+            await policy.call_async(upload, retry_if=_transient_callback_failure)
         except ArcoApiError as exc:
-            bound.warning("log_upload_failed", error=str(exc))
+            if tries > 1 and _reason(exc) == "logs_already_uploaded":
+                return  # an earlier try got through before its answer was lost
+            bound.warning("log_upload_failed", error=str(exc), tries=tries)
 
     async def _report(self, task: _Task, completion: Completion, bound: Any) -> bool:
         envelope = task.envelope

@@ -21,6 +21,7 @@ from arco_core.cursors import decode_cursor, encode_cursor
 from arco_core.envelope import EventEnvelope
 from arco_core.errors import (
     AlreadyExists,
+    AttemptNotStarted,
     Conflict,
     InternalError,
     InvalidArgument,
@@ -30,12 +31,13 @@ from arco_core.errors import (
 )
 from arco_core.ids import new_ulid
 from arco_core.orchestration import deployments, partitions, runs
-from arco_core.orchestration.callbacks import CallbackHandler
+from arco_core.orchestration.callbacks import AttemptClaim, CallbackHandler, resolve_task
 from arco_core.orchestration.events import KnownPayload, make_event
 from arco_core.orchestration.fold import FoldState
 from arco_core.orchestration.task_logs import task_log_bytes
 from arco_core.partition import PartitionKey
 from arco_core.paths import run_key_fingerprint_path, run_key_reservation_path, task_log_path
+from arco_core.tokens import TaskClaims
 from services.api import orchestration_convert as convert
 from services.api.auth import caller
 from services.api.backfills import BackfillRpcs
@@ -437,6 +439,24 @@ class OrchestrationServicer(BackfillRpcs, ScheduleRpcs, orch_grpc.OrchestrationS
 
     # -- logs ---------------------------------------------------------------------------
 
+    async def _start_claimed(self, state: FoldState, claims: TaskClaims, task_key: str) -> bool:
+        """Whether the token's attempt holds its claim: a claim is taken only once the
+        attempt's TaskStarted is durable, by whichever api replica took the start."""
+        if claims.run_id is None or claims.attempt is None or not claims.attempt_id:
+            return False
+        claim = AttemptClaim(
+            run_id=claims.run_id,
+            task_key=resolve_task(state, task_key, claims.run_id).task_key,
+            attempt=claims.attempt,
+            attempt_id=claims.attempt_id,
+            worker_id="",  # only the claim's existence is asked
+        )
+        try:
+            await self._deps.storage.get(claim.path)
+        except ObjectNotFound:
+            return False
+        return True
+
     async def UploadTaskLogs(
         self, request: orch_pb.UploadTaskLogsRequest, context: Context
     ) -> orch_pb.UploadTaskLogsResponse:
@@ -450,14 +470,28 @@ class OrchestrationServicer(BackfillRpcs, ScheduleRpcs, orch_grpc.OrchestrationS
         claims = task_claims(self._deps, context)
         state, _ = await self._state()
         runs.require_run(state, request.run_id)
-        self._callbacks.log_upload(
-            state,
-            claims,
-            run_id=request.run_id,
-            task_key=request.task_key,
-            attempt=request.attempt,
-            started_unfolded=bool(self._started_folds.unfolded(attempt_key(claims))),
-        )
+        started_here = bool(self._started_folds.unfolded(attempt_key(claims)))
+        try:
+            self._callbacks.log_upload(
+                state,
+                claims,
+                run_id=request.run_id,
+                task_key=request.task_key,
+                attempt=request.attempt,
+                started_unfolded=started_here,
+            )
+        except AttemptNotStarted:
+            # Another api replica may have taken the start, its fold not landed yet.
+            if started_here or not await self._start_claimed(state, claims, request.task_key):
+                raise
+            self._callbacks.log_upload(
+                state,
+                claims,
+                run_id=request.run_id,
+                task_key=request.task_key,
+                attempt=request.attempt,
+                started_unfolded=True,
+            )
         data = task_log_bytes(request.stdout, request.stderr, self._deps.config.log_max_bytes)
         if len(data) > self._deps.config.log_max_bytes:
             raise InvalidArgument(

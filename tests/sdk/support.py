@@ -74,6 +74,7 @@ class Recorder:
     started: Callable[[int, dict[str, Any]], tuple[int, dict[str, Any]]] | None = None
     heartbeat: Callable[[int, dict[str, Any]], tuple[int, dict[str, Any]]] | None = None
     completed: Callable[[int, dict[str, Any]], tuple[int, dict[str, Any]]] | None = None
+    logs: Callable[[int, dict[str, Any]], tuple[int, dict[str, Any]]] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def of(self, action: str, task_id: str | None = None) -> list[Call]:
@@ -91,7 +92,7 @@ class Recorder:
     def reset(self) -> None:
         with self.lock:
             self.calls.clear()
-        self.started = self.heartbeat = self.completed = None
+        self.started = self.heartbeat = self.completed = self.logs = None
 
     def wait_for(
         self, action: str, task_id: str, count: int = 1, timeout: float = 10.0
@@ -142,6 +143,10 @@ class Recorder:
                         time.monotonic(),
                     )
                 )
+                number = len([c for c in self.calls if c.action == "logs"])
+            if self.logs is not None:
+                status, answer = self.logs(number, body)
+                return JSONResponse(answer, status_code=status)
             return JSONResponse({"path": "logs/x", "sizeBytes": 1})
 
         async def side_effect(request: Request) -> Response:

@@ -236,3 +236,37 @@ async def test_logs_are_captured_per_task_under_concurrency(worker: Running) -> 
     async_upload = uploads["RUNA/t.async_printer"]
     assert async_upload["stdout"].count("MARKA async line") == 10
     assert "MARK0" not in async_upload["stdout"]
+
+
+async def test_a_log_upload_lost_on_the_way_is_repeated_before_the_completion(
+    worker: Running,
+) -> None:
+    """Found by the topology test: an upload that met a restarting api replica (503) was
+    dropped. It is repeated; a repeat the api answers 409 ``logs_already_uploaded`` (the
+    first try got through) counts as done, and the completion follows."""
+    answers = iter([(503, {"code": "UNAVAILABLE", "message": "api restarting"})])
+
+    def flaky(_number: int, _body: dict[str, object]) -> tuple[int, dict[str, object]]:
+        return next(
+            answers,
+            (409, {"error": "logs_already_uploaded", "message": "already uploaded"}),
+        )
+
+    worker.recorder.logs = flaky
+    body = worker.envelope("t.printer", payload={"marker": "M"})
+    await worker.dispatch(body)
+    done = await worker.completed(body)
+    assert done["outcome"] == "SUCCEEDED"
+    assert len(worker.recorder.of("logs")) == 2
+    assert worker.recorder.actions(body["taskId"])[-1] == "completed"
+
+
+async def test_a_log_upload_the_api_refuses_is_not_repeated(worker: Running) -> None:
+    worker.recorder.logs = lambda _n, _b: (
+        409,
+        {"error": "attempt_not_started", "message": "attempt 1 has not started"},
+    )
+    body = worker.envelope("t.printer", payload={"marker": "M"})
+    await worker.dispatch(body)
+    await worker.completed(body)
+    assert len(worker.recorder.of("logs")) == 1

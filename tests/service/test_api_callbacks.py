@@ -31,6 +31,7 @@ from arco_core.clock import FakeClock, SystemClock
 from arco_core.envelope import EventEnvelope
 from arco_core.ids import callback_task_id
 from arco_core.ledger import LedgerReader, LedgerWriter
+from arco_core.orchestration.callbacks import AttemptClaim
 from arco_core.paths import Scope
 from arco_core.projections import OrchestrationAdapter
 from arco_core.published import ProjectionReader
@@ -624,6 +625,48 @@ async def test_log_uploads_take_the_attempts_task_token_once_it_started(
         assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
         page = await users.GetRunLogs(orch_pb.GetRunLogsRequest(workspace_id=WORKSPACE, run_id=RUN))
     assert "hi" in page.text and "w" in page.text
+
+
+async def test_logs_of_a_start_another_replica_took_are_stored_before_its_fold_lands(
+    mesh: Mesh,
+) -> None:
+    """Found by the topology test: a worker's start reached one api replica and its log
+    upload the other while the start's fold had not landed (its compactor shard was
+    restarting); the upload was refused ``attempt_not_started`` and the logs were lost. The
+    attempt's claim, taken only once the start is durable, tells any replica it started."""
+    ev = mesh.ev
+    await mesh.seed(
+        [
+            ev.trigger(RUN),
+            ev.plan(RUN, {"a": [], "b": []}),
+            ev.dispatch(RUN, "a"),
+            ev.dispatch(RUN, "b"),
+        ]
+    )
+    # What the other replica's TaskStarted of a leaves: the event in the ledger, the claim.
+    await mesh.append([ev.started(RUN, "a")])
+    claim = AttemptClaim(
+        run_id=RUN, task_key="a", attempt=1, attempt_id=att(RUN, "a", 1), worker_id="w1"
+    )
+    await mesh.storage(Role.API).create(claim.path, claim.to_bytes())
+
+    def upload(key: str) -> orch_pb.UploadTaskLogsRequest:
+        return orch_pb.UploadTaskLogsRequest(
+            workspace_id=WORKSPACE, run_id=RUN, task_key=key, attempt=1, stdout="hi\n"
+        )
+
+    async with mesh_channel(mesh.api.grpc_address, MeshRole.WORKER) as worker:
+        logs = orch_grpc.OrchestrationServiceStub(worker)
+        stored = await logs.UploadTaskLogs(upload("a"), metadata=token("a"))
+        assert stored.path.startswith(f"logs/{RUN}/a/") and stored.size_bytes > 0
+        # b started nowhere: still nobody has its logs to give.
+        await refused(
+            logs.UploadTaskLogs(upload("b"), metadata=token("b")),
+            grpc.StatusCode.ABORTED,
+            "attempt_not_started",
+        )
+    task = (await mesh.projection()).get_task(RUN, "a")  # type: ignore[attr-defined]
+    assert task.state == "DISPATCHED"  # the start was never folded
 
 
 async def test_heartbeat_renews_a_token_past_half_its_life(

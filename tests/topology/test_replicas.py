@@ -15,6 +15,7 @@ for every ordered pair.
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import contextlib
 import itertools
@@ -32,7 +33,9 @@ from arco.orchestration.v1 import orchestration_service_pb2_grpc as orch_grpc
 
 from arco_core.orchestration.fold import FoldState
 from arco_core.orchestration.tables import IDEMPOTENCY_KEYS
+from arco_core.paths import task_log_path
 from arco_core.registry import shard_of
+from arco_core.storage import Role, ScopedStorage, open_object_store
 from arco_sdk.client import ArcoClient
 from arco_sdk.errors import ArcoApiError
 from tests.integration.e2e_assets.harness import (
@@ -141,7 +144,26 @@ def _run_through_kills(topo: Topology, clients: dict[str, ArcoClient]) -> dict[s
             states = {t["state"] for t in tasks_of(run).values()}
             assert set(tasks_of(run)) == set(TASK_KEYS) and states == {"SUCCEEDED"}
             _each_task_ran_once(topo.cell.home, run)
+            assert _logs_missing(topo, ws, run) == []
     return runs
+
+
+def _logs_missing(topo: Topology, ws: str, run: dict[str, Any]) -> list[str]:
+    """The log objects of the run's succeeded attempts that were never stored (an upload
+    may meet a restarting replica, or a replica that did not take the attempt's start)."""
+    storage = ScopedStorage(
+        open_object_store(topo.cell.storage_url, topo.cell.extra_env), topo.scope(ws), Role.READER
+    )
+    paths = [
+        task_log_path(run["runId"], key, int(task["attempt"]))
+        for key, task in tasks_of(run).items()
+    ]
+
+    async def missing() -> list[str]:
+        found = await asyncio.gather(*(storage.get(path) for path in paths), return_exceptions=True)
+        return [path for path, got in zip(paths, found, strict=True) if isinstance(got, Exception)]
+
+    return asyncio.run(missing())
 
 
 def _each_task_ran_once(home: Path, run: dict[str, Any]) -> None:
