@@ -18,7 +18,6 @@ from typing import Any, Protocol
 
 import grpc
 import httpx
-import structlog
 from arco.orchestration.v1 import orchestration_service_pb2 as orch_pb
 from arco.orchestration.v1 import orchestration_service_pb2_grpc as orch_grpc
 from arco.orchestration.v1 import task_callback_service_pb2 as callback_pb
@@ -42,8 +41,6 @@ __all__ = [
     "StartedResponse",
     "upload_task_logs",
 ]
-
-log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)

@@ -471,27 +471,24 @@ class OrchestrationServicer(BackfillRpcs, ScheduleRpcs, orch_grpc.OrchestrationS
         state, _ = await self._state()
         runs.require_run(state, request.run_id)
         started_here = bool(self._started_folds.unfolded(attempt_key(claims)))
-        try:
+
+        def judge(started_unfolded: bool) -> None:
             self._callbacks.log_upload(
                 state,
                 claims,
                 run_id=request.run_id,
                 task_key=request.task_key,
                 attempt=request.attempt,
-                started_unfolded=started_here,
+                started_unfolded=started_unfolded,
             )
+
+        try:
+            judge(started_here)
         except AttemptNotStarted:
             # Another api replica may have taken the start, its fold not landed yet.
             if started_here or not await self._start_claimed(state, claims, request.task_key):
                 raise
-            self._callbacks.log_upload(
-                state,
-                claims,
-                run_id=request.run_id,
-                task_key=request.task_key,
-                attempt=request.attempt,
-                started_unfolded=True,
-            )
+            judge(True)
         data = task_log_bytes(request.stdout, request.stderr, self._deps.config.log_max_bytes)
         if len(data) > self._deps.config.log_max_bytes:
             raise InvalidArgument(
